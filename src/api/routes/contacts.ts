@@ -1,0 +1,154 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { applyPatch, normalizeInput, type Contact } from '../../domain/contact.js';
+import { canSeeLocation, requireRole } from '../../domain/principal.js';
+import { AppError, unprocessable } from '../../errors.js';
+import {
+  insertContact,
+  listContacts,
+  newContactFields,
+  writeContactChange,
+  type Operation,
+  type StoredContact,
+} from '../../store/contacts.js';
+import type { Db, Queryable } from '../../store/db.js';
+import { listHistory } from '../../store/history.js';
+import { getLocation } from '../../store/tenants.js';
+import { changeMeta, visibleContact, visibleLocation, type ApiDeps } from '../context.js';
+import {
+  ContactListQuery,
+  ContactParams,
+  CreateContactBody,
+  LocationParams,
+  PageQuery,
+  PatchContactBody,
+  TransferBody,
+} from '../schemas.js';
+
+/** The contact as the API shows it (the internal history counter left out). */
+export function contactView(c: StoredContact): Contact {
+  const { seq: _seq, ...view } = c;
+  return view;
+}
+
+function operationFor(before: Contact, after: Contact): Operation {
+  if (before.isActive && !after.isActive) return 'delete';
+  if (!before.isActive && after.isActive) return 'reactivate';
+  return 'update';
+}
+
+/**
+ * Loads and locks a visible contact, derives its new state, and writes it with its history row,
+ * all in one transaction: a change that fails anywhere writes nothing.
+ */
+function mutate(
+  db: Db,
+  req: FastifyRequest,
+  contactId: number,
+  change: (before: StoredContact, tx: Queryable) => Promise<{ after: Contact; operation: Operation }>,
+): Promise<StoredContact> {
+  const meta = changeMeta(req);
+  return db.transaction(async (tx) => {
+    const before = await visibleContact(tx, req, contactId, { forUpdate: true });
+    requireRole(req.principal, 'staff');
+    const { after, operation } = await change(before, tx);
+    return writeContactChange(tx, before, after, operation, meta);
+  });
+}
+
+export function contactRoutes(root: FastifyInstance, { db }: ApiDeps): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.post(
+    '/api/locations/:locationId/contacts',
+    { schema: { params: LocationParams, body: CreateContactBody } },
+    async (req, reply) => {
+      const meta = changeMeta(req);
+      const contact = await db.transaction(async (tx) => {
+        const loc = await visibleLocation(tx, req, req.params.locationId);
+        requireRole(req.principal, 'staff');
+        return insertContact(tx, loc, newContactFields(loc, normalizeInput(req.body)), meta);
+      });
+      return reply.status(201).send(contactView(contact));
+    },
+  );
+
+  app.get(
+    '/api/locations/:locationId/contacts',
+    { schema: { params: LocationParams, querystring: ContactListQuery } },
+    async (req) => {
+      const loc = await visibleLocation(db, req, req.params.locationId);
+      const limit = req.query.limit ?? 100;
+      const rows = await listContacts(db, loc.id, { after: req.query.after ?? 0, limit, isActive: req.query.isActive });
+      const last = rows.at(-1);
+      return { data: rows.map(contactView), nextCursor: rows.length === limit && last ? String(last.contactId) : null };
+    },
+  );
+
+  app.get('/api/contacts/:contactId', { schema: { params: ContactParams } }, async (req) =>
+    contactView(await visibleContact(db, req, req.params.contactId)),
+  );
+
+  app.patch('/api/contacts/:contactId', { schema: { params: ContactParams, body: PatchContactBody } }, async (req) => {
+    const contact = await mutate(db, req, req.params.contactId, async (before) => {
+      const after = applyPatch(before, req.body);
+      return { after, operation: operationFor(before, after) };
+    });
+    return contactView(contact);
+  });
+
+  app.delete('/api/contacts/:contactId', { schema: { params: ContactParams } }, async (req) => {
+    const contact = await mutate(db, req, req.params.contactId, async (before) => ({
+      after: { ...before, isActive: false },
+      operation: 'delete',
+    }));
+    return contactView(contact);
+  });
+
+  app.post('/api/contacts/:contactId/reactivate', { schema: { params: ContactParams } }, async (req) => {
+    const contact = await mutate(db, req, req.params.contactId, async (before) => ({
+      after: { ...before, isActive: true },
+      operation: 'reactivate',
+    }));
+    return contactView(contact);
+  });
+
+  app.post(
+    '/api/contacts/:contactId/transfer',
+    { schema: { params: ContactParams, body: TransferBody } },
+    async (req) => {
+      const contact = await mutate(db, req, req.params.contactId, async (before, tx) => {
+        const target = await getLocation(tx, req.body.locationId);
+        if (!target || !canSeeLocation(req.principal, target)) {
+          throw new AppError(404, 'not_found', `location ${req.body.locationId} not found`, 'locationId');
+        }
+        if (target.id === before.locationId) return { after: before, operation: 'transfer' };
+        if (before.organizationId === 0 || target.organizationId !== before.organizationId) {
+          throw unprocessable(
+            'locationId',
+            `location ${target.id} is not in this contact's organization; a contact moves only between locations of one organization`,
+            'cross_organization_transfer',
+          );
+        }
+        // sub-groups belong to one location, so a transfer clears the contact's sub-group
+        return {
+          after: { ...before, locationId: target.id, organizationId: target.organizationId, subGroupId: null },
+          operation: 'transfer',
+        };
+      });
+      return contactView(contact);
+    },
+  );
+
+  app.get(
+    '/api/contacts/:contactId/history',
+    { schema: { params: ContactParams, querystring: PageQuery } },
+    async (req) => {
+      const contact = await visibleContact(db, req, req.params.contactId);
+      const limit = req.query.limit ?? 500;
+      const data = await listHistory(db, contact.contactId, { afterSeq: req.query.after ?? 0, limit });
+      const last = data.at(-1);
+      return { data, nextCursor: data.length === limit && last ? String(last.seq) : null };
+    },
+  );
+}

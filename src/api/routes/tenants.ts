@@ -1,0 +1,84 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { canSeeOrganization, requireOperator } from '../../domain/principal.js';
+import { invalid, notFound } from '../../errors.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../../store/api-keys.js';
+import { createLocation, createOrganization, getOrganization, listLocations } from '../../store/tenants.js';
+import { visibleLocation, type ApiDeps } from '../context.js';
+import { CreateApiKeyBody, CreateLocationBody, IdParams, LocationParams, NameBody } from '../schemas.js';
+
+/** Organizations, locations and API keys: the operator creates them, keys read their own scope. */
+export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.get('/api/me', async (req) => {
+    const p = req.principal;
+    if (p.kind === 'operator') return { kind: 'operator' };
+    return { kind: 'api_key', id: p.keyId, role: p.role, organizationId: p.organizationId, locationId: p.locationId };
+  });
+
+  app.post('/api/organizations', { schema: { body: NameBody } }, async (req, reply) => {
+    requireOperator(req.principal);
+    return reply.status(201).send(await createOrganization(db, req.body.name.trim()));
+  });
+
+  app.get('/api/organizations/:id', { schema: { params: IdParams } }, async (req) => {
+    const org = canSeeOrganization(req.principal, req.params.id) ? await getOrganization(db, req.params.id) : undefined;
+    if (!org) throw notFound(`organization ${req.params.id}`);
+    return org;
+  });
+
+  app.post('/api/locations', { schema: { body: CreateLocationBody } }, async (req, reply) => {
+    requireOperator(req.principal);
+    const loc = await createLocation(db, {
+      name: req.body.name.trim(),
+      organizationId: req.body.organizationId ?? null,
+      defaultContactGroupId: req.body.defaultContactGroupId ?? 1,
+    });
+    return reply.status(201).send(loc);
+  });
+
+  app.get('/api/locations', async (req) => {
+    const p = req.principal;
+    const scope =
+      p.kind === 'operator'
+        ? { organizationId: null, locationId: null }
+        : { organizationId: p.locationId === null ? p.organizationId : null, locationId: p.locationId };
+    return { data: await listLocations(db, scope) };
+  });
+
+  app.get('/api/locations/:locationId', { schema: { params: LocationParams } }, async (req) =>
+    visibleLocation(db, req, req.params.locationId),
+  );
+
+  app.post('/api/api-keys', { schema: { body: CreateApiKeyBody } }, async (req, reply) => {
+    requireOperator(req.principal);
+    const { role, organizationId, locationId, description } = req.body;
+    if ((organizationId === undefined) === (locationId === undefined)) {
+      throw invalid(
+        organizationId === undefined ? 'organizationId' : 'locationId',
+        'give exactly one scope: organizationId or locationId',
+        'invalid_scope',
+      );
+    }
+    const key = await createApiKey(db, {
+      role,
+      organizationId: organizationId ?? null,
+      locationId: locationId ?? null,
+      description: description ?? null,
+    });
+    return reply.status(201).send(key);
+  });
+
+  app.get('/api/api-keys', async (req) => {
+    requireOperator(req.principal);
+    return { data: await listApiKeys(db) };
+  });
+
+  app.delete('/api/api-keys/:id', { schema: { params: IdParams } }, async (req) => {
+    requireOperator(req.principal);
+    const key = await revokeApiKey(db, req.params.id);
+    if (!key) throw notFound(`API key ${req.params.id}`);
+    return key;
+  });
+}

@@ -1,0 +1,101 @@
+import Type from 'typebox';
+import type { CustomValue } from '../domain/contact.js';
+import { CONTACT_GROUP_IDS, type ContactGroupId } from '../domain/contact-groups.js';
+
+/** `T | null` as one JSON Schema `type` list, so that a wrong value gets one plain error. */
+function nullable<T extends Type.TSchema & { type: string }>(schema: T) {
+  return Type.Unsafe<Type.Static<T> | null>({ ...schema, type: [schema.type, 'null'] });
+}
+
+export const Id = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
+export const ContactGroupIdSchema = Type.Unsafe<ContactGroupId>({ type: 'integer', enum: CONTACT_GROUP_IDS });
+
+const Timestamp = nullable(Type.String({ format: 'date-time', maxLength: 64 }));
+const ShortText = (maxLength: number) => nullable(Type.String({ maxLength }));
+
+export const CUSTOM_FIELD_NAME = '^[A-Za-z][A-Za-z0-9_]{0,63}$';
+
+const CustomFields = Type.Unsafe<Record<string, CustomValue>>({
+  type: 'object',
+  maxProperties: 100,
+  propertyNames: { pattern: CUSTOM_FIELD_NAME },
+  additionalProperties: { type: ['string', 'number', 'boolean', 'null'], maxLength: 2000 },
+});
+
+/** The settable contact fields; every one optional (a creation fills in the rest). */
+const contactFieldSchemas = {
+  firstName: ShortText(200),
+  lastName: ShortText(200),
+  email: nullable(Type.String({ format: 'email', maxLength: 320 })),
+  phone: ShortText(50),
+  contactGroupId: ContactGroupIdSchema,
+  subGroupId: nullable(Id),
+  tags: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 }),
+  canSms: Type.Boolean(),
+  canEmail: Type.Boolean(),
+  canCall: Type.Boolean(),
+  lastContactedAt: Timestamp,
+  lastSmsInAt: Timestamp,
+  lastCallAt: Timestamp,
+  assignedStaffId: nullable(Id),
+  membershipType: ShortText(100),
+  trialEndsAt: Timestamp,
+  externalId: nullable(Type.String({ minLength: 1, maxLength: 200 })),
+  customFields: CustomFields,
+};
+
+export const CreateContactBody = Type.Partial(Type.Object(contactFieldSchemas, { additionalProperties: false }));
+export type CreateContactBody = Type.Static<typeof CreateContactBody>;
+
+export const PatchContactBody = Type.Partial(
+  Type.Object({ ...contactFieldSchemas, isActive: Type.Boolean() }, { additionalProperties: false }),
+);
+export type PatchContactBody = Type.Static<typeof PatchContactBody>;
+
+export const TransferBody = Type.Object({ locationId: Id }, { additionalProperties: false });
+
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+
+export const NameBody = Type.Object({ name: Name }, { additionalProperties: false });
+
+export const CreateLocationBody = Type.Object(
+  {
+    name: Name,
+    organizationId: Type.Optional(nullable(Id)),
+    defaultContactGroupId: Type.Optional(ContactGroupIdSchema),
+  },
+  { additionalProperties: false },
+);
+
+export const CreateApiKeyBody = Type.Object(
+  {
+    role: Type.Union([Type.Literal('staff'), Type.Literal('partner')]),
+    organizationId: Type.Optional(Id),
+    locationId: Type.Optional(Id),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+
+export const LocationParams = Type.Object({ locationId: Id });
+export const ContactParams = Type.Object({ contactId: Id });
+export const SubGroupParams = Type.Object({ locationId: Id, subGroupId: Id });
+export const IdParams = Type.Object({ id: Id });
+
+export const PageQuery = Type.Object(
+  {
+    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ContactListQuery = Type.Object(
+  {
+    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    isActive: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);

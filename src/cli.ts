@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './log.js';
+import { openMigratedDb, startService } from './service.js';
+
+function portOption(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+function configFrom(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig(), ...overrides };
+}
+
+const ENVIRONMENT_HELP = `
+Environment:
+  DATABASE_URL        postgres://… to use a PostgreSQL server (shared by any number of processes);
+                      unset: the embedded store in FPT_DATA_DIR
+  FPT_DATA_DIR        the embedded store's folder (default ./.fpt-data)
+  FPT_ADMIN_TOKEN     the operator key (default: generated on first start, printed once)
+  PORT, HOST          where the API listens (default 8080 on 0.0.0.0)
+  LOG_LEVEL           trace, debug, info, warn, error (default info)`;
+
+const program = new Command()
+  .name('fpt-events')
+  .description('Contact history, coalesced contact events and signed webhook delivery for FPT')
+  .showHelpAfterError()
+  .addHelpText('after', ENVIRONMENT_HELP);
+
+program
+  .command('serve')
+  .description('run the API and the background work in one process (migrations are applied first)')
+  .option('-p, --port <port>', 'port to listen on (overrides PORT)', portOption)
+  .option('--host <host>', 'address to bind (overrides HOST)')
+  .addHelpText('after', ENVIRONMENT_HELP)
+  .action(async (opts: { port?: number; host?: string }) => {
+    const config = configFrom({
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      ...(opts.host !== undefined ? { host: opts.host } : {}),
+    });
+    const log = createLogger(config.logLevel);
+    const service = await startService(config, log);
+    log.info({ url: service.url, engine: service.db.engine }, 'fpt-events is serving');
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      service.close().then(
+        () => {
+          log.info('stopped cleanly');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('apply pending database migrations and exit (serve does this too, at start)')
+  .addHelpText('after', ENVIRONMENT_HELP)
+  .action(async () => {
+    const config = configFrom();
+    const log = createLogger(config.logLevel);
+    const db = await openMigratedDb(config, log);
+    await db.close();
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`fpt-events: configuration error: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`fpt-events: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

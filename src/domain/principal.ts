@@ -1,0 +1,47 @@
+import { forbidden } from '../errors.js';
+
+export type Role = 'staff' | 'partner';
+
+/** Who is calling: the operator, or an API key with a role and one scope. */
+export type Principal =
+  | { kind: 'operator' }
+  | {
+      kind: 'api_key';
+      keyId: number;
+      role: Role;
+      organizationId: number | null;
+      locationId: number | null;
+    };
+
+export interface LocationRef {
+  id: number;
+  /** 0 when the location has no organization */
+  organizationId: number;
+}
+
+/** A key scoped to an organization sees all its locations; one scoped to a location, that one only. */
+export function canSeeLocation(p: Principal, loc: LocationRef): boolean {
+  if (p.kind === 'operator') return true;
+  if (p.locationId !== null) return p.locationId === loc.id;
+  return p.organizationId !== null && p.organizationId === loc.organizationId;
+}
+
+export function canSeeOrganization(p: Principal, organizationId: number): boolean {
+  if (p.kind === 'operator') return true;
+  return p.locationId === null && p.organizationId === organizationId;
+}
+
+/** Staff may do everything in scope; partners read and manage subscriptions. The operator may do all. */
+export function requireRole(p: Principal, role: Role): void {
+  if (p.kind === 'operator' || p.role === role) return;
+  throw forbidden(`this action needs a ${role} key; this key's role is ${p.role}`);
+}
+
+export function requireOperator(p: Principal): void {
+  if (p.kind !== 'operator') throw forbidden('this action needs the operator key');
+}
+
+/** How a principal is recorded as the actor of a change. */
+export function actorOf(p: Principal): { actorType: 'operator' | 'api_key'; actorId: number | null } {
+  return p.kind === 'operator' ? { actorType: 'operator', actorId: null } : { actorType: 'api_key', actorId: p.keyId };
+}

@@ -1,0 +1,77 @@
+import type { FastifyInstance } from 'fastify';
+import { operatorKeyFromToken, type OperatorKey } from './api/auth.js';
+import { buildApi } from './api/server.js';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import type { Db } from './store/db.js';
+import { migrate } from './store/migrate.js';
+import { openDb } from './store/open.js';
+import { ensureGeneratedAdminKey, storedAdminKeyHash } from './store/settings.js';
+
+/** Opens the store and applies pending migrations. */
+export async function openMigratedDb(config: Config, log: Logger): Promise<Db> {
+  const db = await openDb(config);
+  try {
+    const applied = await migrate(db);
+    log.info(
+      { engine: db.engine, applied, ...(db.engine === 'pglite' ? { dataDir: config.dataDir } : {}) },
+      applied.length ? 'migrations applied' : 'schema up to date',
+    );
+    return db;
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+/**
+ * The operator key: FPT_ADMIN_TOKEN when set; otherwise one generated on the first start, printed
+ * that once, and kept (hashed) in the store.
+ */
+export async function resolveOperatorKey(db: Db, config: Config, log: Logger): Promise<OperatorKey> {
+  if (config.adminToken !== undefined) return operatorKeyFromToken(config.adminToken);
+  const generated = await ensureGeneratedAdminKey(db);
+  if (generated !== undefined) {
+    log.warn(
+      { operatorKey: generated },
+      'generated the operator key; it is shown only this once: keep it, or set FPT_ADMIN_TOKEN',
+    );
+    return operatorKeyFromToken(generated);
+  }
+  const hash = await storedAdminKeyHash(db);
+  if (hash === undefined) throw new Error('operator key missing from the store after it was created');
+  return { hash };
+}
+
+export interface RunningService {
+  app: FastifyInstance;
+  db: Db;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The whole service in one process: the API and (as they land) its background workers. */
+export async function startService(config: Config, log: Logger): Promise<RunningService> {
+  const db = await openMigratedDb(config, log);
+  const operatorKey = await resolveOperatorKey(db, config, log);
+  const app = buildApi({ db, config, operatorKey, logger: log });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const addr = app.server.address();
+  const url = typeof addr === 'object' && addr ? `http://127.0.0.1:${addr.port}` : `http://127.0.0.1:${config.port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    db,
+    url,
+    close: () =>
+      (closing ??= (async () => {
+        await app.close(); // stops accepting, waits for in-flight requests
+        await db.close();
+      })()),
+  };
+}

@@ -1,0 +1,209 @@
+import {
+  BLANK_FIELDS,
+  CONTACT_COLUMNS,
+  diffContact,
+  type Changes,
+  type Contact,
+  type ContactFields,
+} from '../domain/contact.js';
+import type { ContactGroupId } from '../domain/contact-groups.js';
+import { conflict, unprocessable } from '../errors.js';
+import { DbError, PgErrorCode, type Queryable } from './db.js';
+import { getSubGroup } from './sub-groups.js';
+import type { Location } from './tenants.js';
+
+export const CHANGE_SOURCES = ['staff', 'automation', 'billing', 'import', 'api'] as const;
+export type ChangeSource = (typeof CHANGE_SOURCES)[number];
+
+export type Operation = 'create' | 'update' | 'delete' | 'reactivate' | 'transfer';
+export type ActorType = 'operator' | 'api_key' | 'automation_rule' | 'system';
+
+/** Where a change came from and who made it: recorded with every history row. */
+export interface ChangeMeta {
+  source: ChangeSource;
+  actorType: ActorType;
+  actorId: number | null;
+}
+
+export interface StoredContact extends Contact {
+  /** sequence number of the latest history row */
+  seq: number;
+}
+
+type Row = Record<string, unknown>;
+
+const FIELD_COLUMNS = CONTACT_COLUMNS.map((c) => `c.${c.column}`).join(', ');
+
+const SELECT_CONTACT = `
+  SELECT c.contact_id, c.location_id, coalesce(l.organization_id, 0) AS organization_id, c.is_active,
+         ${FIELD_COLUMNS}, c.seq, c.created_at, c.updated_at
+  FROM contacts c JOIN locations l ON l.id = c.location_id`;
+
+const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : null);
+
+export function rowToContact(r: Row): StoredContact {
+  const fields: Record<string, unknown> = {};
+  for (const { name, column, kind } of CONTACT_COLUMNS) {
+    const v = r[column];
+    fields[name] = kind === 'timestamp' ? iso(v) : v;
+  }
+  return {
+    contactId: r.contact_id as number,
+    locationId: r.location_id as number,
+    organizationId: r.organization_id as number,
+    isActive: r.is_active as boolean,
+    ...(fields as unknown as ContactFields), // every key of ContactFields was filled from CONTACT_COLUMNS above
+    seq: r.seq as number,
+    createdAt: iso(r.created_at)!,
+    updatedAt: iso(r.updated_at)!,
+  };
+}
+
+/** Column values in CONTACT_COLUMNS order, as statement parameters. */
+function fieldParams(c: ContactFields): unknown[] {
+  return CONTACT_COLUMNS.map(({ name, kind }) => (kind === 'json' ? JSON.stringify(c[name]) : c[name]));
+}
+
+export async function getContact(
+  q: Queryable,
+  contactId: number,
+  opts: { forUpdate?: boolean } = {},
+): Promise<StoredContact | undefined> {
+  const { rows } = await q.query<Row>(
+    `${SELECT_CONTACT} WHERE c.contact_id = $1${opts.forUpdate ? ' FOR UPDATE OF c' : ''}`,
+    [contactId],
+  );
+  return rows[0] && rowToContact(rows[0]);
+}
+
+export async function listContacts(
+  q: Queryable,
+  locationId: number,
+  opts: { after: number; limit: number; isActive?: boolean },
+): Promise<StoredContact[]> {
+  const { rows } = await q.query<Row>(
+    `${SELECT_CONTACT} WHERE c.location_id = $1 AND c.contact_id > $2 AND ($3::boolean IS NULL OR c.is_active = $3)
+     ORDER BY c.contact_id LIMIT $4`,
+    [locationId, opts.after, opts.isActive ?? null, opts.limit],
+  );
+  return rows.map(rowToContact);
+}
+
+/** Rejects a sub-group that does not exist at the contact's location. */
+export async function assertSubGroupAt(q: Queryable, locationId: number, subGroupId: number | null): Promise<void> {
+  if (subGroupId === null) return;
+  if (!(await getSubGroup(q, locationId, subGroupId))) {
+    throw unprocessable('subGroupId', `sub-group ${subGroupId} does not exist at location ${locationId}`);
+  }
+}
+
+function rethrowUnique(err: unknown): never {
+  if (err instanceof DbError && err.code === PgErrorCode.uniqueViolation && err.constraint === 'contacts_external_id_idx') {
+    throw conflict('another contact at this location already has this externalId', 'externalId');
+  }
+  throw err;
+}
+
+async function insertHistory(
+  q: Queryable,
+  row: { contactId: number; seq: number; locationId: number; operation: Operation; changes: Changes },
+  meta: ChangeMeta,
+): Promise<void> {
+  await q.query(
+    `INSERT INTO contact_history (contact_id, seq, location_id, operation, source, actor_type, actor_id, changes)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      row.contactId,
+      row.seq,
+      row.locationId,
+      row.operation,
+      meta.source,
+      meta.actorType,
+      meta.actorId,
+      JSON.stringify(row.changes),
+    ],
+  );
+}
+
+/** Fills the fields a creation leaves out: blanks, and the location's default contact group. */
+export function newContactFields(
+  location: Pick<Location, 'defaultContactGroupId'>,
+  input: Partial<ContactFields>,
+): ContactFields {
+  return { ...BLANK_FIELDS, contactGroupId: location.defaultContactGroupId, ...input };
+}
+
+/** Creates a contact and its first history row, in the caller's transaction. */
+export async function insertContact(
+  tx: Queryable,
+  location: Location,
+  fields: ContactFields,
+  meta: ChangeMeta,
+): Promise<StoredContact> {
+  await assertSubGroupAt(tx, location.id, fields.subGroupId);
+  const cols = CONTACT_COLUMNS.map((c) => c.column).join(', ');
+  const params = fieldParams(fields);
+  const placeholders = params.map((_, i) => `$${i + 2}`).join(', ');
+  let row: Row;
+  try {
+    const { rows } = await tx.query<Row>(
+      `INSERT INTO contacts (location_id, ${cols}, seq) VALUES ($1, ${placeholders}, 1)
+       RETURNING contact_id, created_at, updated_at`,
+      [location.id, ...params],
+    );
+    row = rows[0]!;
+  } catch (err) {
+    rethrowUnique(err);
+  }
+  const contact: StoredContact = {
+    ...fields,
+    contactId: row.contact_id as number,
+    locationId: location.id,
+    organizationId: location.organizationId,
+    isActive: true,
+    seq: 1,
+    createdAt: iso(row.created_at)!,
+    updatedAt: iso(row.updated_at)!,
+  };
+  await insertHistory(
+    tx,
+    { contactId: contact.contactId, seq: 1, locationId: location.id, operation: 'create', changes: diffContact(null, contact) },
+    meta,
+  );
+  return contact;
+}
+
+/**
+ * Writes a contact's new state and the history row of what changed, in the caller's transaction
+ * (which holds the contact's row lock). A change that changes nothing writes nothing.
+ */
+export async function writeContactChange(
+  tx: Queryable,
+  before: StoredContact,
+  after: Contact,
+  operation: Operation,
+  meta: ChangeMeta,
+): Promise<StoredContact> {
+  const changes = diffContact(before, after);
+  if (Object.keys(changes).length === 0) return before;
+  if (after.locationId !== before.locationId || after.subGroupId !== before.subGroupId) {
+    await assertSubGroupAt(tx, after.locationId, after.subGroupId);
+  }
+  const sets = CONTACT_COLUMNS.map((c, i) => `${c.column} = $${i + 4}`).join(', ');
+  let row: Row;
+  try {
+    const { rows } = await tx.query<Row>(
+      `UPDATE contacts SET location_id = $2, is_active = $3, ${sets}, seq = seq + 1, updated_at = now()
+       WHERE contact_id = $1 RETURNING seq, updated_at`,
+      [before.contactId, after.locationId, after.isActive, ...fieldParams(after)],
+    );
+    row = rows[0]!;
+  } catch (err) {
+    rethrowUnique(err);
+  }
+  const seq = row.seq as number;
+  await insertHistory(tx, { contactId: before.contactId, seq, locationId: after.locationId, operation, changes }, meta);
+  return { ...after, seq, updatedAt: iso(row.updated_at)! };
+}
+
+export type { ContactGroupId };

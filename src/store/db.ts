@@ -1,0 +1,88 @@
+/**
+ * The one seam between the service and its database. Every module under `store/` speaks plain SQL
+ * through `Queryable.query`, so the same statements run on the embedded engine (PGlite) and on a
+ * PostgreSQL server. Adapter quirks stay inside the two adapters.
+ */
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<R extends object = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
+}
+
+/** A transaction: statements, plus multi-statement scripts (migrations). */
+export interface Tx extends Queryable {
+  exec(script: string): Promise<void>;
+}
+
+export type Engine = 'pglite' | 'postgres';
+
+export interface Db extends Queryable {
+  readonly engine: Engine;
+  /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Resolves when the store answers a trivial query (used by /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** SQLSTATE codes the service maps to its own errors. */
+export const PgErrorCode = {
+  uniqueViolation: '23505',
+  foreignKeyViolation: '23503',
+  checkViolation: '23514',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+} as const;
+
+export function pgErrorCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') {
+    return err.code;
+  }
+  return undefined;
+}
+
+/** Transient conflicts that a transaction may simply run again. */
+export function isRetryableTxError(err: unknown): boolean {
+  const code = pgErrorCode(err);
+  return code === PgErrorCode.serializationFailure || code === PgErrorCode.deadlockDetected;
+}
+
+/**
+ * Both drivers attach the full parameter arrays to their errors (PGlite as `params`, with every row
+ * of a batch). Logging that would spill contact data and megabytes of text, so errors leave the
+ * adapters as a plain error carrying the SQLSTATE, the message and the statement's first line only.
+ */
+export class DbError extends Error {
+  readonly code: string | undefined;
+  readonly constraint: string | undefined;
+  constructor(cause: unknown, text: string) {
+    const e = cause as { message?: unknown; code?: unknown; constraint?: unknown };
+    const firstLine = text.trim().split('\n', 1)[0]?.slice(0, 120) ?? '';
+    super(`${typeof e.message === 'string' ? e.message : String(cause)} [in: ${firstLine}]`);
+    this.name = 'DbError';
+    this.code = typeof e.code === 'string' ? e.code : undefined;
+    this.constraint = typeof e.constraint === 'string' ? e.constraint : undefined;
+  }
+}
+
+/** Runs a transaction body again (a bounded number of times) after a deadlock or serialization failure. */
+export async function withTxRetry<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (i >= attempts || !isRetryableTxError(err)) throw err;
+    }
+  }
+}
+
+/** Quotes an identifier (schema names in tests, for example). */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,31 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Queryable } from './db.js';
+import { generateKey, hashKey } from './api-keys.js';
+
+const ADMIN_KEY_HASH = 'admin_key_hash';
+
+/**
+ * Makes sure an operator key exists when FPT_ADMIN_TOKEN is not set. Returns the new key the one
+ * time it is generated (the caller prints it), undefined when one was already kept. Several
+ * processes starting together race on the insert; only the winner gets a key back.
+ */
+export async function ensureGeneratedAdminKey(q: Queryable): Promise<string | undefined> {
+  const key = generateKey('admin');
+  const { rows } = await q.query(
+    'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key',
+    [ADMIN_KEY_HASH, hashKey(key)],
+  );
+  return rows.length === 1 ? key : undefined;
+}
+
+export async function storedAdminKeyHash(q: Queryable): Promise<string | undefined> {
+  const { rows } = await q.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [ADMIN_KEY_HASH]);
+  return rows[0]?.value;
+}
+
+/** Compares two keys by their SHA-256 digests, in constant time. */
+export function sameKey(presented: string, expectedHash: string): boolean {
+  const a = Buffer.from(hashKey(presented), 'hex');
+  const b = Buffer.from(expectedHash, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { test as base } from 'vitest';
+import { quoteIdent, type Db } from '../../src/store/db.js';
+import { migrate } from '../../src/store/migrate.js';
+import { PgliteDb, PgliteEngine } from '../../src/store/pglite.js';
+import { PostgresDb } from '../../src/store/postgres.js';
+
+export type TestEngine = 'pglite' | 'postgres';
+
+export const engine: TestEngine = process.env.FPT_TEST_ENGINE === 'postgres' ? 'postgres' : 'pglite';
+
+const pgUrl = (): string => {
+  const url = process.env.FPT_TEST_DATABASE_URL;
+  if (!url) throw new Error('the postgres project needs FPT_TEST_DATABASE_URL');
+  return url;
+};
+
+// One embedded engine per test worker: starting one costs ~2.5 s, a schema costs milliseconds.
+let sharedEngine: Promise<PgliteEngine> | undefined;
+let adminDb: PostgresDb | undefined;
+
+export interface TestDb {
+  db: Db;
+  schema: string;
+  /** Another handle on the same schema, as a second process would have (PostgreSQL: its own pool). */
+  openAnother(): Db;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated schema of its own on the engine under test. */
+export async function createTestDb(opts: { migrate?: boolean } = {}): Promise<TestDb> {
+  const schema = `fpt_test_${randomBytes(6).toString('hex')}`;
+  let db: Db;
+  let openAnother: () => Db;
+  let dropSchema: () => Promise<void>;
+  const others: Db[] = [];
+  if (engine === 'postgres') {
+    adminDb ??= new PostgresDb({ connectionString: pgUrl(), maxConnections: 2 });
+    const admin = adminDb;
+    await admin.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
+    db = new PostgresDb({ connectionString: pgUrl(), schema, maxConnections: 5 });
+    openAnother = () => {
+      const other = new PostgresDb({ connectionString: pgUrl(), schema, maxConnections: 5 });
+      others.push(other);
+      return other;
+    };
+    dropSchema = async () => {
+      await admin.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
+    };
+  } else {
+    sharedEngine ??= PgliteEngine.open();
+    const eng = await sharedEngine;
+    await eng.exclusive(() => eng.pg.exec(`CREATE SCHEMA ${quoteIdent(schema)}`));
+    db = PgliteDb.onSchema(eng, schema);
+    openAnother = () => PgliteDb.onSchema(eng, schema);
+    dropSchema = async () => {
+      await eng.exclusive(async () => {
+        await eng.pg.exec(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
+        eng.currentSchema = undefined;
+      });
+    };
+  }
+  if (opts.migrate !== false) await migrate(db);
+  return {
+    db,
+    schema,
+    openAnother,
+    drop: async () => {
+      for (const o of others) await o.close();
+      await db.close();
+      await dropSchema();
+    },
+  };
+}
+
+/** `test` with a `testDb` fixture: a fresh migrated schema per test, dropped afterwards. */
+export const dbTest = base.extend<{ testDb: TestDb; db: Db }>({
+  // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
+  testDb: async ({}, use) => {
+    const t = await createTestDb();
+    try {
+      await use(t);
+    } finally {
+      await t.drop();
+    }
+  },
+  db: async ({ testDb }, use) => {
+    await use(testDb.db);
+  },
+});

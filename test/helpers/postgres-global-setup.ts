@@ -1,0 +1,22 @@
+import pg from 'pg';
+
+/** Fails the PostgreSQL run at once, with the reason, when the server cannot be reached. */
+export default async function setup(): Promise<void> {
+  const url = process.env.FPT_TEST_DATABASE_URL;
+  if (!url) throw new Error('FPT_TEST_DATABASE_URL is not set');
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+    process.stdout.write(`PostgreSQL suite on ${url.replace(/\/\/[^@]*@/, '//')} (server ${rows[0]?.server_version})\n`);
+    // schemas left behind by an interrupted earlier run
+    const stale = await client.query<{ nspname: string }>(
+      `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'fpt\\_test\\_%'`,
+    );
+    for (const { nspname } of stale.rows) await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
+  } catch (err) {
+    throw new Error(`PostgreSQL suite: cannot reach ${url}: ${(err as Error).message}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

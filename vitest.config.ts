@@ -1,0 +1,40 @@
+import { defineConfig } from 'vitest/config';
+
+// The integration suite runs once per engine. The PostgreSQL run is switched on by
+// FPT_TEST_DATABASE_URL (CI always sets it); its global setup fails the run when the server cannot
+// be reached, so it never skips silently.
+const pgUrl = process.env.FPT_TEST_DATABASE_URL;
+
+export default defineConfig({
+  test: {
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'pglite',
+          include: ['test/integration/**/*.test.ts'],
+          env: { FPT_TEST_ENGINE: 'pglite' },
+          // one embedded engine per worker, shared by its test files (each test gets its own schema)
+          isolate: false,
+        },
+      },
+      ...(pgUrl
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'postgres',
+                include: ['test/integration/**/*.test.ts'],
+                env: { FPT_TEST_ENGINE: 'postgres' },
+                globalSetup: ['test/helpers/postgres-global-setup.ts'],
+                isolate: false,
+              },
+            },
+          ]
+        : []),
+    ],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});

@@ -26,7 +26,8 @@ export function operatorKeyFromToken(token: string): OperatorKey {
 /** Resolves `Authorization: Bearer <key>` to the operator or an API key, or answers 401. */
 export async function authenticate(db: Db, operator: OperatorKey, req: FastifyRequest): Promise<Principal> {
   const header = req.headers.authorization;
-  if (header === undefined) throw unauthorized('missing Authorization header; send "Authorization: Bearer <key>"');
+  if (header === undefined)
+    throw unauthorized('missing Authorization header; send "Authorization: Bearer <key>"');
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m) throw unauthorized('the Authorization header must be "Bearer <key>"');
   const key = m[1]!;

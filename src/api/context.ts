@@ -2,7 +2,13 @@ import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { actorOf, canSeeLocation } from '../domain/principal.js';
 import { AppError, notFound } from '../errors.js';
-import { CHANGE_SOURCES, getContact, type ChangeMeta, type ChangeSource, type StoredContact } from '../store/contacts.js';
+import {
+  CHANGE_SOURCES,
+  getContact,
+  type ChangeMeta,
+  type ChangeSource,
+  type StoredContact,
+} from '../store/contacts.js';
 import type { Db, Queryable } from '../store/db.js';
 import { getLocation, type Location } from '../store/tenants.js';
 

@@ -30,15 +30,22 @@ export function installErrorHandling(app: FastifyInstance): void {
     else if (err.validation) known = validationError(err.validationContext ?? 'body', err.validation);
     else known = fromFastify(err);
     if (known) {
-      const body: { code: string; message: string; field?: string } = { code: known.code, message: known.message };
+      const body: { code: string; message: string; field?: string } = {
+        code: known.code,
+        message: known.message,
+      };
       if (known.field !== undefined) body.field = known.field;
       return reply.status(known.status).send({ error: body });
     }
     req.log.error({ err }, 'request failed');
-    return reply.status(500).send({ error: { code: 'internal_error', message: 'internal error; it has been logged' } });
+    return reply
+      .status(500)
+      .send({ error: { code: 'internal_error', message: 'internal error; it has been logged' } });
   });
 
   app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }),
+    reply
+      .status(404)
+      .send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }),
   );
 }

@@ -7,6 +7,16 @@ function nullable<T extends Type.TSchema & { type: string }>(schema: T) {
   return Type.Unsafe<Type.Static<T> | null>({ ...schema, type: [schema.type, 'null'] });
 }
 
+/** An object whose properties are all optional and which admits no other property. */
+function partialObject<P extends Record<string, Type.TSchema>>(props: P) {
+  return Type.Object(
+    Object.fromEntries(Object.entries(props).map(([k, v]) => [k, Type.Optional(v)])) as {
+      [K in keyof P]: Type.TOptional<P[K]>;
+    },
+    { additionalProperties: false },
+  );
+}
+
 export const Id = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
 
 export const ContactGroupIdSchema = Type.Unsafe<ContactGroupId>({ type: 'integer', enum: CONTACT_GROUP_IDS });
@@ -45,12 +55,10 @@ const contactFieldSchemas = {
   customFields: CustomFields,
 };
 
-export const CreateContactBody = Type.Partial(Type.Object(contactFieldSchemas, { additionalProperties: false }));
+export const CreateContactBody = partialObject(contactFieldSchemas);
 export type CreateContactBody = Type.Static<typeof CreateContactBody>;
 
-export const PatchContactBody = Type.Partial(
-  Type.Object({ ...contactFieldSchemas, isActive: Type.Boolean() }, { additionalProperties: false }),
-);
+export const PatchContactBody = partialObject({ ...contactFieldSchemas, isActive: Type.Boolean() });
 export type PatchContactBody = Type.Static<typeof PatchContactBody>;
 
 export const TransferBody = Type.Object({ locationId: Id }, { additionalProperties: false });

@@ -19,8 +19,9 @@ export interface ApiOptions {
 
 /** The HTTP API, ready to `listen` (or to `inject` in tests). */
 export function buildApi({ db, config, operatorKey, logger }: ApiOptions): FastifyInstance {
+  const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance,
     bodyLimit: config.bodyLimit,
     // ids in paths are numbers; a trailing slash is the same route
     routerOptions: { ignoreTrailingSlash: true },

@@ -52,22 +52,44 @@ export function validationError(context: string, errors: readonly ErrorObject[])
   const subject = field ?? PART_NAMES[context] ?? context;
   switch (e.keyword) {
     case 'additionalProperties':
-      return new AppError(400, 'unknown_field', `unknown ${context === 'body' ? 'field' : PART_NAMES[context]} "${field}"`, field);
+      return new AppError(
+        400,
+        'unknown_field',
+        `unknown ${context === 'body' ? 'field' : PART_NAMES[context]} "${field}"`,
+        field,
+      );
     case 'required':
       return new AppError(400, 'missing_field', `${subject} is required`, field);
     case 'type': {
       const t = params.type;
-      const types = (Array.isArray(t) ? t : [t]).map(String).map((x) => (x === 'null' ? 'null' : `a${/^[aeiou]/.test(x) ? 'n' : ''} ${x}`));
+      const types = (Array.isArray(t) ? t : [t])
+        .map(String)
+        .map((x) => (x === 'null' ? 'null' : `a${/^[aeiou]/.test(x) ? 'n' : ''} ${x}`));
       const what = field === undefined && context === 'body' ? 'the request body' : subject;
       return new AppError(400, 'invalid_type', `${what} must be ${types.join(' or ')}`, field);
     }
     case 'enum':
       if (field === 'contactGroupId' || field === 'defaultContactGroupId') {
-        return new AppError(400, 'invalid_contact_group', `${field} must be a Contact Group id: ${CONTACT_GROUP_LIST}`, field);
+        return new AppError(
+          400,
+          'invalid_contact_group',
+          `${field} must be a Contact Group id: ${CONTACT_GROUP_LIST}`,
+          field,
+        );
       }
-      return new AppError(400, 'invalid_value', `${subject} must be one of ${JSON.stringify(params.allowedValues)}`, field);
+      return new AppError(
+        400,
+        'invalid_value',
+        `${subject} must be one of ${JSON.stringify(params.allowedValues)}`,
+        field,
+      );
     case 'propertyNames':
-      return new AppError(400, 'invalid_value', `${subject}: custom field names must match ${String((e.parentSchema as { pattern?: string } | undefined)?.pattern ?? 'the allowed pattern')}`, field);
+      return new AppError(
+        400,
+        'invalid_value',
+        `${subject}: custom field names must match ${String((e.parentSchema as { pattern?: string } | undefined)?.pattern ?? 'the allowed pattern')}`,
+        field,
+      );
     default:
       return new AppError(400, 'invalid_value', `${subject} ${e.message ?? 'is invalid'}`, field);
   }

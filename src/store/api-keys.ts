@@ -89,5 +89,11 @@ export async function principalForKey(q: Queryable, key: string): Promise<Princi
   );
   const r = rows[0];
   if (!r) return undefined;
-  return { kind: 'api_key', keyId: r.id, role: r.role, organizationId: r.organization_id, locationId: r.location_id };
+  return {
+    kind: 'api_key',
+    keyId: r.id,
+    role: r.role,
+    organizationId: r.organization_id,
+    locationId: r.location_id,
+  };
 }

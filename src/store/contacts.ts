@@ -90,7 +90,11 @@ export async function listContacts(
 }
 
 /** Rejects a sub-group that does not exist at the contact's location. */
-export async function assertSubGroupAt(q: Queryable, locationId: number, subGroupId: number | null): Promise<void> {
+export async function assertSubGroupAt(
+  q: Queryable,
+  locationId: number,
+  subGroupId: number | null,
+): Promise<void> {
   if (subGroupId === null) return;
   if (!(await getSubGroup(q, locationId, subGroupId))) {
     throw unprocessable('subGroupId', `sub-group ${subGroupId} does not exist at location ${locationId}`);
@@ -98,7 +102,11 @@ export async function assertSubGroupAt(q: Queryable, locationId: number, subGrou
 }
 
 function rethrowUnique(err: unknown): never {
-  if (err instanceof DbError && err.code === PgErrorCode.uniqueViolation && err.constraint === 'contacts_external_id_idx') {
+  if (
+    err instanceof DbError &&
+    err.code === PgErrorCode.uniqueViolation &&
+    err.constraint === 'contacts_external_id_idx'
+  ) {
     throw conflict('another contact at this location already has this externalId', 'externalId');
   }
   throw err;
@@ -167,7 +175,13 @@ export async function insertContact(
   };
   await insertHistory(
     tx,
-    { contactId: contact.contactId, seq: 1, locationId: location.id, operation: 'create', changes: diffContact(null, contact) },
+    {
+      contactId: contact.contactId,
+      seq: 1,
+      locationId: location.id,
+      operation: 'create',
+      changes: diffContact(null, contact),
+    },
     meta,
   );
   return contact;
@@ -202,7 +216,11 @@ export async function writeContactChange(
     rethrowUnique(err);
   }
   const seq = row.seq as number;
-  await insertHistory(tx, { contactId: before.contactId, seq, locationId: after.locationId, operation, changes }, meta);
+  await insertHistory(
+    tx,
+    { contactId: before.contactId, seq, locationId: after.locationId, operation, changes },
+    meta,
+  );
   return { ...after, seq, updatedAt: iso(row.updated_at)! };
 }
 

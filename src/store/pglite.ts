@@ -33,8 +33,10 @@ export class PgliteEngine {
     return run;
   }
 
-  async close(): Promise<void> {
-    await this.exclusive(() => this.pg.close());
+  private closing: Promise<void> | undefined;
+
+  close(): Promise<void> {
+    return (this.closing ??= this.exclusive(() => this.pg.close()));
   }
 }
 

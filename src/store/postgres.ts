@@ -5,8 +5,12 @@ const INT8_OID = 20;
 
 // int8 ids come back as JS numbers (safe up to 2^53), as on the embedded engine.
 const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): ((v: string) => unknown) =>
+    oid === INT8_OID
+      ? (v: string) => Number(v)
+      : (pg.types.getTypeParser(oid, format ?? 'text') as (
+          v: string,
+        ) => unknown)) as typeof pg.types.getTypeParser,
 };
 
 export interface PostgresOptions {
@@ -85,7 +89,9 @@ export class PostgresDb implements Db {
     await this.query('SELECT 1');
   }
 
-  async close(): Promise<void> {
-    await this.pool.end();
+  private closing: Promise<void> | undefined;
+
+  close(): Promise<void> {
+    return (this.closing ??= this.pool.end());
   }
 }

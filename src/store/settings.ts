@@ -19,7 +19,9 @@ export async function ensureGeneratedAdminKey(q: Queryable): Promise<string | un
 }
 
 export async function storedAdminKeyHash(q: Queryable): Promise<string | undefined> {
-  const { rows } = await q.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [ADMIN_KEY_HASH]);
+  const { rows } = await q.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [
+    ADMIN_KEY_HASH,
+  ]);
   return rows[0]?.value;
 }
 

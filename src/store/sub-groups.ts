@@ -70,7 +70,11 @@ export async function renameSubGroup(
   }
 }
 
-export async function getSubGroup(q: Queryable, locationId: number, subGroupId: number): Promise<SubGroup | undefined> {
+export async function getSubGroup(
+  q: Queryable,
+  locationId: number,
+  subGroupId: number,
+): Promise<SubGroup | undefined> {
   const { rows } = await q.query<SubGroupRow>(
     `SELECT ${COLUMNS} FROM sub_groups WHERE location_id = $1 AND sub_group_id = $2`,
     [locationId, subGroupId],

@@ -54,9 +54,10 @@ export async function createOrganization(q: Queryable, name: string): Promise<Or
 }
 
 export async function getOrganization(q: Queryable, id: number): Promise<Organization | undefined> {
-  const { rows } = await q.query<OrganizationRow>('SELECT id, name, created_at FROM organizations WHERE id = $1', [
-    id,
-  ]);
+  const { rows } = await q.query<OrganizationRow>(
+    'SELECT id, name, created_at FROM organizations WHERE id = $1',
+    [id],
+  );
   return rows[0] && toOrganization(rows[0]);
 }
 

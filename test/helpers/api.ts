@@ -8,9 +8,9 @@ import { dbTest } from './db.js';
 
 export const OPERATOR_KEY = 'test-operator-key-0123456789';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read whatever JSON came back and assert on it
 export interface Reply<T = any> {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read whatever JSON came back and assert on it
   body: T;
   headers: Record<string, unknown>;
 }
@@ -58,6 +58,7 @@ export class TestApi {
   delete = (url: string, opts?: CallOptions) => this.call('DELETE', url, opts);
 
   /** POST that must succeed; returns the body. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as Reply: the caller asserts on the JSON
   async create<T = any>(url: string, body: unknown, key?: string): Promise<T> {
     const res = await this.post(url, body, { key });
     if (res.status !== 201) throw new Error(`POST ${url} → ${res.status} ${JSON.stringify(res.body)}`);

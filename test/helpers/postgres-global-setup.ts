@@ -8,7 +8,9 @@ export default async function setup(): Promise<void> {
   try {
     await client.connect();
     const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
-    process.stdout.write(`PostgreSQL suite on ${url.replace(/\/\/[^@]*@/, '//')} (server ${rows[0]?.server_version})\n`);
+    process.stdout.write(
+      `PostgreSQL suite on ${url.replace(/\/\/[^@]*@/, '//')} (server ${rows[0]?.server_version})\n`,
+    );
     // schemas left behind by an interrupted earlier run
     const stale = await client.query<{ nspname: string }>(
       `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'fpt\\_test\\_%'`,

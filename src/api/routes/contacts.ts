@@ -79,9 +79,16 @@ export function contactRoutes(root: FastifyInstance, { db }: ApiDeps): void {
     async (req) => {
       const loc = await visibleLocation(db, req, req.params.locationId);
       const limit = req.query.limit ?? 100;
-      const rows = await listContacts(db, loc.id, { after: req.query.after ?? 0, limit, isActive: req.query.isActive });
+      const rows = await listContacts(db, loc.id, {
+        after: req.query.after ?? 0,
+        limit,
+        isActive: req.query.isActive,
+      });
       const last = rows.at(-1);
-      return { data: rows.map(contactView), nextCursor: rows.length === limit && last ? String(last.contactId) : null };
+      return {
+        data: rows.map(contactView),
+        nextCursor: rows.length === limit && last ? String(last.contactId) : null,
+      };
     },
   );
 
@@ -89,13 +96,17 @@ export function contactRoutes(root: FastifyInstance, { db }: ApiDeps): void {
     contactView(await visibleContact(db, req, req.params.contactId)),
   );
 
-  app.patch('/api/contacts/:contactId', { schema: { params: ContactParams, body: PatchContactBody } }, async (req) => {
-    const contact = await mutate(db, req, req.params.contactId, async (before) => {
-      const after = applyPatch(before, req.body);
-      return { after, operation: operationFor(before, after) };
-    });
-    return contactView(contact);
-  });
+  app.patch(
+    '/api/contacts/:contactId',
+    { schema: { params: ContactParams, body: PatchContactBody } },
+    async (req) => {
+      const contact = await mutate(db, req, req.params.contactId, async (before) => {
+        const after = applyPatch(before, req.body);
+        return { after, operation: operationFor(before, after) };
+      });
+      return contactView(contact);
+    },
+  );
 
   app.delete('/api/contacts/:contactId', { schema: { params: ContactParams } }, async (req) => {
     const contact = await mutate(db, req, req.params.contactId, async (before) => ({
@@ -132,7 +143,12 @@ export function contactRoutes(root: FastifyInstance, { db }: ApiDeps): void {
         }
         // sub-groups belong to one location, so a transfer clears the contact's sub-group
         return {
-          after: { ...before, locationId: target.id, organizationId: target.organizationId, subGroupId: null },
+          after: {
+            ...before,
+            locationId: target.id,
+            organizationId: target.organizationId,
+            subGroupId: null,
+          },
           operation: 'transfer',
         };
       });

@@ -25,12 +25,16 @@ export function subGroupRoutes(root: FastifyInstance, { db }: ApiDeps): void {
     return { data: await listSubGroups(db, loc.id) };
   });
 
-  app.get('/api/locations/:locationId/sub-groups/:subGroupId', { schema: { params: SubGroupParams } }, async (req) => {
-    const loc = await visibleLocation(db, req, req.params.locationId);
-    const sg = await getSubGroup(db, loc.id, req.params.subGroupId);
-    if (!sg) throw notFound(`sub-group ${req.params.subGroupId} at location ${loc.id}`);
-    return sg;
-  });
+  app.get(
+    '/api/locations/:locationId/sub-groups/:subGroupId',
+    { schema: { params: SubGroupParams } },
+    async (req) => {
+      const loc = await visibleLocation(db, req, req.params.locationId);
+      const sg = await getSubGroup(db, loc.id, req.params.subGroupId);
+      if (!sg) throw notFound(`sub-group ${req.params.subGroupId} at location ${loc.id}`);
+      return sg;
+    },
+  );
 
   app.patch(
     '/api/locations/:locationId/sub-groups/:subGroupId',

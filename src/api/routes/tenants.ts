@@ -14,7 +14,13 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
   app.get('/api/me', async (req) => {
     const p = req.principal;
     if (p.kind === 'operator') return { kind: 'operator' };
-    return { kind: 'api_key', id: p.keyId, role: p.role, organizationId: p.organizationId, locationId: p.locationId };
+    return {
+      kind: 'api_key',
+      id: p.keyId,
+      role: p.role,
+      organizationId: p.organizationId,
+      locationId: p.locationId,
+    };
   });
 
   app.post('/api/organizations', { schema: { body: NameBody } }, async (req, reply) => {
@@ -23,7 +29,9 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
   });
 
   app.get('/api/organizations/:id', { schema: { params: IdParams } }, async (req) => {
-    const org = canSeeOrganization(req.principal, req.params.id) ? await getOrganization(db, req.params.id) : undefined;
+    const org = canSeeOrganization(req.principal, req.params.id)
+      ? await getOrganization(db, req.params.id)
+      : undefined;
     if (!org) throw notFound(`organization ${req.params.id}`);
     return org;
   });

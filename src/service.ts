@@ -62,7 +62,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     throw err;
   }
   const addr = app.server.address();
-  const url = typeof addr === 'object' && addr ? `http://127.0.0.1:${addr.port}` : `http://127.0.0.1:${config.port}`;
+  const url =
+    typeof addr === 'object' && addr ? `http://127.0.0.1:${addr.port}` : `http://127.0.0.1:${config.port}`;
   let closing: Promise<void> | undefined;
   return {
     app,

@@ -43,5 +43,7 @@ export function requireOperator(p: Principal): void {
 
 /** How a principal is recorded as the actor of a change. */
 export function actorOf(p: Principal): { actorType: 'operator' | 'api_key'; actorId: number | null } {
-  return p.kind === 'operator' ? { actorType: 'operator', actorId: null } : { actorType: 'api_key', actorId: p.keyId };
+  return p.kind === 'operator'
+    ? { actorType: 'operator', actorId: null }
+    : { actorType: 'api_key', actorId: p.keyId };
 }

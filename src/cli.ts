@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
-import { openMigratedDb, startService } from './service.js';
+import { openMigratedDb, startService, startWorkers } from './service.js';
 
 function portOption(v: string): number {
   const n = Number(v);
@@ -21,8 +21,31 @@ Environment:
                       unset: the embedded store in FPT_DATA_DIR
   FPT_DATA_DIR        the embedded store's folder (default ./.fpt-data)
   FPT_ADMIN_TOKEN     the operator key (default: generated on first start, printed once)
+  FPT_COALESCE_QUIET_MS, FPT_COALESCE_MAX_MS
+                      a contact's window closes at min(last change + quiet, first change + max)
+                      (default 5000 and 10000)
+  FPT_EVENT_RETENTION_DAYS  how long events stay in the pull API (default 30)
   PORT, HOST          where the API listens (default 8080 on 0.0.0.0)
   LOG_LEVEL           trace, debug, info, warn, error (default info)`;
+
+/** On SIGTERM or SIGINT: finish what is in flight, close, exit 0. */
+function onShutdown(log: ReturnType<typeof createLogger>, close: () => Promise<void>): void {
+  const stop = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    close().then(
+      () => {
+        log.info('stopped cleanly');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
 
 const program = new Command()
   .name('fpt-events')
@@ -44,21 +67,25 @@ program
     const log = createLogger(config.logLevel);
     const service = await startService(config, log);
     log.info({ url: service.url, engine: service.db.engine }, 'fpt-events is serving');
-    const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      service.close().then(
-        () => {
-          log.info('stopped cleanly');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    onShutdown(log, () => service.close());
+  });
+
+program
+  .command('worker')
+  .description(
+    'run only the background work (closing windows into events, purging), no API; for scaling out on PostgreSQL',
+  )
+  .addHelpText('after', ENVIRONMENT_HELP)
+  .action(async () => {
+    const config = configFrom();
+    const log = createLogger(config.logLevel);
+    const db = await openMigratedDb(config, log);
+    const workers = await startWorkers(db, config, log);
+    log.info({ engine: db.engine }, 'fpt-events worker is running');
+    onShutdown(log, async () => {
+      await workers.stop();
+      await db.close();
+    });
   });
 
 program

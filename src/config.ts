@@ -8,6 +8,14 @@ export interface Config {
   logLevel: string;
   /** Largest JSON body the API reads, in bytes. */
   bodyLimit: number;
+  coalesce: CoalesceSettings;
+  eventRetentionDays: number;
+}
+
+/** A window closes at min(lastChange + quietMs, firstChange + maxMs). */
+export interface CoalesceSettings {
+  quietMs: number;
+  maxMs: number;
 }
 
 export class ConfigError extends Error {
@@ -54,5 +62,10 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken,
     logLevel: nonEmpty(env, 'LOG_LEVEL') ?? 'info',
     bodyLimit: intVar(env, 'FPT_BODY_LIMIT_BYTES', 1024 * 1024, 1024),
+    coalesce: {
+      quietMs: intVar(env, 'FPT_COALESCE_QUIET_MS', 5000, 0, 86_400_000),
+      maxMs: intVar(env, 'FPT_COALESCE_MAX_MS', 10_000, 0, 86_400_000),
+    },
+    eventRetentionDays: intVar(env, 'FPT_EVENT_RETENTION_DAYS', 30, 1, 3650),
   };
 }

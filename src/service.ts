@@ -3,6 +3,7 @@ import { operatorKeyFromToken, type OperatorKey } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import { startCoalescer, startEventPurge, type Runner } from './events/runner.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openDb } from './store/open.js';
@@ -50,14 +51,27 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** The whole service in one process: the API and (as they land) its background workers. */
+/** The background work: closing windows into events, purging old events. */
+export async function startWorkers(db: Db, config: Config, log: Logger): Promise<Runner> {
+  const runners: Runner[] = [await startCoalescer(db, log), startEventPurge(db, config, log)];
+  return {
+    stop: async () => {
+      await Promise.all(runners.map((r) => r.stop()));
+    },
+  };
+}
+
+/** The whole service in one process: the API and the background work. */
 export async function startService(config: Config, log: Logger): Promise<RunningService> {
   const db = await openMigratedDb(config, log);
   const operatorKey = await resolveOperatorKey(db, config, log);
   const app = buildApi({ db, config, operatorKey, logger: log });
+  let workers: Runner | undefined;
   try {
     await app.listen({ port: config.port, host: config.host });
+    workers = await startWorkers(db, config, log);
   } catch (err) {
+    await app.close();
     await db.close();
     throw err;
   }
@@ -72,6 +86,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     close: () =>
       (closing ??= (async () => {
         await app.close(); // stops accepting, waits for in-flight requests
+        await workers?.stop(); // lets the batch in progress commit
         await db.close();
       })()),
   };

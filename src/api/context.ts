@@ -47,7 +47,7 @@ export async function visibleContact(
 }
 
 /** Source (from `X-Change-Source`, default staff) and actor (the caller) of a write. */
-export function changeMeta(req: FastifyRequest): ChangeMeta {
+export function changeMeta(req: FastifyRequest, config: Pick<Config, 'coalesce'>): ChangeMeta {
   const raw = req.headers['x-change-source'];
   let source: ChangeSource = 'staff';
   if (raw !== undefined) {
@@ -62,5 +62,5 @@ export function changeMeta(req: FastifyRequest): ChangeMeta {
     }
     source = v as ChangeSource;
   }
-  return { source, ...actorOf(req.principal) };
+  return { source, ...actorOf(req.principal), coalesce: config.coalesce };
 }

@@ -6,6 +6,7 @@ import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { contactRoutes } from './routes/contacts.js';
+import { eventRoutes } from './routes/events.js';
 import { subGroupRoutes } from './routes/sub-groups.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { validatorCompiler } from './validation.js';
@@ -51,5 +52,6 @@ export function buildApi({ db, config, operatorKey, logger }: ApiOptions): Fasti
   tenantRoutes(app, deps);
   subGroupRoutes(app, deps);
   contactRoutes(app, deps);
+  eventRoutes(app, deps);
   return app;
 }

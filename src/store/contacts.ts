@@ -6,11 +6,12 @@ import {
   type Contact,
   type ContactFields,
 } from '../domain/contact.js';
-import type { ContactGroupId } from '../domain/contact-groups.js';
 import { conflict, unprocessable } from '../errors.js';
-import { DbError, PgErrorCode, type Queryable } from './db.js';
+import type { CoalesceSettings } from '../config.js';
+import { DbError, PgErrorCode, type Queryable, type Tx } from './db.js';
 import { getSubGroup } from './sub-groups.js';
 import type { Location } from './tenants.js';
+import { touchWindows } from './windows.js';
 
 export const CHANGE_SOURCES = ['staff', 'automation', 'billing', 'import', 'api'] as const;
 export type ChangeSource = (typeof CHANGE_SOURCES)[number];
@@ -18,11 +19,12 @@ export type ChangeSource = (typeof CHANGE_SOURCES)[number];
 export type Operation = 'create' | 'update' | 'delete' | 'reactivate' | 'transfer';
 export type ActorType = 'operator' | 'api_key' | 'automation_rule' | 'system';
 
-/** Where a change came from and who made it: recorded with every history row. */
+/** Where a change came from and who made it (recorded with every history row), and its windowing. */
 export interface ChangeMeta {
   source: ChangeSource;
   actorType: ActorType;
   actorId: number | null;
+  coalesce: CoalesceSettings;
 }
 
 export interface StoredContact extends Contact {
@@ -40,6 +42,12 @@ const SELECT_CONTACT = `
   FROM contacts c JOIN locations l ON l.id = c.location_id`;
 
 const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : null);
+
+/** The contact without the internal history counter: what the API shows and windows keep as S0. */
+export function contactView(c: StoredContact): Contact {
+  const { seq: _seq, ...view } = c;
+  return view;
+}
 
 export function rowToContact(r: Row): StoredContact {
   const fields: Record<string, unknown> = {};
@@ -74,6 +82,17 @@ export async function getContact(
     [contactId],
   );
   return rows[0] && rowToContact(rows[0]);
+}
+
+/** Several contacts by id, in one statement. */
+export async function getContacts(
+  q: Queryable,
+  contactIds: readonly number[],
+): Promise<Map<number, StoredContact>> {
+  const { rows } = await q.query<Row>(`${SELECT_CONTACT} WHERE c.contact_id = ANY($1::bigint[])`, [
+    contactIds,
+  ]);
+  return new Map(rows.map((r) => [r.contact_id as number, rowToContact(r)]));
 }
 
 export async function listContacts(
@@ -141,9 +160,9 @@ export function newContactFields(
   return { ...BLANK_FIELDS, contactGroupId: location.defaultContactGroupId, ...input };
 }
 
-/** Creates a contact and its first history row, in the caller's transaction. */
+/** Creates a contact, its first history row and its first window, in the caller's transaction. */
 export async function insertContact(
-  tx: Queryable,
+  tx: Tx,
   location: Location,
   fields: ContactFields,
   meta: ChangeMeta,
@@ -184,15 +203,22 @@ export async function insertContact(
     },
     meta,
   );
+  await touchWindows(
+    tx,
+    [{ contactId: contact.contactId, seq: 1, before: null, defaultGroupId: location.defaultContactGroupId }],
+    meta.coalesce,
+  );
+  await tx.notify('windows');
   return contact;
 }
 
 /**
- * Writes a contact's new state and the history row of what changed, in the caller's transaction
- * (which holds the contact's row lock). A change that changes nothing writes nothing.
+ * Writes a contact's new state, the history row of what changed, and opens or extends the
+ * contact's window, all in the caller's transaction (which holds the contact's row lock). A change
+ * that changes nothing writes nothing.
  */
 export async function writeContactChange(
-  tx: Queryable,
+  tx: Tx,
   before: StoredContact,
   after: Contact,
   operation: Operation,
@@ -221,7 +247,11 @@ export async function writeContactChange(
     { contactId: before.contactId, seq, locationId: after.locationId, operation, changes },
     meta,
   );
+  await touchWindows(
+    tx,
+    [{ contactId: before.contactId, seq, before: contactView(before), defaultGroupId: null }],
+    meta.coalesce,
+  );
+  await tx.notify('windows');
   return { ...after, seq, updatedAt: iso(row.updated_at)! };
 }
-
-export type { ContactGroupId };

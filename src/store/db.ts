@@ -18,7 +18,12 @@ export interface Queryable {
 /** A transaction: statements, plus multi-statement scripts (migrations). */
 export interface Tx extends Queryable {
   exec(script: string): Promise<void>;
+  /** Signals `channel` to every listener, this process's and others', once the transaction commits. */
+  notify(channel: Channel): Promise<void>;
 }
+
+/** Wake-up channels: a signal means "there may be new work", never carries data. */
+export type Channel = 'windows' | 'deliveries';
 
 export type Engine = 'pglite' | 'postgres';
 
@@ -26,6 +31,12 @@ export interface Db extends Queryable {
   readonly engine: Engine;
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Calls `onSignal` whenever a committed transaction notified `channel` (and once after a lost
+   * connection to the server comes back, since signals may have been missed meanwhile). Resolves to
+   * a function that stops listening.
+   */
+  listen(channel: Channel, onSignal: () => void): Promise<() => Promise<void>>;
   /** Resolves when the store answers a trivial query (used by /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
+import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { DbError, quoteIdent, withTxRetry, type Db, type Tx, type QueryResult } from './db.js';
+import { DbError, quoteIdent, withTxRetry, type Channel, type Db, type Tx, type QueryResult } from './db.js';
 
 const INT8_OID = 20;
 
@@ -15,6 +16,8 @@ const INT8_OID = 20;
 export class PgliteEngine {
   private tail: Promise<unknown> = Promise.resolve();
   currentSchema: string | undefined;
+  /** PGlite lives in this process, so wake-up signals are plain in-process events. */
+  readonly signals = new EventEmitter().setMaxListeners(0);
 
   private constructor(readonly pg: PGlite) {}
 
@@ -72,9 +75,14 @@ export class PgliteDb implements Db {
     });
   }
 
+  private channel(name: Channel): string {
+    return `${this.schema ?? ''}:${name}`;
+  }
+
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return withTxRetry(() =>
-      this.eng.exclusive(async () => {
+    return withTxRetry(async () => {
+      const notified = new Set<Channel>();
+      const result = await this.eng.exclusive(async () => {
         await this.usePath(this.eng.pg);
         return this.eng.pg.transaction(async (tx: Transaction) =>
           fn({
@@ -87,10 +95,24 @@ export class PgliteDb implements Db {
                 throw new DbError(err, script);
               }
             },
+            notify: async (channel: Channel) => {
+              notified.add(channel);
+            },
           }),
         );
-      }),
-    );
+      });
+      // after the commit, as PostgreSQL delivers NOTIFY
+      for (const c of notified) this.eng.signals.emit(this.channel(c));
+      return result;
+    });
+  }
+
+  async listen(channel: Channel, onSignal: () => void): Promise<() => Promise<void>> {
+    const name = this.channel(channel);
+    this.eng.signals.on(name, onSignal);
+    return async () => {
+      this.eng.signals.off(name, onSignal);
+    };
   }
 
   async ping(): Promise<void> {
@@ -109,7 +131,7 @@ async function runQuery<R extends object>(
 ): Promise<QueryResult<R>> {
   try {
     const res = await q.query<R>(text, params as unknown[]);
-    return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+    return { rows: res.rows, rowCount: res.affectedRows || res.rows.length };
   } catch (err) {
     throw new DbError(err, text);
   }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { DbError, quoteIdent, withTxRetry, type Db, type Tx, type QueryResult } from './db.js';
+import { DbError, quoteIdent, withTxRetry, type Channel, type Db, type Tx, type QueryResult } from './db.js';
 
 const INT8_OID = 20;
 
@@ -24,8 +24,11 @@ export interface PostgresOptions {
 export class PostgresDb implements Db {
   readonly engine = 'postgres' as const;
   readonly pool: pg.Pool;
+  private readonly opts: PostgresOptions;
+  private listener: Listener | undefined;
 
   constructor(opts: PostgresOptions) {
+    this.opts = opts;
     this.pool = new pg.Pool({
       connectionString: opts.connectionString,
       max: opts.maxConnections ?? 10,
@@ -69,6 +72,10 @@ export class PostgresDb implements Db {
               throw new DbError(err, script);
             }
           },
+          notify: async (channel: Channel) => {
+            // delivered by the server at commit, to every listening session, this process's included
+            await client.query('SELECT pg_notify($1, NULL)', [this.channel(channel)]);
+          },
         });
         await client.query('COMMIT');
         return result;
@@ -85,6 +92,16 @@ export class PostgresDb implements Db {
     });
   }
 
+  /** Notifications are per database; a schema (a test's) gets channels of its own. */
+  private channel(name: Channel): string {
+    return this.opts.schema === undefined ? `fpt_${name}` : `fpt_${name}_${this.opts.schema}`;
+  }
+
+  async listen(channel: Channel, onSignal: () => void): Promise<() => Promise<void>> {
+    this.listener ??= new Listener(this.opts.connectionString);
+    return this.listener.add(this.channel(channel), onSignal);
+  }
+
   async ping(): Promise<void> {
     await this.query('SELECT 1');
   }
@@ -92,6 +109,91 @@ export class PostgresDb implements Db {
   private closing: Promise<void> | undefined;
 
   close(): Promise<void> {
-    return (this.closing ??= this.pool.end());
+    return (this.closing ??= (async () => {
+      await this.listener?.close();
+      await this.pool.end();
+    })());
+  }
+}
+
+/**
+ * One dedicated connection for LISTEN (a pooled one would be handed to others). When it drops, it
+ * reconnects with backoff and then signals every channel once, since notifications sent while it
+ * was away are lost.
+ */
+class Listener {
+  private readonly handlers = new Map<string, Set<() => void>>();
+  private client: pg.Client | undefined;
+  private connecting: Promise<void> | undefined;
+  private closed = false;
+  private retryMs = 250;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly connectionString: string) {}
+
+  async add(channel: string, onSignal: () => void): Promise<() => Promise<void>> {
+    let set = this.handlers.get(channel);
+    const fresh = set === undefined;
+    if (!set) this.handlers.set(channel, (set = new Set()));
+    set.add(onSignal);
+    await this.connect();
+    if (fresh) await this.client?.query(`LISTEN ${quoteIdent(channel)}`);
+    return async () => {
+      set.delete(onSignal);
+    };
+  }
+
+  private connect(): Promise<void> {
+    if (this.client || this.closed) return Promise.resolve();
+    return (this.connecting ??= (async () => {
+      const client = new pg.Client({
+        connectionString: this.connectionString,
+        application_name: 'fpt-events listener',
+      });
+      client.on('notification', (msg) => this.signal(msg.channel));
+      client.on('error', () => this.lost(client));
+      client.on('end', () => this.lost(client));
+      try {
+        await client.connect();
+        for (const channel of this.handlers.keys()) await client.query(`LISTEN ${quoteIdent(channel)}`);
+        this.client = client;
+        this.retryMs = 250;
+      } catch {
+        await client.end().catch(() => undefined);
+        this.scheduleReconnect();
+      } finally {
+        this.connecting = undefined;
+      }
+    })());
+  }
+
+  private signal(channel: string): void {
+    for (const fn of this.handlers.get(channel) ?? []) fn();
+  }
+
+  private lost(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    client.end().catch(() => undefined);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.connect().then(() => {
+        if (this.client) for (const channel of this.handlers.keys()) this.signal(channel);
+      });
+    }, this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, 10_000);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    await this.connecting;
+    await this.client?.end().catch(() => undefined);
+    this.client = undefined;
   }
 }

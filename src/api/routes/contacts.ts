@@ -4,6 +4,7 @@ import { applyPatch, normalizeInput, type Contact } from '../../domain/contact.j
 import { canSeeLocation, requireRole } from '../../domain/principal.js';
 import { AppError, unprocessable } from '../../errors.js';
 import {
+  contactView,
   insertContact,
   listContacts,
   newContactFields,
@@ -11,6 +12,7 @@ import {
   type Operation,
   type StoredContact,
 } from '../../store/contacts.js';
+import type { Config } from '../../config.js';
 import type { Db, Queryable } from '../../store/db.js';
 import { listHistory } from '../../store/history.js';
 import { getLocation } from '../../store/tenants.js';
@@ -25,12 +27,6 @@ import {
   TransferBody,
 } from '../schemas.js';
 
-/** The contact as the API shows it (the internal history counter left out). */
-export function contactView(c: StoredContact): Contact {
-  const { seq: _seq, ...view } = c;
-  return view;
-}
-
 function operationFor(before: Contact, after: Contact): Operation {
   if (before.isActive && !after.isActive) return 'delete';
   if (!before.isActive && after.isActive) return 'reactivate';
@@ -43,11 +39,12 @@ function operationFor(before: Contact, after: Contact): Operation {
  */
 function mutate(
   db: Db,
+  config: Config,
   req: FastifyRequest,
   contactId: number,
   change: (before: StoredContact, tx: Queryable) => Promise<{ after: Contact; operation: Operation }>,
 ): Promise<StoredContact> {
-  const meta = changeMeta(req);
+  const meta = changeMeta(req, config);
   return db.transaction(async (tx) => {
     const before = await visibleContact(tx, req, contactId, { forUpdate: true });
     requireRole(req.principal, 'staff');
@@ -56,14 +53,14 @@ function mutate(
   });
 }
 
-export function contactRoutes(root: FastifyInstance, { db }: ApiDeps): void {
+export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
   app.post(
     '/api/locations/:locationId/contacts',
     { schema: { params: LocationParams, body: CreateContactBody } },
     async (req, reply) => {
-      const meta = changeMeta(req);
+      const meta = changeMeta(req, config);
       const contact = await db.transaction(async (tx) => {
         const loc = await visibleLocation(tx, req, req.params.locationId);
         requireRole(req.principal, 'staff');
@@ -100,7 +97,7 @@ export function contactRoutes(root: FastifyInstance, { db }: ApiDeps): void {
     '/api/contacts/:contactId',
     { schema: { params: ContactParams, body: PatchContactBody } },
     async (req) => {
-      const contact = await mutate(db, req, req.params.contactId, async (before) => {
+      const contact = await mutate(db, config, req, req.params.contactId, async (before) => {
         const after = applyPatch(before, req.body);
         return { after, operation: operationFor(before, after) };
       });
@@ -109,7 +106,7 @@ export function contactRoutes(root: FastifyInstance, { db }: ApiDeps): void {
   );
 
   app.delete('/api/contacts/:contactId', { schema: { params: ContactParams } }, async (req) => {
-    const contact = await mutate(db, req, req.params.contactId, async (before) => ({
+    const contact = await mutate(db, config, req, req.params.contactId, async (before) => ({
       after: { ...before, isActive: false },
       operation: 'delete',
     }));
@@ -117,7 +114,7 @@ export function contactRoutes(root: FastifyInstance, { db }: ApiDeps): void {
   });
 
   app.post('/api/contacts/:contactId/reactivate', { schema: { params: ContactParams } }, async (req) => {
-    const contact = await mutate(db, req, req.params.contactId, async (before) => ({
+    const contact = await mutate(db, config, req, req.params.contactId, async (before) => ({
       after: { ...before, isActive: true },
       operation: 'reactivate',
     }));
@@ -128,7 +125,7 @@ export function contactRoutes(root: FastifyInstance, { db }: ApiDeps): void {
     '/api/contacts/:contactId/transfer',
     { schema: { params: ContactParams, body: TransferBody } },
     async (req) => {
-      const contact = await mutate(db, req, req.params.contactId, async (before, tx) => {
+      const contact = await mutate(db, config, req, req.params.contactId, async (before, tx) => {
         const target = await getLocation(tx, req.body.locationId);
         if (!target || !canSeeLocation(req.principal, target)) {
           throw new AppError(404, 'not_found', `location ${req.body.locationId} not found`, 'locationId');

@@ -1,0 +1,64 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { WorkLoop } from '../loop.js';
+import type { Db } from '../store/db.js';
+import { purgeEvents } from '../store/events.js';
+import { msUntilNextWindow } from '../store/windows.js';
+import { closeDueWindows } from './close-windows.js';
+
+/** Windows closed per transaction: large enough to amortize statements, small enough to keep locks short. */
+export const CLOSE_BATCH = 2000;
+const PURGE_BATCH = 10_000;
+const HOUR = 3_600_000;
+
+export interface Runner {
+  stop(): Promise<void>;
+}
+
+/**
+ * Closes windows as they fall due. A contact write signals the `windows` channel on commit (from
+ * this process or another sharing the database), which wakes the loop to re-read the next due
+ * time; between signals it sleeps exactly until then. Open windows live in the database, so a
+ * restarted process simply finds them and closes the overdue ones first.
+ */
+export async function startCoalescer(db: Db, log: Logger): Promise<Runner> {
+  const loop = new WorkLoop({
+    name: 'coalescer',
+    log,
+    idleMs: 30_000,
+    step: async () => {
+      const r = await closeDueWindows(db, { limit: CLOSE_BATCH });
+      if (r.windows > 0) log.debug({ windows: r.windows, events: r.events }, 'windows closed');
+      if (r.windows === CLOSE_BATCH) return { more: true };
+      const next = await msUntilNextWindow(db);
+      return {
+        more: next !== undefined && next <= 0,
+        nextInMs: next === undefined ? undefined : Math.ceil(next),
+      };
+    },
+  });
+  const unlisten = await db.listen('windows', () => loop.wake());
+  loop.start();
+  return {
+    stop: async () => {
+      await unlisten();
+      await loop.stop();
+    },
+  };
+}
+
+/** Deletes events past the retention period, hourly and at start, in batches. */
+export function startEventPurge(db: Db, config: Pick<Config, 'eventRetentionDays'>, log: Logger): Runner {
+  const loop = new WorkLoop({
+    name: 'event-purge',
+    log,
+    idleMs: HOUR,
+    step: async () => {
+      const n = await purgeEvents(db, config.eventRetentionDays, PURGE_BATCH);
+      if (n > 0) log.info({ purged: n, retentionDays: config.eventRetentionDays }, 'old events purged');
+      return { more: n === PURGE_BATCH, nextInMs: HOUR };
+    },
+  });
+  loop.start();
+  return { stop: () => loop.stop() };
+}

@@ -1,0 +1,117 @@
+import type { ContactEvent, EventType } from '../domain/events.js';
+import type { Queryable } from './db.js';
+
+/** An event as stored: its envelope, plus what delivery needs and the envelope must not carry. */
+export interface StoredEvent {
+  envelope: ContactEvent;
+  windowId: string;
+  /** order within the window */
+  position: number;
+  contactId: number;
+}
+
+export async function insertEvents(tx: Queryable, events: readonly StoredEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await tx.query(
+    `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
+                         event_timestamp, data)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[],
+                          $7::bigint[], $8::timestamptz[], $9::jsonb[])`,
+    [
+      events.map((e) => e.envelope.eventId),
+      events.map((e) => e.windowId),
+      events.map((e) => e.position),
+      events.map((e) => e.envelope.eventType),
+      events.map((e) => e.contactId),
+      events.map((e) => e.envelope.locationId),
+      events.map((e) => e.envelope.organizationId),
+      events.map((e) => e.envelope.eventTimestamp),
+      events.map((e) => JSON.stringify(e.envelope.data)),
+    ],
+  );
+}
+
+interface EventRow {
+  seq: number;
+  event_id: string;
+  window_id: string;
+  event_type: EventType;
+  event_timestamp: Date;
+  location_id: number;
+  organization_id: number;
+  data: ContactEvent['data'];
+}
+
+const COLUMNS = 'seq, event_id, window_id, event_type, event_timestamp, location_id, organization_id, data';
+
+export function rowToEnvelope(r: EventRow): ContactEvent {
+  // the row was written from a validated envelope; the pairing of type and data survives storage
+  return {
+    eventId: r.event_id,
+    eventType: r.event_type,
+    eventTimestamp: r.event_timestamp.toISOString(),
+    locationId: r.location_id,
+    organizationId: r.organization_id,
+    apiVersion: 'v1',
+    data: r.data,
+  } as ContactEvent;
+}
+
+/** Which events a caller may see: all, one organization's, or one location's. */
+export interface EventScope {
+  organizationId: number | null;
+  locationId: number | null;
+}
+
+export interface EventFilter extends EventScope {
+  after: number;
+  limit: number;
+  type?: EventType;
+}
+
+/**
+ * Events oldest first, after a cursor. `seq` is assigned at insert but transactions commit in
+ * their own order, so a row with a smaller `seq` can become visible after a larger one has been
+ * read. Rows of transactions that may still be running (not older than the snapshot's xmin) are
+ * therefore held back until every older transaction has finished: a cursor never steps over an
+ * event. The cost is a delay while some long transaction is open.
+ */
+export async function listEvents(
+  q: Queryable,
+  f: EventFilter,
+): Promise<{ seq: number; event: ContactEvent }[]> {
+  const { rows } = await q.query<EventRow>(
+    `SELECT ${COLUMNS} FROM events
+     WHERE seq > $1 AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+       AND ($2::text IS NULL OR event_type = $2)
+       AND ($3::bigint IS NULL OR location_id = $3)
+       AND ($4::bigint IS NULL OR organization_id = $4)
+     ORDER BY seq LIMIT $5`,
+    [f.after, f.type ?? null, f.locationId, f.organizationId, f.limit],
+  );
+  return rows.map((r) => ({ seq: r.seq, event: rowToEnvelope(r) }));
+}
+
+export async function getEvent(
+  q: Queryable,
+  eventId: string,
+  scope: EventScope,
+): Promise<{ event: ContactEvent; windowId: string } | undefined> {
+  const { rows } = await q.query<EventRow>(
+    `SELECT ${COLUMNS} FROM events WHERE event_id = $1
+       AND ($2::bigint IS NULL OR location_id = $2) AND ($3::bigint IS NULL OR organization_id = $3)`,
+    [eventId, scope.locationId, scope.organizationId],
+  );
+  const r = rows[0];
+  return r && { event: rowToEnvelope(r), windowId: r.window_id };
+}
+
+/** Deletes up to `limit` events older than the retention period; returns how many. */
+export async function purgeEvents(q: Queryable, retentionDays: number, limit: number): Promise<number> {
+  const { rowCount } = await q.query(
+    `DELETE FROM events WHERE seq IN (
+       SELECT seq FROM events WHERE event_timestamp < now() - $1::int * interval '1 day' ORDER BY seq LIMIT $2)`,
+    [retentionDays, limit],
+  );
+  return rowCount;
+}

@@ -82,6 +82,19 @@ export async function getSubGroup(
   return rows[0] && toSubGroup(rows[0]);
 }
 
+/** Which of these sub-group ids exist at the location. */
+export async function existingSubGroups(
+  q: Queryable,
+  locationId: number,
+  ids: readonly number[],
+): Promise<number[]> {
+  const { rows } = await q.query<{ sub_group_id: number }>(
+    'SELECT sub_group_id FROM sub_groups WHERE location_id = $1 AND sub_group_id = ANY($2::int[])',
+    [locationId, ids],
+  );
+  return rows.map((r) => r.sub_group_id);
+}
+
 export async function listSubGroups(q: Queryable, locationId: number): Promise<SubGroup[]> {
   const { rows } = await q.query<SubGroupRow>(
     `SELECT ${COLUMNS} FROM sub_groups WHERE location_id = $1 ORDER BY sub_group_id`,

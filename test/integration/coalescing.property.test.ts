@@ -195,13 +195,15 @@ interface World {
   tenant: Tenant;
   /** per location: the ids of its two sub-groups */
   subGroups: Map<number, [number, number]>;
+  /** the events cursor after the previous run */
+  cursor: string;
 }
 
 async function runSequence(world: World, ops: readonly Op[]): Promise<void> {
   const { api, tenant, subGroups } = world;
   // windows left open by an earlier (failed) run close now, so that they stay out of this run
   await closeAllWindows(api.db);
-  const start = (await allEvents(api)).cursor;
+  const start = (await allEvents(api, world.cursor)).cursor;
   const contacts: (ModelContact | undefined)[] = [];
   const log: string[] = [];
   const sgAt = (loc: number, s: Slot): number => subGroups.get(loc)![s];
@@ -280,7 +282,8 @@ async function runSequence(world: World, ops: readonly Op[]): Promise<void> {
   }
   await longPause();
 
-  const { events } = await allEvents(api, start);
+  const { events, cursor } = await allEvents(api, start);
+  world.cursor = cursor;
   const present = contacts.filter((m): m is ModelContact => m !== undefined);
   const ids = new Set(present.map((m) => m.id));
   const mine = events.filter((e) => ids.has(e.data?.contactId));
@@ -309,6 +312,9 @@ async function runSequence(world: World, ops: readonly Op[]): Promise<void> {
   }
 }
 
+// FPT_PROPERTY_RUNS=1000 explores further locally
+const RUNS = Number(process.env.FPT_PROPERTY_RUNS ?? 30);
+
 describe('SPEC §3 against a reference model', () => {
   test(
     'random sequences of creates, patches, deletes, reactivations, transfers and pauses emit exactly the events the §3 table gives for each window',
@@ -319,12 +325,13 @@ describe('SPEC §3 against a reference model', () => {
         const two = await api.create(`/api/locations/${loc}/sub-groups`, { name: 'Two' });
         subGroups.set(loc, [one.subGroupId, two.subGroupId]);
       }
-      const world: World = { api, tenant, subGroups };
+      const world: World = { api, tenant, subGroups, cursor: '0' };
       await fc.assert(
         fc.asyncProperty(opsArb, (ops) => runSequence(world, ops)),
-        { numRuns: 30 },
+        { numRuns: RUNS },
       );
     },
-    120_000,
+    // ~0.1 s a run, and room for shrinking a counterexample
+    Math.max(120_000, RUNS * 400),
   );
 });

@@ -1,0 +1,149 @@
+import { describe, expect } from 'vitest';
+import { eventErrors, EVENT_TYPES } from '../../src/domain/events.js';
+import { purgeEvents } from '../../src/store/events.js';
+import type { PostgresDb } from '../../src/store/postgres.js';
+import { apiTest as test, type TestApi, type Tenant } from '../helpers/api.js';
+import { engine } from '../helpers/db.js';
+import { allEvents, closeAllWindows } from '../helpers/events.js';
+
+/** One contact at A (created, then Member), one at B: six events, A's first. */
+async function someEvents(api: TestApi, t: Tenant) {
+  const a = await api.create(`/api/locations/${t.locA}/contacts`, { firstName: 'A' });
+  const b = await api.create(`/api/locations/${t.locB}/contacts`, { firstName: 'B' });
+  await closeAllWindows(api.db);
+  await api.patch(`/api/contacts/${a.contactId}`, { contactGroupId: 3 });
+  await closeAllWindows(api.db);
+  return { a: a.contactId as number, b: b.contactId as number };
+}
+
+describe('the events pull API', () => {
+  test('pages oldest first with a cursor, and keeps the cursor when nothing is new', async ({ api, tenant }) => {
+    await someEvents(api, tenant);
+    const all = (await allEvents(api)).events;
+    expect(all).toHaveLength(6);
+    const p1 = await api.get('/api/events?limit=4');
+    expect(p1.body.data).toEqual(all.slice(0, 4));
+    const p2 = await api.get(`/api/events?limit=4&after=${p1.body.nextCursor}`);
+    expect(p2.body.data).toEqual(all.slice(4));
+    const p3 = await api.get(`/api/events?after=${p2.body.nextCursor}`);
+    expect(p3.body).toEqual({ data: [], nextCursor: p2.body.nextCursor });
+  });
+
+  test('filters by type and by location', async ({ api, tenant }) => {
+    const { a } = await someEvents(api, tenant);
+    const status = await api.get('/api/events?type=contact.status_changed');
+    expect(status.body.data).toHaveLength(1);
+    expect(status.body.data[0].data).toEqual({ contactId: a, previousStatusId: 1, newStatusId: 3 });
+    const atB = await api.get(`/api/events?locationId=${tenant.locB}`);
+    expect(atB.body.data.map((e: { eventType: string }) => e.eventType)).toEqual(['contact.created', 'contact.updated']);
+  });
+
+  test('a key sees only the events of its scope', async ({ api, tenant }) => {
+    await someEvents(api, tenant);
+    const locs = async (key: string, query = '') =>
+      (await api.get(`/api/events?limit=100${query}`, { key })).body.data.map((e: { locationId: number }) => e.locationId);
+    expect(new Set(await locs(tenant.keys.orgPartner))).toEqual(new Set([tenant.locA, tenant.locB]));
+    expect(new Set(await locs(tenant.keys.locAPartner))).toEqual(new Set([tenant.locA]));
+    expect(await locs(tenant.keys.otherStaff)).toEqual([]);
+    const outside = await api.get(`/api/events?locationId=${tenant.locB}`, { key: tenant.keys.locAPartner });
+    expect(outside.status).toBe(404);
+    expect(outside.body.error.field).toBe('locationId');
+  });
+
+  test('one event by id, exactly the envelope, with its window id in a header', async ({ api, tenant }) => {
+    await someEvents(api, tenant);
+    const [first] = (await allEvents(api)).events;
+    const res = await api.get(`/api/events/${first.eventId}`, { key: tenant.keys.locAPartner });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual(first);
+    expect(Object.keys(res.body).sort()).toEqual(
+      ['apiVersion', 'data', 'eventId', 'eventTimestamp', 'eventType', 'locationId', 'organizationId'].sort(),
+    );
+    expect(res.headers['x-fpt-window-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect((await api.get(`/api/events/${first.eventId}`, { key: tenant.keys.otherStaff })).status).toBe(404);
+    expect((await api.get(`/api/events/${'0'.repeat(32)}`)).status).toBe(404);
+    expect((await api.get('/api/events/not-an-id')).status).toBe(400);
+  });
+
+  test('every emitted event validates against its published schema', async ({ api, tenant }) => {
+    const sg = await api.create(`/api/locations/${tenant.locA}/sub-groups`, { name: 'S' });
+    const c = await api.create(`/api/locations/${tenant.locA}/contacts`, { contactGroupId: 2, subGroupId: sg.subGroupId, firstName: 'x' });
+    await closeAllWindows(api.db);
+    await api.post(`/api/contacts/${c.contactId}/transfer`, { locationId: tenant.locB });
+    await closeAllWindows(api.db);
+    await api.delete(`/api/contacts/${c.contactId}`);
+    await closeAllWindows(api.db);
+    const { events } = await allEvents(api);
+    expect(new Set(events.map((e) => e.eventType))).toEqual(new Set(EVENT_TYPES));
+    for (const e of events) expect(eventErrors(e)).toEqual([]);
+  });
+
+  test('bad query parameters are 400s naming the parameter', async ({ api }) => {
+    for (const [query, field] of [
+      ['type=contact.exploded', 'type'],
+      ['after=abc', 'after'],
+      ['limit=0', 'limit'],
+      ['limit=5000', 'limit'],
+      ['locationId=x', 'locationId'],
+      ['colour=red', 'colour'],
+    ]) {
+      const res = await api.get(`/api/events?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(res.body.error.field, query).toBe(field);
+    }
+  });
+
+  test('the event catalog lists every type with its schema and a valid example', async ({ api, tenant }) => {
+    const res = await api.get('/api/event-types', { key: tenant.keys.orgPartner });
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((t: { type: string }) => t.type)).toEqual([...EVENT_TYPES]);
+    for (const t of res.body.data) {
+      expect(t.schema.$id).toContain(t.type);
+      expect(t.schema.additionalProperties).toBe(false);
+      expect(t.example.eventType).toBe(t.type);
+      expect(eventErrors(t.example)).toEqual([]);
+      expect(t.description).toEqual(expect.any(String));
+    }
+  });
+});
+
+describe('retention', () => {
+  test('events older than the retention period are purged; newer ones stay', async ({ api, tenant }) => {
+    await someEvents(api, tenant);
+    await api.db.query(
+      `UPDATE events SET event_timestamp = now() - interval '31 days' WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT 2)`,
+    );
+    expect(await purgeEvents(api.db, 30, 1)).toBe(1);
+    expect(await purgeEvents(api.db, 30, 100)).toBe(1);
+    expect(await purgeEvents(api.db, 30, 100)).toBe(0);
+    expect((await allEvents(api)).events).toHaveLength(4);
+  });
+});
+
+describe('cursor safety', () => {
+  test.runIf(engine === 'postgres')(
+    'an event committed late is not stepped over by a cursor that moved past a newer one',
+    async ({ api, tenant }) => {
+      const pool = (api.db as PostgresDb).pool;
+      const slow = await pool.connect();
+      try {
+        await slow.query('BEGIN');
+        await slow.query(
+          `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id, event_timestamp, data)
+           VALUES ($1, $1, 0, 'contact.updated', 1, $2, $3, now(), '{"contactId": 1, "operation": "update"}')`,
+          ['a'.repeat(32), tenant.locA, tenant.orgId],
+        );
+        await api.create(`/api/locations/${tenant.locA}/contacts`, {});
+        await closeAllWindows(api.db); // commits a newer event while the slow one is in flight
+        const during = await api.get('/api/events');
+        expect(during.body.data).toEqual([]);
+        await slow.query('COMMIT');
+        const after = await api.get(`/api/events?after=${during.body.nextCursor}`);
+        expect(after.body.data.map((e: { eventId: string }) => e.eventId)[0]).toBe('a'.repeat(32));
+        expect(after.body.data).toHaveLength(2);
+      } finally {
+        slow.release();
+      }
+    },
+  );
+});

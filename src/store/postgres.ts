@@ -74,7 +74,7 @@ export class PostgresDb implements Db {
           },
           notify: async (channel: Channel) => {
             // delivered by the server at commit, to every listening session, this process's included
-            await client.query('SELECT pg_notify($1, NULL)', [this.channel(channel)]);
+            await client.query(`SELECT pg_notify('fpt_' || $1 || '_' || current_schema(), NULL)`, [channel]);
           },
         });
         await client.query('COMMIT');
@@ -92,14 +92,12 @@ export class PostgresDb implements Db {
     });
   }
 
-  /** Notifications are per database; a schema (a test's) gets channels of its own. */
-  private channel(name: Channel): string {
-    return this.opts.schema === undefined ? `fpt_${name}` : `fpt_${name}_${this.opts.schema}`;
-  }
-
   async listen(channel: Channel, onSignal: () => void): Promise<() => Promise<void>> {
+    // Notifications are per database, so channels are named after the schema the data lives in,
+    // however that schema was chosen (search_path in the URL, the role's default, or a test's).
+    const { rows } = await this.query<{ schema: string }>('SELECT current_schema() AS schema');
     this.listener ??= new Listener(this.opts.connectionString);
-    return this.listener.add(this.channel(channel), onSignal);
+    return this.listener.add(`fpt_${channel}_${rows[0]!.schema}`, onSignal);
   }
 
   async ping(): Promise<void> {

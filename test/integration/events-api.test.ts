@@ -17,7 +17,10 @@ async function someEvents(api: TestApi, t: Tenant) {
 }
 
 describe('the events pull API', () => {
-  test('pages oldest first with a cursor, and keeps the cursor when nothing is new', async ({ api, tenant }) => {
+  test('pages oldest first with a cursor, and keeps the cursor when nothing is new', async ({
+    api,
+    tenant,
+  }) => {
     await someEvents(api, tenant);
     const all = (await allEvents(api)).events;
     expect(all).toHaveLength(6);
@@ -35,13 +38,18 @@ describe('the events pull API', () => {
     expect(status.body.data).toHaveLength(1);
     expect(status.body.data[0].data).toEqual({ contactId: a, previousStatusId: 1, newStatusId: 3 });
     const atB = await api.get(`/api/events?locationId=${tenant.locB}`);
-    expect(atB.body.data.map((e: { eventType: string }) => e.eventType)).toEqual(['contact.created', 'contact.updated']);
+    expect(atB.body.data.map((e: { eventType: string }) => e.eventType)).toEqual([
+      'contact.created',
+      'contact.updated',
+    ]);
   });
 
   test('a key sees only the events of its scope', async ({ api, tenant }) => {
     await someEvents(api, tenant);
     const locs = async (key: string, query = '') =>
-      (await api.get(`/api/events?limit=100${query}`, { key })).body.data.map((e: { locationId: number }) => e.locationId);
+      (await api.get(`/api/events?limit=100${query}`, { key })).body.data.map(
+        (e: { locationId: number }) => e.locationId,
+      );
     expect(new Set(await locs(tenant.keys.orgPartner))).toEqual(new Set([tenant.locA, tenant.locB]));
     expect(new Set(await locs(tenant.keys.locAPartner))).toEqual(new Set([tenant.locA]));
     expect(await locs(tenant.keys.otherStaff)).toEqual([]);
@@ -67,7 +75,11 @@ describe('the events pull API', () => {
 
   test('every emitted event validates against its published schema', async ({ api, tenant }) => {
     const sg = await api.create(`/api/locations/${tenant.locA}/sub-groups`, { name: 'S' });
-    const c = await api.create(`/api/locations/${tenant.locA}/contacts`, { contactGroupId: 2, subGroupId: sg.subGroupId, firstName: 'x' });
+    const c = await api.create(`/api/locations/${tenant.locA}/contacts`, {
+      contactGroupId: 2,
+      subGroupId: sg.subGroupId,
+      firstName: 'x',
+    });
     await closeAllWindows(api.db);
     await api.post(`/api/contacts/${c.contactId}/transfer`, { locationId: tenant.locB });
     await closeAllWindows(api.db);

@@ -1,3 +1,5 @@
+import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './delivery/policy.js';
+
 export interface Config {
   port: number;
   host: string;
@@ -10,6 +12,21 @@ export interface Config {
   bodyLimit: number;
   coalesce: CoalesceSettings;
   eventRetentionDays: number;
+  delivery: DeliverySettings;
+}
+
+export interface DeliverySettings {
+  /** delays before the 2nd, 3rd, … attempt; when they run out the delivery has failed */
+  retryScheduleMs: number[];
+  timeoutMs: number;
+  /** accept http:// and private, loopback and link-local endpoints (local testing only) */
+  allowPrivateUrls: boolean;
+  /** requests in flight per process */
+  concurrency: number;
+  /** requests in flight per process to one subscription: one slow endpoint cannot take them all */
+  perSubscription: number;
+  /** how long the previous secret keeps signing after a rotation */
+  secretOverlapMs: number;
 }
 
 /** A window closes at min(lastChange + quietMs, firstChange + maxMs). */
@@ -40,6 +57,21 @@ function intVar(
   return n;
 }
 
+function flag(env: Env, name: string): boolean {
+  const v = env[name]?.trim().toLowerCase();
+  if (v === undefined || v === '' || v === '0' || v === 'false' || v === 'no') return false;
+  if (v === '1' || v === 'true' || v === 'yes') return true;
+  throw new ConfigError(`${name} must be 1 or 0, got "${env[name]}"`);
+}
+
+function schedule(env: Env, name: string): number[] {
+  try {
+    return parseRetrySchedule(nonEmpty(env, name) ?? DEFAULT_RETRY_SCHEDULE);
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+}
+
 function nonEmpty(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
   return v === undefined || v === '' ? undefined : v;
@@ -67,5 +99,13 @@ export function loadConfig(env: Env = process.env): Config {
       maxMs: intVar(env, 'FPT_COALESCE_MAX_MS', 10_000, 0, 86_400_000),
     },
     eventRetentionDays: intVar(env, 'FPT_EVENT_RETENTION_DAYS', 30, 1, 3650),
+    delivery: {
+      retryScheduleMs: schedule(env, 'FPT_RETRY_SCHEDULE'),
+      timeoutMs: intVar(env, 'FPT_DELIVERY_TIMEOUT_MS', 30_000, 100, 600_000),
+      allowPrivateUrls: flag(env, 'FPT_ALLOW_PRIVATE_URLS'),
+      concurrency: intVar(env, 'FPT_DELIVERY_CONCURRENCY', 256, 1, 10_000),
+      perSubscription: intVar(env, 'FPT_DELIVERY_CONCURRENCY_PER_SUBSCRIPTION', 32, 1, 1000),
+      secretOverlapMs: intVar(env, 'FPT_SECRET_OVERLAP_HOURS', 24, 0, 24 * 30) * 3_600_000,
+    },
   };
 }

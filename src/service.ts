@@ -3,6 +3,7 @@ import { operatorKeyFromToken, type OperatorKey } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import { DeliveryWorker } from './delivery/worker.js';
 import { startCoalescer, startEventPurge, type Runner } from './events/runner.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
@@ -51,9 +52,11 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** The background work: closing windows into events, purging old events. */
+/** The background work: closing windows into events, delivering them, purging old events. */
 export async function startWorkers(db: Db, config: Config, log: Logger): Promise<Runner> {
-  const runners: Runner[] = [await startCoalescer(db, log), startEventPurge(db, config, log)];
+  const delivery = new DeliveryWorker(db, config.delivery, log);
+  await delivery.start();
+  const runners: Runner[] = [await startCoalescer(db, log), delivery, startEventPurge(db, config, log)];
   return {
     stop: async () => {
       await Promise.all(runners.map((r) => r.stop()));

@@ -7,6 +7,7 @@ import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { contactRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
+import { subscriptionRoutes } from './routes/subscriptions.js';
 import { subGroupRoutes } from './routes/sub-groups.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { validatorCompiler } from './validation.js';
@@ -53,5 +54,6 @@ export function buildApi({ db, config, operatorKey, logger }: ApiOptions): Fasti
   subGroupRoutes(app, deps);
   contactRoutes(app, deps);
   eventRoutes(app, deps);
+  subscriptionRoutes(app, deps);
   return app;
 }

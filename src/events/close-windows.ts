@@ -2,6 +2,7 @@ import { eventErrors } from '../domain/events.js';
 import { newEventId } from '../domain/ids.js';
 import { contactView, getContacts } from '../store/contacts.js';
 import type { Db } from '../store/db.js';
+import { fanOut } from '../store/deliveries.js';
 import { insertEvents, type StoredEvent } from '../store/events.js';
 import { claimDueWindows, deleteWindows } from '../store/windows.js';
 import { deriveEvents, toEnvelope } from './derive.js';
@@ -9,14 +10,15 @@ import { deriveEvents, toEnvelope } from './derive.js';
 export interface CloseResult {
   windows: number;
   events: number;
+  deliveries: number;
 }
 
 /**
  * Closes up to `limit` due windows in one transaction: locks them (skipping any another process
  * holds), reads each contact's current state (S1), derives the window's events, writes them with
- * one multi-row statement, and deletes the windows. The events and the end of their window commit
- * together, so a crash at any point leaves either both or neither: no window is emitted twice and
- * none is lost.
+ * one multi-row statement, fans them out into one delivery per interested subscription, and deletes
+ * the windows. Events, deliveries and the end of their window commit together, so a crash at any
+ * point leaves either all or nothing: no window is emitted twice, no event lacks its deliveries.
  *
  * A writer extending a window waits for this transaction's lock on it, and its change then opens a
  * new window whose S0 is the S1 read here, so consecutive windows chain without a gap.
@@ -27,7 +29,7 @@ export async function closeDueWindows(
 ): Promise<CloseResult> {
   return db.transaction(async (tx) => {
     const due = await claimDueWindows(tx, opts.limit, opts.horizonMs);
-    if (due.length === 0) return { windows: 0, events: 0 };
+    if (due.length === 0) return { windows: 0, events: 0, deliveries: 0 };
     const contacts = await getContacts(
       tx,
       due.map((w) => w.contactId),
@@ -53,11 +55,13 @@ export async function closeDueWindows(
         events.push({ envelope, windowId: w.windowId, position, contactId: w.contactId });
       });
     }
-    await insertEvents(tx, events);
+    const seqs = await insertEvents(tx, events);
+    const deliveries = await fanOut(tx, seqs);
+    if (deliveries > 0) await tx.notify('deliveries');
     await deleteWindows(
       tx,
       due.map((w) => w.contactId),
     );
-    return { windows: due.length, events: events.length };
+    return { windows: due.length, events: events.length, deliveries };
   });
 }

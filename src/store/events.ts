@@ -10,13 +10,15 @@ export interface StoredEvent {
   contactId: number;
 }
 
-export async function insertEvents(tx: Queryable, events: readonly StoredEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  await tx.query(
+/** Writes events with one multi-row statement; returns their `seq`s. */
+export async function insertEvents(tx: Queryable, events: readonly StoredEvent[]): Promise<number[]> {
+  if (events.length === 0) return [];
+  const { rows } = await tx.query<{ seq: number }>(
     `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
                          event_timestamp, data)
      SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[],
-                          $7::bigint[], $8::timestamptz[], $9::jsonb[])`,
+                          $7::bigint[], $8::timestamptz[], $9::jsonb[])
+     RETURNING seq`,
     [
       events.map((e) => e.envelope.eventId),
       events.map((e) => e.windowId),
@@ -29,6 +31,7 @@ export async function insertEvents(tx: Queryable, events: readonly StoredEvent[]
       events.map((e) => JSON.stringify(e.envelope.data)),
     ],
   );
+  return rows.map((r) => r.seq);
 }
 
 interface EventRow {

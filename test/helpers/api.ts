@@ -123,10 +123,14 @@ export async function createTenant(api: TestApi): Promise<Tenant> {
   };
 }
 
-/** `test` with an `api` (in-process, on a fresh schema) and a `tenant` in it. */
-export const apiTest = dbTest.extend<{ api: TestApi; tenant: Tenant }>({
-  api: async ({ db }, use) => {
-    const api = createTestApi(db);
+/** `test` with an `api` (in-process, on a fresh schema, configured by `apiConfig`) and a `tenant` in it. */
+export const apiTest = dbTest.extend<{ apiConfig: Config; api: TestApi; tenant: Tenant }>({
+  // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
+  apiConfig: async ({}, use) => {
+    await use(testConfig());
+  },
+  api: async ({ db, apiConfig }, use) => {
+    const api = createTestApi(db, apiConfig);
     try {
       await use(api);
     } finally {

@@ -1,0 +1,412 @@
+import type { ContactEvent } from '../domain/events.js';
+import type { Queryable } from './db.js';
+import { rowToEnvelope } from './events.js';
+
+export type DeliveryStatus = 'pending' | 'sending' | 'succeeded' | 'failed';
+
+/**
+ * One delivery for each event and each subscription that wants it, written in the transaction that
+ * writes the events, so no event can be emitted without its deliveries. A paused subscription still
+ * gets its deliveries (they wait); a disabled one does not.
+ */
+export async function fanOut(tx: Queryable, eventSeqs: readonly number[]): Promise<number> {
+  if (eventSeqs.length === 0) return 0;
+  const { rowCount } = await tx.query(
+    `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id)
+     SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), s.id, e.seq, e.contact_id
+     FROM events e
+     JOIN subscriptions s ON s.status <> 'disabled'
+       AND (s.location_id = e.location_id OR (s.location_id IS NULL AND s.organization_id = e.organization_id))
+       AND (s.event_types IS NULL OR e.event_type = ANY (s.event_types))
+     WHERE e.seq = ANY ($1::bigint[])
+     ORDER BY e.seq`,
+    [eventSeqs],
+  );
+  return rowCount;
+}
+
+/** A claimed delivery, with what the sender needs. */
+export interface ClaimedDelivery {
+  id: string;
+  subscriptionId: string;
+  contactId: number;
+  /** the number of this attempt within the current run of the schedule (1 for the first) */
+  attempt: number;
+  envelope: ContactEvent;
+  windowId: string | null;
+  isTest: boolean;
+  url: string;
+  /** every secret that signs now: the current one, and the previous one during a rotation */
+  secrets: string[];
+}
+
+interface ClaimRow {
+  id: string;
+  subscription_id: string;
+  contact_id: number;
+  attempts: number;
+  test_payload: ContactEvent | null;
+  seq: number | null;
+  event_id: string | null;
+  window_id: string | null;
+  event_type: ContactEvent['eventType'];
+  event_timestamp: Date;
+  location_id: number;
+  organization_id: number;
+  data: ContactEvent['data'];
+  url: string;
+  secret: string;
+  previous_secret: string | null;
+}
+
+/**
+ * Claims up to `limit` due deliveries, at most `perSubscription(id)` of each subscription, in one
+ * transaction:
+ *
+ * - due: pending and due, or sending with an expired lease (its sender died);
+ * - the subscription is active (paused ones wait, disabled ones stop);
+ * - per-contact order: no earlier delivery of the same contact to the same subscription is still
+ *   unfinished, so a contact being retried holds back its own later events and nobody else's;
+ * - `FOR UPDATE SKIP LOCKED`: concurrent workers never claim the same delivery.
+ *
+ * Claimed rows become `sending` with a lease (`next_attempt_at` = lease end) instead of a lock held
+ * open while the HTTP request runs; a worker that dies loses only its lease.
+ */
+export async function claimDeliveries(
+  db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> },
+  opts: {
+    limit: number;
+    leaseMs: number;
+    skipSubscriptions: readonly string[];
+    perSubscription: (id: string) => number;
+  },
+): Promise<ClaimedDelivery[]> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<ClaimRow>(
+      `SELECT d.id, d.subscription_id, d.contact_id, d.attempts, d.test_payload,
+              e.seq, e.event_id, e.window_id, e.event_type, e.event_timestamp, e.location_id, e.organization_id, e.data,
+              s.url, s.secret,
+              CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret
+       FROM deliveries d
+       JOIN subscriptions s ON s.id = d.subscription_id AND s.status = 'active'
+       LEFT JOIN events e ON e.seq = d.event_seq
+       WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
+         AND d.subscription_id <> ALL ($2::text[])
+         AND NOT EXISTS (
+           SELECT 1 FROM deliveries p
+           WHERE p.subscription_id = d.subscription_id AND p.contact_id = d.contact_id
+             AND p.event_seq < d.event_seq AND p.status IN ('pending', 'sending'))
+       ORDER BY d.next_attempt_at, d.event_seq
+       LIMIT $1
+       FOR UPDATE OF d SKIP LOCKED`,
+      [opts.limit, opts.skipSubscriptions],
+    );
+    const taken = new Map<string, number>();
+    const kept = rows.filter((r) => {
+      const n = taken.get(r.subscription_id) ?? 0;
+      if (n >= opts.perSubscription(r.subscription_id)) return false;
+      taken.set(r.subscription_id, n + 1);
+      return true;
+    });
+    if (kept.length === 0) return [];
+    await tx.query(
+      `UPDATE deliveries SET status = 'sending', attempts = attempts + 1,
+         next_attempt_at = now() + $2::int * interval '1 millisecond'
+       WHERE id = ANY ($1::text[])`,
+      [kept.map((r) => r.id), opts.leaseMs],
+    );
+    return kept.map((r) => ({
+      id: r.id,
+      subscriptionId: r.subscription_id,
+      contactId: r.contact_id,
+      attempt: r.attempts + 1,
+      envelope:
+        r.test_payload ??
+        rowToEnvelope({ ...r, seq: r.seq!, event_id: r.event_id!, window_id: r.window_id! }),
+      windowId: r.window_id,
+      isTest: r.test_payload !== null,
+      url: r.url,
+      secrets: r.previous_secret === null ? [r.secret] : [r.secret, r.previous_secret],
+    }));
+  });
+}
+
+/** How one attempt ended, as the worker records it. */
+export interface Completion {
+  deliveryId: string;
+  subscriptionId: string;
+  attempt: number;
+  startedAt: Date;
+  durationMs: number;
+  statusCode: number | null;
+  responseBody: string | null;
+  error: string | null;
+  outcome: 'succeeded' | 'retry' | 'failed' | 'disabled';
+  /** for a retry: when */
+  nextAttemptAt: Date | null;
+  /** for disabled: why the subscription stops */
+  reason: string | null;
+}
+
+/** Days without a single success after which a failing subscription is disabled. */
+export const DISABLE_AFTER_FAILING_DAYS = 5;
+
+/**
+ * Records a batch of attempts in one transaction: the attempt log, the deliveries' new states,
+ * and what they mean for their subscriptions (last success, failing since, disabled). A completion
+ * whose lease was lost meanwhile (another worker re-claimed the delivery) changes nothing but the log.
+ */
+export async function completeDeliveries(tx: Queryable, done: readonly Completion[]): Promise<void> {
+  if (done.length === 0) return;
+  await tx.query(
+    `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome)
+     SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[])`,
+    [
+      done.map((c) => c.deliveryId),
+      done.map((c) => c.attempt),
+      done.map((c) => c.startedAt),
+      done.map((c) => Math.round(c.durationMs)),
+      done.map((c) => c.statusCode),
+      done.map((c) => c.responseBody),
+      done.map((c) => c.error),
+      done.map((c) => c.outcome),
+    ],
+  );
+  await tx.query(
+    `UPDATE deliveries d SET
+       status = CASE u.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'retry' THEN 'pending' ELSE 'failed' END,
+       next_attempt_at = coalesce(u.next_at, d.next_attempt_at),
+       completed_at = CASE WHEN u.outcome = 'retry' THEN NULL ELSE now() END,
+       last_status_code = u.status_code,
+       last_error = u.error
+     FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::int[], $6::text[])
+       AS u (id, attempt, outcome, next_at, status_code, error)
+     WHERE d.id = u.id AND d.status = 'sending' AND d.attempts = u.attempt`,
+    [
+      done.map((c) => c.deliveryId),
+      done.map((c) => c.attempt),
+      done.map((c) => c.outcome),
+      done.map((c) => c.nextAttemptAt),
+      done.map((c) => c.statusCode),
+      done.map((c) => c.error),
+    ],
+  );
+  const failed = [...new Set(done.filter((c) => c.outcome !== 'succeeded').map((c) => c.subscriptionId))];
+  const succeeded = [...new Set(done.filter((c) => c.outcome === 'succeeded').map((c) => c.subscriptionId))];
+  const gone = done.filter((c) => c.outcome === 'disabled');
+  if (failed.length > 0) {
+    await tx.query(
+      `UPDATE subscriptions SET failing_since = coalesce(failing_since, now()),
+         status = CASE WHEN status = 'active' AND coalesce(failing_since, now()) < now() - $2::int * interval '1 day'
+                       THEN 'disabled' ELSE status END,
+         disabled_reason = CASE WHEN status = 'active' AND coalesce(failing_since, now()) < now() - $2::int * interval '1 day'
+                       THEN 'no successful delivery for ' || $2::int || ' days' ELSE disabled_reason END,
+         updated_at = now()
+       WHERE id = ANY ($1::text[]) AND NOT (id = ANY ($3::text[]))`,
+      [failed, DISABLE_AFTER_FAILING_DAYS, succeeded],
+    );
+  }
+  if (succeeded.length > 0) {
+    await tx.query(
+      `UPDATE subscriptions SET last_success_at = now(), failing_since = NULL WHERE id = ANY ($1::text[])`,
+      [succeeded],
+    );
+  }
+  for (const g of gone) {
+    await tx.query(
+      `UPDATE subscriptions SET status = 'disabled', disabled_reason = $2, updated_at = now() WHERE id = $1`,
+      [g.subscriptionId, g.reason],
+    );
+  }
+}
+
+/** Milliseconds until the next delivery attempt falls due in the future, or undefined when none. */
+export async function msUntilNextDelivery(q: Queryable): Promise<number | undefined> {
+  const { rows } = await q.query<{ ms: number | null }>(
+    `SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::float8 AS ms FROM deliveries
+     WHERE status IN ('pending', 'sending') AND next_attempt_at > now()`,
+  );
+  return rows[0]?.ms ?? undefined;
+}
+
+export interface AttemptView {
+  attempt: number;
+  at: string;
+  durationMs: number;
+  statusCode: number | null;
+  responseBody: string | null;
+  error: string | null;
+  outcome: Completion['outcome'];
+}
+
+export interface DeliveryView {
+  id: string;
+  subscriptionId: string;
+  eventId: string;
+  eventType: string;
+  contactId: number;
+  isTest: boolean;
+  status: DeliveryStatus;
+  /** attempts in the current run of the retry schedule */
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  completedAt: string | null;
+  attemptLog: AttemptView[];
+}
+
+interface DeliveryRow {
+  seq: number;
+  id: string;
+  subscription_id: string;
+  event_id: string | null;
+  event_type: string | null;
+  test_payload: ContactEvent | null;
+  contact_id: number;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: Date;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: Date;
+  completed_at: Date | null;
+}
+
+const DELIVERY_SELECT = `
+  SELECT d.seq, d.id, d.subscription_id, e.event_id, e.event_type, d.test_payload, d.contact_id, d.status,
+         d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.completed_at
+  FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq`;
+
+async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<DeliveryView[]> {
+  const { rows: attempts } = await q.query<{
+    delivery_id: string;
+    attempt: number;
+    started_at: Date;
+    duration_ms: number;
+    status_code: number | null;
+    response_body: string | null;
+    error: string | null;
+    outcome: Completion['outcome'];
+  }>(
+    `SELECT delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome
+     FROM delivery_attempts WHERE delivery_id = ANY ($1::text[]) ORDER BY id`,
+    [rows.map((r) => r.id)],
+  );
+  const byDelivery = new Map<string, AttemptView[]>();
+  for (const a of attempts) {
+    const list = byDelivery.get(a.delivery_id) ?? [];
+    list.push({
+      attempt: a.attempt,
+      at: a.started_at.toISOString(),
+      durationMs: a.duration_ms,
+      statusCode: a.status_code,
+      responseBody: a.response_body,
+      error: a.error,
+      outcome: a.outcome,
+    });
+    byDelivery.set(a.delivery_id, list);
+  }
+  return rows.map((r) => ({
+    id: r.id,
+    subscriptionId: r.subscription_id,
+    eventId: r.event_id ?? r.test_payload!.eventId,
+    eventType: r.event_type ?? r.test_payload!.eventType,
+    contactId: r.contact_id,
+    isTest: r.test_payload !== null,
+    status: r.status,
+    attempts: r.attempts,
+    nextAttemptAt: r.status === 'pending' ? r.next_attempt_at.toISOString() : null,
+    lastStatusCode: r.last_status_code,
+    lastError: r.last_error,
+    createdAt: r.created_at.toISOString(),
+    completedAt: r.completed_at?.toISOString() ?? null,
+    attemptLog: byDelivery.get(r.id) ?? [],
+  }));
+}
+
+/** A subscription's deliveries, newest first, with their attempts. */
+export async function listDeliveries(
+  q: Queryable,
+  subscriptionId: string,
+  opts: { status?: DeliveryStatus; before?: number; limit: number },
+): Promise<{ data: DeliveryView[]; nextCursor: string | null }> {
+  const { rows } = await q.query<DeliveryRow>(
+    `${DELIVERY_SELECT}
+     WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::bigint IS NULL OR d.seq < $3)
+     ORDER BY d.seq DESC LIMIT $4`,
+    [subscriptionId, opts.status ?? null, opts.before ?? null, opts.limit],
+  );
+  const last = rows.at(-1);
+  return {
+    data: await withAttempts(q, rows),
+    nextCursor: rows.length === opts.limit && last ? String(last.seq) : null,
+  };
+}
+
+export async function getDelivery(q: Queryable, id: string): Promise<DeliveryView | undefined> {
+  const { rows } = await q.query<DeliveryRow>(`${DELIVERY_SELECT} WHERE d.id = $1`, [id]);
+  return rows[0] && (await withAttempts(q, rows))[0];
+}
+
+/**
+ * Sends a delivery again now, as a fresh run of the retry schedule: a failed or succeeded one is
+ * queued again; a pending one waiting for its next attempt is brought forward. One being sent is
+ * left alone (false).
+ */
+export async function retryDelivery(q: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await q.query(
+    `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), completed_at = NULL
+     WHERE id = $1 AND status <> 'sending'`,
+    [id],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * Replays a subscription from `since`: its deliveries created since then in the given statuses
+ * are queued again as fresh runs; with no status, every event since then that the subscription
+ * wants is sent again, including events it has no delivery for (say, while it was disabled).
+ */
+export async function replay(
+  q: Queryable,
+  subscriptionId: string,
+  since: Date,
+  status: 'failed' | 'succeeded' | undefined,
+): Promise<{ requeued: number; created: number }> {
+  const { rowCount: requeued } = await q.query(
+    `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), completed_at = NULL
+     WHERE subscription_id = $1 AND created_at >= $2 AND event_seq IS NOT NULL
+       AND status = ANY ($3::text[])`,
+    [subscriptionId, since, status === undefined ? ['failed', 'succeeded'] : [status]],
+  );
+  if (status !== undefined) return { requeued, created: 0 };
+  const { rowCount: created } = await q.query(
+    `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id)
+     SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), s.id, e.seq, e.contact_id
+     FROM subscriptions s
+     JOIN events e ON e.event_timestamp >= $2
+       AND (s.location_id = e.location_id OR (s.location_id IS NULL AND s.organization_id = e.organization_id))
+       AND (s.event_types IS NULL OR e.event_type = ANY (s.event_types))
+     WHERE s.id = $1
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.event_seq = e.seq)
+     ORDER BY e.seq`,
+    [subscriptionId, since],
+  );
+  return { requeued, created };
+}
+
+/** A synthetic event for one subscription, delivered like any other but never stored as an event. */
+export async function insertTestDelivery(
+  q: Queryable,
+  subscriptionId: string,
+  envelope: ContactEvent,
+): Promise<string> {
+  const { rows } = await q.query<{ id: string }>(
+    `INSERT INTO deliveries (id, subscription_id, test_payload, contact_id)
+     VALUES ('dlv_' || replace(gen_random_uuid()::text, '-', ''), $1, $2, 0) RETURNING id`,
+    [subscriptionId, JSON.stringify(envelope)],
+  );
+  return rows[0]!.id;
+}

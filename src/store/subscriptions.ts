@@ -1,0 +1,176 @@
+import { newEventId } from '../domain/ids.js';
+import type { EventType } from '../domain/events.js';
+import type { Queryable } from './db.js';
+
+export type SubscriptionStatus = 'active' | 'paused' | 'disabled';
+
+export interface Subscription {
+  id: string;
+  url: string;
+  /** null: every event type */
+  eventTypes: EventType[] | null;
+  /** the one location of a location-scoped subscription; null when organization-scoped */
+  locationId: number | null;
+  organizationId: number;
+  description: string | null;
+  status: SubscriptionStatus;
+  disabledReason: string | null;
+  /** until when the previous secret still signs, during a rotation */
+  previousSecretExpiresAt: string | null;
+  lastSuccessAt: string | null;
+  failingSince: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface Row {
+  id: string;
+  url: string;
+  event_types: EventType[] | null;
+  location_id: number | null;
+  organization_id: number;
+  description: string | null;
+  status: SubscriptionStatus;
+  disabled_reason: string | null;
+  previous_secret_expires_at: Date | null;
+  last_success_at: Date | null;
+  failing_since: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = `id, url, event_types, location_id, organization_id, description, status, disabled_reason,
+  previous_secret_expires_at, last_success_at, failing_since, created_at, updated_at`;
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+const toSubscription = (r: Row): Subscription => ({
+  id: r.id,
+  url: r.url,
+  eventTypes: r.event_types,
+  locationId: r.location_id,
+  organizationId: r.organization_id,
+  description: r.description,
+  status: r.status,
+  disabledReason: r.disabled_reason,
+  previousSecretExpiresAt: iso(r.previous_secret_expires_at),
+  lastSuccessAt: iso(r.last_success_at),
+  failingSince: iso(r.failing_since),
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+});
+
+export async function createSubscription(
+  q: Queryable,
+  input: {
+    url: string;
+    eventTypes: EventType[] | null;
+    locationId: number | null;
+    organizationId: number;
+    description: string | null;
+    secret: string;
+  },
+): Promise<Subscription> {
+  const { rows } = await q.query<Row>(
+    `INSERT INTO subscriptions (id, url, event_types, location_id, organization_id, description, secret)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
+    [
+      `sub_${newEventId()}`,
+      input.url,
+      input.eventTypes,
+      input.locationId,
+      input.organizationId,
+      input.description,
+      input.secret,
+    ],
+  );
+  return toSubscription(rows[0]!);
+}
+
+/** Which subscriptions a caller may see: all, one organization's (with its locations'), or one location's. */
+export interface SubscriptionScope {
+  organizationId: number | null;
+  locationId: number | null;
+}
+
+const SCOPE_FILTER = `($2::bigint IS NULL OR organization_id = $2) AND ($3::bigint IS NULL OR location_id = $3)`;
+
+export async function getSubscription(
+  q: Queryable,
+  id: string,
+  scope: SubscriptionScope,
+  opts: { forUpdate?: boolean } = {},
+): Promise<Subscription | undefined> {
+  const { rows } = await q.query<Row>(
+    `SELECT ${COLUMNS} FROM subscriptions WHERE id = $1 AND ${SCOPE_FILTER}${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+    [id, scope.organizationId, scope.locationId],
+  );
+  return rows[0] && toSubscription(rows[0]);
+}
+
+export async function listSubscriptions(q: Queryable, scope: SubscriptionScope): Promise<Subscription[]> {
+  const { rows } = await q.query<Row>(
+    `SELECT ${COLUMNS} FROM subscriptions
+     WHERE ($1::bigint IS NULL OR organization_id = $1) AND ($2::bigint IS NULL OR location_id = $2)
+     ORDER BY created_at, id`,
+    [scope.organizationId, scope.locationId],
+  );
+  return rows.map(toSubscription);
+}
+
+export async function updateSubscription(
+  q: Queryable,
+  id: string,
+  patch: {
+    url?: string;
+    eventTypes?: EventType[] | null;
+    description?: string | null;
+    status?: 'active' | 'paused';
+  },
+): Promise<Subscription> {
+  const { rows } = await q.query<Row>(
+    `UPDATE subscriptions SET
+       url = coalesce($2, url),
+       event_types = CASE WHEN $3::boolean THEN $4::text[] ELSE event_types END,
+       description = CASE WHEN $5::boolean THEN $6 ELSE description END,
+       status = coalesce($7, status),
+       -- re-enabling starts the failure clock afresh
+       disabled_reason = CASE WHEN $7 IS NOT NULL THEN NULL ELSE disabled_reason END,
+       failing_since = CASE WHEN $7 = 'active' AND status = 'disabled' THEN NULL ELSE failing_since END,
+       updated_at = now()
+     WHERE id = $1 RETURNING ${COLUMNS}`,
+    [
+      id,
+      patch.url ?? null,
+      'eventTypes' in patch,
+      patch.eventTypes ?? null,
+      'description' in patch,
+      patch.description ?? null,
+      patch.status ?? null,
+    ],
+  );
+  return toSubscription(rows[0]!);
+}
+
+export async function deleteSubscription(q: Queryable, id: string): Promise<void> {
+  await q.query('DELETE FROM subscriptions WHERE id = $1', [id]);
+}
+
+/**
+ * A new secret signs from now on; the previous one keeps signing until `overlapMs` from now, so
+ * partners can switch without rejecting a single delivery.
+ */
+export async function rotateSecret(
+  q: Queryable,
+  id: string,
+  secret: string,
+  overlapMs: number,
+): Promise<{ previousSecretExpiresAt: string }> {
+  const { rows } = await q.query<{ expires: Date }>(
+    `UPDATE subscriptions SET previous_secret = secret, secret = $2,
+       previous_secret_expires_at = now() + $3::bigint * interval '1 millisecond', updated_at = now()
+     WHERE id = $1 RETURNING previous_secret_expires_at AS expires`,
+    [id, secret, overlapMs],
+  );
+  return { previousSecretExpiresAt: rows[0]!.expires.toISOString() };
+}

@@ -29,7 +29,10 @@ const total = Number(values.contacts);
 const closers = Number(values.closers);
 const WRITE_BATCH = 5000;
 
-async function closeAll(db: Db, onBatch: (windows: number) => void): Promise<{ windows: number; events: number }> {
+async function closeAll(
+  db: Db,
+  onBatch: (windows: number) => void,
+): Promise<{ windows: number; events: number }> {
   const sum = { windows: 0, events: 0 };
   for (;;) {
     const r = await closeDueWindows(db, { limit: CLOSE_BATCH });
@@ -46,7 +49,11 @@ async function run(engine: BenchEngine) {
   const { db } = bench;
   try {
     const org = await createOrganization(db, 'Bench Org');
-    const location = await createLocation(db, { name: 'Bench', organizationId: org.id, defaultContactGroupId: 1 });
+    const location = await createLocation(db, {
+      name: 'Bench',
+      organizationId: org.id,
+      defaultContactGroupId: 1,
+    });
     const meta = {
       source: 'import' as const,
       actorType: 'system' as const,
@@ -67,11 +74,13 @@ async function run(engine: BenchEngine) {
 
     const t1 = performance.now();
     let last = 0;
-    const handles = closers === 1 ? [db] : [db, ...Array.from({ length: closers - 1 }, () => bench.another())];
+    const handles =
+      closers === 1 ? [db] : [db, ...Array.from({ length: closers - 1 }, () => bench.another())];
     const results = await Promise.all(
       handles.map((h) =>
         closeAll(h, (n) => {
-          if (n - last >= 20_000 || n === total) progress(`${engine}: ~${(last = n)} windows closed by one closer`);
+          if (n - last >= 20_000 || n === total)
+            progress(`${engine}: ~${(last = n)} windows closed by one closer`);
         }),
       ),
     );
@@ -88,7 +97,9 @@ async function run(engine: BenchEngine) {
   }
 }
 
-console.log(`# coalesce bench: ${machine()}; ${total} contacts, ${closers} closer(s), ${CLOSE_BATCH} windows per transaction`);
+console.log(
+  `# coalesce bench: ${machine()}; ${total} contacts, ${closers} closer(s), ${CLOSE_BATCH} windows per transaction`,
+);
 console.log('| engine | contacts written/s | windows closed/s | events written/s | close phase |');
 console.log('|---|---|---|---|---|');
 for (const engine of parseEngines(values.engine)) {

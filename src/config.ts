@@ -103,8 +103,8 @@ export function loadConfig(env: Env = process.env): Config {
       retryScheduleMs: schedule(env, 'FPT_RETRY_SCHEDULE'),
       timeoutMs: intVar(env, 'FPT_DELIVERY_TIMEOUT_MS', 30_000, 100, 600_000),
       allowPrivateUrls: flag(env, 'FPT_ALLOW_PRIVATE_URLS'),
-      concurrency: intVar(env, 'FPT_DELIVERY_CONCURRENCY', 256, 1, 10_000),
-      perSubscription: intVar(env, 'FPT_DELIVERY_CONCURRENCY_PER_SUBSCRIPTION', 32, 1, 1000),
+      concurrency: intVar(env, 'FPT_DELIVERY_CONCURRENCY', 512, 1, 10_000),
+      perSubscription: intVar(env, 'FPT_DELIVERY_CONCURRENCY_PER_SUBSCRIPTION', 64, 1, 1000),
       secretOverlapMs: intVar(env, 'FPT_SECRET_OVERLAP_HOURS', 24, 0, 24 * 30) * 3_600_000,
     },
   };

@@ -137,7 +137,6 @@ export class DeliveryWorker {
       if (n === 0) this.perSub.delete(d.subscriptionId);
       else this.perSub.set(d.subscriptionId, n);
       this.sends.delete(send);
-      this.loop.wake();
     });
     this.sends.add(send);
   }
@@ -187,6 +186,9 @@ export class DeliveryWorker {
             await tx.notify('deliveries');
           });
           failures = 0;
+          // claim again once per written batch, not once per finished request: the slots are free
+          // now, and the next deliveries of these contacts have just become claimable
+          this.loop.wake();
         } catch (err) {
           // keep them: until written, their leases keep the deliveries from being sent again
           this.outcomes = batch.concat(this.outcomes);

@@ -10,7 +10,9 @@ import {
   getDelivery,
   insertTestDelivery,
   listDeliveries,
+  parkInactive,
   replay,
+  unpark,
   retryDelivery,
   type DeliveryStatus,
 } from '../../store/deliveries.js';
@@ -189,8 +191,10 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
         ...('description' in b ? { description: b.description ?? null } : {}),
         ...(b.status !== undefined ? { status: b.status } : {}),
       });
-      // resuming releases the deliveries that waited
-      if (sub.status === 'active') await tx.notify('deliveries');
+      // pausing parks the waiting deliveries; resuming releases them
+      if (sub.status === 'active') {
+        if ((await unpark(tx, sub.id)) > 0) await tx.notify('deliveries');
+      } else await parkInactive(tx, [sub.id]);
       return sub;
     });
   });

@@ -48,8 +48,9 @@ CREATE TABLE deliveries (
   completed_at     timestamptz,
   CHECK ((event_seq IS NULL) <> (test_payload IS NULL))
 );
--- the claim: unfinished deliveries in due order
-CREATE INDEX deliveries_due_idx ON deliveries (next_attempt_at) WHERE status IN ('pending', 'sending');
+-- the claim: unfinished deliveries in due order, then emission order (a burst shares one due time;
+-- without the second column every claim would sort the whole backlog)
+CREATE INDEX deliveries_due_idx ON deliveries (next_attempt_at, event_seq) WHERE status IN ('pending', 'sending');
 -- per-contact order: is an earlier delivery of this contact to this subscription still unfinished?
 CREATE INDEX deliveries_order_idx ON deliveries (subscription_id, contact_id, event_seq)
   WHERE status IN ('pending', 'sending');

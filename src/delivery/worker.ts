@@ -8,6 +8,7 @@ import {
   msUntilNextDelivery,
   type ClaimedDelivery,
   type Completion,
+  type Release,
 } from '../store/deliveries.js';
 import { decide, type AttemptResult } from './policy.js';
 import { HttpSender, type SendOutcome } from './sender.js';
@@ -75,9 +76,12 @@ function completionOf(
 /**
  * Claims due deliveries and sends them, many at once, within two caps: `concurrency` requests in
  * flight per process, and `perSubscription` per subscription, so a hanging endpoint ties up only
- * its own share while everyone else's deliveries keep flowing. Outcomes are written in batches
- * (attempt log, delivery state, subscription health) as they come in; each batch signals the
- * `deliveries` channel, because a finished delivery may release the next one of its contact.
+ * its own share while everyone else's deliveries keep flowing. A claim is a chain: one contact's
+ * queued deliveries to one subscription, sent one after the other, so per-contact order holds
+ * without a claim per event; when a link fails, the links behind it go back to the queue unsent.
+ * Outcomes are written in batches (attempt log, delivery state, subscription health) as they come
+ * in; each batch signals the `deliveries` channel, because a finished delivery may free the next
+ * one of its contact.
  */
 export class DeliveryWorker {
   private readonly loop: WorkLoop;
@@ -85,6 +89,7 @@ export class DeliveryWorker {
   private inFlight = 0;
   private readonly sends = new Set<Promise<void>>();
   private outcomes: Completion[] = [];
+  private released: Release[] = [];
   private flushing: Promise<void> | undefined;
   private flushQueued = false;
   private unlisten: (() => Promise<void>) | undefined;
@@ -116,32 +121,51 @@ export class DeliveryWorker {
     const free = this.s.concurrency - this.inFlight;
     if (free <= 0) return { more: false }; // a finishing send wakes the loop
     const limit = Math.min(free, CLAIM_BATCH);
-    const claimed = await claimDeliveries(this.db, {
+    const chains = await claimDeliveries(this.db, {
       limit,
       leaseMs: this.s.timeoutMs + LEASE_MARGIN_MS,
       skipSubscriptions: [...this.perSub].filter(([, n]) => n >= this.s.perSubscription).map(([id]) => id),
       perSubscription: (id) => this.s.perSubscription - (this.perSub.get(id) ?? 0),
     });
-    for (const d of claimed) this.dispatch(d);
-    if (claimed.length === limit) return { more: true };
+    for (const chain of chains) this.dispatch(chain);
+    if (chains.length === limit) return { more: true };
     const next = await msUntilNextDelivery(this.db);
     return { more: false, nextInMs: next === undefined ? undefined : Math.max(0, Math.ceil(next)) };
   }
 
-  private dispatch(d: ClaimedDelivery): void {
+  private dispatch(chain: ClaimedDelivery[]): void {
+    const sub = chain[0]!.subscriptionId;
     this.inFlight++;
-    this.perSub.set(d.subscriptionId, (this.perSub.get(d.subscriptionId) ?? 0) + 1);
-    const send = this.deliver(d).finally(() => {
+    this.perSub.set(sub, (this.perSub.get(sub) ?? 0) + 1);
+    const send = this.deliverChain(chain).finally(() => {
       this.inFlight--;
-      const n = (this.perSub.get(d.subscriptionId) ?? 1) - 1;
-      if (n === 0) this.perSub.delete(d.subscriptionId);
-      else this.perSub.set(d.subscriptionId, n);
+      const n = (this.perSub.get(sub) ?? 1) - 1;
+      if (n === 0) this.perSub.delete(sub);
+      else this.perSub.set(sub, n);
       this.sends.delete(send);
+      // with half the capacity free again, claim without waiting for the next written batch (larger
+      // claims cost the database less per delivery than many small ones)
+      if (this.inFlight <= this.s.concurrency / 2 && n <= this.s.perSubscription / 2) this.loop.wake();
     });
     this.sends.add(send);
   }
 
-  private async deliver(d: ClaimedDelivery): Promise<void> {
+  private async deliverChain(chain: ClaimedDelivery[]): Promise<void> {
+    for (let i = 0; i < chain.length; i++) {
+      const done = await this.deliver(chain[i]!);
+      if (done.outcome !== 'succeeded') {
+        // the contact's later deliveries must not overtake this one: back to the queue, unsent
+        this.record(
+          done,
+          chain.slice(i + 1).map((d) => ({ deliveryId: d.id, attempt: d.attempt })),
+        );
+        return;
+      }
+      this.record(done);
+    }
+  }
+
+  private async deliver(d: ClaimedDelivery): Promise<Completion> {
     const body = JSON.stringify(d.envelope);
     const startedAt = new Date();
     const out = await this.sender.send(d.url, body, deliveryHeaders(d, body, startedAt.getTime()));
@@ -159,11 +183,12 @@ export class DeliveryWorker {
         'delivery attempt did not succeed',
       );
     }
-    this.record(done);
+    return done;
   }
 
-  private record(done: Completion): void {
+  private record(done: Completion, released: Release[] = []): void {
     this.outcomes.push(done);
+    this.released.push(...released);
     if (this.flushQueued) return;
     this.flushQueued = true;
     // one tick's worth of outcomes goes into one transaction: batching under load, no wait when idle
@@ -179,10 +204,12 @@ export class DeliveryWorker {
       let failures = 0;
       while (this.outcomes.length > 0) {
         const batch = this.outcomes;
+        const released = this.released;
         this.outcomes = [];
+        this.released = [];
         try {
           await this.db.transaction(async (tx) => {
-            await completeDeliveries(tx, batch);
+            await completeDeliveries(tx, batch, released);
             await tx.notify('deliveries');
           });
           failures = 0;
@@ -192,6 +219,7 @@ export class DeliveryWorker {
         } catch (err) {
           // keep them: until written, their leases keep the deliveries from being sent again
           this.outcomes = batch.concat(this.outcomes);
+          this.released = released.concat(this.released);
           failures++;
           this.log.error(
             { err, outcomes: batch.length, failures },

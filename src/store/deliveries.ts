@@ -77,9 +77,18 @@ interface ClaimRow {
   previous_secret: string | null;
 }
 
+/** Deliveries of one contact sent in order by one claim, at most. */
+export const CHAIN_LIMIT = 50;
+
+const CLAIM_SELECT = `SELECT d.id, d.subscription_id, d.contact_id, d.attempts, d.test_payload,
+  e.seq, e.event_id, e.window_id, e.event_type, e.event_timestamp, e.location_id, e.organization_id, e.data,
+  s.url, s.secret, CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret`;
+
 /**
- * Claims up to `limit` due deliveries, at most `perSubscription(id)` of each subscription, in one
- * transaction:
+ * Claims up to `limit` chains of due deliveries, at most `perSubscription(id)` chains of each
+ * subscription, in one transaction. A chain is one contact's next deliveries to one subscription,
+ * in emission order; its sender sends them one after the other and gives back the rest when one
+ * fails. Rules:
  *
  * - due: pending and due, or sending with an expired lease (its sender died);
  * - the subscription is active (paused ones wait, disabled ones stop);
@@ -98,7 +107,7 @@ export async function claimDeliveries(
     skipSubscriptions: readonly string[];
     perSubscription: (id: string) => number;
   },
-): Promise<ClaimedDelivery[]> {
+): Promise<ClaimedDelivery[][]> {
   return db.transaction(async (tx) => {
     // Three short statements, each with only one sensible plan, because right after a burst the
     // table's statistics are stale and a single joined query got planned as "every delivery of the
@@ -120,14 +129,10 @@ export async function claimDeliveries(
       [opts.limit, opts.skipSubscriptions, opts.limit * 4],
     );
     if (candidates.length === 0) return [];
-    // Then lock them by primary key, skipping any another worker took meanwhile, and read what the
-    // sender needs.
-    const { rows } = await tx.query<ClaimRow>(
-      `SELECT d.id, d.subscription_id, d.contact_id, d.attempts, d.test_payload,
-              e.seq, e.event_id, e.window_id, e.event_type, e.event_timestamp, e.location_id, e.organization_id, e.data,
-              s.url, s.secret,
-              CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret
-       FROM deliveries d
+    // Then lock the heads by primary key, skipping any another worker took meanwhile, keep at most
+    // each subscription's share, and read what the sender needs.
+    const { rows: headRows } = await tx.query<ClaimRow>(
+      `${CLAIM_SELECT} FROM deliveries d
        JOIN subscriptions s ON s.id = d.subscription_id AND s.status = 'active'
        LEFT JOIN events e ON e.seq = d.event_seq
        WHERE d.id = ANY ($1::text[]) AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
@@ -136,32 +141,63 @@ export async function claimDeliveries(
       [candidates.map((c) => c.id)],
     );
     const taken = new Map<string, number>();
-    const kept = rows.filter((r) => {
+    const chains: ClaimRow[][] = [];
+    for (const r of headRows) {
       const n = taken.get(r.subscription_id) ?? 0;
-      if (n >= opts.perSubscription(r.subscription_id)) return false;
+      if (n >= opts.perSubscription(r.subscription_id)) continue;
       taken.set(r.subscription_id, n + 1);
-      return true;
-    });
-    if (kept.length === 0) return [];
+      chains.push([r]);
+    }
+    // Last, the deliveries queued behind each head for the same contact: the chain one sender sends
+    // in order (one claim instead of one per event), found through the order index.
+    const withSuccessors = chains.filter((c) => c[0]!.seq !== null);
+    if (withSuccessors.length > 0) {
+      const { rows: next } = await tx.query<ClaimRow & { head: string }>(
+        `${CLAIM_SELECT}, h.id AS head
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS h (id, sub, contact, seq)
+         CROSS JOIN LATERAL (
+           SELECT n.* FROM deliveries n
+           WHERE n.subscription_id = h.sub AND n.contact_id = h.contact AND n.event_seq > h.seq AND n.status = 'pending'
+           ORDER BY n.event_seq LIMIT $5
+           FOR UPDATE SKIP LOCKED) d
+         JOIN subscriptions s ON s.id = d.subscription_id
+         LEFT JOIN events e ON e.seq = d.event_seq
+         ORDER BY h.id, d.event_seq`,
+        [
+          withSuccessors.map((c) => c[0]!.id),
+          withSuccessors.map((c) => c[0]!.subscription_id),
+          withSuccessors.map((c) => c[0]!.contact_id),
+          withSuccessors.map((c) => c[0]!.seq),
+          CHAIN_LIMIT - 1,
+        ],
+      );
+      const byHead = new Map(chains.map((c) => [c[0]!.id, c]));
+      for (const r of next) byHead.get(r.head)?.push(r);
+    }
+    if (chains.length === 0) return [];
+    // each link gets a lease long enough for the links ahead of it to be sent first
+    const links = chains.flatMap((c) => c.map((r, i) => ({ id: r.id, leaseMs: opts.leaseMs * (i + 1) })));
     await tx.query(
-      `UPDATE deliveries SET status = 'sending', attempts = attempts + 1,
-         next_attempt_at = now() + $2::int * interval '1 millisecond'
-       WHERE id = ANY ($1::text[])`,
-      [kept.map((r) => r.id), opts.leaseMs],
+      `UPDATE deliveries d SET status = 'sending', attempts = attempts + 1,
+         next_attempt_at = now() + u.lease_ms * interval '1 millisecond'
+       FROM unnest($1::text[], $2::int[]) AS u (id, lease_ms) WHERE d.id = u.id`,
+      [links.map((l) => l.id), links.map((l) => l.leaseMs)],
     );
-    return kept.map((r) => ({
-      id: r.id,
-      subscriptionId: r.subscription_id,
-      contactId: r.contact_id,
-      attempt: r.attempts + 1,
-      envelope:
-        r.test_payload ??
-        rowToEnvelope({ ...r, seq: r.seq!, event_id: r.event_id!, window_id: r.window_id! }),
-      windowId: r.window_id,
-      isTest: r.test_payload !== null,
-      url: r.url,
-      secrets: r.previous_secret === null ? [r.secret] : [r.secret, r.previous_secret],
-    }));
+    return chains.map((c) =>
+      c.map((r) => ({
+        id: r.id,
+        subscriptionId: r.subscription_id,
+        contactId: r.contact_id,
+        attempt: r.attempts + 1,
+        envelope:
+          r.test_payload ??
+          rowToEnvelope({ ...r, seq: r.seq!, event_id: r.event_id!, window_id: r.window_id! }),
+        windowId: r.window_id,
+        isTest: r.test_payload !== null,
+        url: r.url,
+        secrets: r.previous_secret === null ? [r.secret] : [r.secret, r.previous_secret],
+      })),
+    );
   });
 }
 
@@ -182,6 +218,12 @@ export interface Completion {
   reason: string | null;
 }
 
+/** A link of a chain that was not sent because a link ahead of it failed: it goes back to the queue. */
+export interface Release {
+  deliveryId: string;
+  attempt: number;
+}
+
 /** Days without a single success after which a failing subscription is disabled. */
 export const DISABLE_AFTER_FAILING_DAYS = 5;
 
@@ -190,7 +232,19 @@ export const DISABLE_AFTER_FAILING_DAYS = 5;
  * and what they mean for their subscriptions (last success, failing since, disabled). A completion
  * whose lease was lost meanwhile (another worker re-claimed the delivery) changes nothing but the log.
  */
-export async function completeDeliveries(tx: Queryable, done: readonly Completion[]): Promise<void> {
+export async function completeDeliveries(
+  tx: Queryable,
+  done: readonly Completion[],
+  released: readonly Release[] = [],
+): Promise<void> {
+  if (released.length > 0) {
+    await tx.query(
+      `UPDATE deliveries d SET status = 'pending', attempts = d.attempts - 1, next_attempt_at = now()
+       FROM unnest($1::text[], $2::int[]) AS u (id, attempt)
+       WHERE d.id = u.id AND d.status = 'sending' AND d.attempts = u.attempt`,
+      [released.map((r) => r.deliveryId), released.map((r) => r.attempt)],
+    );
+  }
   if (done.length === 0) return;
   await tx.query(
     `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome)

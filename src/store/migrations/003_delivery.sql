@@ -29,8 +29,8 @@ CREATE INDEX subscriptions_organization_idx ON subscriptions (organization_id) W
 
 CREATE TABLE deliveries (
   id               text PRIMARY KEY,
-  -- creation order, for listing and paging
-  seq              bigserial UNIQUE,
+  -- creation order, for listing and paging (through deliveries_subscription_idx)
+  seq              bigserial,
   subscription_id  text NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
   -- null for a test event, whose envelope is kept in test_payload instead
   event_seq        bigint REFERENCES events (seq) ON DELETE CASCADE,

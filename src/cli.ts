@@ -25,6 +25,12 @@ Environment:
                       a contact's window closes at min(last change + quiet, first change + max)
                       (default 5000 and 10000)
   FPT_EVENT_RETENTION_DAYS  how long events stay in the pull API (default 30)
+  FPT_RETRY_SCHEDULE  delays between delivery attempts (default 5s,5m,30m,2h,5h,10h,10h)
+  FPT_DELIVERY_TIMEOUT_MS   how long an endpoint has to answer (default 30000)
+  FPT_ALLOW_PRIVATE_URLS    1: accept http:// and private addresses (local testing only)
+  FPT_DELIVERY_CONCURRENCY, FPT_DELIVERY_CONCURRENCY_PER_SUBSCRIPTION
+                      requests in flight per process, and to one subscription (default 512, 64)
+  FPT_SECRET_OVERLAP_HOURS  how long a rotated-out secret keeps signing (default 24)
   PORT, HOST          where the API listens (default 8080 on 0.0.0.0)
   LOG_LEVEL           trace, debug, info, warn, error (default info)`;
 
@@ -73,7 +79,7 @@ program
 program
   .command('worker')
   .description(
-    'run only the background work (closing windows into events, purging), no API; for scaling out on PostgreSQL',
+    'run only the background work (closing windows into events, delivering them, purging), no API; for scaling out on PostgreSQL',
   )
   .addHelpText('after', ENVIRONMENT_HELP)
   .action(async () => {

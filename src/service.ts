@@ -4,7 +4,7 @@ import { buildApi } from './api/server.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { DeliveryWorker } from './delivery/worker.js';
-import { startCoalescer, startEventPurge, type Runner } from './events/runner.js';
+import { startCoalescer, startEventPurge, startMaintenance, type Runner } from './events/runner.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openDb } from './store/open.js';
@@ -52,11 +52,17 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** The background work: closing windows into events, delivering them, purging old events. */
+/** The background work: closing windows into events, delivering them, purging old events, upkeep. */
 export async function startWorkers(db: Db, config: Config, log: Logger): Promise<Runner> {
   const delivery = new DeliveryWorker(db, config.delivery, log);
   await delivery.start();
-  const runners: Runner[] = [await startCoalescer(db, log), delivery, startEventPurge(db, config, log)];
+  const maintenance = startMaintenance(db, log);
+  const runners: Runner[] = [
+    await startCoalescer(db, log),
+    delivery,
+    startEventPurge(db, config, log),
+    ...(maintenance ? [maintenance] : []),
+  ];
   return {
     stop: async () => {
       await Promise.all(runners.map((r) => r.stop()));

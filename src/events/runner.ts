@@ -47,6 +47,39 @@ export async function startCoalescer(db: Db, log: Logger): Promise<Runner> {
   };
 }
 
+const MAINTENANCE_EVERY_MS = 10 * 60_000;
+
+/**
+ * Vacuums and analyzes the embedded store. PGlite runs no autovacuum: without this the queue
+ * tables would bloat and the planner would never get statistics. (A PostgreSQL server has its own
+ * autovacuum; nothing to do there.)
+ */
+export async function runMaintenance(db: Db): Promise<void> {
+  await db.query('VACUUM ANALYZE');
+}
+
+export function startMaintenance(db: Db, log: Logger): Runner | undefined {
+  if (db.engine !== 'pglite') return undefined;
+  let first = true;
+  const loop = new WorkLoop({
+    name: 'maintenance',
+    log,
+    idleMs: MAINTENANCE_EVERY_MS,
+    step: async () => {
+      // not at start: a freshly started store has nothing to vacuum, and start-up should be quick
+      if (!first) {
+        const t0 = performance.now();
+        await runMaintenance(db);
+        log.debug({ ms: Math.round(performance.now() - t0) }, 'embedded store vacuumed and analyzed');
+      }
+      first = false;
+      return { more: false, nextInMs: MAINTENANCE_EVERY_MS };
+    },
+  });
+  loop.start();
+  return { stop: () => loop.stop() };
+}
+
 /** Deletes events past the retention period, hourly and at start, in batches. */
 export function startEventPurge(db: Db, config: Pick<Config, 'eventRetentionDays'>, log: Logger): Runner {
   const loop = new WorkLoop({

@@ -6,7 +6,11 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { startService, type RunningService } from '../../src/service.js';
+import { openDb } from '../../src/store/open.js';
+import type { ContactEvent } from '../../src/domain/events.js';
+import { Webhook } from 'standardwebhooks';
 import { createTestDb, engine, type TestDb } from '../helpers/db.js';
+import { Receiver } from '../helpers/receiver.js';
 
 /** A logger that keeps its JSON lines for the test to read. */
 function capturingLogger() {
@@ -87,5 +91,70 @@ describe('the service', () => {
     await svc.db.close();
     expect((await fetch(`${svc.url}/readyz`)).status).toBe(503);
     expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('the whole service', () => {
+  test('a partner subscribes, receives verified events, and shutdown drains a delivery in flight', async () => {
+    const base = await serviceConfig();
+    const config = {
+      ...base,
+      adminToken: 'a-long-operator-token-for-tests',
+      coalesce: { quietMs: 50, maxMs: 200 },
+      delivery: { ...base.delivery, allowPrivateUrls: true, retryScheduleMs: [100] },
+    };
+    const receiver = await Receiver.start();
+    cleanups.push(() => receiver.close());
+    const { svc } = await start(config);
+    const call = async (key: string, method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${svc.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON off the wire, asserted on below
+      return (await res.json()) as any;
+    };
+    const admin = 'a-long-operator-token-for-tests';
+    const org = await call(admin, 'POST', '/api/organizations', { name: 'E2E' });
+    const loc = await call(admin, 'POST', '/api/locations', { name: 'Here', organizationId: org.id });
+    const staff = (await call(admin, 'POST', '/api/api-keys', { role: 'staff', locationId: loc.id })).key;
+    const partner = (await call(admin, 'POST', '/api/api-keys', { role: 'partner', locationId: loc.id })).key;
+    const sub = await call(partner, 'POST', '/api/subscriptions', { url: receiver.url });
+    const c = await call(staff, 'POST', `/api/locations/${loc.id}/contacts`, { firstName: 'Eve' });
+    await call(staff, 'PATCH', `/api/contacts/${c.contactId}`, { contactGroupId: 2 });
+    await call(staff, 'PATCH', `/api/contacts/${c.contactId}`, { contactGroupId: 3 });
+
+    // coalesced: created, status 1 → 3, updated; verified with the public Standard Webhooks library
+    const got = await receiver.waitFor(3);
+    const wh = new Webhook(sub.secret);
+    const events = got.map((r) => wh.verify(r.raw, r.headers as Record<string, string>) as ContactEvent);
+    expect(events.map((e) => e.eventType)).toEqual([
+      'contact.created',
+      'contact.status_changed',
+      'contact.updated',
+    ]);
+    expect(events[1].data).toEqual({ contactId: c.contactId, previousStatusId: 1, newStatusId: 3 });
+
+    // a slow answer is in flight when the service is told to stop: it finishes and is recorded
+    let release: () => void = () => undefined;
+    receiver.answer((_r, res) => {
+      release = () => res.writeHead(200).end();
+    });
+    await call(staff, 'PATCH', `/api/contacts/${c.contactId}`, { lastName: 'Later' });
+    await receiver.waitFor(4);
+    const closing = svc.close();
+    setImmediate(() => release());
+    await closing;
+    // the store, opened again as the next start would: the drained delivery was recorded
+    const db = await openDb(config);
+    try {
+      const { rows } = await db.query<{ status: string; n: number }>(
+        `SELECT status, count(*)::int AS n FROM deliveries GROUP BY status`,
+      );
+      expect(rows).toEqual([{ status: 'succeeded', n: 4 }]);
+    } finally {
+      await db.close();
+    }
   });
 });

@@ -134,7 +134,7 @@ describe('the whole service', () => {
       'contact.status_changed',
       'contact.updated',
     ]);
-    expect(events[1].data).toEqual({ contactId: c.contactId, previousStatusId: 1, newStatusId: 3 });
+    expect(events[1]!.data).toEqual({ contactId: c.contactId, previousStatusId: 1, newStatusId: 3 });
 
     // a slow answer is in flight when the service is told to stop: it finishes and is recorded
     let release: () => void = () => undefined;

@@ -15,8 +15,7 @@ import { closeDueWindows } from '../src/events/close-windows.js';
 import { CLOSE_BATCH } from '../src/events/runner.js';
 import { insertContacts, newContactFields } from '../src/store/contacts.js';
 import type { Db } from '../src/store/db.js';
-import { createLocation, createOrganization } from '../src/store/tenants.js';
-import { machine, openBenchDb, parseEngines, progress, rate, type BenchEngine } from './lib.js';
+import { benchTenant, machine, openBenchDb, parseEngines, progress, rate, type BenchEngine } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,18 +47,7 @@ async function run(engine: BenchEngine) {
   const bench = await openBenchDb(engine);
   const { db } = bench;
   try {
-    const org = await createOrganization(db, 'Bench Org');
-    const location = await createLocation(db, {
-      name: 'Bench',
-      organizationId: org.id,
-      defaultContactGroupId: 1,
-    });
-    const meta = {
-      source: 'import' as const,
-      actorType: 'system' as const,
-      actorId: null,
-      coalesce: { quietMs: 0, maxMs: 0 },
-    };
+    const { location, meta } = await benchTenant(db);
 
     const t0 = performance.now();
     for (let done = 0; done < total; done += WRITE_BATCH) {

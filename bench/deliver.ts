@@ -23,8 +23,7 @@ import { createLogger } from '../src/log.js';
 import { insertContacts, newContactFields } from '../src/store/contacts.js';
 import { generateSecret } from '../src/delivery/signing.js';
 import { createSubscription } from '../src/store/subscriptions.js';
-import { createLocation, createOrganization } from '../src/store/tenants.js';
-import { machine, openBenchDb, parseEngines, progress, rate, type BenchEngine } from './lib.js';
+import { benchTenant, machine, openBenchDb, parseEngines, progress, rate, type BenchEngine } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -117,12 +116,7 @@ async function run(engine: BenchEngine, receiver: ReceiverProcess) {
   const log = createLogger('warn');
   const config = loadConfig({ ...process.env, FPT_ALLOW_PRIVATE_URLS: '1' });
   try {
-    const org = await createOrganization(db, 'Bench Org');
-    const location = await createLocation(db, {
-      name: 'Bench',
-      organizationId: org.id,
-      defaultContactGroupId: 1,
-    });
+    const { org, location, meta } = await benchTenant(db);
     await createSubscription(db, {
       url: `http://127.0.0.1:${receiver.port}/hooks`,
       eventTypes: null,
@@ -131,12 +125,7 @@ async function run(engine: BenchEngine, receiver: ReceiverProcess) {
       description: 'bench',
       secret: generateSecret(),
     });
-    const meta = {
-      source: 'import' as const,
-      actorType: 'system' as const,
-      actorId: null,
-      coalesce: { quietMs: 0, maxMs: 0 },
-    };
+
     const contacts = (n: number, from: number): ContactFields[] =>
       Array.from({ length: n }, (_, i) =>
         newContactFields(location, { firstName: `C${from + i}`, contactGroupId: 2 }),

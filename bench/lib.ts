@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ChangeMeta } from '../src/store/contacts.js';
 import { quoteIdent, type Db } from '../src/store/db.js';
+import { createLocation, createOrganization } from '../src/store/tenants.js';
 import { migrate } from '../src/store/migrate.js';
 import { PgliteDb } from '../src/store/pglite.js';
 import { PostgresDb } from '../src/store/postgres.js';
@@ -58,6 +60,18 @@ export async function openBenchDb(engine: BenchEngine): Promise<BenchDb> {
       await admin.close();
     },
   };
+}
+
+/** An organization with one location (default group Leads), and the change context of a bulk import. */
+export async function benchTenant(db: Db, coalesce = { quietMs: 0, maxMs: 0 }) {
+  const org = await createOrganization(db, 'Bench Org');
+  const location = await createLocation(db, {
+    name: 'Bench',
+    organizationId: org.id,
+    defaultContactGroupId: 1,
+  });
+  const meta: ChangeMeta = { source: 'import', actorType: 'system', actorId: null, coalesce };
+  return { org, location, meta };
 }
 
 export function machine(): string {

@@ -31,6 +31,17 @@ export function canSeeOrganization(p: Principal, organizationId: number): boolea
   return p.locationId === null && p.organizationId === organizationId;
 }
 
+/**
+ * A principal's scope as a filter: nothing (the operator sees all), one organization (an
+ * organization key: its locations and everything at them), or one location.
+ */
+export function scopeFilter(p: Principal): { organizationId: number | null; locationId: number | null } {
+  if (p.kind === 'operator') return { organizationId: null, locationId: null };
+  return p.locationId !== null
+    ? { organizationId: null, locationId: p.locationId }
+    : { organizationId: p.organizationId, locationId: null };
+}
+
 /** Staff may do everything in scope; partners read and manage subscriptions. The operator may do all. */
 export function requireRole(p: Principal, role: Role): void {
   if (p.kind === 'operator' || p.role === role) return;

@@ -42,6 +42,14 @@ async function subscribe(api: TestApi, key: string, body: object) {
   return res.body as { id: string; secret: string };
 }
 
+/** A partner's subscription to contact.created at location A, the common case below. */
+const subscribeToCreations = (api: TestApi, tenant: Tenant, receiver: Receiver) =>
+  subscribe(api, tenant.keys.orgPartner, {
+    url: receiver.url,
+    locationId: tenant.locA,
+    eventTypes: ['contact.created'],
+  });
+
 /** The hand-written check a partner without any library would do for X-FPT-Signature. */
 function fptSignatureValid(r: Received, secret: string): boolean {
   const header = String(r.headers['x-fpt-signature']);
@@ -249,11 +257,7 @@ describe('delivery', () => {
     receiver,
     worker: _w,
   }) => {
-    const sub = await subscribe(api, tenant.keys.orgPartner, {
-      url: receiver.url,
-      locationId: tenant.locA,
-      eventTypes: ['contact.created'],
-    });
+    const sub = await subscribeToCreations(api, tenant, receiver);
     let calls = 0;
     receiver.answer((_r, res) => {
       calls++;
@@ -294,11 +298,7 @@ describe('delivery', () => {
     receiver,
     worker: _w,
   }) => {
-    const sub = await subscribe(api, tenant.keys.orgPartner, {
-      url: receiver.url,
-      locationId: tenant.locA,
-      eventTypes: ['contact.created'],
-    });
+    const sub = await subscribeToCreations(api, tenant, receiver);
     receiver.status(503, {}, 'down');
     await contactAt(api, tenant.locA);
     await closeAllWindows(api.db);
@@ -321,11 +321,7 @@ describe('delivery', () => {
   });
 
   test('Retry-After on 429 is honoured', async ({ api, tenant, receiver, worker: _w }) => {
-    await subscribe(api, tenant.keys.orgPartner, {
-      url: receiver.url,
-      locationId: tenant.locA,
-      eventTypes: ['contact.created'],
-    });
+    await subscribeToCreations(api, tenant, receiver);
     let calls = 0;
     receiver.answer((_r, res) => {
       if (++calls === 1) res.writeHead(429, { 'retry-after': '1' }).end();
@@ -366,11 +362,7 @@ describe('delivery', () => {
     receiver,
     worker: _w,
   }) => {
-    const sub = await subscribe(api, tenant.keys.orgPartner, {
-      url: receiver.url,
-      locationId: tenant.locA,
-      eventTypes: ['contact.created'],
-    });
+    const sub = await subscribeToCreations(api, tenant, receiver);
     await api.db.query(
       `UPDATE subscriptions SET failing_since = now() - interval '5 days 1 minute' WHERE id = $1`,
       [sub.id],
@@ -491,11 +483,7 @@ describe('delivery', () => {
     receiver,
     worker: _w,
   }) => {
-    const sub = await subscribe(api, tenant.keys.orgPartner, {
-      url: receiver.url,
-      locationId: tenant.locA,
-      eventTypes: ['contact.created'],
-    });
+    const sub = await subscribeToCreations(api, tenant, receiver);
     const rotated = await api.post(`/api/subscriptions/${sub.id}/rotate-secret`);
     expect(rotated.status).toBe(200);
     expect(rotated.body.secret).not.toBe(sub.secret);
@@ -525,11 +513,7 @@ describe('delivery', () => {
     receiver,
     worker: _w,
   }) => {
-    const sub = await subscribe(api, tenant.keys.orgPartner, {
-      url: receiver.url,
-      locationId: tenant.locA,
-      eventTypes: ['contact.created'],
-    });
+    const sub = await subscribeToCreations(api, tenant, receiver);
     receiver.status(500);
     const since = new Date().toISOString();
     await contactAt(api, tenant.locA);
@@ -558,11 +542,7 @@ describe('delivery', () => {
     receiver,
     worker: _w,
   }) => {
-    const sub = await subscribe(api, tenant.keys.orgPartner, {
-      url: receiver.url,
-      locationId: tenant.locA,
-      eventTypes: ['contact.created'],
-    });
+    const sub = await subscribeToCreations(api, tenant, receiver);
     await api.db.query(`UPDATE subscriptions SET status = 'disabled' WHERE id = $1`, [sub.id]);
     const since = new Date(Date.now() - 1000).toISOString();
     await contactAt(api, tenant.locA);
@@ -601,11 +581,7 @@ describe('delivery', () => {
   });
 
   test('the attempt log keeps the first 4 KB of an answer', async ({ api, tenant, receiver, worker: _w }) => {
-    const sub = await subscribe(api, tenant.keys.orgPartner, {
-      url: receiver.url,
-      locationId: tenant.locA,
-      eventTypes: ['contact.created'],
-    });
+    const sub = await subscribeToCreations(api, tenant, receiver);
     receiver.status(200, {}, 'x'.repeat(10_000));
     await contactAt(api, tenant.locA);
     await closeAllWindows(api.db);

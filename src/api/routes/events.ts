@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { EVENT_CATALOG, EVENT_TYPES } from '../../domain/events.js';
 import { notFound } from '../../errors.js';
-import { getEvent, listEvents, type EventScope } from '../../store/events.js';
+import { getEvent, listEvents } from '../../store/events.js';
+import { scopeFilter } from '../../domain/principal.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
 
 const EventListQuery = Type.Object(
@@ -20,13 +21,7 @@ const EventListQuery = Type.Object(
 
 const EventParams = Type.Object({ eventId: Type.String({ pattern: '^[0-9a-f]{32}$' }) });
 
-function scopeOf(req: FastifyRequest): EventScope {
-  const p = req.principal;
-  if (p.kind === 'operator') return { organizationId: null, locationId: null };
-  return p.locationId !== null
-    ? { organizationId: null, locationId: p.locationId }
-    : { organizationId: p.organizationId, locationId: null };
-}
+const scopeOf = (req: FastifyRequest) => scopeFilter(req.principal);
 
 /** The pull API: what was emitted, for the retention period, so a partner can recover what it missed. */
 export function eventRoutes(root: FastifyInstance, { db }: ApiDeps): void {

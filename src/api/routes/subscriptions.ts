@@ -25,9 +25,9 @@ import {
   rotateSecret,
   updateSubscription,
   type Subscription,
-  type SubscriptionScope,
 } from '../../store/subscriptions.js';
 import { listLocations } from '../../store/tenants.js';
+import { scopeFilter } from '../../domain/principal.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
 
 const EventTypeSchema = Type.Unsafe<EventType>({ type: 'string', enum: [...EVENT_TYPES] });
@@ -99,13 +99,7 @@ const TestBody = Type.Union([
 /** The contact id of every test event: never a real contact (ids count up from 1). */
 export const TEST_CONTACT_ID = Number.MAX_SAFE_INTEGER;
 
-function scopeOf(req: FastifyRequest): SubscriptionScope {
-  const p = req.principal;
-  if (p.kind === 'operator') return { organizationId: null, locationId: null };
-  return p.locationId !== null
-    ? { organizationId: null, locationId: p.locationId }
-    : { organizationId: p.organizationId, locationId: null };
-}
+const scopeOf = (req: FastifyRequest) => scopeFilter(req.principal);
 
 function urlOrThrow(url: string, allowPrivate: boolean): string {
   try {

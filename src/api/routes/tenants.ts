@@ -1,6 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { canSeeOrganization, requireOperator } from '../../domain/principal.js';
+import { canSeeOrganization, requireOperator, scopeFilter } from '../../domain/principal.js';
 import { invalid, notFound } from '../../errors.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../store/api-keys.js';
 import { createLocation, createOrganization, getOrganization, listLocations } from '../../store/tenants.js';
@@ -47,12 +47,7 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
   });
 
   app.get('/api/locations', async (req) => {
-    const p = req.principal;
-    const scope =
-      p.kind === 'operator'
-        ? { organizationId: null, locationId: null }
-        : { organizationId: p.locationId === null ? p.organizationId : null, locationId: p.locationId };
-    return { data: await listLocations(db, scope) };
+    return { data: await listLocations(db, scopeFilter(req.principal)) };
   });
 
   app.get('/api/locations/:locationId', { schema: { params: LocationParams } }, async (req) =>

@@ -140,9 +140,9 @@ async function run(engine: BenchEngine, receiver: ReceiverProcess) {
     progress(`${engine}: ${CONTACTS} contacts written; starting the workers`);
     const total = CONTACTS * EVENTS_PER_CONTACT;
     const t0 = performance.now();
-    const coalescer = await startCoalescer(db, log);
     const worker = new DeliveryWorker(db, config.delivery, log);
     await worker.start();
+    const coalescer = await startCoalescer(db, log, worker);
     await receiver.waitFor(total, `${engine} throughput`);
     const throughputMs = performance.now() - t0;
 

@@ -58,7 +58,7 @@ export async function startWorkers(db: Db, config: Config, log: Logger): Promise
   await delivery.start();
   const maintenance = startMaintenance(db, log);
   const runners: Runner[] = [
-    await startCoalescer(db, log),
+    await startCoalescer(db, log, delivery),
     delivery,
     startEventPurge(db, config, log),
     ...(maintenance ? [maintenance] : []),

@@ -8,6 +8,7 @@ import {
   msUntilNextDelivery,
   type ClaimedDelivery,
   type Completion,
+  type HandOff,
   type Release,
 } from '../store/deliveries.js';
 import { decide, type AttemptResult } from './policy.js';
@@ -101,6 +102,20 @@ export class DeliveryWorker {
     private readonly sender = new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls }),
   ) {
     this.loop = new WorkLoop({ name: 'delivery', log, idleMs: 30_000, step: () => this.step() });
+  }
+
+  /** Room for deliveries handed over by the closer in this process (see `claimFresh`). */
+  handOffBudget(): HandOff {
+    return {
+      chains: Math.min(this.s.concurrency - this.inFlight, CLAIM_BATCH),
+      perSubscription: (id) => this.s.perSubscription - (this.perSub.get(id) ?? 0),
+      leaseMs: this.s.timeoutMs + LEASE_MARGIN_MS,
+    };
+  }
+
+  /** Takes chains claimed elsewhere in this process (the closer's hand-off) and sends them. */
+  accept(chains: readonly ClaimedDelivery[][]): void {
+    for (const chain of chains) this.dispatch(chain);
   }
 
   async start(): Promise<void> {

@@ -2,7 +2,7 @@ import { eventErrors } from '../domain/events.js';
 import { newEventId } from '../domain/ids.js';
 import { contactView, getContacts } from '../store/contacts.js';
 import type { Db } from '../store/db.js';
-import { fanOut } from '../store/deliveries.js';
+import { claimFresh, fanOut, type ClaimedDelivery, type HandOff } from '../store/deliveries.js';
 import { insertEvents, type StoredEvent } from '../store/events.js';
 import { claimDueWindows, deleteWindows } from '../store/windows.js';
 import { deriveEvents, toEnvelope } from './derive.js';
@@ -11,6 +11,8 @@ export interface CloseResult {
   windows: number;
   events: number;
   deliveries: number;
+  /** deliveries claimed for the local worker, to send once the transaction has committed */
+  handedOff: ClaimedDelivery[][];
 }
 
 /**
@@ -25,11 +27,11 @@ export interface CloseResult {
  */
 export async function closeDueWindows(
   db: Db,
-  opts: { limit: number; horizonMs?: number },
+  opts: { limit: number; horizonMs?: number; handOff?: HandOff },
 ): Promise<CloseResult> {
   return db.transaction(async (tx) => {
     const due = await claimDueWindows(tx, opts.limit, opts.horizonMs);
-    if (due.length === 0) return { windows: 0, events: 0, deliveries: 0 };
+    if (due.length === 0) return { windows: 0, events: 0, deliveries: 0, handedOff: [] };
     const contacts = await getContacts(
       tx,
       due.map((w) => w.contactId),
@@ -56,12 +58,21 @@ export async function closeDueWindows(
       });
     }
     const seqs = await insertEvents(tx, events);
-    const deliveries = await fanOut(tx, seqs);
-    if (deliveries > 0) await tx.notify('deliveries');
+    const fresh = await fanOut(tx, [...seqs.values()]);
+    const handedOff = opts.handOff
+      ? await claimFresh(
+          tx,
+          fresh,
+          new Map(events.map((e) => [seqs.get(e.envelope.eventId)!, e])),
+          opts.handOff,
+        )
+      : [];
+    // the rest are for any worker to claim
+    if (fresh.length > handedOff.reduce((n, c) => n + c.length, 0)) await tx.notify('deliveries');
     await deleteWindows(
       tx,
       due.map((w) => w.contactId),
     );
-    return { windows: due.length, events: events.length, deliveries };
+    return { windows: due.length, events: events.length, deliveries: fresh.length, handedOff };
   });
 }

@@ -4,6 +4,7 @@ import { WorkLoop } from '../loop.js';
 import type { Db } from '../store/db.js';
 import { purgeEvents } from '../store/events.js';
 import { msUntilNextWindow } from '../store/windows.js';
+import type { DeliveryWorker } from '../delivery/worker.js';
 import { closeDueWindows } from './close-windows.js';
 
 /** Windows closed per transaction: large enough to amortize statements, small enough to keep locks short. */
@@ -19,15 +20,18 @@ export interface Runner {
  * Closes windows as they fall due. A contact write signals the `windows` channel on commit (from
  * this process or another sharing the database), which wakes the loop to re-read the next due
  * time; between signals it sleeps exactly until then. Open windows live in the database, so a
- * restarted process simply finds them and closes the overdue ones first.
+ * restarted process simply finds them and closes the overdue ones first. With a local delivery
+ * worker, the new deliveries it has room for are handed to it straight from the closing
+ * transaction.
  */
-export async function startCoalescer(db: Db, log: Logger): Promise<Runner> {
+export async function startCoalescer(db: Db, log: Logger, worker?: DeliveryWorker): Promise<Runner> {
   const loop = new WorkLoop({
     name: 'coalescer',
     log,
     idleMs: 30_000,
     step: async () => {
-      const r = await closeDueWindows(db, { limit: CLOSE_BATCH });
+      const r = await closeDueWindows(db, { limit: CLOSE_BATCH, handOff: worker?.handOffBudget() });
+      worker?.accept(r.handedOff);
       if (r.windows > 0) log.debug({ windows: r.windows, events: r.events }, 'windows closed');
       if (r.windows === CLOSE_BATCH) return { more: true };
       const next = await msUntilNextWindow(db);

@@ -26,9 +26,14 @@ const FIRST_DUE = (
  * writes the events, so no event can be emitted without its deliveries. A paused subscription still
  * gets its deliveries (they wait); a disabled one does not.
  */
-export async function fanOut(tx: Queryable, eventSeqs: readonly number[]): Promise<number> {
-  if (eventSeqs.length === 0) return 0;
-  const { rowCount } = await tx.query(
+export async function fanOut(tx: Queryable, eventSeqs: readonly number[]): Promise<NewDelivery[]> {
+  if (eventSeqs.length === 0) return [];
+  const { rows } = await tx.query<{
+    id: string;
+    subscription_id: string;
+    contact_id: number;
+    event_seq: number;
+  }>(
     `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id, next_attempt_at)
      SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), s.id, e.seq, e.contact_id,
             ${FIRST_DUE('s', 'e.contact_id')}
@@ -37,10 +42,115 @@ export async function fanOut(tx: Queryable, eventSeqs: readonly number[]): Promi
        AND (s.location_id = e.location_id OR (s.location_id IS NULL AND s.organization_id = e.organization_id))
        AND (s.event_types IS NULL OR e.event_type = ANY (s.event_types))
      WHERE e.seq = ANY ($1::bigint[])
-     ORDER BY e.seq`,
+     ORDER BY e.seq
+     RETURNING id, subscription_id, contact_id, event_seq`,
     [eventSeqs],
   );
-  return rowCount;
+  return rows.map((r) => ({
+    id: r.id,
+    subscriptionId: r.subscription_id,
+    contactId: r.contact_id,
+    eventSeq: r.event_seq,
+  }));
+}
+
+export interface NewDelivery {
+  id: string;
+  subscriptionId: string;
+  contactId: number;
+  eventSeq: number;
+}
+
+/** What the local delivery worker can take on right now, for a hand-off. */
+export interface HandOff {
+  /** chains it has room for */
+  chains: number;
+  /** chains it has room for to one subscription */
+  perSubscription: (id: string) => number;
+  leaseMs: number;
+}
+
+/**
+ * Claims, in the transaction that just created them, the new deliveries the local worker has room
+ * for: the common path then needs no claim at all, and a delivery leaves as soon as its window
+ * closes. Only contacts with nothing unfinished ahead (the usual case) qualify, each contact's new
+ * deliveries forming one chain; the rest wait for an ordinary claim.
+ */
+export async function claimFresh(
+  tx: Queryable,
+  fresh: readonly NewDelivery[],
+  events: ReadonlyMap<number, { envelope: ContactEvent; windowId: string }>,
+  h: HandOff,
+): Promise<ClaimedDelivery[][]> {
+  if (fresh.length === 0 || h.chains <= 0) return [];
+  const sorted = [...fresh].sort(
+    (a, b) =>
+      a.subscriptionId.localeCompare(b.subscriptionId) ||
+      a.contactId - b.contactId ||
+      a.eventSeq - b.eventSeq,
+  );
+  const groups: NewDelivery[][] = [];
+  for (const d of sorted) {
+    const last = groups.at(-1);
+    if (last && last[0]!.subscriptionId === d.subscriptionId && last[0]!.contactId === d.contactId)
+      last.push(d);
+    else groups.push([d]);
+  }
+  const { rows: heads } = await tx.query<{ id: string }>(
+    `SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id AND s.status = 'active'
+     WHERE d.id = ANY ($1::text[]) AND NOT EXISTS (
+       SELECT 1 FROM deliveries p
+       WHERE p.subscription_id = d.subscription_id AND p.contact_id = d.contact_id
+         AND p.event_seq < d.event_seq AND p.status IN ('pending', 'sending'))`,
+    [groups.map((g) => g[0]!.id)],
+  );
+  const free = new Set(heads.map((r) => r.id));
+  const taken = new Map<string, number>();
+  const chosen: NewDelivery[][] = [];
+  for (const g of groups) {
+    if (chosen.length >= h.chains) break;
+    const sub = g[0]!.subscriptionId;
+    const n = taken.get(sub) ?? 0;
+    if (!free.has(g[0]!.id) || n >= h.perSubscription(sub)) continue;
+    taken.set(sub, n + 1);
+    chosen.push(g.slice(0, CHAIN_LIMIT));
+  }
+  if (chosen.length === 0) return [];
+  const { rows: subs } = await tx.query<{
+    id: string;
+    url: string;
+    secret: string;
+    previous_secret: string | null;
+  }>(
+    `SELECT id, url, secret, CASE WHEN previous_secret_expires_at > now() THEN previous_secret END AS previous_secret
+     FROM subscriptions WHERE id = ANY ($1::text[])`,
+    [[...taken.keys()]],
+  );
+  const subById = new Map(subs.map((s) => [s.id, s]));
+  const links = chosen.flatMap((c) => c.map((d, i) => ({ id: d.id, leaseMs: h.leaseMs * (i + 1) })));
+  await tx.query(
+    `UPDATE deliveries d SET status = 'sending', attempts = attempts + 1,
+       next_attempt_at = now() + u.lease_ms * interval '1 millisecond'
+     FROM unnest($1::text[], $2::int[]) AS u (id, lease_ms) WHERE d.id = u.id`,
+    [links.map((l) => l.id), links.map((l) => l.leaseMs)],
+  );
+  return chosen.map((c) =>
+    c.map((d) => {
+      const s = subById.get(d.subscriptionId)!;
+      const ev = events.get(d.eventSeq)!;
+      return {
+        id: d.id,
+        subscriptionId: d.subscriptionId,
+        contactId: d.contactId,
+        attempt: 1,
+        envelope: ev.envelope,
+        windowId: ev.windowId,
+        isTest: false,
+        url: s.url,
+        secrets: s.previous_secret === null ? [s.secret] : [s.secret, s.previous_secret],
+      };
+    }),
+  );
 }
 
 /** A claimed delivery, with what the sender needs. */

@@ -10,15 +10,18 @@ export interface StoredEvent {
   contactId: number;
 }
 
-/** Writes events with one multi-row statement; returns their `seq`s. */
-export async function insertEvents(tx: Queryable, events: readonly StoredEvent[]): Promise<number[]> {
-  if (events.length === 0) return [];
-  const { rows } = await tx.query<{ seq: number }>(
+/** Writes events with one multi-row statement; returns each event's `seq` by its eventId. */
+export async function insertEvents(
+  tx: Queryable,
+  events: readonly StoredEvent[],
+): Promise<Map<string, number>> {
+  if (events.length === 0) return new Map();
+  const { rows } = await tx.query<{ seq: number; event_id: string }>(
     `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
                          event_timestamp, data)
      SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[],
                           $7::bigint[], $8::timestamptz[], $9::jsonb[])
-     RETURNING seq`,
+     RETURNING seq, event_id`,
     [
       events.map((e) => e.envelope.eventId),
       events.map((e) => e.windowId),
@@ -31,7 +34,7 @@ export async function insertEvents(tx: Queryable, events: readonly StoredEvent[]
       events.map((e) => JSON.stringify(e.envelope.data)),
     ],
   );
-  return rows.map((r) => r.seq);
+  return new Map(rows.map((r) => [r.event_id, r.seq]));
 }
 
 interface EventRow {

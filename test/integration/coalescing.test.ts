@@ -240,7 +240,12 @@ describe('windows', () => {
     tenant,
   }) => {
     const c = await api.create(`/api/locations/${tenant.locA}/contacts`, {});
-    expect(await closeDueWindows(api.db, { limit: 100 })).toEqual({ windows: 0, events: 0, deliveries: 0 });
+    expect(await closeDueWindows(api.db, { limit: 100 })).toMatchObject({
+      windows: 0,
+      events: 0,
+      deliveries: 0,
+      handedOff: [],
+    });
     await closeAllWindows(api.db);
     await api.patch(`/api/contacts/${c.contactId}`, { contactGroupId: 2 });
     await closeAllWindows(api.db);

@@ -222,7 +222,10 @@ export async function claimDeliveries(
     // Three short statements, each with only one sensible plan, because right after a burst the
     // table's statistics are stale and a single joined query got planned as "every delivery of the
     // subscription, then sort" (~40 ms per claim at 15,000 rows). First, walk the due index in
-    // order over a bounded window, keeping the rows that are next for their contact.
+    // order over a bounded window, keeping the rows that are next for their contact. With stale
+    // statistics the planner prefers a bitmap scan of every due row plus a sort (measured 19 ms at
+    // 15,000 rows, against well under 1 ms walking the index); it may not, in this transaction.
+    await tx.query(`SELECT set_config('enable_bitmapscan', 'off', true)`);
     const { rows: candidates } = await tx.query<{ id: string }>(
       `SELECT w.id FROM (
          SELECT c.id, c.subscription_id, c.contact_id, c.event_seq, c.next_attempt_at FROM deliveries c

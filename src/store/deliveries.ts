@@ -187,8 +187,12 @@ interface ClaimRow {
   previous_secret: string | null;
 }
 
-/** Deliveries of one contact sent in order by one claim, at most. */
-export const CHAIN_LIMIT = 50;
+/**
+ * Deliveries of one contact sent in order by one claim, at most. Each link's lease covers the links
+ * ahead of it, so this also bounds how long the tail of a chain waits when its worker dies (ten
+ * leases of timeout + 30 s).
+ */
+export const CHAIN_LIMIT = 10;
 
 const CLAIM_SELECT = `SELECT d.id, d.subscription_id, d.contact_id, d.attempts, d.test_payload,
   e.seq, e.event_id, e.window_id, e.event_type, e.event_timestamp, e.location_id, e.organization_id, e.data,

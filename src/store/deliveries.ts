@@ -127,13 +127,7 @@ export async function claimFresh(
     [[...taken.keys()]],
   );
   const subById = new Map(subs.map((s) => [s.id, s]));
-  const links = chosen.flatMap((c) => c.map((d, i) => ({ id: d.id, leaseMs: h.leaseMs * (i + 1) })));
-  await tx.query(
-    `UPDATE deliveries d SET status = 'sending', attempts = attempts + 1,
-       next_attempt_at = now() + u.lease_ms * interval '1 millisecond'
-     FROM unnest($1::text[], $2::int[]) AS u (id, lease_ms) WHERE d.id = u.id`,
-    [links.map((l) => l.id), links.map((l) => l.leaseMs)],
-  );
+  await lease(tx, chosen, h.leaseMs);
   return chosen.map((c) =>
     c.map((d) => {
       const s = subById.get(d.subscriptionId)!;
@@ -193,6 +187,24 @@ interface ClaimRow {
  * leases of timeout + 30 s).
  */
 export const CHAIN_LIMIT = 10;
+
+/**
+ * Marks claimed chains `sending`. Each link's lease is long enough for the links ahead of it to be
+ * sent first.
+ */
+async function lease(
+  tx: Queryable,
+  chains: readonly (readonly { id: string }[])[],
+  leaseMs: number,
+): Promise<void> {
+  const links = chains.flatMap((c) => c.map((d, i) => ({ id: d.id, leaseMs: leaseMs * (i + 1) })));
+  await tx.query(
+    `UPDATE deliveries d SET status = 'sending', attempts = attempts + 1,
+       next_attempt_at = now() + u.lease_ms * interval '1 millisecond'
+     FROM unnest($1::text[], $2::int[]) AS u (id, lease_ms) WHERE d.id = u.id`,
+    [links.map((l) => l.id), links.map((l) => l.leaseMs)],
+  );
+}
 
 const CLAIM_SELECT = `SELECT d.id, d.subscription_id, d.contact_id, d.attempts, d.test_payload,
   e.seq, e.event_id, e.window_id, e.event_type, e.event_timestamp, e.location_id, e.organization_id, e.data,
@@ -292,14 +304,7 @@ export async function claimDeliveries(
       for (const r of next) byHead.get(r.head)?.push(r);
     }
     if (chains.length === 0) return [];
-    // each link gets a lease long enough for the links ahead of it to be sent first
-    const links = chains.flatMap((c) => c.map((r, i) => ({ id: r.id, leaseMs: opts.leaseMs * (i + 1) })));
-    await tx.query(
-      `UPDATE deliveries d SET status = 'sending', attempts = attempts + 1,
-         next_attempt_at = now() + u.lease_ms * interval '1 millisecond'
-       FROM unnest($1::text[], $2::int[]) AS u (id, lease_ms) WHERE d.id = u.id`,
-      [links.map((l) => l.id), links.map((l) => l.leaseMs)],
-    );
+    await lease(tx, chains, opts.leaseMs);
     return chains.map((c) =>
       c.map((r) => ({
         id: r.id,

@@ -88,6 +88,7 @@ export class DeliveryWorker {
   private readonly loop: WorkLoop;
   private readonly perSub = new Map<string, number>();
   private inFlight = 0;
+  private starved = false;
   private readonly sends = new Set<Promise<void>>();
   private outcomes: Completion[] = [];
   private released: Release[] = [];
@@ -119,7 +120,7 @@ export class DeliveryWorker {
   }
 
   async start(): Promise<void> {
-    this.unlisten = await this.db.listen('deliveries', () => this.loop.wake());
+    this.unlisten = await this.db.listen('deliveries', () => this.wake());
     this.loop.start();
   }
 
@@ -130,6 +131,12 @@ export class DeliveryWorker {
     await Promise.all([...this.sends]);
     await this.flush();
     await this.sender.close();
+  }
+
+  /** New work may be claimable (a signal, or a written batch that freed contacts' next deliveries). */
+  private wake(): void {
+    this.starved = false;
+    this.loop.wake();
   }
 
   private async step() {
@@ -143,6 +150,8 @@ export class DeliveryWorker {
       perSubscription: (id) => this.s.perSubscription - (this.perSub.get(id) ?? 0),
     });
     for (const chain of chains) this.dispatch(chain);
+    // nothing claimable: a finished request alone will not change that, only a written batch or a signal
+    this.starved = chains.length === 0;
     if (chains.length === limit) return { more: true };
     const next = await msUntilNextDelivery(this.db);
     return { more: false, nextInMs: next === undefined ? undefined : Math.max(0, Math.ceil(next)) };
@@ -160,7 +169,8 @@ export class DeliveryWorker {
       this.sends.delete(send);
       // with half the capacity free again, claim without waiting for the next written batch (larger
       // claims cost the database less per delivery than many small ones)
-      if (this.inFlight <= this.s.concurrency / 2 && n <= this.s.perSubscription / 2) this.loop.wake();
+      if (!this.starved && this.inFlight <= this.s.concurrency / 2 && n <= this.s.perSubscription / 2)
+        this.loop.wake();
     });
     this.sends.add(send);
   }
@@ -228,9 +238,8 @@ export class DeliveryWorker {
             await tx.notify('deliveries');
           });
           failures = 0;
-          // claim again once per written batch, not once per finished request: the slots are free
-          // now, and the next deliveries of these contacts have just become claimable
-          this.loop.wake();
+          // the next deliveries of these contacts have just become claimable
+          this.wake();
         } catch (err) {
           // keep them: until written, their leases keep the deliveries from being sent again
           this.outcomes = batch.concat(this.outcomes);

@@ -260,11 +260,14 @@ export async function claimDeliveries(
     if (candidates.length === 0) return [];
     // Then lock the heads by primary key, skipping any another worker took meanwhile, keep at most
     // each subscription's share, and read what the sender needs.
+    // (driven from the list of ids, so that it is one primary-key lookup per id: given `id = ANY`,
+    // the planner walked a whole subscription's order index instead)
     const { rows: headRows } = await tx.query<ClaimRow>(
-      `${CLAIM_SELECT} FROM deliveries d
+      `${CLAIM_SELECT} FROM unnest($1::text[]) AS h (id)
+       JOIN deliveries d ON d.id = h.id
        JOIN subscriptions s ON s.id = d.subscription_id AND s.status = 'active'
        LEFT JOIN events e ON e.seq = d.event_seq
-       WHERE d.id = ANY ($1::text[]) AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
+       WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
        ORDER BY d.next_attempt_at, d.event_seq
        FOR UPDATE OF d SKIP LOCKED`,
       [candidates.map((c) => c.id)],

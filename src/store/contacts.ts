@@ -68,11 +68,6 @@ export function rowToContact(r: Row): StoredContact {
   };
 }
 
-/** Column values in CONTACT_COLUMNS order, as statement parameters. */
-function fieldParams(c: ContactFields): unknown[] {
-  return CONTACT_COLUMNS.map(({ name, kind }) => (kind === 'json' ? JSON.stringify(c[name]) : c[name]));
-}
-
 // Multi-row writes pass one array per column to unnest(). Tags travel as JSON arrays, because
 // unnest() would flatten an array of arrays into one long list.
 const ARRAY_TYPES: Record<FieldKind, string> = {
@@ -91,16 +86,27 @@ function columnArrays(list: readonly ContactFields[]): unknown[][] {
 }
 
 /**
- * `unnest($n::bigint[], $n+1::type[], …) AS u (contact_id, …)`: the contact ids, then one array
- * per contact column from parameter n on; and the select list that reads the columns back.
+ * `unnest($n::bigint[], [$n+1::bigint[], $n+2::boolean[],] $…::type[], …) AS u (contact_id,
+ * [location_id, is_active,] …)`: the contact ids, optionally where they live and whether they are
+ * active, then one array per contact column; and, per contact column, the expression reading it.
  */
-function unnestContacts(n: number): { from: string; select: string } {
-  const args = CONTACT_COLUMNS.map((c, i) => `$${n + 1 + i}::${ARRAY_TYPES[c.kind]}`).join(', ');
-  const names = CONTACT_COLUMNS.map((c) => c.column).join(', ');
-  const select = CONTACT_COLUMNS.map((c) =>
+function unnestContacts(n: number, withPlace = false): { from: string; exprs: string[]; next: number } {
+  const lead = withPlace
+    ? [`$${n}::bigint[]`, `$${n + 1}::bigint[]`, `$${n + 2}::boolean[]`]
+    : [`$${n}::bigint[]`];
+  const first = n + lead.length;
+  const args = [...lead, ...CONTACT_COLUMNS.map((c, i) => `$${first + i}::${ARRAY_TYPES[c.kind]}`)].join(
+    ', ',
+  );
+  const names = [
+    'contact_id',
+    ...(withPlace ? ['location_id', 'is_active'] : []),
+    ...CONTACT_COLUMNS.map((c) => c.column),
+  ].join(', ');
+  const exprs = CONTACT_COLUMNS.map((c) =>
     c.kind === 'tags' ? `ARRAY(SELECT jsonb_array_elements_text(u.${c.column}))` : `u.${c.column}`,
-  ).join(', ');
-  return { from: `unnest($${n}::bigint[], ${args}) AS u (contact_id, ${names})`, select };
+  );
+  return { from: `unnest(${args}) AS u (${names})`, exprs, next: first + CONTACT_COLUMNS.length };
 }
 
 export async function getContact(
@@ -243,11 +249,12 @@ export async function insertContacts(
   );
   const ids = idRows.map((r) => r.id);
   const u = unnestContacts(2);
+  const select = u.exprs.join(', ');
   let at: Date;
   try {
     const { rows } = await tx.query<{ created_at: Date }>(
       `INSERT INTO contacts (contact_id, location_id, ${CONTACT_COLUMNS.map((c) => c.column).join(', ')}, seq)
-       SELECT u.contact_id, $1, ${u.select}, 1 FROM ${u.from}
+       SELECT u.contact_id, $1, ${select}, 1 FROM ${u.from}
        RETURNING created_at`,
       [location.id, ids, ...columnArrays(list)],
     );
@@ -290,10 +297,87 @@ export async function insertContacts(
   return contacts;
 }
 
+/** One contact's change within a batch: its state before (locked by the caller) and after. */
+export interface ContactChange {
+  before: StoredContact;
+  after: Contact;
+  operation: Operation;
+}
+
 /**
- * Writes a contact's new state, the history row of what changed, and opens or extends the
- * contact's window, all in the caller's transaction (which holds the contact's row lock). A change
- * that changes nothing writes nothing.
+ * Writes contacts' new states, a history row for each that changed, and opens or extends their
+ * windows, in the caller's transaction (which holds the contacts' row locks): one statement each,
+ * whatever the number of contacts. Changes that change nothing write nothing; each contact at most
+ * once per call. Returns every contact's state after.
+ */
+export async function writeContactChanges(
+  tx: Tx,
+  changes: readonly ContactChange[],
+  meta: ChangeMeta,
+): Promise<StoredContact[]> {
+  const real = changes
+    .map((c) => ({ ...c, diff: diffContact(c.before, c.after) }))
+    .filter((c) => Object.keys(c.diff).length > 0);
+  if (real.length === 0) return changes.map((c) => c.before);
+  const byLocation = new Map<number, (number | null)[]>();
+  for (const c of real) {
+    if (c.after.locationId !== c.before.locationId || c.after.subGroupId !== c.before.subGroupId) {
+      byLocation.set(c.after.locationId, [...(byLocation.get(c.after.locationId) ?? []), c.after.subGroupId]);
+    }
+  }
+  for (const [locationId, ids] of byLocation) await assertSubGroupsAt(tx, locationId, ids);
+  const u = unnestContacts(1, true);
+  const sets = CONTACT_COLUMNS.map((c, i) => `${c.column} = ${u.exprs[i]}`).join(', ');
+  let rows: Row[];
+  try {
+    ({ rows } = await tx.query<Row>(
+      `UPDATE contacts c SET location_id = u.location_id, is_active = u.is_active, ${sets},
+         seq = c.seq + 1, updated_at = now()
+       FROM ${u.from} WHERE c.contact_id = u.contact_id
+       RETURNING c.contact_id, c.seq, c.updated_at`,
+      [
+        real.map((c) => c.before.contactId),
+        real.map((c) => c.after.locationId),
+        real.map((c) => c.after.isActive),
+        ...columnArrays(real.map((c) => c.after)),
+      ],
+    ));
+  } catch (err) {
+    rethrowUnique(err);
+  }
+  const written = new Map(rows.map((r) => [r.contact_id as number, r]));
+  const seqOf = (id: number) => written.get(id)!.seq as number;
+  await insertHistory(
+    tx,
+    real.map((c) => ({
+      contactId: c.before.contactId,
+      seq: seqOf(c.before.contactId),
+      locationId: c.after.locationId,
+      operation: c.operation,
+      changes: c.diff,
+    })),
+    meta,
+  );
+  await touchWindows(
+    tx,
+    real.map((c) => ({
+      contactId: c.before.contactId,
+      seq: seqOf(c.before.contactId),
+      before: contactView(c.before),
+      defaultGroupId: null,
+    })),
+    meta.coalesce,
+  );
+  await tx.notify('windows');
+  return changes.map((c) => {
+    const r = written.get(c.before.contactId);
+    return r ? { ...c.after, seq: r.seq as number, updatedAt: iso(r.updated_at)! } : c.before;
+  });
+}
+
+/**
+ * Writes a contact's new state, its history row and its window, in the caller's transaction (which
+ * holds the contact's row lock). A change that changes nothing writes nothing.
  */
 export async function writeContactChange(
   tx: Tx,
@@ -302,34 +386,6 @@ export async function writeContactChange(
   operation: Operation,
   meta: ChangeMeta,
 ): Promise<StoredContact> {
-  const changes = diffContact(before, after);
-  if (Object.keys(changes).length === 0) return before;
-  if (after.locationId !== before.locationId || after.subGroupId !== before.subGroupId) {
-    await assertSubGroupAt(tx, after.locationId, after.subGroupId);
-  }
-  const sets = CONTACT_COLUMNS.map((c, i) => `${c.column} = $${i + 4}`).join(', ');
-  let row: Row;
-  try {
-    const { rows } = await tx.query<Row>(
-      `UPDATE contacts SET location_id = $2, is_active = $3, ${sets}, seq = seq + 1, updated_at = now()
-       WHERE contact_id = $1 RETURNING seq, updated_at`,
-      [before.contactId, after.locationId, after.isActive, ...fieldParams(after)],
-    );
-    row = rows[0]!;
-  } catch (err) {
-    rethrowUnique(err);
-  }
-  const seq = row.seq as number;
-  await insertHistory(
-    tx,
-    [{ contactId: before.contactId, seq, locationId: after.locationId, operation, changes }],
-    meta,
-  );
-  await touchWindows(
-    tx,
-    [{ contactId: before.contactId, seq, before: contactView(before), defaultGroupId: null }],
-    meta.coalesce,
-  );
-  await tx.notify('windows');
-  return { ...after, seq, updatedAt: iso(row.updated_at)! };
+  const [written] = await writeContactChanges(tx, [{ before, after, operation }], meta);
+  return written!;
 }

@@ -10,6 +10,8 @@ export interface Config {
   logLevel: string;
   /** Largest JSON body the API reads, in bytes. */
   bodyLimit: number;
+  /** Largest JSON body of a bulk import, in bytes. */
+  importBodyLimit: number;
   coalesce: CoalesceSettings;
   eventRetentionDays: number;
   delivery: DeliverySettings;
@@ -94,6 +96,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken,
     logLevel: nonEmpty(env, 'LOG_LEVEL') ?? 'info',
     bodyLimit: intVar(env, 'FPT_BODY_LIMIT_BYTES', 1024 * 1024, 1024),
+    importBodyLimit: intVar(env, 'FPT_IMPORT_BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024),
     coalesce: {
       quietMs: intVar(env, 'FPT_COALESCE_QUIET_MS', 5000, 0, 86_400_000),
       maxMs: intVar(env, 'FPT_COALESCE_MAX_MS', 10_000, 0, 86_400_000),

@@ -5,7 +5,7 @@ import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
-import { contactRoutes } from './routes/contacts.js';
+import { contactRoutes, importRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
 import { subscriptionRoutes } from './routes/subscriptions.js';
 import { subGroupRoutes } from './routes/sub-groups.js';
@@ -53,6 +53,7 @@ export function buildApi({ db, config, operatorKey, logger }: ApiOptions): Fasti
   tenantRoutes(app, deps);
   subGroupRoutes(app, deps);
   contactRoutes(app, deps);
+  importRoutes(app, deps);
   eventRoutes(app, deps);
   subscriptionRoutes(app, deps);
   return app;

@@ -121,6 +121,26 @@ export async function getContact(
   return rows[0] && rowToContact(rows[0]);
 }
 
+/**
+ * A location's contacts with any of these externalIds or (lower-cased) emails, or, with
+ * `activeOnly` and no keys, all its active contacts; optionally locked for update.
+ */
+export async function getContactsAt(
+  q: Queryable,
+  locationId: number,
+  opts: { externalIds?: string[]; emails?: string[]; activeOnly?: boolean; forUpdate?: boolean },
+): Promise<StoredContact[]> {
+  const byKeys = opts.externalIds !== undefined || opts.emails !== undefined;
+  const { rows } = await q.query<Row>(
+    `${SELECT_CONTACT} WHERE c.location_id = $1
+       AND (NOT $4::boolean OR c.external_id = ANY ($2::text[]) OR lower(c.email) = ANY ($3::text[]))
+       AND (NOT $5::boolean OR c.is_active)
+     ORDER BY c.contact_id${opts.forUpdate ? ' FOR UPDATE OF c' : ''}`,
+    [locationId, opts.externalIds ?? [], opts.emails ?? [], byKeys, opts.activeOnly ?? false],
+  );
+  return rows.map(rowToContact);
+}
+
 /** Several contacts by id, in one statement. */
 export async function getContacts(
   q: Queryable,

@@ -1,4 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { importContacts } from '../../contacts/import.js';
+import { compileValidator } from '../validation.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { applyPatch, normalizeInput, type Contact } from '../../domain/contact.js';
 import { canSeeLocation, requireRole } from '../../domain/principal.js';
@@ -162,6 +165,40 @@ export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): v
       const data = await listHistory(db, contact.contactId, { afterSeq: req.query.after ?? 0, limit });
       const last = data.at(-1);
       return { data, nextCursor: data.length === limit && last ? String(last.seq) : null };
+    },
+  );
+}
+
+const ImportBody = Type.Object(
+  {
+    // each row is checked on its own, so that one bad row rejects only itself
+    contacts: Type.Array(Type.Unknown(), { maxItems: 100_000 }),
+    deactivateMissing: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+const validateImportRow = compileValidator(CreateContactBody);
+
+/** Bulk import: creates or updates a location's contacts, per-row errors in the answer. */
+export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  app.post(
+    '/api/locations/:locationId/contacts/import',
+    { schema: { params: LocationParams, body: ImportBody }, bodyLimit: config.importBodyLimit },
+    async (req) => {
+      const loc = await visibleLocation(db, req, req.params.locationId);
+      requireRole(req.principal, 'staff');
+      // an import is recorded as one unless the caller names another source
+      const meta = {
+        ...changeMeta(req, config),
+        ...(req.headers['x-change-source'] ? {} : { source: 'import' as const }),
+      };
+      return importContacts(db, loc, req.body.contacts, {
+        deactivateMissing: req.body.deactivateMissing ?? false,
+        meta,
+        validateRow: validateImportRow,
+      });
     },
   );
 }

@@ -1,0 +1,168 @@
+import { describe, expect } from 'vitest';
+import { apiTest as test, type TestApi } from '../helpers/api.js';
+
+const contactsAt = async (api: TestApi, loc: number) =>
+  (await api.get(`/api/locations/${loc}/contacts?limit=500`)).body.data as {
+    contactId: number;
+    firstName: string | null;
+    email: string | null;
+    externalId: string | null;
+    isActive: boolean;
+    contactGroupId: number;
+  }[];
+
+describe('bulk import', () => {
+  test('creates new contacts and updates those matched by externalId or by email', async ({
+    api,
+    tenant,
+  }) => {
+    const byExt = await api.create(`/api/locations/${tenant.locA}/contacts`, {
+      externalId: 'crm-1',
+      firstName: 'Old',
+    });
+    const byMail = await api.create(`/api/locations/${tenant.locA}/contacts`, { email: 'Bo@Example.com' });
+    const res = await api.post(
+      `/api/locations/${tenant.locA}/contacts/import`,
+      {
+        contacts: [
+          { externalId: 'crm-1', firstName: 'New', contactGroupId: 3 },
+          { email: 'bo@example.com', lastName: 'Bo' },
+          { firstName: 'Fresh', email: 'fresh@example.com', tags: ['import'] },
+        ],
+      },
+      { key: tenant.keys.orgStaff },
+    );
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      total: 3,
+      created: 1,
+      updated: 2,
+      unchanged: 0,
+      deactivated: 0,
+      rejected: [],
+    });
+    expect((await api.get(`/api/contacts/${byExt.contactId}`)).body).toMatchObject({
+      firstName: 'New',
+      contactGroupId: 3,
+    });
+    expect((await api.get(`/api/contacts/${byMail.contactId}`)).body).toMatchObject({
+      lastName: 'Bo',
+      email: 'bo@example.com',
+    });
+    const all = await contactsAt(api, tenant.locA);
+    expect(all.map((c) => c.firstName).sort()).toEqual(['Fresh', 'New', null]);
+    const history = (await api.get(`/api/contacts/${byExt.contactId}/history`)).body.data;
+    expect(history.at(-1)).toMatchObject({
+      source: 'import',
+      changes: { firstName: { from: 'Old', to: 'New' } },
+    });
+  });
+
+  test('bad rows are rejected with their reason and field while the valid rows apply', async ({
+    api,
+    tenant,
+  }) => {
+    const sgB = await api.create(`/api/locations/${tenant.locB}/sub-groups`, { name: 'B' });
+    const res = await api.post(`/api/locations/${tenant.locA}/contacts/import`, {
+      contacts: [
+        { firstName: 'Good' },
+        { firstName: 'Bad group', contactGroupId: 9 },
+        'not an object',
+        { firstName: 'Typo', favouriteColour: 'red' },
+        { firstName: 'Wrong sub-group', subGroupId: sgB.subGroupId + 40 },
+        { firstName: 'Also good', email: 'ok@example.com' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ total: 6, created: 2, updated: 0 });
+    expect(res.body.rejected).toEqual([
+      expect.objectContaining({ row: 2, code: 'invalid_contact_group', field: 'contactGroupId' }),
+      expect.objectContaining({ row: 3, code: 'invalid_type' }),
+      expect.objectContaining({ row: 4, code: 'unknown_field', field: 'favouriteColour' }),
+      expect.objectContaining({ row: 5, code: 'invalid_reference', field: 'subGroupId' }),
+    ]);
+    expect((await contactsAt(api, tenant.locA)).map((c) => c.firstName).sort()).toEqual([
+      'Also good',
+      'Good',
+    ]);
+  });
+
+  test('a row repeating an earlier row of the file is rejected as a duplicate', async ({ api, tenant }) => {
+    const res = await api.post(`/api/locations/${tenant.locA}/contacts/import`, {
+      contacts: [
+        { externalId: 'x', firstName: 'First' },
+        { externalId: 'x', firstName: 'Second' },
+        { email: 'same@example.com' },
+        { email: 'SAME@example.com', firstName: 'Again' },
+      ],
+    });
+    expect(res.body).toMatchObject({ created: 2 });
+    expect(res.body.rejected.map((r: { row: number; code: string }) => [r.row, r.code])).toEqual([
+      [2, 'duplicate_row'],
+      [4, 'duplicate_row'],
+    ]);
+    expect((await contactsAt(api, tenant.locA)).find((c) => c.externalId === 'x')?.firstName).toBe('First');
+  });
+
+  test('importing the same rows again changes nothing', async ({ api, tenant }) => {
+    const rows = [
+      { externalId: 'a', firstName: 'A', tags: ['x', 'y'] },
+      { externalId: 'b', firstName: 'B' },
+    ];
+    await api.post(`/api/locations/${tenant.locA}/contacts/import`, { contacts: rows });
+    const again = await api.post(`/api/locations/${tenant.locA}/contacts/import`, { contacts: rows });
+    expect(again.body).toMatchObject({ created: 0, updated: 0, unchanged: 2 });
+    const [a] = await contactsAt(api, tenant.locA);
+    expect((await api.get(`/api/contacts/${a!.contactId}/history`)).body.data).toHaveLength(1);
+  });
+
+  test('deactivateMissing deactivates the contacts no row names, except those a rejected row names', async ({
+    api,
+    tenant,
+  }) => {
+    const keep = await api.create(`/api/locations/${tenant.locA}/contacts`, { externalId: 'keep' });
+    const gone = await api.create(`/api/locations/${tenant.locA}/contacts`, { externalId: 'gone' });
+    const typo = await api.create(`/api/locations/${tenant.locA}/contacts`, { externalId: 'typo' });
+    const elsewhere = await api.create(`/api/locations/${tenant.locB}/contacts`, { externalId: 'gone' });
+    const res = await api.post(`/api/locations/${tenant.locA}/contacts/import`, {
+      contacts: [{ externalId: 'keep' }, { externalId: 'typo', contactGroupId: 99 }, { externalId: 'new' }],
+      deactivateMissing: true,
+    });
+    expect(res.body).toMatchObject({ created: 1, unchanged: 1, deactivated: 1 });
+    const state = async (id: number) => (await api.get(`/api/contacts/${id}`)).body.isActive;
+    expect(await state(keep.contactId)).toBe(true);
+    expect(await state(gone.contactId)).toBe(false);
+    expect(await state(typo.contactId)).toBe(true);
+    expect(await state(elsewhere.contactId)).toBe(true);
+    const history = (await api.get(`/api/contacts/${gone.contactId}/history`)).body.data;
+    expect(history.at(-1)).toMatchObject({ operation: 'delete', source: 'import' });
+  });
+
+  test('imports are a staff action within the key scope, with a checked body', async ({ api, tenant }) => {
+    const url = `/api/locations/${tenant.locA}/contacts/import`;
+    expect((await api.post(url, { contacts: [] }, { key: tenant.keys.orgPartner })).status).toBe(403);
+    expect(
+      (
+        await api.post(
+          `/api/locations/${tenant.locB}/contacts/import`,
+          { contacts: [] },
+          { key: tenant.keys.locAStaff },
+        )
+      ).status,
+    ).toBe(404);
+    const bad = await api.post(url, { contacts: 'nope' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe('contacts');
+    expect((await api.post(url, { contacts: [], extra: 1 })).body.error.code).toBe('unknown_field');
+  });
+
+  test('a thousands-row import is applied in full', async ({ api, tenant }) => {
+    const contacts = Array.from({ length: 2500 }, (_, i) => ({ externalId: `e${i}`, firstName: `N${i}` }));
+    const res = await api.post(`/api/locations/${tenant.locA}/contacts/import`, { contacts });
+    expect(res.body).toMatchObject({ total: 2500, created: 2500, rejected: [] });
+    const updated = await api.post(`/api/locations/${tenant.locA}/contacts/import`, {
+      contacts: contacts.map((c, i) => (i % 2 ? { ...c, contactGroupId: 3 } : c)),
+    });
+    expect(updated.body).toMatchObject({ updated: 1250, unchanged: 1250 });
+  });
+});

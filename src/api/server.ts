@@ -31,6 +31,8 @@ export function buildApi({ db, config, operatorKey, logger }: ApiOptions): Fasti
     onConstructorPoisoning: 'error',
   });
   app.setValidatorCompiler(validatorCompiler);
+  // a CSV import is read as a stream by its route (csv-parse), never buffered whole
+  app.addContentTypeParser('text/csv', (_req, payload, done) => done(null, payload));
   installErrorHandling(app);
 
   app.decorateRequest('principal', null as never);

@@ -166,3 +166,72 @@ describe('bulk import', () => {
     expect(updated.body).toMatchObject({ updated: 1250, unchanged: 1250 });
   });
 });
+
+describe('bulk import from CSV', () => {
+  const csv = (api: TestApi, loc: number, text: string, query = '') =>
+    api.call('POST', `/api/locations/${loc}/contacts/import${query}`, {
+      raw: text,
+      headers: { 'content-type': 'text/csv' },
+    });
+
+  test('reads quoted cells, types, tags and custom fields', async ({ api, tenant }) => {
+    const text = [
+      '\uFEFFexternalId,firstName,lastName,contactGroupId,canSms,tags,trialEndsAt,customFields.belt',
+      'c1,"Smith, Jr.","O""Brien",3,yes,vip;hiit,2026-07-01T00:00:00Z,blue',
+      'c2,"Multi',
+      'line",,,false,,,',
+      '',
+      'c3,Eve,,,,,,',
+    ].join('\r\n');
+    const res = await csv(api, tenant.locA, text);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ total: 3, created: 3, rejected: [] });
+    const all = (await api.get(`/api/locations/${tenant.locA}/contacts`)).body.data;
+    const byExt = Object.fromEntries(all.map((c: { externalId: string }) => [c.externalId, c]));
+    expect(byExt.c1).toMatchObject({
+      firstName: 'Smith, Jr.',
+      lastName: 'O"Brien',
+      contactGroupId: 3,
+      canSms: true,
+      tags: ['hiit', 'vip'],
+      trialEndsAt: '2026-07-01T00:00:00.000Z',
+      customFields: { belt: 'blue' },
+    });
+    expect(byExt.c2).toMatchObject({ firstName: 'Multi\r\nline', canSms: false, contactGroupId: 1 });
+    expect(byExt.c3).toMatchObject({ firstName: 'Eve', lastName: null });
+  });
+
+  test('a bad cell rejects its row, naming the field; an empty cell leaves the field as it was', async ({
+    api,
+    tenant,
+  }) => {
+    await csv(api, tenant.locA, 'externalId,firstName,lastName\nk1,Kim,Lee\n');
+    const res = await csv(api, tenant.locA, 'externalId,firstName,contactGroupId\nk1,,2\nk2,Bad,nine\n');
+    expect(res.body).toMatchObject({ updated: 1, created: 0 });
+    expect(res.body.rejected).toEqual([
+      expect.objectContaining({ row: 2, field: 'contactGroupId', code: 'invalid_type' }),
+    ]);
+    const [k1] = (await api.get(`/api/locations/${tenant.locA}/contacts`)).body.data;
+    expect(k1).toMatchObject({ firstName: 'Kim', lastName: 'Lee', contactGroupId: 2 });
+  });
+
+  test('an unknown column or unreadable CSV is refused whole, with nothing written', async ({
+    api,
+    tenant,
+  }) => {
+    const unknown = await csv(api, tenant.locA, 'externalId,favouriteColour\nx,red\n');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error).toMatchObject({ code: 'unknown_field', field: 'favouriteColour' });
+    const broken = await csv(api, tenant.locA, 'externalId,firstName\nx,"unclosed\n');
+    expect(broken.status).toBe(400);
+    expect(broken.body.error.code).toBe('invalid_csv');
+    expect((await api.get(`/api/locations/${tenant.locA}/contacts`)).body.data).toEqual([]);
+  });
+
+  test('deactivateMissing comes as a query parameter', async ({ api, tenant }) => {
+    const old = await api.create(`/api/locations/${tenant.locA}/contacts`, { externalId: 'old' });
+    const res = await csv(api, tenant.locA, 'externalId\nnew\n', '?deactivateMissing=true');
+    expect(res.body).toMatchObject({ created: 1, deactivated: 1 });
+    expect((await api.get(`/api/contacts/${old.contactId}`)).body.isActive).toBe(false);
+  });
+});

@@ -1,11 +1,14 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { Readable } from 'node:stream';
+import { parse } from 'csv-parse';
+import { csvColumns, csvRow, type ColumnTarget } from '../../contacts/csv.js';
 import { importContacts } from '../../contacts/import.js';
 import { compileValidator } from '../validation.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { applyPatch, normalizeInput, type Contact } from '../../domain/contact.js';
 import { canSeeLocation, requireRole } from '../../domain/principal.js';
-import { AppError, unprocessable } from '../../errors.js';
+import { AppError, invalid, unprocessable } from '../../errors.js';
 import {
   contactView,
   insertContact,
@@ -169,23 +172,73 @@ export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): v
   );
 }
 
+/** The most rows one import takes. */
+const MAX_IMPORT_ROWS = 100_000;
+
 const ImportBody = Type.Object(
   {
     // each row is checked on its own, so that one bad row rejects only itself
-    contacts: Type.Array(Type.Unknown(), { maxItems: 100_000 }),
+    contacts: Type.Array(Type.Unknown(), { maxItems: MAX_IMPORT_ROWS }),
     deactivateMissing: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
+const ImportQuery = Type.Object(
+  { deactivateMissing: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
 
+const validateImportBody = compileValidator(ImportBody);
 const validateImportRow = compileValidator(CreateContactBody);
 
-/** Bulk import: creates or updates a location's contacts, per-row errors in the answer. */
+/**
+ * Reads a CSV import as it streams in: a header naming the fields, then one contact per record.
+ * The byte and row limits are enforced while reading, not after.
+ */
+async function readCsv(body: Readable, byteLimit: number): Promise<unknown[]> {
+  let bytes = 0;
+  const parser = parse({ bom: true, skip_empty_lines: true });
+  body.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > byteLimit)
+      parser.destroy(
+        new AppError(413, 'payload_too_large', 'the import is larger than this endpoint accepts'),
+      );
+  });
+  body.pipe(parser);
+  const rows: unknown[] = [];
+  let targets: ColumnTarget[] | undefined;
+  try {
+    for await (const record of parser as AsyncIterable<string[]>) {
+      if (targets === undefined) {
+        const cols = csvColumns(record);
+        if ('unknown' in cols)
+          throw invalid(cols.unknown, `unknown column "${cols.unknown}" in the CSV header`, 'unknown_field');
+        targets = cols.targets;
+        continue;
+      }
+      if (rows.length >= MAX_IMPORT_ROWS)
+        throw new AppError(413, 'payload_too_large', `an import takes at most ${MAX_IMPORT_ROWS} rows`);
+      rows.push(csvRow(targets, record));
+    }
+  } catch (err) {
+    body.unpipe(parser);
+    body.resume(); // drain the rest so the connection can answer
+    if (err instanceof AppError) throw err;
+    throw new AppError(400, 'invalid_csv', `the CSV could not be read: ${(err as Error).message}`);
+  }
+  return rows;
+}
+
+/**
+ * Bulk import, as JSON `{contacts: [...], deactivateMissing?}` or as CSV (`text/csv`, streamed;
+ * `?deactivateMissing=true`): creates or updates a location's contacts, per-row errors in the answer.
+ */
 export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   app.post(
     '/api/locations/:locationId/contacts/import',
-    { schema: { params: LocationParams, body: ImportBody }, bodyLimit: config.importBodyLimit },
+    { schema: { params: LocationParams, querystring: ImportQuery }, bodyLimit: config.importBodyLimit },
     async (req) => {
       const loc = await visibleLocation(db, req, req.params.locationId);
       requireRole(req.principal, 'staff');
@@ -194,11 +247,18 @@ export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): vo
         ...changeMeta(req, config),
         ...(req.headers['x-change-source'] ? {} : { source: 'import' as const }),
       };
-      return importContacts(db, loc, req.body.contacts, {
-        deactivateMissing: req.body.deactivateMissing ?? false,
-        meta,
-        validateRow: validateImportRow,
-      });
+      let rows: unknown[];
+      let deactivateMissing = req.query.deactivateMissing ?? false;
+      if (req.body instanceof Readable) {
+        rows = await readCsv(req.body, config.importBodyLimit);
+      } else {
+        const err = validateImportBody(req.body);
+        if (err) throw err;
+        const body = req.body as Type.Static<typeof ImportBody>; // checked just above
+        rows = body.contacts;
+        deactivateMissing = body.deactivateMissing ?? deactivateMissing;
+      }
+      return importContacts(db, loc, rows, { deactivateMissing, meta, validateRow: validateImportRow });
     },
   );
 }

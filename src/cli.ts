@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
+import { runImport } from './import-cli.js';
 import { openMigratedDb, startService, startWorkers } from './service.js';
 
 function portOption(v: string): number {
@@ -93,6 +94,47 @@ program
       await db.close();
     });
   });
+
+program
+  .command('import')
+  .description(
+    'send a CSV or JSON file of contacts to a running service and apply it (create or update, per-row errors)',
+  )
+  .argument(
+    '<file>',
+    'a .csv file (header of field names, customFields.<name> columns) or a .json file (an array of contacts)',
+  )
+  .requiredOption('-l, --location <id>', 'the location to import into', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a location id');
+    return n;
+  })
+  .option('--deactivate-missing', "deactivate the location's active contacts that no row names", false)
+  .option('--url <url>', 'the service (default FPT_URL, or http://localhost:$PORT)')
+  .option('--key <key>', 'a staff API key (default FPT_API_KEY)')
+  .addHelpText(
+    'after',
+    '\nExit status: 0 every row applied, 3 some rows rejected (they are listed), 1 the import was refused.',
+  )
+  .action(
+    async (
+      file: string,
+      opts: { location: number; deactivateMissing: boolean; url?: string; key?: string },
+    ) => {
+      const key = opts.key ?? process.env.FPT_API_KEY;
+      if (!key) throw new ConfigError('give a staff API key with --key or FPT_API_KEY');
+      const url = opts.url ?? process.env.FPT_URL ?? `http://localhost:${loadConfig().port}`;
+      process.exitCode = await runImport({
+        file,
+        location: opts.location,
+        url,
+        key,
+        deactivateMissing: opts.deactivateMissing,
+        progress: (line) => process.stderr.write(`${line}\n`),
+        out: (line) => process.stdout.write(`${line}\n`),
+      });
+    },
+  );
 
 program
   .command('migrate')

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -156,5 +157,67 @@ describe('the whole service', () => {
     } finally {
       await db.close();
     }
+  });
+});
+
+/** Runs a command to its end without blocking this process; resolves to its status and output. */
+function run(
+  cmd: string,
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { encoding: 'utf8' }, (err, stdout, stderr) =>
+      resolve({ status: err ? (child.exitCode ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('fpt-events import', () => {
+  test('streams a CSV file to the running service, shows progress, and reports the rows', async () => {
+    const config = { ...(await serviceConfig()), adminToken: 'a-long-operator-token-for-tests' };
+    const { svc } = await start(config);
+    const post = async (path: string, body: unknown) =>
+      (await (
+        await fetch(`${svc.url}${path}`, {
+          method: 'POST',
+          headers: {
+            authorization: 'Bearer a-long-operator-token-for-tests',
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify(body),
+        })
+      ).json()) as { id: number; key: string };
+    const loc = await post('/api/locations', { name: 'Imported' });
+    const staff = await post('/api/api-keys', { role: 'staff', locationId: loc.id });
+    const dir = mkdtempSync(join(tmpdir(), 'fpt-import-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'contacts.csv');
+    writeFileSync(
+      file,
+      'externalId,firstName,contactGroupId\na1,Ann,2\na2,"Bo, the second",3\na3,Bad,nine\n',
+    );
+    // asynchronously: the service answering the command runs in this very process
+    const res = await run(process.execPath, [
+      '--import',
+      'tsx',
+      'src/cli.ts',
+      'import',
+      file,
+      '--location',
+      String(loc.id),
+      '--url',
+      svc.url,
+      '--key',
+      staff.key,
+    ]);
+    expect(res.stderr).toContain('uploaded 100%');
+    expect(res.stdout).toContain('created 2, updated 0, unchanged 0, deactivated 0, rejected 1');
+    expect(res.stdout).toContain('row 3:');
+    expect(res.status).toBe(3);
+    const list = await fetch(`${svc.url}/api/locations/${loc.id}/contacts`, {
+      headers: { authorization: `Bearer ${staff.key}` },
+    });
+    const names = ((await list.json()) as { data: { firstName: string }[] }).data.map((c) => c.firstName);
+    expect(names.sort()).toEqual(['Ann', 'Bo, the second']);
   });
 });

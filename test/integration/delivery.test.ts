@@ -42,6 +42,13 @@ async function subscribe(api: TestApi, key: string, body: object) {
   return res.body as { id: string; secret: string };
 }
 
+/** Waits until the subscription is disabled, and answers it. */
+const disabledSubscription = (api: TestApi, id: string) =>
+  waitFor(async () => {
+    const body = (await api.get(`/api/subscriptions/${id}`)).body;
+    return body.status === 'disabled' ? body : undefined;
+  }, 'the subscription to be disabled');
+
 /** A partner's subscription to contact.created at location A, the common case below. */
 const subscribeToCreations = (api: TestApi, tenant: Tenant, receiver: Receiver) =>
   subscribe(api, tenant.keys.orgPartner, {
@@ -345,10 +352,7 @@ describe('delivery', () => {
     await contactAt(api, tenant.locA);
     await closeAllWindows(api.db);
     await receiver.waitFor(1);
-    const s = await waitFor(async () => {
-      const body = (await api.get(`/api/subscriptions/${sub.id}`)).body;
-      return body.status === 'disabled' ? body : undefined;
-    }, 'the subscription to be disabled');
+    const s = await disabledSubscription(api, sub.id);
     expect(s.disabledReason).toContain('410');
     await contactAt(api, tenant.locA);
     await closeAllWindows(api.db);
@@ -371,10 +375,7 @@ describe('delivery', () => {
     await contactAt(api, tenant.locA);
     await closeAllWindows(api.db);
     await receiver.waitFor(1);
-    const s = await waitFor(async () => {
-      const body = (await api.get(`/api/subscriptions/${sub.id}`)).body;
-      return body.status === 'disabled' ? body : undefined;
-    }, 'the subscription to be disabled');
+    const s = await disabledSubscription(api, sub.id);
     expect(s.disabledReason).toContain('5 days');
   });
 

@@ -13,9 +13,5 @@ export type ContactGroupId = keyof typeof CONTACT_GROUPS;
 
 export const CONTACT_GROUP_IDS = Object.keys(CONTACT_GROUPS).map(Number) as ContactGroupId[];
 
-export function isContactGroupId(v: unknown): v is ContactGroupId {
-  return typeof v === 'number' && Object.hasOwn(CONTACT_GROUPS, v);
-}
-
 /** "1 (Leads), 2 (Prospects), …" for error messages. */
 export const CONTACT_GROUP_LIST = CONTACT_GROUP_IDS.map((id) => `${id} (${CONTACT_GROUPS[id]})`).join(', ');

@@ -165,15 +165,7 @@ export async function listContacts(
   return rows.map(rowToContact);
 }
 
-/** Rejects a sub-group that does not exist at the contact's location. */
-export async function assertSubGroupAt(
-  q: Queryable,
-  locationId: number,
-  subGroupId: number | null,
-): Promise<void> {
-  await assertSubGroupsAt(q, locationId, [subGroupId]);
-}
-
+/** Rejects sub-groups that do not exist at the contacts' location, naming the first. */
 async function assertSubGroupsAt(
   q: Queryable,
   locationId: number,

@@ -61,14 +61,6 @@ export async function getOrganization(q: Queryable, id: number): Promise<Organiz
   return rows[0] && toOrganization(rows[0]);
 }
 
-export async function listOrganizations(q: Queryable, only?: number): Promise<Organization[]> {
-  const { rows } = await q.query<OrganizationRow>(
-    'SELECT id, name, created_at FROM organizations WHERE $1::bigint IS NULL OR id = $1 ORDER BY id',
-    [only ?? null],
-  );
-  return rows.map(toOrganization);
-}
-
 export async function createLocation(
   q: Queryable,
   input: { name: string; organizationId: number | null; defaultContactGroupId: ContactGroupId },

@@ -5,7 +5,6 @@ import type { Db } from '../store/db.js';
 import {
   claimDeliveries,
   completeDeliveries,
-  msUntilNextDelivery,
   type ClaimedDelivery,
   type Completion,
   type HandOff,
@@ -75,20 +74,47 @@ function completionOf(
 }
 
 /**
+ * Chains claimed ahead of the sending capacity, per subscription and per process, as a multiple of
+ * the caps on requests in flight: a queue that is refilled by one claim of many chains while the
+ * previous ones are still being sent, so the endpoint never waits for the database.
+ */
+const PREFETCH = 2;
+/**
+ * Longest a claimed chain may wait in the local queue. One that waited longer (its endpoint is
+ * slow) goes back to the queue table unsent, well before its lease could run out.
+ */
+const MAX_QUEUE_WAIT_MS = 30_000;
+
+interface Queued {
+  chain: ClaimedDelivery[];
+  at: number;
+}
+
+/**
  * Claims due deliveries and sends them, many at once, within two caps: `concurrency` requests in
  * flight per process, and `perSubscription` per subscription, so a hanging endpoint ties up only
  * its own share while everyone else's deliveries keep flowing. A claim is a chain: one contact's
  * queued deliveries to one subscription, sent one after the other, so per-contact order holds
  * without a claim per event; when a link fails, the links behind it go back to the queue unsent.
- * Outcomes are written in batches (attempt log, delivery state, subscription health) as they come
- * in; each batch signals the `deliveries` channel, because a finished delivery may free the next
- * one of its contact.
+ *
+ * Chains are claimed (or handed over by the closer) up to `PREFETCH` times the caps ahead of what
+ * is being sent, into a local queue per subscription, so one claim feeds many sends. Outcomes are
+ * written in batches (attempt log, delivery state, subscription health) as they come in; each
+ * batch signals the `deliveries` channel, because a finished delivery may free the next one of its
+ * contact.
  */
 export class DeliveryWorker {
   private readonly loop: WorkLoop;
+  /** chains being sent, per subscription */
   private readonly perSub = new Map<string, number>();
+  /** chains claimed and waiting to be sent, per subscription, oldest first */
+  private readonly queued = new Map<string, Queued[]>();
   private inFlight = 0;
+  private queuedChains = 0;
   private starved = false;
+  /** subscriptions that got all their room in the last claim, so probably have more waiting */
+  private capped = new Set<string>();
+  private stopping = false;
   private readonly sends = new Set<Promise<void>>();
   private outcomes: Completion[] = [];
   private released: Release[] = [];
@@ -105,18 +131,35 @@ export class DeliveryWorker {
     this.loop = new WorkLoop({ name: 'delivery', log, idleMs: 30_000, step: () => this.step() });
   }
 
-  /** Room for deliveries handed over by the closer in this process (see `claimFresh`). */
-  handOffBudget(): HandOff {
+  /** Chains of one subscription this worker has room to take on (to send or to queue). */
+  private roomFor(sub: string): number {
+    const held = (this.perSub.get(sub) ?? 0) + (this.queued.get(sub)?.length ?? 0);
+    return this.s.perSubscription * (1 + PREFETCH) - held;
+  }
+
+  /** Chains this worker has room to take on, in all. */
+  private room(): number {
+    return this.s.concurrency * (1 + PREFETCH) - this.inFlight - this.queuedChains;
+  }
+
+  /** A claim's lease: the request, a margin, and the longest the chain may wait in the queue. */
+  private get leaseMs(): number {
+    return this.s.timeoutMs + LEASE_MARGIN_MS + MAX_QUEUE_WAIT_MS;
+  }
+
+  /** Room for deliveries handed over by the closer in this process (see `fanOut`). */
+  handOffBudget(): HandOff | undefined {
+    if (this.stopping) return undefined;
     return {
-      chains: Math.min(this.s.concurrency - this.inFlight, CLAIM_BATCH),
-      perSubscription: (id) => this.s.perSubscription - (this.perSub.get(id) ?? 0),
-      leaseMs: this.s.timeoutMs + LEASE_MARGIN_MS,
+      chains: Math.min(this.room(), CLAIM_BATCH),
+      perSubscription: (id) => this.roomFor(id),
+      leaseMs: this.leaseMs,
     };
   }
 
   /** Takes chains claimed elsewhere in this process (the closer's hand-off) and sends them. */
   accept(chains: readonly ClaimedDelivery[][]): void {
-    for (const chain of chains) this.dispatch(chain);
+    this.enqueue(chains);
   }
 
   async start(): Promise<void> {
@@ -124,10 +167,17 @@ export class DeliveryWorker {
     this.loop.start();
   }
 
-  /** Stops claiming, lets every request in flight finish and records its outcome. */
+  /**
+   * Stops claiming, lets every request in flight finish and records its outcome; chains still
+   * waiting in the local queue go back to the queue table unsent, for any worker to take at once.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.unlisten?.();
     await this.loop.stop();
+    for (const list of this.queued.values()) for (const q of list) this.release(q.chain);
+    this.queued.clear();
+    this.queuedChains = 0;
     await Promise.all([...this.sends]);
     await this.flush();
     await this.sender.close();
@@ -140,21 +190,73 @@ export class DeliveryWorker {
   }
 
   private async step() {
-    const free = this.s.concurrency - this.inFlight;
-    if (free <= 0) return { more: false }; // a finishing send wakes the loop
-    const limit = Math.min(free, CLAIM_BATCH);
-    const chains = await claimDeliveries(this.db, {
+    const room = this.room();
+    // claim when at least half the room is free: larger claims cost the database less per delivery
+    if (this.stopping || room < (this.s.concurrency * (1 + PREFETCH)) / 2) return { more: false };
+    const limit = Math.min(room, CLAIM_BATCH);
+    const full = [...new Set([...this.perSub.keys(), ...this.queued.keys()])];
+    const rooms = new Map<string, number>();
+    const roomFor = (id: string) => {
+      let n = rooms.get(id);
+      if (n === undefined) rooms.set(id, (n = this.roomFor(id)));
+      return n;
+    };
+    const { chains, nextInMs } = await claimDeliveries(this.db, {
       limit,
-      leaseMs: this.s.timeoutMs + LEASE_MARGIN_MS,
-      skipSubscriptions: [...this.perSub].filter(([, n]) => n >= this.s.perSubscription).map(([id]) => id),
-      perSubscription: (id) => this.s.perSubscription - (this.perSub.get(id) ?? 0),
+      leaseMs: this.leaseMs,
+      skipSubscriptions: full.filter((id) => this.roomFor(id) <= 0),
+      perSubscription: roomFor,
+      subscriptionRoom: full.map((id) => [id, roomFor(id)] as const),
+      defaultRoom: this.s.perSubscription * (1 + PREFETCH),
     });
-    for (const chain of chains) this.dispatch(chain);
-    // nothing claimable: a finished request alone will not change that, only a written batch or a signal
-    this.starved = chains.length === 0;
+    this.enqueue(chains);
+    // A subscription that got all the room it had probably has more waiting: claim again for it as
+    // soon as half its room is free. Otherwise nothing more is claimable, and finished requests
+    // alone will not change that; only a signal will (new deliveries, or freed ones).
+    const got = new Map<string, number>();
+    for (const c of chains) got.set(c[0]!.subscriptionId, (got.get(c[0]!.subscriptionId) ?? 0) + 1);
+    this.capped = new Set([...got].filter(([id, n]) => n >= rooms.get(id)!).map(([id]) => id));
+    this.starved = chains.length < limit && this.capped.size === 0;
     if (chains.length === limit) return { more: true };
-    const next = await msUntilNextDelivery(this.db);
-    return { more: false, nextInMs: next === undefined ? undefined : Math.max(0, Math.ceil(next)) };
+    return { more: false, nextInMs: nextInMs === undefined ? undefined : Math.max(0, Math.ceil(nextInMs)) };
+  }
+
+  private enqueue(chains: readonly ClaimedDelivery[][]): void {
+    const now = Date.now();
+    for (const chain of chains) {
+      const sub = chain[0]!.subscriptionId;
+      let list = this.queued.get(sub);
+      if (!list) this.queued.set(sub, (list = []));
+      list.push({ chain, at: now });
+      this.queuedChains++;
+    }
+    this.pump();
+  }
+
+  /** Starts queued chains while there is capacity, each subscription within its own cap. */
+  private pump(): void {
+    if (this.queuedChains === 0) return;
+    const now = Date.now();
+    for (const [sub, list] of this.queued) {
+      while (
+        list.length > 0 &&
+        this.inFlight < this.s.concurrency &&
+        (this.perSub.get(sub) ?? 0) < this.s.perSubscription
+      ) {
+        const q = list.shift()!;
+        this.queuedChains--;
+        if (now - q.at > MAX_QUEUE_WAIT_MS) this.release(q.chain);
+        else this.dispatch(q.chain);
+      }
+      if (list.length === 0) this.queued.delete(sub);
+      if (this.inFlight >= this.s.concurrency) return;
+    }
+  }
+
+  /** Gives a claimed chain back to the queue table unsent. */
+  private release(chain: readonly ClaimedDelivery[]): void {
+    this.released.push(...chain.map((d) => ({ deliveryId: d.id, attempt: d.attempt })));
+    this.scheduleFlush();
   }
 
   private dispatch(chain: ClaimedDelivery[]): void {
@@ -167,9 +269,12 @@ export class DeliveryWorker {
       if (n === 0) this.perSub.delete(sub);
       else this.perSub.set(sub, n);
       this.sends.delete(send);
-      // with half the capacity free again, claim without waiting for the next written batch (larger
-      // claims cost the database less per delivery than many small ones)
-      if (!this.starved && this.inFlight <= this.s.concurrency / 2 && n <= this.s.perSubscription / 2)
+      this.pump();
+      // with half the room free again, claim without waiting for the next written batch
+      if (
+        (this.capped.has(sub) && this.roomFor(sub) >= (this.s.perSubscription * (1 + PREFETCH)) / 2) ||
+        (!this.starved && this.room() >= (this.s.concurrency * (1 + PREFETCH)) / 2)
+      )
         this.loop.wake();
     });
     this.sends.add(send);
@@ -214,9 +319,13 @@ export class DeliveryWorker {
   private record(done: Completion, released: Release[] = []): void {
     this.outcomes.push(done);
     this.released.push(...released);
+    this.scheduleFlush();
+  }
+
+  /** One tick's worth of outcomes goes into one transaction: batching under load, no wait when idle. */
+  private scheduleFlush(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
-    // one tick's worth of outcomes goes into one transaction: batching under load, no wait when idle
     setImmediate(() => {
       this.flushQueued = false;
       void this.flush();
@@ -227,19 +336,21 @@ export class DeliveryWorker {
   private flush(): Promise<void> {
     this.flushing ??= (async () => {
       let failures = 0;
-      while (this.outcomes.length > 0) {
+      while (this.outcomes.length > 0 || this.released.length > 0) {
         const batch = this.outcomes;
         const released = this.released;
         this.outcomes = [];
         this.released = [];
         try {
-          await this.db.transaction(async (tx) => {
-            await completeDeliveries(tx, batch, released);
-            await tx.notify('deliveries');
+          const { claimable } = await this.db.transaction(async (tx) => {
+            const r = await completeDeliveries(tx, batch, released);
+            if (r.claimable) await tx.notify('deliveries');
+            return r;
           });
           failures = 0;
-          // the next deliveries of these contacts have just become claimable
-          this.wake();
+          // the next deliveries of these contacts (or given-back ones) have just become claimable;
+          // or a retry is now due later: the loop's timer must learn of it
+          if (claimable || batch.some((c) => c.outcome === 'retry')) this.wake();
         } catch (err) {
           // keep them: until written, their leases keep the deliveries from being sent again
           this.outcomes = batch.concat(this.outcomes);

@@ -2,7 +2,7 @@ import { eventErrors } from '../domain/events.js';
 import { newEventId } from '../domain/ids.js';
 import { contactView, getContacts } from '../store/contacts.js';
 import type { Db } from '../store/db.js';
-import { claimFresh, fanOut, type ClaimedDelivery, type HandOff } from '../store/deliveries.js';
+import { fanOut, type ClaimedDelivery, type HandOff } from '../store/deliveries.js';
 import { insertEvents, type StoredEvent } from '../store/events.js';
 import { claimDueWindows, deleteWindows } from '../store/windows.js';
 import { deriveEvents, toEnvelope } from './derive.js';
@@ -58,21 +58,18 @@ export async function closeDueWindows(
       });
     }
     const seqs = await insertEvents(tx, events);
-    const fresh = await fanOut(tx, [...seqs.values()]);
-    const handedOff = opts.handOff
-      ? await claimFresh(
-          tx,
-          fresh,
-          new Map(events.map((e) => [seqs.get(e.envelope.eventId)!, e])),
-          opts.handOff,
-        )
-      : [];
+    const fanned = await fanOut(
+      tx,
+      events.map((e) => ({ seq: seqs.get(e.envelope.eventId)!, envelope: e.envelope, windowId: e.windowId })),
+      opts.handOff,
+    );
+    const handedOff = fanned.handedOff;
     // the rest are for any worker to claim
-    if (fresh.length > handedOff.reduce((n, c) => n + c.length, 0)) await tx.notify('deliveries');
+    if (fanned.deliveries > handedOff.reduce((n, c) => n + c.length, 0)) await tx.notify('deliveries');
     await deleteWindows(
       tx,
       due.map((w) => w.contactId),
     );
-    return { windows: due.length, events: events.length, deliveries: fresh.length, handedOff };
+    return { windows: due.length, events: events.length, deliveries: fanned.deliveries, handedOff };
   });
 }

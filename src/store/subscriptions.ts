@@ -152,8 +152,14 @@ export async function updateSubscription(
   return toSubscription(rows[0]!);
 }
 
+/** Deletes a subscription with its deliveries and their attempt log. */
 export async function deleteSubscription(q: Queryable, id: string): Promise<void> {
-  await q.query('DELETE FROM subscriptions WHERE id = $1', [id]);
+  await q.query(
+    `WITH gone AS (DELETE FROM subscriptions WHERE id = $1 RETURNING id),
+     gone_deliveries AS (DELETE FROM deliveries WHERE subscription_id IN (SELECT id FROM gone) RETURNING id)
+     DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone_deliveries)`,
+    [id],
+  );
 }
 
 /**

@@ -83,7 +83,9 @@ const contactAt = async (api: TestApi, loc: number, body: object = {}) =>
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON off the wire, asserted on by the tests
 async function deliveries(api: TestApi, subId: string, query = ''): Promise<any[]> {
-  return (await api.get(`/api/subscriptions/${subId}/deliveries?limit=200${query}`)).body.data;
+  const res = await api.get(`/api/subscriptions/${subId}/deliveries?limit=200${query}`);
+  if (res.status !== 200) throw new Error(`deliveries: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.data;
 }
 
 describe('subscriptions', () => {

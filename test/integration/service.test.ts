@@ -101,7 +101,8 @@ describe('the whole service', () => {
     const config = {
       ...base,
       adminToken: 'a-long-operator-token-for-tests',
-      coalesce: { quietMs: 50, maxMs: 200 },
+      // quiet long enough that the three writes below fall into one window even on a loaded machine
+      coalesce: { quietMs: 1000, maxMs: 5000 },
       delivery: { ...base.delivery, allowPrivateUrls: true, retryScheduleMs: [100] },
     };
     const receiver = await Receiver.start();

@@ -195,28 +195,29 @@ export class DeliveryWorker {
     if (this.stopping || room < (this.s.concurrency * (1 + PREFETCH)) / 2) return { more: false };
     const limit = Math.min(room, CLAIM_BATCH);
     const full = [...new Set([...this.perSub.keys(), ...this.queued.keys()])];
-    const rooms = new Map<string, number>();
-    const roomFor = (id: string) => {
-      let n = rooms.get(id);
-      if (n === undefined) rooms.set(id, (n = this.roomFor(id)));
-      return n;
-    };
+    // the rooms as they are now: a hand-off accepted while the claim runs must not change them
+    // halfway (the claim may then take a little more than the room, never less than it reports)
+    const defaultRoom = this.s.perSubscription * (1 + PREFETCH);
+    const rooms = new Map(full.map((id) => [id, this.roomFor(id)]));
+    const roomFor = (id: string) => rooms.get(id) ?? defaultRoom;
+    const skipped = full.filter((id) => roomFor(id) <= 0);
     const { chains, nextInMs } = await claimDeliveries(this.db, {
       limit,
       leaseMs: this.leaseMs,
-      skipSubscriptions: full.filter((id) => this.roomFor(id) <= 0),
+      skipSubscriptions: skipped,
       perSubscription: roomFor,
-      subscriptionRoom: full.map((id) => [id, roomFor(id)] as const),
-      defaultRoom: this.s.perSubscription * (1 + PREFETCH),
+      subscriptionRoom: [...rooms],
+      defaultRoom,
     });
     this.enqueue(chains);
-    // A subscription that got all the room it had probably has more waiting: claim again for it as
-    // soon as half its room is free. Otherwise nothing more is claimable, and finished requests
-    // alone will not change that; only a signal will (new deliveries, or freed ones).
+    // A subscription that had no room, or got all the room it had, probably has more waiting: claim
+    // again for it as soon as half its room is free. Otherwise nothing more is claimable, and
+    // finished requests alone will not change that; only a signal will (new deliveries, or freed
+    // ones).
     const got = new Map<string, number>();
     for (const c of chains) got.set(c[0]!.subscriptionId, (got.get(c[0]!.subscriptionId) ?? 0) + 1);
-    this.capped = new Set([...got].filter(([id, n]) => n >= rooms.get(id)!).map(([id]) => id));
-    this.starved = chains.length < limit && this.capped.size === 0;
+    this.capped = new Set([...skipped, ...[...got].filter(([id, n]) => n >= roomFor(id)).map(([id]) => id)]);
+    this.starved = chains.length < limit;
     if (chains.length === limit) return { more: true };
     return { more: false, nextInMs: nextInMs === undefined ? undefined : Math.max(0, Math.ceil(nextInMs)) };
   }

@@ -483,8 +483,11 @@ export async function completeDeliveries(
     );
   }
   if (succeeded.length > 0) {
+    // (written at most once a second per subscription: under load every batch has successes, and a
+    // row rewritten by every batch of every worker would be the hottest row of the queue)
     await tx.query(
-      `UPDATE subscriptions SET last_success_at = now(), failing_since = NULL WHERE id = ANY ($1::text[])`,
+      `UPDATE subscriptions SET last_success_at = now(), failing_since = NULL WHERE id = ANY ($1::text[])
+         AND (failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '1 second')`,
       [succeeded],
     );
   }

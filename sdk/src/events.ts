@@ -61,7 +61,7 @@ export function toContactEvent(value: unknown): ContactEvent {
     );
   }
   const validator = validators[type];
-  if (validator.Check(value)) return value as ContactEvent;
+  if (validator.Check(value)) return value;
   const [, errors] = validator.Errors(value);
   // an unknown key is reported twice (a false subschema, then additionalProperties); keep the one naming it
   const problems = errors

@@ -211,11 +211,12 @@ export function verifyWithKeys(
   const standard =
     opts.scheme !== 'fpt' && id !== undefined && timestamp !== undefined && signature !== undefined;
 
-  let failure: unknown;
+  let failure: WebhookVerificationError | undefined;
   if (fpt !== undefined) {
     try {
       return { scheme: 'fpt', signedAt: verifyFpt(fpt, bytes, keys, opts) };
     } catch (err) {
+      if (!(err instanceof WebhookVerificationError)) throw err;
       failure = err;
     }
   }
@@ -223,6 +224,7 @@ export function verifyWithKeys(
     try {
       return { scheme: 'standard', signedAt: verifyStandard(id, timestamp, signature, bytes, keys, opts) };
     } catch (err) {
+      if (!(err instanceof WebhookVerificationError)) throw err;
       // the first scheme's reason is as good as the second's; keep the FPT one when both failed
       failure ??= err;
     }

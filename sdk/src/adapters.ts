@@ -170,7 +170,7 @@ function isEmptyObject(v: unknown): boolean {
 
 /**
  * A Fetch-style handler, `(request: Request) => Promise<Response>`, for runtimes and frameworks built on
- * the Fetch API (Next.js route handlers, Hono, Deno, Bun, Cloudflare Workers with `nodejs_compat`).
+ * the Fetch API (Next.js route handlers, Hono, Bun, Deno).
  */
 export function createFetchHandler(
   webhooks: Webhooks,

@@ -55,7 +55,7 @@ describe("the SDK README's handler", () => {
       const post = (b: string) =>
         fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: b, headers }).then(async (r) => ({
           status: r.status,
-          body: (await r.json()),
+          body: await r.json(),
         }));
       // the process is up once it answers
       const first = await waitFor(() => post(body).catch(() => undefined), 'the quickstart to listen');

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // The integration suite runs once per engine. The PostgreSQL run is switched on by
@@ -6,9 +7,13 @@ import { defineConfig } from 'vitest/config';
 const pgUrl = process.env.FPT_TEST_DATABASE_URL;
 
 export default defineConfig({
+  // the partner SDK by its package name, from source (as tsconfig.json's paths)
+  resolve: { alias: { '@fpt/webhooks': fileURLToPath(new URL('./sdk/src/index.ts', import.meta.url)) } },
   test: {
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // the SDK's own tests: no server code, no database
+      { extends: true, test: { name: 'sdk', include: ['sdk/test/**/*.test.ts'] } },
       {
         extends: true,
         test: {

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { runImport } from './import-cli.js';
+import { startListener } from './listen.js';
 import { openMigratedDb, startService, startWorkers } from './service.js';
 
 function portOption(v: string): number {
@@ -135,6 +136,46 @@ program
       });
     },
   );
+
+program
+  .command('listen')
+  .description(
+    'run a local webhook receiver that verifies each delivery with a secret and prints it readably (for partners developing locally)',
+  )
+  .option('-s, --secret <secret>', "the subscription's signing secret, whsec_… (default FPT_WEBHOOK_SECRET)")
+  .option('-p, --port <port>', 'port to listen on', portOption, 4000)
+  .option('--host <host>', 'address to bind', '127.0.0.1')
+  .option('--path <path>', 'the path deliveries are POSTed to', '/')
+  .addHelpText(
+    'after',
+    `
+Subscribe the printed URL (the service needs FPT_ALLOW_PRIVATE_URLS=1 to deliver to http:// and
+localhost). Valid deliveries are answered 200; a bad or missing signature 401/400 and an invalid body
+400, so the service retries them. Each line shows the event type, the contact, previous → new, the
+window id, and which signatures verified (fpt, standard).
+
+Environment:
+  FPT_WEBHOOK_SECRET  the secret, when --secret is not given`,
+  )
+  .action(async (opts: { secret?: string; port: number; host: string; path: string }) => {
+    const secret = opts.secret ?? process.env.FPT_WEBHOOK_SECRET;
+    if (!secret) throw new ConfigError('give the subscription secret with --secret or FPT_WEBHOOK_SECRET');
+    if (!/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(secret)) {
+      throw new ConfigError('the secret must have the form whsec_<base64>, as the subscription showed it');
+    }
+    if (!opts.path.startsWith('/')) throw new ConfigError('--path must start with /');
+    const out = (text: string) => process.stdout.write(`${text}\n`);
+    const listener = await startListener({ secret, port: opts.port, host: opts.host, path: opts.path, out });
+    out(`listening for FPT deliveries on ${listener.url} (Ctrl-C to stop)`);
+    const stop = () => {
+      listener.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 
 program
   .command('migrate')

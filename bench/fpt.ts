@@ -17,39 +17,16 @@ import { msUntilNextWindow } from '../src/store/windows.js';
 import {
   benchTenant,
   openBenchDb,
-  percentile,
   progress,
   type BenchEngine,
+  type LatencyRun,
   type ReceiverProcess,
+  type ThroughputRun,
 } from './lib.js';
 
 /** Each bench contact derives three events: contact.created, contact.status_changed, contact.updated. */
 export const EVENTS_PER_CONTACT = 3;
 const WRITE_BATCH = 5000;
-
-export interface ThroughputRun {
-  events: number;
-  /** writing the contacts (history rows and windows), before any worker starts */
-  writeMs: number;
-  /** from the workers' start until the receiver has every event */
-  deliverMs: number;
-}
-
-export interface LatencyRun {
-  /** events per second actually offered */
-  offered: number;
-  events: number;
-  /** ms, sorted: from the window's close (its transaction, which queues the deliveries) to arrival */
-  fromClose: number[];
-  /** ms, sorted: from the contact write to arrival (includes the coalescer picking the window up) */
-  fromWrite: number[];
-}
-
-export const summarize = (sorted: readonly number[]) => ({
-  p50: percentile(sorted, 0.5),
-  p99: percentile(sorted, 0.99),
-  max: sorted.at(-1)!,
-});
 
 interface Pipeline {
   db: Db;
@@ -203,17 +180,17 @@ export async function fptLatency(
       [receipts.map(([id]) => id)],
     );
     const byId = new Map(rows.map((r) => [r.event_id, r]));
-    const fromClose: number[] = [];
+    const fromQueued: number[] = [];
     const fromWrite: number[] = [];
     for (const [id, at] of receipts) {
       const e = byId.get(id)!;
-      fromClose.push(at - e.at.getTime());
+      fromQueued.push(at - e.at.getTime());
       fromWrite.push(at - writtenAt.get(e.contact_id)!);
     }
     return {
       offered: Math.round(events / seconds),
       events,
-      fromClose: fromClose.sort((a, b) => a - b),
+      fromQueued: fromQueued.sort((a, b) => a - b),
       fromWrite: fromWrite.sort((a, b) => a - b),
     };
   } finally {

@@ -96,6 +96,35 @@ export function parseEngines(arg: string | undefined): BenchEngine[] {
 export const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
+export const summarize = (sorted: readonly number[]) => ({
+  p50: percentile(sorted, 0.5),
+  p99: percentile(sorted, 0.99),
+  max: sorted.at(-1)!,
+});
+
+/** One backlog run: `events` deliveries made ready, then delivered as fast as the system goes. */
+export interface ThroughputRun {
+  events: number;
+  /** before any worker starts: enqueueing the jobs, or (this project) writing the contacts */
+  writeMs: number;
+  /** from the workers' start until the receiver has every event */
+  deliverMs: number;
+}
+
+export interface LatencyRun {
+  /** events per second actually offered */
+  offered: number;
+  events: number;
+  /**
+   * ms, sorted, from the moment the deliveries were queued to arrival at the receiver: for a job
+   * queue, the enqueue call; for this project, the window's close (the transaction that stores the
+   * events and their deliveries)
+   */
+  fromQueued: number[];
+  /** ms, sorted, from the contact write to arrival (this project only: includes picking the window up) */
+  fromWrite?: number[];
+}
+
 /** An envelope as partners receive it: the body size every system under test posts. */
 export const SAMPLE_ENVELOPE = {
   eventId: '019a4f0c8e2b7d3a9c1e5f7a2b4c6d8e',

@@ -88,8 +88,8 @@ const ENGINES = parseEngines(values.engine);
  * The settings used without --tune: the fastest of the candidates below on this machine (see
  * BENCHMARKS.md for every figure tried).
  */
-let pgBoss: PgBossSettings = { workers: 8, batchSize: 250, pollingIntervalSeconds: 0.5 };
-let bullMq: BullMqSettings = { workers: 1, concurrency: 128 };
+let pgBoss: PgBossSettings = { workers: 4, batchSize: 500, pollingIntervalSeconds: 0.5 };
+let bullMq: BullMqSettings = { workers: 1, concurrency: 256 };
 
 const PGBOSS_CANDIDATES: PgBossSettings[] = [
   { workers: 1, batchSize: 100, pollingIntervalSeconds: 0.5 },
@@ -99,12 +99,16 @@ const PGBOSS_CANDIDATES: PgBossSettings[] = [
   { workers: 4, batchSize: 500, pollingIntervalSeconds: 0.5 },
   { workers: 8, batchSize: 250, pollingIntervalSeconds: 0.5 },
   { workers: 16, batchSize: 250, pollingIntervalSeconds: 0.5 },
+  { workers: 16, batchSize: 500, pollingIntervalSeconds: 0.5 },
+  { workers: 32, batchSize: 250, pollingIntervalSeconds: 0.5 },
 ];
 const BULLMQ_CANDIDATES: BullMqSettings[] = [
   { workers: 1, concurrency: 16 },
   { workers: 1, concurrency: 64 },
   { workers: 1, concurrency: 128 },
   { workers: 1, concurrency: 256 },
+  { workers: 1, concurrency: 512 },
+  { workers: 2, concurrency: 256 },
   { workers: 4, concurrency: 64 },
 ];
 

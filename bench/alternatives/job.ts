@@ -60,10 +60,10 @@ export class DeliveryFailed extends Error {
 
 /** Signs and posts one job's envelope; resolves on a 2xx, throws otherwise. */
 export class JobSender {
-  private readonly secret = generateSecret();
   private readonly sender: HttpSender;
 
-  constructor() {
+  /** `secret`: the subscription's, which the worker would have looked up or cached */
+  constructor(private readonly secret: string = generateSecret()) {
     const { delivery } = loadConfig({ ...process.env, FPT_ALLOW_PRIVATE_URLS: '1' });
     this.sender = new HttpSender({ timeoutMs: delivery.timeoutMs, allowPrivate: delivery.allowPrivateUrls });
   }

@@ -256,7 +256,7 @@ function report(all: readonly Row[], ceiling: number, pgT: ThroughputRun, bqT: T
       values.plot,
       comparisonSvg(
         plotRows,
-        `Webhook delivery: fpt-events beside pg-boss and BullMQ (${machine()})`,
+        `Webhook delivery: fpt-events beside pg-boss and BullMQ (${machine()}, ${new Date().toISOString().slice(0, 10)})`,
         `backlog of ${EVENTS} events; latency at ${RATE} events/s for ${SECONDS} s, from enqueue (¹ from the contact write) to receipt`,
       ),
     );

@@ -1,7 +1,9 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Pool } from 'undici';
 import type { ChangeMeta } from '../src/store/contacts.js';
 import { quoteIdent, type Db } from '../src/store/db.js';
 import { createLocation, createOrganization } from '../src/store/tenants.js';
@@ -89,4 +91,119 @@ export function parseEngines(arg: string | undefined): BenchEngine[] {
   if (arg === undefined || arg === 'both') return ['pglite', 'postgres'];
   if (arg === 'pglite' || arg === 'postgres') return [arg];
   throw new Error(`--engine must be pglite, postgres or both, not ${arg}`);
+}
+
+export const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+export const summarize = (sorted: readonly number[]) => ({
+  p50: percentile(sorted, 0.5),
+  p99: percentile(sorted, 0.99),
+  max: sorted.at(-1)!,
+});
+
+/** One backlog run: `events` deliveries made ready, then delivered as fast as the system goes. */
+export interface ThroughputRun {
+  events: number;
+  /** before any worker starts: enqueueing the jobs, or (this project) writing the contacts */
+  writeMs: number;
+  /** from the workers' start until the receiver has every event */
+  deliverMs: number;
+}
+
+export interface LatencyRun {
+  /** events per second actually offered */
+  offered: number;
+  events: number;
+  /**
+   * ms, sorted, from the moment the deliveries were queued to arrival at the receiver: for a job
+   * queue, the enqueue call; for this project, the window's close (the transaction that stores the
+   * events and their deliveries)
+   */
+  fromQueued: number[];
+  /** ms, sorted, from the contact write to arrival (this project only: includes picking the window up) */
+  fromWrite?: number[];
+}
+
+/** An envelope as partners receive it: the body size every system under test posts. */
+export const SAMPLE_ENVELOPE = {
+  eventId: '019a4f0c8e2b7d3a9c1e5f7a2b4c6d8e',
+  eventType: 'contact.status_changed',
+  eventTimestamp: '2026-06-10T23:45:00.123Z',
+  locationId: 1234,
+  organizationId: 5678,
+  apiVersion: 'v1',
+  data: { contactId: 9876, previousStatusId: 1, newStatusId: 3 },
+};
+
+/** The partner endpoint (`receiver.ts`) in its own process, so it never shares an event loop with the sender. */
+export class ReceiverProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/hooks`;
+  }
+
+  static start(): Promise<ReceiverProcess> {
+    const child = fork(new URL('./receiver.ts', import.meta.url).pathname, [], {
+      execArgv: ['--import', 'tsx'],
+    });
+    return new Promise((resolve) =>
+      child.once('message', (m: { port: number }) => resolve(new ReceiverProcess(child, m.port))),
+    );
+  }
+
+  private ask<T>(cmd: string): Promise<T> {
+    return new Promise((resolve) => {
+      this.child.once('message', (m: T) => resolve(m));
+      this.child.send({ cmd });
+    });
+  }
+
+  count = async () => (await this.ask<{ count: number }>('count')).count;
+  /** [webhook-id, ms since epoch at arrival] of every request since the last reset */
+  receipts = async () => (await this.ask<{ receipts: [string, number][] }>('receipts')).receipts;
+  reset = () => this.ask('reset');
+  stop = () => this.ask('exit');
+
+  /** Resolves once `n` requests have arrived, reporting progress every fifth of the way. */
+  async waitFor(n: number, label: string): Promise<void> {
+    let last = 0;
+    for (;;) {
+      const c = await this.count();
+      if (c >= n) return;
+      if (c - last >= n / 5) progress(`${label}: ${(last = c)} of ${n} received`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+/**
+ * The raw HTTP ceiling: a plain undici Pool loop, 32 requests in flight, posting an envelope-sized
+ * body to the receiver, with nothing signed, queued or recorded. Requests per second.
+ */
+export async function rawCeiling(port: number, n: number): Promise<number> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 32 });
+  const body = JSON.stringify(SAMPLE_ENVELOPE);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next++ < n) {
+        const res = await pool.request({
+          path: '/hooks',
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+        });
+        await res.body.dump();
+      }
+    }),
+  );
+  const ms = performance.now() - t0;
+  await pool.close();
+  return rate(n, ms);
 }

@@ -1,4 +1,6 @@
 import { applyPatch, normalizeInput, type ContactFields } from '../domain/contact.js';
+import { CreateContactBody } from '../domain/contact-schema.js';
+import { compileValidator } from '../domain/validation.js';
 import {
   getContactsAt,
   insertContacts,
@@ -30,8 +32,8 @@ export interface ImportSummary {
   rejected: RejectedRow[];
 }
 
-/** Checks one row as a contact creation would be checked: a 4xx-style error, or undefined. */
-export type RowValidator = (row: unknown) => { code: string; message: string; field?: string } | undefined;
+/** Checks one row as a contact creation is checked: the same 4xx error, or undefined. */
+const validateRow = compileValidator(CreateContactBody);
 
 /** Rows handled per round of statements: each round is a constant number of statements. */
 const CHUNK = 1000;
@@ -57,7 +59,7 @@ export async function importContacts(
   db: Db,
   location: Location,
   rows: readonly unknown[],
-  opts: { deactivateMissing: boolean; meta: ChangeMeta; validateRow: RowValidator },
+  opts: { deactivateMissing: boolean; meta: ChangeMeta },
 ): Promise<ImportSummary> {
   const summary: ImportSummary = {
     total: rows.length,
@@ -76,7 +78,7 @@ export async function importContacts(
   const seen = { external: new Map<string, number>(), email: new Map<string, number>() };
   rows.forEach((raw, i) => {
     const row = i + 1;
-    const err = opts.validateRow(raw);
+    const err = validateRow(raw);
     if (err) {
       reject(row, err.code, err.message, err.field);
       const r = raw as { externalId?: unknown; email?: unknown } | null;

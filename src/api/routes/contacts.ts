@@ -189,7 +189,6 @@ const ImportQuery = Type.Object(
 );
 
 const validateImportBody = compileValidator(ImportBody);
-const validateImportRow = compileValidator(CreateContactBody);
 
 /**
  * Reads a CSV import as it streams in: a header naming the fields, then one contact per record.
@@ -258,7 +257,7 @@ export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): vo
         rows = body.contacts;
         deactivateMissing = body.deactivateMissing ?? deactivateMissing;
       }
-      return importContacts(db, loc, rows, { deactivateMissing, meta, validateRow: validateImportRow });
+      return importContacts(db, loc, rows, { deactivateMissing, meta });
     },
   );
 }

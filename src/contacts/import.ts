@@ -1,11 +1,10 @@
 import { applyPatch, normalizeInput, type ContactFields } from '../domain/contact.js';
 import { CreateContactBody } from '../domain/contact-schema.js';
 import { compileValidator } from '../domain/validation.js';
+import { createContacts, writeChanges, type ChainLogger } from '../automation/apply.js';
 import {
   getContactsAt,
-  insertContacts,
   newContactFields,
-  writeContactChanges,
   type ChangeMeta,
   type ContactChange,
   type StoredContact,
@@ -35,6 +34,14 @@ export interface ImportSummary {
 /** Checks one row as a contact creation is checked: the same 4xx error, or undefined. */
 const validateRow = compileValidator(CreateContactBody);
 
+/** How far an import has come: sent as it runs, so that a long import is not a silent one. */
+export interface ImportProgress {
+  phase: 'checking' | 'writing' | 'deactivating';
+  /** rows (or, deactivating, contacts) done in this phase */
+  done: number;
+  total: number;
+}
+
 /** Rows handled per round of statements: each round is a constant number of statements. */
 const CHUNK = 1000;
 
@@ -59,7 +66,12 @@ export async function importContacts(
   db: Db,
   location: Location,
   rows: readonly unknown[],
-  opts: { deactivateMissing: boolean; meta: ChangeMeta },
+  opts: {
+    deactivateMissing: boolean;
+    meta: ChangeMeta;
+    log: ChainLogger;
+    onProgress?: (p: ImportProgress) => void;
+  },
 ): Promise<ImportSummary> {
   const summary: ImportSummary = {
     total: rows.length,
@@ -105,6 +117,7 @@ export async function importContacts(
     if (mail !== undefined) seen.email.set(mail, row);
     valid.push({ row, fields });
   });
+  opts.onProgress?.({ phase: 'checking', done: rows.length, total: rows.length });
 
   // 2. sub-groups must exist at this location
   const wanted = [
@@ -158,14 +171,19 @@ export async function importContacts(
         touched.add(match.contactId);
         updates.push({ before: match, after: applyPatch(match, v.fields), operation: 'update' });
       }
-      const written = await writeContactChanges(tx, updates, opts.meta);
+      const written = await writeChanges(tx, updates, opts.meta, opts.log);
       written.forEach((w, i) => {
         if (w.seq === updates[i]!.before.seq) summary.unchanged++;
         else summary.updated++;
       });
-      const created = await insertContacts(tx, location, creates, opts.meta);
+      const created = await createContacts(tx, location, creates, opts.meta, opts.log);
       for (const c of created) touched.add(c.contactId);
       summary.created += created.length;
+      opts.onProgress?.({
+        phase: 'writing',
+        done: Math.min(start + CHUNK, rowsToWrite.length),
+        total: rowsToWrite.length,
+      });
     }
 
     if (opts.deactivateMissing) {
@@ -178,12 +196,14 @@ export async function importContacts(
       );
       for (let start = 0; start < missing.length; start += CHUNK) {
         const chunk = missing.slice(start, start + CHUNK);
-        await writeContactChanges(
+        await writeChanges(
           tx,
           chunk.map((c) => ({ before: c, after: { ...c, isActive: false }, operation: 'delete' as const })),
           opts.meta,
+          opts.log,
         );
         summary.deactivated += chunk.length;
+        opts.onProgress?.({ phase: 'deactivating', done: summary.deactivated, total: missing.length });
       }
     }
   });

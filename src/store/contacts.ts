@@ -3,6 +3,7 @@ import {
   CONTACT_COLUMNS,
   diffContact,
   type Changes,
+  type ChangeSource,
   type Contact,
   type ContactFields,
   type FieldKind,
@@ -14,8 +15,7 @@ import { existingSubGroups } from './sub-groups.js';
 import type { Location } from './tenants.js';
 import { touchWindows } from './windows.js';
 
-export const CHANGE_SOURCES = ['staff', 'automation', 'billing', 'import', 'api'] as const;
-export type ChangeSource = (typeof CHANGE_SOURCES)[number];
+export { CHANGE_SOURCES, type ChangeSource } from '../domain/contact.js';
 
 export type Operation = 'create' | 'update' | 'delete' | 'reactivate' | 'transfer';
 export type ActorType = 'operator' | 'api_key' | 'automation_rule' | 'system';

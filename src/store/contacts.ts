@@ -202,8 +202,8 @@ interface HistoryRow {
 /**
  * History rows of one batch of changes (one source and actor), in one statement. The changes travel
  * as one JSON array rather than a `jsonb[]` parameter: an array literal of JSON texts has every
- * quote escaped by the driver and unescaped by the server, which measured ~40% of this statement's
- * time for a 100,000-row import.
+ * quote escaped by the driver and unescaped by the server. Measured on a 100,000-row import into
+ * PostgreSQL (on the shared two-core machine): 6.2 s for this statement before, 2.6 s after.
  */
 async function insertHistory(q: Queryable, rows: readonly HistoryRow[], meta: ChangeMeta): Promise<void> {
   await q.query(

@@ -5,7 +5,17 @@ import { operatorKeyFromToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { MAX_CHAIN_DEPTH } from '../../src/automation/apply.js';
 import { apiTest as test, OPERATOR_KEY, TestApi, testConfig, type Tenant } from '../helpers/api.js';
-import { allEvents, closeAllWindows } from '../helpers/events.js';
+import { allEvents, closeAllWindows, waitFor } from '../helpers/events.js';
+
+/**
+ * The events after `after` once at least `n` are readable: the pull API holds back events while
+ * an older transaction anywhere on the server may still commit, so a read can briefly lag behind.
+ */
+const eventsWhen = (api: TestApi, after: string, n: number) =>
+  waitFor(async () => {
+    const r = await allEvents(api, after);
+    return r.events.length >= n ? r : undefined;
+  }, `${n} events after ${after}`);
 
 const rulesUrl = (loc: number) => `/api/locations/${loc}/automations`;
 
@@ -298,7 +308,7 @@ describe('rule chains', () => {
     const { toProspect, toMember } = await chainRules(api, tenant);
     const c = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'Ada' });
     await closeAllWindows(api.db);
-    const { cursor } = await allEvents(api);
+    const { cursor } = await eventsWhen(api, '0', 2);
 
     const res = await api.patch(`/api/contacts/${c.contactId}`, {
       tags: ['signed-up'],
@@ -311,7 +321,7 @@ describe('rule chains', () => {
       { source: 'automation', actor: toMember, changes: { contactGroupId: { from: 2, to: 3 } } },
     ]);
     await closeAllWindows(api.db);
-    const { events } = await allEvents(api, cursor);
+    const { events } = await eventsWhen(api, cursor, 2);
     expect(events.map((e) => [e.eventType, e.data])).toEqual([
       ['contact.status_changed', { contactId: c.contactId, previousStatusId: 1, newStatusId: 3 }],
       ['contact.updated', { contactId: c.contactId, operation: 'update' }],
@@ -347,7 +357,10 @@ describe('rule chains', () => {
       'automation',
     ]);
     await closeAllWindows(api.db);
-    const { events } = await allEvents(api);
+    const { events } = await waitFor(async () => {
+      const r = await allEvents(api);
+      return r.events.filter((e) => e.data.contactId === a.contactId).length >= 3 ? r : undefined;
+    }, "the first row's events");
     expect(
       events.filter((e) => e.data.contactId === a.contactId).map((e) => [e.eventType, e.data.newStatusId]),
     ).toEqual([

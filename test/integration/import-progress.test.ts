@@ -12,7 +12,7 @@ describe('import progress', () => {
     api,
     tenant,
   }) => {
-    const contacts = Array.from({ length: 2500 }, (_, i) => ({ externalId: `p${i}` }));
+    const contacts = Array.from({ length: 6000 }, (_, i) => ({ externalId: `p${i}` }));
     const res = await api.call('POST', `/api/locations/${tenant.locA}/contacts/import`, {
       body: { contacts: [...contacts, { contactGroupId: 12 }] },
       headers: NDJSON,
@@ -24,13 +24,12 @@ describe('import progress', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(lines.slice(0, -1)).toEqual([
-      { progress: { phase: 'received', done: 2501, total: 2501 } },
-      { progress: { phase: 'checking', done: 2501, total: 2501 } },
-      { progress: { phase: 'writing', done: 1000, total: 2500 } },
-      { progress: { phase: 'writing', done: 2000, total: 2500 } },
-      { progress: { phase: 'writing', done: 2500, total: 2500 } },
+      { progress: { phase: 'received', done: 6001, total: 6001 } },
+      { progress: { phase: 'checking', done: 6001, total: 6001 } },
+      { progress: { phase: 'writing', done: 5000, total: 6000 } },
+      { progress: { phase: 'writing', done: 6000, total: 6000 } },
     ]);
-    expect(lines.at(-1).summary).toMatchObject({ total: 2501, created: 2500, rejected: [{ row: 2501 }] });
+    expect(lines.at(-1).summary).toMatchObject({ total: 6001, created: 6000, rejected: [{ row: 6001 }] });
   });
 
   test('a refusal before the work starts is still a plain 4xx error', async ({ api, tenant }) => {
@@ -49,7 +48,7 @@ describe('import progress', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fpt-import-'));
     try {
       const file = join(dir, 'contacts.csv');
-      const rows = Array.from({ length: 3000 }, (_, i) => `x${i},"Name, ${i}",2`);
+      const rows = Array.from({ length: 7000 }, (_, i) => `x${i},"Name, ${i}",2`);
       writeFileSync(file, ['externalId,firstName,contactGroupId', ...rows, 'bad,Bad,nine'].join('\n'));
       const url = await api.app.listen({ port: 0, host: '127.0.0.1' });
       const progress: string[] = [];
@@ -65,14 +64,14 @@ describe('import progress', () => {
       });
       expect(code).toBe(3); // a row was rejected
       expect(progress[0]).toMatch(/^uploaded \d+%/);
-      expect(progress).toContain('rows received by the service: 3,001 of 3,001 (100%)');
-      expect(progress).toContain('rows checked: 3,001 of 3,001 (100%)');
-      expect(progress).toContain('rows written: 1,000 of 3,000 (33%)');
-      expect(progress.at(-1)).toBe('rows written: 3,000 of 3,000 (100%)');
+      expect(progress).toContain('rows received by the service: 7,001 of 7,001 (100%)');
+      expect(progress).toContain('rows checked: 7,001 of 7,001 (100%)');
+      expect(progress).toContain('rows written: 5,000 of 7,000 (71%)');
+      expect(progress.at(-1)).toBe('rows written: 7,000 of 7,000 (100%)');
       expect(out[0]).toMatch(
-        /^3001 rows in [\d.]+ s: created 3000, updated 0, unchanged 0, deactivated 0, rejected 1$/,
+        /^7001 rows in [\d.]+ s: created 7000, updated 0, unchanged 0, deactivated 0, rejected 1$/,
       );
-      expect(out[1]).toContain('row 3001');
+      expect(out[1]).toContain('row 7001');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,6 +5,16 @@ import type { Db } from '../../src/store/db.js';
 import { apiTest as test, createTestApi, type TestApi, type Tenant } from '../helpers/api.js';
 import { allEvents, closeAllWindows, waitFor } from '../helpers/events.js';
 
+/**
+ * The events after `after` once at least `n` are readable: the pull API holds back events while
+ * an older transaction anywhere on the server may still commit, so a read can briefly lag behind.
+ */
+const eventsWhen = (api: TestApi, after: string, n: number) =>
+  waitFor(async () => {
+    const r = await allEvents(api, after);
+    return r.events.length >= n ? r : undefined;
+  }, `${n} events after ${after}`);
+
 const DAY = 86_400_000;
 const log = createLogger('silent');
 const coalesce = { quietMs: 5000, maxMs: 10_000 };
@@ -42,7 +52,7 @@ describe('time-triggered rules', () => {
     const ruleId = await trialRule(api, tenant);
     const id = await trialContact(api, tenant, inDays(1));
     await closeAllWindows(api.db);
-    const { cursor } = await allEvents(api);
+    const { cursor } = await eventsWhen(api, '0', 3);
 
     expect(await fireWithin(api.db, 0.5)).toEqual({ timers: 0, changed: 0 }); // not due yet
     expect(await fireWithin(api.db, 2)).toEqual({ timers: 1, changed: 1 });
@@ -51,7 +61,7 @@ describe('time-triggered rules', () => {
     expect(await automationRows(api, id)).toMatchObject([{ actor: ruleId }]);
 
     await closeAllWindows(api.db);
-    const { events } = await allEvents(api, cursor);
+    const { events } = await eventsWhen(api, cursor, 2);
     expect(events.map((e) => [e.eventType, e.data])).toEqual([
       ['contact.status_changed', { contactId: id, previousStatusId: 2, newStatusId: 4 }],
       ['contact.updated', { contactId: id, operation: 'update' }],

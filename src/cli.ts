@@ -81,7 +81,7 @@ program
 program
   .command('worker')
   .description(
-    'run only the background work (closing windows into events, delivering them, purging), no API; for scaling out on PostgreSQL',
+    'run only the background work (closing windows into events, delivering them, firing time-triggered rules, purging), no API; for scaling out on PostgreSQL',
   )
   .addHelpText('after', ENVIRONMENT_HELP)
   .action(async () => {

@@ -1,5 +1,6 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Transform } from 'node:stream';
 import { request } from 'undici';
 
@@ -14,6 +15,33 @@ export interface ImportCliOptions {
   out: (line: string) => void;
 }
 
+interface ErrorBody {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+interface Progress {
+  phase: 'received' | 'checking' | 'writing' | 'deactivating';
+  done: number;
+  total: number;
+}
+
+/** One line of the server's NDJSON answer. */
+type ImportLine = { progress: Progress } | { summary: Summary } | { error: ErrorBody };
+
+const PHASES: Record<Progress['phase'], string> = {
+  received: 'rows received by the service',
+  checking: 'rows checked',
+  writing: 'rows written',
+  deactivating: 'missing contacts deactivated',
+};
+
+function progressLine(p: Progress): string {
+  const pct = p.total === 0 ? 100 : Math.floor((p.done * 100) / p.total);
+  return `${PHASES[p.phase]}: ${p.done.toLocaleString('en')} of ${p.total.toLocaleString('en')} (${pct}%)`;
+}
+
 interface Summary {
   total: number;
   created: number;
@@ -26,7 +54,8 @@ interface Summary {
 /**
  * `fpt-events import`: sends a CSV or JSON file to a running service's import endpoint. CSV goes
  * as a stream (the server parses it as it arrives), with the upload's progress shown; the server
- * does the work in one transaction, so the embedded store is never opened by two processes.
+ * does the work in one transaction, so the embedded store is never opened by two processes, and
+ * reports its progress (rows checked, rows written) as NDJSON lines while it works.
  * Resolves to the exit code: 0 all rows applied, 3 some rows rejected (listed).
  */
 export async function runImport(o: ImportCliOptions): Promise<number> {
@@ -59,16 +88,40 @@ export async function runImport(o: ImportCliOptions): Promise<number> {
   const started = Date.now();
   const res = await request(url, {
     method: 'POST',
-    headers: { authorization: `Bearer ${o.key}`, 'content-type': isCsv ? 'text/csv' : 'application/json' },
+    headers: {
+      authorization: `Bearer ${o.key}`,
+      'content-type': isCsv ? 'text/csv' : 'application/json',
+      // the server answers with progress lines while it works, then the summary
+      accept: 'application/x-ndjson',
+    },
     body,
     headersTimeout: 30 * 60_000,
     bodyTimeout: 30 * 60_000,
   });
-  const answer = (await res.body.json()) as
-    Summary | { error: { code: string; message: string; field?: string } };
-  if (res.statusCode !== 200 || 'error' in answer) {
-    const e =
-      'error' in answer ? answer.error : { code: String(res.statusCode), message: 'unexpected answer' };
+  let answer: Summary | { error: ErrorBody } | undefined;
+  let shown: { phase?: Progress['phase']; pct: number } = { pct: -1 };
+  if (res.statusCode !== 200) {
+    answer = (await res.body.json()) as { error: ErrorBody };
+  } else {
+    for await (const line of createInterface({ input: res.body, crlfDelay: Infinity })) {
+      if (line.trim() === '') continue;
+      const msg = JSON.parse(line) as ImportLine;
+      if ('progress' in msg) {
+        // the service reports every thousand rows; show every tenth of each phase
+        const p = msg.progress;
+        const pct = p.total === 0 ? 100 : Math.floor((p.done * 100) / p.total);
+        if (p.phase !== shown.phase || pct >= shown.pct + 10 || (pct === 100 && shown.pct < 100)) {
+          shown = { phase: p.phase, pct };
+          o.progress(progressLine(p));
+        }
+      } else answer = 'summary' in msg ? msg.summary : msg;
+    }
+  }
+  if (answer === undefined || 'error' in answer) {
+    const e = answer?.error ?? {
+      code: String(res.statusCode),
+      message: 'the answer ended without a summary',
+    };
     o.out(`import refused (${res.statusCode} ${e.code}): ${e.message}`);
     return 1;
   }

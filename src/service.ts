@@ -3,6 +3,7 @@ import { operatorKeyFromToken, type OperatorKey } from './api/auth.js';
 import { buildApi } from './api/server.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import { startRuleScheduler } from './automation/scheduler.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { startCoalescer, startEventPurge, startMaintenance, type Runner } from './events/runner.js';
 import type { Db } from './store/db.js';
@@ -52,7 +53,10 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** The background work: closing windows into events, delivering them, purging old events, upkeep. */
+/**
+ * The background work: closing windows into events, delivering them, firing time-triggered
+ * automation rules, purging old events, upkeep.
+ */
 export async function startWorkers(db: Db, config: Config, log: Logger): Promise<Runner> {
   const delivery = new DeliveryWorker(db, config.delivery, log);
   await delivery.start();
@@ -60,6 +64,7 @@ export async function startWorkers(db: Db, config: Config, log: Logger): Promise
   const runners: Runner[] = [
     await startCoalescer(db, log, delivery),
     delivery,
+    await startRuleScheduler(db, { coalesce: config.coalesce, log }),
     startEventPurge(db, config, log),
     ...(maintenance ? [maintenance] : []),
   ];

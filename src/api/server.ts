@@ -5,6 +5,7 @@ import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
 import { subscriptionRoutes } from './routes/subscriptions.js';
@@ -56,6 +57,7 @@ export function buildApi({ db, config, operatorKey, logger }: ApiOptions): Fasti
   subGroupRoutes(app, deps);
   contactRoutes(app, deps);
   importRoutes(app, deps);
+  automationRoutes(app, deps);
   eventRoutes(app, deps);
   subscriptionRoutes(app, deps);
   return app;

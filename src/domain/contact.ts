@@ -1,5 +1,9 @@
 import type { ContactGroupId } from './contact-groups.js';
 
+/** Where a change came from (SPEC §1); recorded with every history row, it never changes which events fire. */
+export const CHANGE_SOURCES = ['staff', 'automation', 'billing', 'import', 'api'] as const;
+export type ChangeSource = (typeof CHANGE_SOURCES)[number];
+
 /** A value a custom field may hold. */
 export type CustomValue = string | number | boolean | null;
 

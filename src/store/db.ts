@@ -23,7 +23,7 @@ export interface Tx extends Queryable {
 }
 
 /** Wake-up channels: a signal means "there may be new work", never carries data. */
-export type Channel = 'windows' | 'deliveries';
+export type Channel = 'windows' | 'deliveries' | 'timers';
 
 export type Engine = 'pglite' | 'postgres';
 

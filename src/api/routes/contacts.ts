@@ -1,9 +1,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { csvColumns, csvRow, type ColumnTarget } from '../../contacts/csv.js';
 import { importContacts } from '../../contacts/import.js';
+import { createContacts, writeChanges } from '../../automation/apply.js';
 import { compileValidator } from '../validation.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { applyPatch, normalizeInput, type Contact } from '../../domain/contact.js';
@@ -11,10 +12,8 @@ import { canSeeLocation, requireRole } from '../../domain/principal.js';
 import { AppError, invalid, unprocessable } from '../../errors.js';
 import {
   contactView,
-  insertContact,
   listContacts,
   newContactFields,
-  writeContactChange,
   type Operation,
   type StoredContact,
 } from '../../store/contacts.js';
@@ -55,7 +54,8 @@ function mutate(
     const before = await visibleContact(tx, req, contactId, { forUpdate: true });
     requireRole(req.principal, 'staff');
     const { after, operation } = await change(before, tx);
-    return writeContactChange(tx, before, after, operation, meta);
+    const [written] = await writeChanges(tx, [{ before, after, operation }], meta, req.log);
+    return written!;
   });
 }
 
@@ -70,7 +70,14 @@ export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): v
       const contact = await db.transaction(async (tx) => {
         const loc = await visibleLocation(tx, req, req.params.locationId);
         requireRole(req.principal, 'staff');
-        return insertContact(tx, loc, newContactFields(loc, normalizeInput(req.body)), meta);
+        const [created] = await createContacts(
+          tx,
+          loc,
+          [newContactFields(loc, normalizeInput(req.body))],
+          meta,
+          req.log,
+        );
+        return created!;
       });
       return reply.status(201).send(contactView(contact));
     },
@@ -172,6 +179,8 @@ export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): v
   );
 }
 
+const NDJSON = 'application/x-ndjson';
+
 /** The most rows one import takes. */
 const MAX_IMPORT_ROWS = 100_000;
 
@@ -189,7 +198,6 @@ const ImportQuery = Type.Object(
 );
 
 const validateImportBody = compileValidator(ImportBody);
-const validateImportRow = compileValidator(CreateContactBody);
 
 /**
  * Reads a CSV import as it streams in: a header naming the fields, then one contact per record.
@@ -239,7 +247,7 @@ export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): vo
   app.post(
     '/api/locations/:locationId/contacts/import',
     { schema: { params: LocationParams, querystring: ImportQuery }, bodyLimit: config.importBodyLimit },
-    async (req) => {
+    async (req, reply) => {
       const loc = await visibleLocation(db, req, req.params.locationId);
       requireRole(req.principal, 'staff');
       // an import is recorded as one unless the caller names another source
@@ -258,7 +266,34 @@ export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): vo
         rows = body.contacts;
         deactivateMissing = body.deactivateMissing ?? deactivateMissing;
       }
-      return importContacts(db, loc, rows, { deactivateMissing, meta, validateRow: validateImportRow });
+      if (!(req.headers.accept ?? '').includes(NDJSON)) {
+        return importContacts(db, loc, rows, { deactivateMissing, meta, log: req.log });
+      }
+      // Progress as it runs: one JSON object per line, `{progress}` lines, then `{summary}` (or
+      // `{error}`, since the 200 status has gone out by then). Everything that can be refused as a
+      // whole (scope, role, body, CSV header) has been checked above and answered with its 4xx.
+      const out = new PassThrough();
+      const line = (o: object) => out.write(`${JSON.stringify(o)}\n`);
+      line({ progress: { phase: 'received', done: rows.length, total: rows.length } });
+      importContacts(db, loc, rows, {
+        deactivateMissing,
+        meta,
+        log: req.log,
+        onProgress: (progress) => line({ progress }),
+      })
+        .then(
+          (summary) => line({ summary }),
+          (err: unknown) => {
+            if (err instanceof AppError) {
+              line({ error: { code: err.code, message: err.message, field: err.field } });
+            } else {
+              req.log.error({ err }, 'import failed');
+              line({ error: { code: 'internal_error', message: 'internal error; it has been logged' } });
+            }
+          },
+        )
+        .finally(() => out.end());
+      return reply.type(NDJSON).send(out);
     },
   );
 }

@@ -281,7 +281,10 @@ export async function claimDeliveries(
       chains.push([r]);
     }
     // Last, the deliveries queued behind each head for the same contact: the chain one sender sends
-    // in order (one claim instead of one per event), found through the order index.
+    // in order (one claim instead of one per event), found through the order index. The chain stops
+    // before any link still leased to another sender: when a worker dies, its chain's head expires
+    // before the links behind it (longer leases), and the head claimed again must not take later
+    // deliveries past those links, which would then arrive after them (found by drills/kill9.ts).
     const withSuccessors = chains.filter((c) => c[0]!.seq !== null);
     if (withSuccessors.length > 0) {
       const { rows: next } = await tx.query<ClaimRow & { head: string }>(
@@ -290,6 +293,10 @@ export async function claimDeliveries(
          CROSS JOIN LATERAL (
            SELECT n.* FROM deliveries n
            WHERE n.subscription_id = h.sub AND n.contact_id = h.contact AND n.event_seq > h.seq AND n.status = 'pending'
+             AND NOT EXISTS (
+               SELECT 1 FROM deliveries m
+               WHERE m.subscription_id = h.sub AND m.contact_id = h.contact
+                 AND m.event_seq > h.seq AND m.event_seq < n.event_seq AND m.status = 'sending')
            ORDER BY n.event_seq LIMIT $5
            FOR UPDATE SKIP LOCKED) d
          JOIN subscriptions s ON s.id = d.subscription_id

@@ -32,7 +32,7 @@ if (values.help || values.dir === undefined) {
 }
 const dir = values.dir;
 const secretsFile = join(dir, 'secrets.json');
-const fd = openSync(join(dir, 'arrivals.jsonl'), 'a');
+
 let secrets: Record<string, string> = {};
 
 function secretFor(name: string): string | undefined {
@@ -81,7 +81,10 @@ interface Envelope {
   data?: { contactId?: unknown };
 }
 
-let seq = 0;
+// arrival numbers go on from the lines already there, so that order holds across a restart
+const arrivalsFile = join(dir, 'arrivals.jsonl');
+let seq = existsSync(arrivalsFile) ? readFileSync(arrivalsFile, 'utf8').split('\n').length - 1 : 0;
+const fd = openSync(arrivalsFile, 'a');
 const hanging = new Set<ServerResponse>();
 
 const server = createServer((req, res) => {

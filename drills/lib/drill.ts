@@ -13,6 +13,8 @@ export interface DrillContext<V> {
   values: V;
   /** a fresh folder for this run (logs, the receiver's records), removed at the end unless --keep */
   dir: string;
+  /** --keep: leave the run's folder and database for inspection */
+  keep: boolean;
   progress(msg: string): void;
   figure(name: string, value: string | number): void;
   /** notes a failed expectation; the drill goes on and fails at the end */
@@ -50,7 +52,7 @@ export async function runDrill<O extends Options>(
   const flags = values as { help?: boolean; keep?: boolean };
   if (flags.help) {
     process.stdout.write(
-      `${spec.usage}\n  --keep      keep the run's folder (logs, arrivals) for inspection\n`,
+      `${spec.usage}\n  --keep      keep the run's folder (logs, arrivals) and database for inspection\n`,
     );
     process.exit(0);
   }
@@ -63,6 +65,7 @@ export async function runDrill<O extends Options>(
   const ctx: DrillContext<ParsedValues<O>> = {
     values,
     dir,
+    keep: flags.keep === true,
     progress: (msg) => process.stderr.write(`[${spec.name} ${elapsed()}] ${msg}\n`),
     figure: (name, value) => figures.push([name, value]),
     fail: (reason) => failures.push(reason),

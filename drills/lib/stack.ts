@@ -59,7 +59,8 @@ export async function startStack(ctx: DrillContext<unknown>, o: StackOptions): P
   if (o.engine === 'postgres') {
     const db = await createDatabase(o.serverUrl);
     dbUrl = db.url;
-    ctx.cleanup(() => db.drop());
+    if (ctx.keep) ctx.progress(`database kept: ${db.url}`);
+    else ctx.cleanup(() => db.drop());
   }
   const env: Record<string, string> = {
     FPT_ADMIN_TOKEN: adminToken,

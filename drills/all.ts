@@ -26,7 +26,7 @@ if (values.help) {
 const SHORT: [string, ...string[]][] = [
   ['bad-requests.ts', '--requests', '2000'],
   ['kill9.ts', '--engine', 'postgres', '--seconds', '20', '--kill-every', '6'],
-  ['pg-restart.ts', '--seconds', '20', '--restart-every', '8'],
+  ['pg-restart.ts', '--seconds', '25', '--restart-every', '6'],
   ['receiver-down.ts', '--down-seconds', '20'],
   ['hanging.ts', '--seconds', '12'],
   ['scale.ts', '--contacts', '1000'],

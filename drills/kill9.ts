@@ -36,7 +36,7 @@ await runDrill(
       contacts: { type: 'string' },
       built: { type: 'boolean' },
     },
-    timeLimitMs: (v) => (positiveNumber('seconds', v.seconds, 60) + 180) * 1000,
+    timeLimitMs: (v) => (positiveNumber('seconds', v.seconds, 60) + 500) * 1000,
   },
   async (ctx) => {
     const v = ctx.values;
@@ -62,7 +62,11 @@ await runDrill(
     while (Date.now() < end) {
       await sleep(Math.min(end - Date.now(), killEvery * 1000 * (0.5 + Math.random())));
       if (Date.now() >= end) break;
-      const victim = victims[Math.floor(Math.random() * victims.length)] ?? stack.serve;
+      // the first kill is always the serve process (the API and the background work); then any
+      const victim =
+        restartMs.length === 0
+          ? stack.serve
+          : (victims[Math.floor(Math.random() * victims.length)] ?? stack.serve);
       await victim.kill9();
       kills.set(victim.role, (kills.get(victim.role) ?? 0) + 1);
       const ms = await victim.start();
@@ -82,6 +86,8 @@ await runDrill(
     );
     ctx.figure('load', load.summary());
     if (restartMs.length === 0) ctx.fail('no process was killed: make --seconds longer than --kill-every');
-    await settleAndCheck(ctx, stack, { tenant, subId: sub.id, subName: 'main', acked: load.acked }, 120_000);
+    // A dead worker's unsent chain links wait for their leases, (timeout + 30 s) × their position in
+    // the chain, up to ten (see drills/README.md): 35 s × 10 here, and some slack.
+    await settleAndCheck(ctx, stack, { tenant, subId: sub.id, subName: 'main', acked: load.acked }, 400_000);
   },
 );

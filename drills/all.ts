@@ -24,11 +24,11 @@ if (values.help) {
 }
 
 const SHORT: [string, ...string[]][] = [
-  ['bad-requests.ts', '--requests', '2000'],
-  ['kill9.ts', '--engine', 'postgres', '--seconds', '20', '--kill-every', '6'],
+  ['bad-requests.ts', '--requests', '1500'],
+  ['kill9.ts', '--engine', 'postgres', '--seconds', '15', '--kill-every', '5'],
   ['pg-restart.ts', '--seconds', '25', '--restart-every', '6'],
   ['receiver-down.ts', '--down-seconds', '20'],
-  ['hanging.ts', '--seconds', '12'],
+  ['hanging.ts', '--seconds', '10'],
   ['scale.ts', '--contacts', '1000'],
 ];
 const LONG: [string, ...string[]][] = [

@@ -4,7 +4,7 @@
  *
  *   npx tsx drills/kill9.ts --engine postgres --seconds 60
  */
-import { runDrill, percentile, positiveNumber, sleep } from './lib/drill.js';
+import { count, runDrill, percentile, positiveNumber, sleep } from './lib/drill.js';
 import { Load } from './lib/load.js';
 import { parseEngine, settleAndCheck, setupTenant, startStack } from './lib/stack.js';
 
@@ -42,7 +42,7 @@ await runDrill(
     const v = ctx.values;
     const engine = parseEngine(v.engine);
     const seconds = positiveNumber('seconds', v.seconds, 60);
-    const workers = engine === 'pglite' ? 0 : v.workers === undefined ? 2 : Number(v.workers);
+    const workers = engine === 'pglite' ? 0 : count('workers', v.workers, 2);
     const killEvery = positiveNumber('kill-every', v['kill-every'], 5);
     const stack = await startStack(ctx, { engine, workers, built: v.built ?? false });
     const { tenant, sub } = await setupTenant(ctx, stack);

@@ -4,7 +4,7 @@
  *
  *   npx tsx drills/pg-restart.ts --seconds 120
  */
-import { percentile, positiveNumber, runDrill, sleep } from './lib/drill.js';
+import { count, percentile, positiveNumber, runDrill, sleep } from './lib/drill.js';
 import { Load } from './lib/load.js';
 import { PrivateCluster } from './lib/pg.js';
 import { freePort } from './lib/procs.js';
@@ -50,7 +50,7 @@ await runDrill(
     const stack = await startStack(ctx, {
       engine: 'postgres',
       serverUrl: cluster.url,
-      workers: v.workers === undefined ? 1 : Number(v.workers),
+      workers: count('workers', v.workers, 1),
       built: v.built ?? false,
     });
     const { tenant, sub } = await setupTenant(ctx, stack);

@@ -12,6 +12,34 @@ import { subscriptionRoutes } from './routes/subscriptions.js';
 import { subGroupRoutes } from './routes/sub-groups.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { validatorCompiler } from './validation.js';
+import { AppError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** the handler reads and checks the body itself (a bulk import: JSON or a CSV stream) */
+    ownBody?: boolean;
+  }
+}
+
+/**
+ * A route that takes no body still gets one parsed when a client sends it; its fields would be
+ * silently ignored (`POST …/reactivate {"contactGroupId": 3}` reactivating and dropping the group),
+ * the silent no-op that body validation refuses everywhere else. No body, or `{}`, is accepted.
+ */
+function refuseUnexpectedBody(body: unknown): void {
+  if (body === undefined) return;
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    const [field] = Object.keys(body);
+    if (field === undefined) return;
+    throw new AppError(
+      400,
+      'unknown_field',
+      `unknown field "${field}": this endpoint takes no request body`,
+      field,
+    );
+  }
+  throw new AppError(400, 'invalid_request', 'this endpoint takes no request body (send none, or {})');
+}
 
 export interface ApiOptions {
   db: Db;
@@ -34,6 +62,13 @@ export function buildApi({ db, config, operatorKey, logger }: ApiOptions): Fasti
   app.setValidatorCompiler(validatorCompiler);
   // a CSV import is read as a stream by its route (csv-parse), never buffered whole
   app.addContentTypeParser('text/csv', (_req, payload, done) => done(null, payload));
+  // Fastify reads text/plain as a string by default; bodies here are JSON (or CSV for imports)
+  app.removeContentTypeParser('text/plain');
+  app.addHook('preValidation', async (req) => {
+    if (req.routeOptions.schema?.body === undefined && !req.routeOptions.config.ownBody) {
+      refuseUnexpectedBody(req.body);
+    }
+  });
   installErrorHandling(app);
 
   app.decorateRequest('principal', null as never);

@@ -173,6 +173,7 @@ interface ClaimRow {
   id: string;
   subscription_id: string;
   contact_id: number;
+  status: DeliveryStatus;
   attempts: number;
   test_payload: ContactEvent | null;
   seq: number | null;
@@ -190,8 +191,7 @@ interface ClaimRow {
 
 /**
  * Deliveries of one contact sent in order by one claim, at most. Each link's lease covers the links
- * ahead of it, so this also bounds how long the tail of a chain waits when its worker dies (ten
- * leases of timeout + 30 s).
+ * ahead of it; when the worker dies, the next claim of the head takes the rest of the chain over.
  */
 export const CHAIN_LIMIT = 10;
 
@@ -213,7 +213,7 @@ async function lease(
   );
 }
 
-const CLAIM_SELECT = `SELECT d.id, d.subscription_id, d.contact_id, d.attempts, d.test_payload,
+const CLAIM_SELECT = `SELECT d.id, d.subscription_id, d.contact_id, d.status, d.attempts, d.test_payload,
   e.seq, e.event_id, e.window_id, e.event_type, e.event_timestamp, e.location_id, e.organization_id, e.data,
   s.url, s.secret, CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret`;
 
@@ -317,7 +317,12 @@ async function claimChains(
     chains.push([r]);
   }
   // Last, the deliveries queued behind each head for the same contact: the chain one sender sends
-  // in order (one claim instead of one per event), found through the order index.
+  // in order (one claim instead of one per event), found through the order index. A chain never
+  // skips a link still leased (`sending`): the links behind it would overtake it. When the head
+  // itself was leased (its sender's lease ran out: that sender died), the leased links behind it
+  // are that dead sender's chain and are taken over with it; they are sent now rather than when
+  // their own, longer leases run out. Otherwise the chain stops before them. (Found by
+  // drills/kill9.ts: a re-claimed head used to take later deliveries past the dead sender's links.)
   const withSuccessors = chains.filter((c) => c[0]!.seq !== null);
   if (withSuccessors.length > 0) {
     const { rows: next } = await tx.query<ClaimRow & { head: string }>(
@@ -325,7 +330,8 @@ async function claimChains(
          FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS h (id, sub, contact, seq)
          CROSS JOIN LATERAL (
            SELECT n.* FROM deliveries n
-           WHERE n.subscription_id = h.sub AND n.contact_id = h.contact AND n.event_seq > h.seq AND n.status = 'pending'
+           WHERE n.subscription_id = h.sub AND n.contact_id = h.contact AND n.event_seq > h.seq
+             AND n.status IN ('pending', 'sending')
            ORDER BY n.event_seq LIMIT $5
            FOR UPDATE SKIP LOCKED) d
          JOIN subscriptions s ON s.id = d.subscription_id
@@ -340,7 +346,13 @@ async function claimChains(
       ],
     );
     const byHead = new Map(chains.map((c) => [c[0]!.id, c]));
-    for (const r of next) byHead.get(r.head)?.push(r);
+    const cut = new Set<string>();
+    for (const r of next) {
+      const chain = byHead.get(r.head);
+      if (!chain || cut.has(r.head)) continue;
+      if (r.status === 'sending' && chain[0]!.status !== 'sending') cut.add(r.head);
+      else chain.push(r);
+    }
   }
   if (chains.length === 0) return [];
   await lease(tx, chains, opts.leaseMs);

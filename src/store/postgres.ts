@@ -39,6 +39,11 @@ export class PostgresDb implements Db {
     // An idle client losing its connection (server restart) must not crash the process; the pool
     // drops it and the next checkout connects again.
     this.pool.on('error', () => undefined);
+    // Nor may a checked-out one: the pool removes its own listener while a client is out, and
+    // pool.query listens only `once`, so a session ended by the server (a restart sends every session
+    // "terminating connection") could raise an unhandled 'error' event and end the process (found by
+    // drills/pg-restart.ts). Queries still fail with the error; the pool discards the client.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   async query<R extends object>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
@@ -54,6 +59,13 @@ export class PostgresDb implements Db {
     return withTxRetry(async () => {
       const client = await this.pool.connect();
       let broken = false;
+      // A checked-out client has no error listener of the pool's: a session the server ends between
+      // two statements (a restart, pg_terminate_backend) would raise an unhandled 'error' event and
+      // end the process (found by drills/pg-restart.ts). The next statement fails instead.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn({
@@ -87,6 +99,7 @@ export class PostgresDb implements Db {
         }
         throw err;
       } finally {
+        client.removeListener('error', onError);
         client.release(broken);
       }
     });

@@ -246,7 +246,11 @@ export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): vo
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   app.post(
     '/api/locations/:locationId/contacts/import',
-    { schema: { params: LocationParams, querystring: ImportQuery }, bodyLimit: config.importBodyLimit },
+    {
+      schema: { params: LocationParams, querystring: ImportQuery },
+      bodyLimit: config.importBodyLimit,
+      config: { ownBody: true },
+    },
     async (req, reply) => {
       const loc = await visibleLocation(db, req, req.params.locationId);
       requireRole(req.principal, 'staff');

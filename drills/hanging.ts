@@ -1,0 +1,94 @@
+/**
+ * Drill: one endpoint that never answers (each request ends at the delivery timeout) beside a
+ * healthy one, under steady load: the healthy endpoint's latency must stay as it was without it.
+ *
+ *   npx tsx drills/hanging.ts --seconds 60
+ */
+import { readArrivals, subscribe } from './lib/api.js';
+import { percentile, positiveNumber, runDrill, sleep } from './lib/drill.js';
+import { Load } from './lib/load.js';
+import { parseEngine, settleAndCheck, setupTenant, startStack } from './lib/stack.js';
+
+const usage = `usage: npx tsx drills/hanging.ts [options]
+
+Two phases of steady load, --seconds each. In the first only a healthy subscription exists; in the
+second a second subscription to the same events points at an endpoint that never answers (the
+delivery timeout, 2 s here, ends each attempt; retries follow). The healthy subscription's latency,
+from an event's timestamp (its window's last change) to its first arrival, is compared between the
+phases. PASS needs every event delivered to the healthy endpoint and its p99 in the second phase
+within 3× the first phase's p99 plus 250 ms (generous: the machine is shared and noisy).
+
+  --engine <e>     postgres or pglite (default postgres)
+  --seconds <n>    length of each phase (default 60)
+  --rate <n>       API writes per second (default 30)
+  --contacts <n>   contacts the load creates and keeps changing (default 150)
+  --built          run dist/cli.js instead of the TypeScript source`;
+
+const TIMEOUT_MS = 2000;
+
+await runDrill(
+  {
+    name: 'hanging',
+    usage,
+    options: {
+      engine: { type: 'string' },
+      seconds: { type: 'string' },
+      rate: { type: 'string' },
+      contacts: { type: 'string' },
+      built: { type: 'boolean' },
+    },
+    timeLimitMs: (v) => (2 * positiveNumber('seconds', v.seconds, 60) + 200) * 1000,
+  },
+  async (ctx) => {
+    const v = ctx.values;
+    const seconds = positiveNumber('seconds', v.seconds, 60);
+    const stack = await startStack(ctx, {
+      engine: parseEngine(v.engine),
+      timeoutMs: TIMEOUT_MS,
+      retrySchedule: '1s,2s,5s',
+      built: v.built ?? false,
+    });
+    const { tenant, sub } = await setupTenant(ctx, stack);
+    const load = new Load(() => stack.serve.url, tenant, {
+      rate: positiveNumber('rate', v.rate, 30),
+      contacts: positiveNumber('contacts', v.contacts, 150),
+    });
+    load.start();
+    const phaseA = Date.now();
+    ctx.progress(`phase 1: healthy endpoint only, ${seconds} s`);
+    await sleep(seconds * 1000);
+    await subscribe(stack.serve.url, tenant, stack.receiver.url('hang', 'hang'), 'hang', ctx.dir);
+    const phaseB = Date.now();
+    ctx.progress(`phase 2: plus an endpoint that never answers (timeout ${TIMEOUT_MS} ms), ${seconds} s`);
+    await sleep(seconds * 1000);
+    await load.stop();
+    const end = Date.now();
+    ctx.progress(`load stopped: ${load.summary()}`);
+    await settleAndCheck(ctx, stack, { tenant, subId: sub.id, subName: 'main', acked: load.acked }, 60_000);
+
+    const arrivals = readArrivals(ctx.dir);
+    const first = new Map<string, { at: number; ts: number }>();
+    for (const a of arrivals) {
+      if (a.sub === 'main' && !first.has(a.eventId)) first.set(a.eventId, { at: a.at, ts: Date.parse(a.ts) });
+    }
+    const latencies = (from: number, to: number) =>
+      [...first.values()]
+        .filter((f) => f.ts >= from && f.ts < to)
+        .map((f) => f.at - f.ts)
+        .sort((a, b) => a - b);
+    const a = latencies(phaseA, phaseB);
+    const b = latencies(phaseB, end);
+    const fmt = (l: number[]) =>
+      `n=${l.length} p50 ${percentile(l, 50)} ms, p99 ${percentile(l, 99)} ms, max ${l.at(-1)} ms`;
+    const hung = arrivals.filter((x) => x.hang).length;
+    ctx.figure('healthy latency without the hanging endpoint', fmt(a));
+    ctx.figure('healthy latency beside the hanging endpoint', fmt(b));
+    ctx.figure('requests the hanging endpoint held until timeout', hung);
+    ctx.figure('load', load.summary());
+    if (hung === 0) ctx.fail('the hanging endpoint got no request: the drill tested nothing');
+    if (a.length === 0 || b.length === 0) ctx.fail('a phase delivered no event');
+    const pa = percentile(a, 99);
+    const pb = percentile(b, 99);
+    if (pb > 3 * pa + 250) ctx.fail(`healthy p99 went from ${pa} ms to ${pb} ms beside the hanging endpoint`);
+  },
+);

@@ -1,0 +1,84 @@
+import { describe, expect } from 'vitest';
+import { claimDeliveries } from '../../src/store/deliveries.js';
+import { apiTest, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
+import type { Db } from '../../src/store/db.js';
+import { deliverySettings } from '../helpers/delivery.js';
+import { closeAllWindows } from '../helpers/events.js';
+
+// local http:// endpoints allowed (FPT_ALLOW_PRIVATE_URLS=1); nothing is sent: the test claims by hand
+const test = apiTest.extend({
+  // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
+  apiConfig: async ({}, use) => {
+    await use(testConfig({ delivery: deliverySettings() }));
+  },
+});
+
+const claim = async (db: Parameters<typeof claimDeliveries>[0]) =>
+  (
+    await claimDeliveries(db, {
+      limit: 10,
+      leaseMs: 60_000,
+      skipSubscriptions: [],
+      perSubscription: () => 64,
+      subscriptionRoom: [],
+      defaultRoom: 64,
+    })
+  ).chains;
+
+/**
+ * One contact with three contact.updated deliveries claimed as one chain (all `sending`), as a
+ * worker holds them, and a fourth queued behind them.
+ */
+async function claimedChainAndOneMore(api: TestApi, db: Db, tenant: Tenant) {
+  await api.create('/api/subscriptions', {
+    url: 'http://127.0.0.1:9/hooks',
+    locationId: tenant.locA,
+    eventTypes: ['contact.updated'],
+  });
+  const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'A' });
+  await closeAllWindows(db);
+  for (const name of ['B', 'C']) {
+    await api.patch(`/api/contacts/${contactId}`, { firstName: name });
+    await closeAllWindows(db);
+  }
+  const claimed = await claim(db);
+  // creation (with a first name: contact.updated), B and C: one chain of three
+  expect(claimed.map((chain) => chain.map((d) => d.contactId))).toEqual([[contactId, contactId, contactId]]);
+  await api.patch(`/api/contacts/${contactId}`, { firstName: 'D' });
+  await closeAllWindows(db);
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM deliveries WHERE contact_id = $1 ORDER BY event_seq`,
+    [contactId],
+  );
+  return rows.map((r) => r.id);
+}
+
+// Found by the kill -9 drill (drills/kill9.ts): each link of a claimed chain has a longer lease
+// than the one before it, so when the worker dies its chain's head expires first. Claiming that
+// head again took, as its successors, only the later *pending* deliveries, jumping over the links
+// still leased to the dead worker: those then reached the endpoint after later events.
+describe('delivery claims after a worker died', () => {
+  test("a head whose lease ran out is claimed again with the dead worker's whole chain, in order", async ({
+    api,
+    db,
+    tenant,
+  }) => {
+    const ids = await claimedChainAndOneMore(api, db, tenant);
+    await db.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [
+      ids[0],
+    ]);
+    const again = await claim(db);
+    expect(again.map((chain) => chain.map((d) => d.id))).toEqual([ids]);
+  });
+
+  test('a chain never jumps over a link another sender still holds', async ({ api, db, tenant }) => {
+    const ids = await claimedChainAndOneMore(api, db, tenant);
+    // the head back in the queue (as after a failed attempt) while the links behind it are leased
+    await db.query(
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = now() - interval '1 second' WHERE id = $1`,
+      [ids[0]],
+    );
+    const again = await claim(db);
+    expect(again.map((chain) => chain.map((d) => d.id))).toEqual([[ids[0]]]);
+  });
+});

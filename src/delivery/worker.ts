@@ -80,10 +80,43 @@ function completionOf(
  */
 const PREFETCH = 2;
 /**
+ * A subscription whose endpoint keeps up may hold more: as many chains as it completed in this
+ * many seconds at its recent rate, so that a fast endpoint is fed from the closer's hand-off
+ * instead of by claims, while a queued chain still goes out well within `MAX_QUEUE_WAIT_MS`.
+ */
+const PREFETCH_SECONDS = 5;
+/** Chains one worker holds at most (in flight and queued), whatever the rates: a memory bound. */
+const MAX_HELD_CHAINS = 20_000;
+/**
  * Longest a claimed chain may wait in the local queue. One that waited longer (its endpoint is
  * slow) goes back to the queue table unsent, well before its lease could run out.
  */
 const MAX_QUEUE_WAIT_MS = 30_000;
+
+/** Events per second, as a moving average over one-second steps. */
+class RateMeter {
+  private n = 0;
+  private since = performance.now();
+  private rate = 0;
+
+  hit(now: number): void {
+    this.roll(now);
+    this.n++;
+  }
+
+  perSecond(now: number): number {
+    this.roll(now);
+    return this.rate;
+  }
+
+  private roll(now: number): void {
+    const dt = now - this.since;
+    if (dt < 1000) return;
+    this.rate = (this.rate + (this.n * 1000) / dt) / 2;
+    this.n = 0;
+    this.since = now;
+  }
+}
 
 interface Queued {
   chain: ClaimedDelivery[];
@@ -107,6 +140,8 @@ export class DeliveryWorker {
   private readonly loop: WorkLoop;
   /** chains being sent, per subscription */
   private readonly perSub = new Map<string, number>();
+  /** chains completed per second, per subscription, recently */
+  private readonly rates = new Map<string, RateMeter>();
   /** chains claimed and waiting to be sent, per subscription, oldest first */
   private readonly queued = new Map<string, Queued[]>();
   private inFlight = 0;
@@ -131,15 +166,26 @@ export class DeliveryWorker {
     this.loop = new WorkLoop({ name: 'delivery', log, idleMs: 30_000, step: () => this.step() });
   }
 
+  /** Chains of one subscription this worker may hold (in flight and queued). */
+  private capacity(sub: string): number {
+    const fixed = this.s.perSubscription * (1 + PREFETCH);
+    const rate = this.rates.get(sub)?.perSecond(performance.now()) ?? 0;
+    return Math.min(MAX_HELD_CHAINS, Math.max(fixed, Math.floor(rate * PREFETCH_SECONDS)));
+  }
+
   /** Chains of one subscription this worker has room to take on (to send or to queue). */
   private roomFor(sub: string): number {
     const held = (this.perSub.get(sub) ?? 0) + (this.queued.get(sub)?.length ?? 0);
-    return this.s.perSubscription * (1 + PREFETCH) - held;
+    return this.capacity(sub) - held;
+  }
+
+  private get maxHeld(): number {
+    return Math.max(this.s.concurrency * (1 + PREFETCH), MAX_HELD_CHAINS);
   }
 
   /** Chains this worker has room to take on, in all. */
   private room(): number {
-    return this.s.concurrency * (1 + PREFETCH) - this.inFlight - this.queuedChains;
+    return this.maxHeld - this.inFlight - this.queuedChains;
   }
 
   /** A claim's lease: the request, a margin, and the longest the chain may wait in the queue. */
@@ -151,7 +197,7 @@ export class DeliveryWorker {
   handOffBudget(): HandOff | undefined {
     if (this.stopping) return undefined;
     return {
-      chains: Math.min(this.room(), CLAIM_BATCH),
+      chains: this.room(),
       perSubscription: (id) => this.roomFor(id),
       leaseMs: this.leaseMs,
     };
@@ -192,9 +238,9 @@ export class DeliveryWorker {
   private async step() {
     const room = this.room();
     // claim when at least half the room is free: larger claims cost the database less per delivery
-    if (this.stopping || room < (this.s.concurrency * (1 + PREFETCH)) / 2) return { more: false };
+    if (this.stopping || room < this.maxHeld / 2) return { more: false };
     const limit = Math.min(room, CLAIM_BATCH);
-    const full = [...new Set([...this.perSub.keys(), ...this.queued.keys()])];
+    const full = [...new Set([...this.perSub.keys(), ...this.queued.keys(), ...this.rates.keys()])];
     // the rooms as they are now: a hand-off accepted while the claim runs must not change them
     // halfway (the claim may then take a little more than the room, never less than it reports)
     const defaultRoom = this.s.perSubscription * (1 + PREFETCH);
@@ -266,6 +312,9 @@ export class DeliveryWorker {
     this.perSub.set(sub, (this.perSub.get(sub) ?? 0) + 1);
     const send = this.deliverChain(chain).finally(() => {
       this.inFlight--;
+      let rate = this.rates.get(sub);
+      if (!rate) this.rates.set(sub, (rate = new RateMeter()));
+      rate.hit(performance.now());
       const n = (this.perSub.get(sub) ?? 1) - 1;
       if (n === 0) this.perSub.delete(sub);
       else this.perSub.set(sub, n);
@@ -273,8 +322,8 @@ export class DeliveryWorker {
       this.pump();
       // with half the room free again, claim without waiting for the next written batch
       if (
-        (this.capped.has(sub) && this.roomFor(sub) >= (this.s.perSubscription * (1 + PREFETCH)) / 2) ||
-        (!this.starved && this.room() >= (this.s.concurrency * (1 + PREFETCH)) / 2)
+        (this.capped.has(sub) && this.roomFor(sub) >= this.capacity(sub) / 2) ||
+        (!this.starved && this.room() >= this.maxHeld / 2)
       )
         this.loop.wake();
     });

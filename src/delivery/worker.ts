@@ -15,7 +15,7 @@ import { HttpSender, type SendOutcome } from './sender.js';
 import { signatureHeaders } from './signing.js';
 
 /** Deliveries claimed per statement at most. */
-const CLAIM_BATCH = 500;
+const CLAIM_BATCH = 2000;
 /** Extra time on top of the request timeout before another worker may take a delivery over. */
 const LEASE_MARGIN_MS = 30_000;
 const USER_AGENT = 'fpt-events-webhooks/1';

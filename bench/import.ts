@@ -12,7 +12,6 @@
  *    start after the import (windows close at once: quiet = max = 0) and the clock runs until the
  *    receiver has one event per row.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +25,16 @@ import { startCoalescer } from '../src/events/runner.js';
 import { runImport } from '../src/import-cli.js';
 import { createLogger } from '../src/log.js';
 import { createSubscription } from '../src/store/subscriptions.js';
-import { benchTenant, machine, openBenchDb, parseEngines, progress, rate, type BenchEngine } from './lib.js';
+import {
+  benchTenant,
+  machine,
+  openBenchDb,
+  parseEngines,
+  progress,
+  rate,
+  ReceiverProcess,
+  type BenchEngine,
+} from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,35 +48,6 @@ const ROWS = Number(values.rows);
 const DELIVER_TIMEOUT_MS = Number(values['deliver-timeout']) * 1000;
 const OPERATOR = 'bench-operator-key-0123456789';
 
-/** The receiver process, asked over IPC how many events it has. */
-class Receiver {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly port: number,
-  ) {}
-
-  static start(): Promise<Receiver> {
-    const child = fork(new URL('./receiver.ts', import.meta.url).pathname, [], {
-      execArgv: ['--import', 'tsx'],
-    });
-    return new Promise((resolve) =>
-      child.once('message', (m: { port: number }) => resolve(new Receiver(child, m.port))),
-    );
-  }
-
-  private ask<T>(cmd: string): Promise<T> {
-    return new Promise((resolve) => {
-      this.child.once('message', (m: T) => resolve(m));
-      this.child.send({ cmd });
-    });
-  }
-
-  count = async () => (await this.ask<{ count: number }>('count')).count;
-  reset = () => this.ask('reset');
-  /** The receiver exits without answering. */
-  stop = () => void this.child.send({ cmd: 'exit' });
-}
-
 function writeCsv(file: string, rows: number): void {
   const lines = ['externalId,firstName,lastName,email,tags'];
   for (let i = 0; i < rows; i++) {
@@ -77,7 +56,7 @@ function writeCsv(file: string, rows: number): void {
   writeFileSync(file, `${lines.join('\n')}\n`);
 }
 
-async function run(engine: BenchEngine, receiver: Receiver, file: string) {
+async function run(engine: BenchEngine, receiver: ReceiverProcess, file: string) {
   const bench = await openBenchDb(engine);
   const { db } = bench;
   const log = createLogger('warn');
@@ -90,7 +69,7 @@ async function run(engine: BenchEngine, receiver: Receiver, file: string) {
   try {
     const { org, location } = await benchTenant(db);
     await createSubscription(db, {
-      url: `http://127.0.0.1:${receiver.port}/hooks`,
+      url: receiver.url,
       eventTypes: ['contact.created'],
       locationId: location.id,
       organizationId: org.id,
@@ -140,7 +119,7 @@ async function run(engine: BenchEngine, receiver: Receiver, file: string) {
 const dir = mkdtempSync(join(tmpdir(), 'fpt-import-bench-'));
 const file = join(dir, 'contacts.csv');
 writeCsv(file, ROWS);
-const receiver = await Receiver.start();
+const receiver = await ReceiverProcess.start();
 try {
   console.log(
     `# import bench: ${machine()}; ${ROWS} CSV rows (${(statSync(file).size / 1e6).toFixed(1)} MB) through POST …/contacts/import, then their contact.created events delivered`,
@@ -157,5 +136,5 @@ try {
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
-  receiver.stop();
+  await receiver.stop();
 }

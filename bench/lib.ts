@@ -167,7 +167,12 @@ export class ReceiverProcess {
   /** [webhook-id, ms since epoch at arrival] of every request since the last reset */
   receipts = async () => (await this.ask<{ receipts: [string, number][] }>('receipts')).receipts;
   reset = () => this.ask('reset');
-  stop = () => this.ask('exit');
+  /** Stops the receiver process (it exits without answering). */
+  stop = () =>
+    new Promise<void>((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.send({ cmd: 'exit' });
+    });
 
   /** Resolves once `n` requests have arrived, reporting progress every fifth of the way. */
   async waitFor(n: number, label: string): Promise<void> {

@@ -5,6 +5,7 @@ import type { Db } from '../store/db.js';
 import {
   claimDeliveries,
   completeDeliveries,
+  releaseAllLeases,
   type ClaimedDelivery,
   type Completion,
   type HandOff,
@@ -92,6 +93,12 @@ const MAX_HELD_CHAINS = 20_000;
  * slow) goes back to the queue table unsent, well before its lease could run out.
  */
 const MAX_QUEUE_WAIT_MS = 30_000;
+/**
+ * The lease of a worker alone on its store (the embedded engine: one process holds the data folder
+ * exclusively). Nobody else could take a delivery over, so leases only have to outlive the
+ * process, and a new process releases them all at start.
+ */
+const ALONE_LEASE_MS = 7 * 24 * 3_600_000;
 
 /** Events per second, as a moving average over one-second steps. */
 class RateMeter {
@@ -138,6 +145,8 @@ interface Queued {
  */
 export class DeliveryWorker {
   private readonly loop: WorkLoop;
+  /** the only worker on its store: the embedded engine, which one process holds exclusively */
+  private readonly alone: boolean;
   /** chains being sent, per subscription */
   private readonly perSub = new Map<string, number>();
   /** chains completed per second, per subscription, recently */
@@ -164,10 +173,13 @@ export class DeliveryWorker {
     private readonly sender = new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls }),
   ) {
     this.loop = new WorkLoop({ name: 'delivery', log, idleMs: 30_000, step: () => this.step() });
+    this.alone = db.engine === 'pglite';
   }
 
   /** Chains of one subscription this worker may hold (in flight and queued). */
   private capacity(sub: string): number {
+    // alone on its store, the worker competes with nobody for deliveries: it takes all it may hold
+    if (this.alone) return MAX_HELD_CHAINS;
     const fixed = this.s.perSubscription * (1 + PREFETCH);
     const rate = this.rates.get(sub)?.perSecond(performance.now()) ?? 0;
     return Math.min(MAX_HELD_CHAINS, Math.max(fixed, Math.floor(rate * PREFETCH_SECONDS)));
@@ -190,6 +202,7 @@ export class DeliveryWorker {
 
   /** A claim's lease: the request, a margin, and the longest the chain may wait in the queue. */
   private get leaseMs(): number {
+    if (this.alone) return ALONE_LEASE_MS;
     return this.s.timeoutMs + LEASE_MARGIN_MS + MAX_QUEUE_WAIT_MS;
   }
 
@@ -209,6 +222,12 @@ export class DeliveryWorker {
   }
 
   async start(): Promise<void> {
+    if (this.alone) {
+      // whatever a previous process left leased, it will never finish: send it again now
+      const n = await releaseAllLeases(this.db);
+      if (n > 0)
+        this.log.warn({ deliveries: n }, 'deliveries left in flight by a previous run are sent again');
+    }
     this.unlisten = await this.db.listen('deliveries', () => this.wake());
     this.loop.start();
   }
@@ -292,7 +311,7 @@ export class DeliveryWorker {
       ) {
         const q = list.shift()!;
         this.queuedChains--;
-        if (now - q.at > MAX_QUEUE_WAIT_MS) this.release(q.chain);
+        if (!this.alone && now - q.at > MAX_QUEUE_WAIT_MS) this.release(q.chain);
         else this.dispatch(q.chain);
       }
       if (list.length === 0) this.queued.delete(sub);

@@ -140,7 +140,7 @@ export async function fanOut(
                  -- never due before a retrying delivery ahead of it (for the same contact)
                  ELSE greatest(now(), (SELECT max(p.next_attempt_at) FROM deliveries p
                    WHERE p.subscription_id = u.sub AND p.contact_id = u.contact AND p.status = 'pending')) END
-     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::bool[])
+     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[])
        AS u (id, sub, seq, contact, lease_ms, active)`,
     [
       rows.map((r) => r.id),
@@ -208,7 +208,7 @@ async function lease(
   await tx.query(
     `UPDATE deliveries d SET status = 'sending', attempts = attempts + 1,
        next_attempt_at = now() + u.lease_ms * interval '1 millisecond'
-     FROM unnest($1::text[], $2::int[]) AS u (id, lease_ms) WHERE d.id = u.id`,
+     FROM unnest($1::text[], $2::bigint[]) AS u (id, lease_ms) WHERE d.id = u.id`,
     [links.map((l) => l.id), links.map((l) => l.leaseMs)],
   );
 }
@@ -511,6 +511,18 @@ export async function completeDeliveries(
   }
   if (failed.length > 0) await parkInactive(tx, failed);
   return { claimable: claimable || freed[0]!.freed };
+}
+
+/**
+ * Gives back every leased delivery, as pending and not attempted (at-least-once: it may have been
+ * sent before its process died). Only for a worker that knows it is alone on the store.
+ */
+export async function releaseAllLeases(q: Queryable): Promise<number> {
+  const { rowCount } = await q.query(
+    `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, next_attempt_at = now()
+     WHERE status = 'sending'`,
+  );
+  return rowCount;
 }
 
 /** Parks the pending deliveries of those of these subscriptions that are not active. */

@@ -7,6 +7,7 @@ import { isPublicAddress } from '../../src/delivery/ssrf.js';
 import type { Config } from '../../src/config.js';
 import type { DeliveryWorker } from '../../src/delivery/worker.js';
 import { apiTest, createTestApi, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
+import { engine } from '../helpers/db.js';
 import { deliverySettings, startDeliveryWorker } from '../helpers/delivery.js';
 import { allEvents, closeAllWindows, waitFor } from '../helpers/events.js';
 import { Receiver, type Received } from '../helpers/receiver.js';
@@ -629,6 +630,32 @@ describe('delivery', () => {
       await strict.stop();
     }
   });
+});
+
+describe('the embedded engine (one process holds the store)', () => {
+  test.runIf(engine === 'pglite')(
+    'deliveries a previous process left in flight are sent again as soon as a worker starts',
+    async ({ api, db, tenant, receiver }) => {
+      await subscribeToCreations(api, tenant, receiver);
+      await contactAt(api, tenant.locA);
+      await closeAllWindows(api.db);
+      // as a process killed mid-send leaves them: leased, for far longer than this test runs
+      await db.query(
+        `UPDATE deliveries SET status = 'sending', attempts = 1, next_attempt_at = now() + interval '7 days'`,
+      );
+      const worker = await startDeliveryWorker(db);
+      try {
+        const [got] = await receiver.waitFor(1);
+        expect(got!.headers['x-fpt-delivery-attempt']).toBe('1');
+        await waitFor(async () => {
+          const { rows } = await db.query<{ status: string }>('SELECT status FROM deliveries');
+          return rows.length === 1 && rows[0]!.status === 'succeeded' ? true : undefined;
+        }, 'the delivery to be recorded as succeeded');
+      } finally {
+        await worker.stop();
+      }
+    },
+  );
 });
 
 export type { Tenant };

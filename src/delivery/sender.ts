@@ -17,6 +17,7 @@ export interface SenderOptions {
 export const RESPONSE_BODY_LIMIT = 4096;
 /** Past this much answer, stop reading and drop the connection rather than download it. */
 const DRAIN_LIMIT = 256 * 1024;
+const CHECKED_LIMIT = 10_000;
 
 /**
  * POSTs deliveries with undici: pooled keep-alive connections per endpoint origin (measured here,
@@ -28,6 +29,8 @@ const DRAIN_LIMIT = 256 * 1024;
  */
 export class HttpSender {
   private readonly agent: Agent;
+  /** URLs that passed `checkUrl` */
+  private readonly checked = new Set<string>();
 
   constructor(private readonly opts: SenderOptions) {
     this.agent = new Agent({
@@ -43,7 +46,12 @@ export class HttpSender {
     const started = performance.now();
     const elapsed = () => performance.now() - started;
     try {
-      checkUrl(url, { allowPrivate: this.opts.allowPrivate }); // IP literals never reach the lookup
+      if (!this.checked.has(url)) {
+        checkUrl(url, { allowPrivate: this.opts.allowPrivate }); // IP literals never reach the lookup
+        // (a pure check of the string: once per URL is enough; the lookup still runs per connection)
+        if (this.checked.size >= CHECKED_LIMIT) this.checked.clear();
+        this.checked.add(url);
+      }
       const res = await request(url, {
         method: 'POST',
         dispatcher: this.agent,

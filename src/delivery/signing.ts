@@ -21,6 +21,32 @@ export function isSecret(s: string): boolean {
   return Buffer.from(encoded, 'base64').toString('base64') === encoded;
 }
 
+/** The two HMAC keys of a secret, checked and decoded once (every delivery is signed with them). */
+interface SigningKeys {
+  /** X-FPT-Signature is keyed with the secret string itself */
+  fpt: Buffer;
+  /** Standard Webhooks with the bytes the secret encodes */
+  standard: Buffer;
+}
+
+const keyCache = new Map<string, SigningKeys>();
+const KEY_CACHE_LIMIT = 10_000;
+
+function signingKeys(secret: string): SigningKeys {
+  let keys = keyCache.get(secret);
+  if (keys) return keys;
+  // A malformed secret would still yield an HMAC, just one no partner can reproduce; fail loudly.
+  if (!isSecret(secret))
+    throw new RangeError('a signing secret is not of the form whsec_<base64 of 32 bytes>');
+  keys = {
+    fpt: Buffer.from(secret, 'utf8'),
+    standard: Buffer.from(secret.slice(SECRET_PREFIX.length), 'base64'),
+  };
+  if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.clear();
+  keyCache.set(secret, keys);
+  return keys;
+}
+
 export type SignatureInput = {
   eventId: string;
   body: string;
@@ -40,18 +66,14 @@ export function signatureHeaders(input: SignatureInput): Record<string, string> 
     throw new RangeError(`the signature timestamp must be whole unix seconds, got ${timestamp}`);
   }
   if (secrets.length === 0) throw new RangeError('a delivery needs at least one secret to sign it');
-  for (const secret of secrets) {
-    // A malformed secret would still yield an HMAC, just one no partner can reproduce; fail loudly.
-    if (!isSecret(secret))
-      throw new RangeError('a signing secret is not of the form whsec_<base64 of 32 bytes>');
-  }
-
-  const fpt = secrets.map((secret) => `v1=${fptDigest(secret, timestamp, body).toString('hex')}`);
-  const standard = secrets.map((secret) => {
-    const key = Buffer.from(secret.slice(SECRET_PREFIX.length), 'base64');
-    const mac = createHmac('sha256', key).update(`${eventId}.${timestamp}.${body}`, 'utf8').digest('base64');
-    return `v1,${mac}`;
-  });
+  const keys = secrets.map(signingKeys);
+  const fpt = keys.map(
+    (k) => `v1=${createHmac('sha256', k.fpt).update(`${timestamp}.${body}`, 'utf8').digest('hex')}`,
+  );
+  const standard = keys.map(
+    (k) =>
+      `v1,${createHmac('sha256', k.standard).update(`${eventId}.${timestamp}.${body}`, 'utf8').digest('base64')}`,
+  );
 
   return {
     'x-fpt-signature': [`t=${timestamp}`, ...fpt].join(','),

@@ -86,6 +86,11 @@ const PREFETCH = 2;
  * instead of by claims, while a queued chain still goes out well within `MAX_QUEUE_WAIT_MS`.
  */
 const PREFETCH_SECONDS = 5;
+/**
+ * Chains a worker may hold for a subscription whose pace it has not seen yet. If the endpoint
+ * turns out slow, what it cannot take within `MAX_QUEUE_WAIT_MS` goes back to the table.
+ */
+const FIRST_CAPACITY = 1000;
 /** Chains one worker holds at most (in flight and queued), whatever the rates: a memory bound. */
 const MAX_HELD_CHAINS = 20_000;
 /**
@@ -100,11 +105,15 @@ const MAX_QUEUE_WAIT_MS = 30_000;
  */
 const ALONE_LEASE_MS = 7 * 24 * 3_600_000;
 
-/** Events per second, as a moving average over one-second steps. */
+/**
+ * The pace an endpoint has shown it can take: the best per-second rate seen, fading by a fiftieth
+ * a second, so that a fast endpoint idle for a minute is still trusted with a burst, while one
+ * that turned slow is soon held to its new pace.
+ */
 class RateMeter {
   private n = 0;
   private since = performance.now();
-  private rate = 0;
+  private best = 0;
 
   hit(now: number): void {
     this.roll(now);
@@ -113,13 +122,13 @@ class RateMeter {
 
   perSecond(now: number): number {
     this.roll(now);
-    return this.rate;
+    return this.best;
   }
 
   private roll(now: number): void {
     const dt = now - this.since;
     if (dt < 1000) return;
-    this.rate = (this.rate + (this.n * 1000) / dt) / 2;
+    this.best = Math.max((this.n * 1000) / dt, this.best * 0.98 ** (dt / 1000));
     this.n = 0;
     this.since = now;
   }
@@ -181,8 +190,16 @@ export class DeliveryWorker {
     // alone on its store, the worker competes with nobody for deliveries: it takes all it may hold
     if (this.alone) return MAX_HELD_CHAINS;
     const fixed = this.s.perSubscription * (1 + PREFETCH);
-    const rate = this.rates.get(sub)?.perSecond(performance.now()) ?? 0;
+    const meter = this.rates.get(sub);
+    if (!meter) return this.unseenCapacity();
+    const rate = meter.perSecond(performance.now());
     return Math.min(MAX_HELD_CHAINS, Math.max(fixed, Math.floor(rate * PREFETCH_SECONDS)));
+  }
+
+  /** What a subscription not seen yet may hold: the benefit of the doubt; its pace soon decides. */
+  private unseenCapacity(): number {
+    if (this.alone) return MAX_HELD_CHAINS;
+    return Math.max(this.s.perSubscription * (1 + PREFETCH), FIRST_CAPACITY);
   }
 
   /** Chains of one subscription this worker has room to take on (to send or to queue). */
@@ -262,7 +279,7 @@ export class DeliveryWorker {
     const full = [...new Set([...this.perSub.keys(), ...this.queued.keys(), ...this.rates.keys()])];
     // the rooms as they are now: a hand-off accepted while the claim runs must not change them
     // halfway (the claim may then take a little more than the room, never less than it reports)
-    const defaultRoom = this.s.perSubscription * (1 + PREFETCH);
+    const defaultRoom = this.unseenCapacity();
     const rooms = new Map(full.map((id) => [id, this.roomFor(id)]));
     const roomFor = (id: string) => rooms.get(id) ?? defaultRoom;
     const skipped = full.filter((id) => roomFor(id) <= 0);

@@ -29,7 +29,9 @@ export interface TestDb {
 
 /** A fresh, migrated schema of its own on the engine under test. */
 export async function createTestDb(opts: { migrate?: boolean } = {}): Promise<TestDb> {
-  const schema = `fpt_test_${randomBytes(6).toString('hex')}`;
+  // the creation time in the name lets a later run tell a leftover from a schema in use (see the
+  // PostgreSQL global setup)
+  const schema = `fpt_test_${Math.floor(Date.now() / 1000).toString(36)}_${randomBytes(6).toString('hex')}`;
   let db: Db;
   let openAnother: () => Db;
   let dropSchema: () => Promise<void>;

@@ -11,11 +11,18 @@ export default async function setup(): Promise<void> {
     process.stdout.write(
       `PostgreSQL suite on ${url.replace(/\/\/[^@]*@/, '//')} (server ${rows[0]?.server_version})\n`,
     );
-    // schemas left behind by an interrupted earlier run
-    const stale = await client.query<{ nspname: string }>(
+    // Schemas left behind by an interrupted earlier run: those made more than an hour ago (their
+    // name starts with the time they were made), so that a run in progress on the same database
+    // keeps its own.
+    const { rows: schemas } = await client.query<{ nspname: string }>(
       `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'fpt\\_test\\_%'`,
     );
-    for (const { nspname } of stale.rows) await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
+    const hourAgo = Date.now() / 1000 - 3600;
+    for (const { nspname } of schemas) {
+      const made = /^fpt_test_([0-9a-z]+)_[0-9a-f]+$/.exec(nspname)?.[1];
+      if (made !== undefined && Number.parseInt(made, 36) > hourAgo) continue;
+      await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
+    }
   } catch (err) {
     throw new Error(`PostgreSQL suite: cannot reach ${url}: ${(err as Error).message}`);
   } finally {

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
+import { isDbUnavailable } from '../store/db.js';
 import { validationError } from './validation.js';
 
 /** Fastify's own 4xx errors (body parsing and the like), given our codes and plain messages. */
@@ -36,6 +37,19 @@ export function installErrorHandling(app: FastifyInstance): void {
       };
       if (known.field !== undefined) body.field = known.field;
       return reply.status(known.status).send({ error: body });
+    }
+    if (isDbUnavailable(err)) {
+      // nothing was written (the transaction did not commit): the client may simply try again
+      req.log.warn({ err }, 'database unavailable');
+      return reply
+        .status(503)
+        .header('retry-after', '1')
+        .send({
+          error: {
+            code: 'unavailable',
+            message: 'the database cannot be reached right now; try again shortly',
+          },
+        });
     }
     req.log.error({ err }, 'request failed');
     return reply

@@ -82,6 +82,28 @@ export class DbError extends Error {
   }
 }
 
+/** SQLSTATEs of a server that is going away, starting, or full, and the socket errors of one that is gone. */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+
+/**
+ * Whether an error means the database cannot be reached right now (restarting, shutting down, out of
+ * connections, the connection lost) rather than that the statement was wrong: the request may simply
+ * be tried again in a moment.
+ */
+export function isDbUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_SOCKET.has(code)) return true;
+    }
+    // node-pg's own wording when the server ends a connection, or before one is made
+    if (/^Connection terminated|timeout exceeded when trying to connect/.test(e.message)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Runs a transaction body again (a bounded number of times) after a deadlock or serialization failure. */
 export async function withTxRetry<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {

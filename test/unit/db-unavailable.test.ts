@@ -1,0 +1,54 @@
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { afterEach, describe, expect, test } from 'vitest';
+import { DbError, isDbUnavailable } from '../../src/store/db.js';
+import { PostgresDb } from '../../src/store/postgres.js';
+import { createTestApi } from '../helpers/api.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+/** A port where a TCP server does `onConnection` with every connection (a real socket, no database). */
+async function tcpPort(onConnection?: (socket: import('node:net').Socket) => void): Promise<number> {
+  const server = createServer((socket) => onConnection?.(socket));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  servers.push(server);
+  return (server.address() as AddressInfo).port;
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('a database that cannot be reached', () => {
+  test.each([
+    ['refuses connections', () => closedPort()],
+    ['drops every connection at once', () => tcpPort((socket) => socket.destroy())],
+  ])('a write while the database %s is a 503 with Retry-After, not a 500', async (_what, port) => {
+    const db = new PostgresDb({ connectionString: `postgres://postgres@127.0.0.1:${await port()}/none` });
+    try {
+      const api = createTestApi(db);
+      const res = await api.post('/api/organizations', { name: 'Iron Temple' });
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.body.error.code).toBe('unavailable');
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('a wrong statement is not mistaken for an unreachable database', () => {
+    expect(isDbUnavailable(new DbError({ message: 'syntax error', code: '42601' }, 'SELEC 1'))).toBe(false);
+    expect(isDbUnavailable(new DbError({ message: 'duplicate key', code: '23505' }, 'INSERT'))).toBe(false);
+    expect(isDbUnavailable(new Error('something else'))).toBe(false);
+    expect(isDbUnavailable(new DbError({ message: 'terminating connection', code: '57P01' }, 'SELECT'))).toBe(
+      true,
+    );
+  });
+});

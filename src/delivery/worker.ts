@@ -146,11 +146,11 @@ interface Queued {
  * queued deliveries to one subscription, sent one after the other, so per-contact order holds
  * without a claim per event; when a link fails, the links behind it go back to the queue unsent.
  *
- * Chains are claimed (or handed over by the closer) up to `PREFETCH` times the caps ahead of what
- * is being sent, into a local queue per subscription, so one claim feeds many sends. Outcomes are
- * written in batches (attempt log, delivery state, subscription health) as they come in; each
- * batch signals the `deliveries` channel, because a finished delivery may free the next one of its
- * contact.
+ * Chains are claimed (or handed over by the closer) ahead of what is being sent, as many as each
+ * subscription's endpoint has shown it can take (see `capacity`), into a local queue per
+ * subscription, so one claim feeds many sends. Outcomes are
+ * written in batches (attempt log, delivery state, subscription health) as they come in; a batch
+ * that freed a contact's next delivery (or gave chains back) signals the `deliveries` channel.
  */
 export class DeliveryWorker {
   private readonly loop: WorkLoop;

@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { DbError, isDbUnavailable } from '../../src/store/db.js';
 import { PostgresDb } from '../../src/store/postgres.js';
@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 /** A port where a TCP server does `onConnection` with every connection (a real socket, no database). */
-async function tcpPort(onConnection?: (socket: import('node:net').Socket) => void): Promise<number> {
+async function tcpPort(onConnection?: (socket: Socket) => void): Promise<number> {
   const server = createServer((socket) => onConnection?.(socket));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   servers.push(server);

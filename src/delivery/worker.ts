@@ -187,17 +187,16 @@ export class DeliveryWorker {
 
   /** Chains of one subscription this worker may hold (in flight and queued). */
   private capacity(sub: string): number {
-    // alone on its store, the worker competes with nobody for deliveries: it takes all it may hold
-    if (this.alone) return MAX_HELD_CHAINS;
-    const fixed = this.s.perSubscription * (1 + PREFETCH);
     const meter = this.rates.get(sub);
-    if (!meter) return this.unseenCapacity();
+    if (this.alone || !meter) return this.unseenCapacity();
+    const fixed = this.s.perSubscription * (1 + PREFETCH);
     const rate = meter.perSecond(performance.now());
     return Math.min(MAX_HELD_CHAINS, Math.max(fixed, Math.floor(rate * PREFETCH_SECONDS)));
   }
 
-  /** What a subscription not seen yet may hold: the benefit of the doubt; its pace soon decides. */
+  /** What a subscription not seen yet may hold (the benefit of the doubt; its pace soon decides), or any one when alone. */
   private unseenCapacity(): number {
+    // alone on its store, the worker competes with nobody for deliveries: it takes all it may hold
     if (this.alone) return MAX_HELD_CHAINS;
     return Math.max(this.s.perSubscription * (1 + PREFETCH), FIRST_CAPACITY);
   }
@@ -286,9 +285,7 @@ export class DeliveryWorker {
     const { chains, nextInMs } = await claimDeliveries(this.db, {
       limit,
       leaseMs: this.leaseMs,
-      skipSubscriptions: skipped,
-      perSubscription: roomFor,
-      subscriptionRoom: [...rooms],
+      subscriptionRoom: rooms,
       defaultRoom,
     });
     this.enqueue(chains);

@@ -14,13 +14,14 @@ export type DeliveryStatus = 'pending' | 'sending' | 'succeeded' | 'failed';
  */
 const PARKED = `'infinity'::timestamptz`;
 
-/** When a delivery of this subscription may first go: now, parked, or after its contact's retrying one. */
-const FIRST_DUE = (
-  sub: string,
-  contact: string,
-) => `CASE WHEN ${sub}.status <> 'active' THEN ${PARKED} ELSE greatest(now(), (
+/** Now, or later if a delivery of this contact to this subscription is waiting for a retry. */
+const DUE_AFTER_RETRYING = (sub: string, contact: string) => `greatest(now(), (
     SELECT max(p.next_attempt_at) FROM deliveries p
-    WHERE p.subscription_id = ${sub}.id AND p.contact_id = ${contact} AND p.status = 'pending')) END`;
+    WHERE p.subscription_id = ${sub} AND p.contact_id = ${contact} AND p.status = 'pending'))`;
+
+/** When a delivery of this subscription may first go: now, parked, or after its contact's retrying one. */
+const FIRST_DUE = (sub: string, contact: string) =>
+  `CASE WHEN ${sub}.status <> 'active' THEN ${PARKED} ELSE ${DUE_AFTER_RETRYING(`${sub}.id`, contact)} END`;
 
 /** Whether the contact of event `e` has a delivery to subscription `s` still unfinished. */
 const UNFINISHED_AHEAD = `EXISTS (SELECT 1 FROM deliveries p
@@ -120,7 +121,7 @@ export async function fanOut(
             windowId: r.event.windowId,
             isTest: false,
             url: r.url,
-            secrets: r.previous_secret === null ? [r.secret] : [r.secret, r.previous_secret],
+            secrets: signingSecrets(r),
           })),
         );
       }
@@ -137,9 +138,7 @@ export async function fanOut(
             CASE WHEN u.lease_ms IS NULL THEN 0 ELSE 1 END,
             CASE WHEN u.lease_ms IS NOT NULL THEN now() + u.lease_ms * interval '1 millisecond'
                  WHEN NOT u.active THEN ${PARKED}
-                 -- never due before a retrying delivery ahead of it (for the same contact)
-                 ELSE greatest(now(), (SELECT max(p.next_attempt_at) FROM deliveries p
-                   WHERE p.subscription_id = u.sub AND p.contact_id = u.contact AND p.status = 'pending')) END
+                 ELSE ${DUE_AFTER_RETRYING('u.sub', 'u.contact')} END
      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[])
        AS u (id, sub, seq, contact, lease_ms, active)`,
     [
@@ -152,6 +151,11 @@ export async function fanOut(
     ],
   );
   return { deliveries: rows.length, handedOff };
+}
+
+/** Every secret that signs now: the current one, and the previous one during a rotation's overlap. */
+function signingSecrets(s: { secret: string; previous_secret: string | null }): string[] {
+  return s.previous_secret === null ? [s.secret] : [s.secret, s.previous_secret];
 }
 
 /** A claimed delivery, with what the sender needs. */
@@ -218,8 +222,7 @@ const CLAIM_SELECT = `SELECT d.id, d.subscription_id, d.contact_id, d.status, d.
   s.url, s.secret, CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret`;
 
 /**
- * Claims up to `limit` chains of due deliveries, at most `perSubscription(id)` chains of each
- * subscription, in one transaction. A chain is one contact's next deliveries to one subscription,
+ * Claims up to `limit` chains of due deliveries, at most each subscription's room of chains, in one transaction. A chain is one contact's next deliveries to one subscription,
  * in emission order; its sender sends them one after the other and gives back the rest when one
  * fails. Rules:
  *
@@ -237,10 +240,8 @@ export async function claimDeliveries(
   opts: {
     limit: number;
     leaseMs: number;
-    skipSubscriptions: readonly string[];
-    perSubscription: (id: string) => number;
-    /** how many chains each listed subscription may still take */
-    subscriptionRoom: readonly (readonly [string, number])[];
+    /** how many chains each listed subscription may still take (none: skipped) */
+    subscriptionRoom: ReadonlyMap<string, number>;
     /** how many chains any other subscription may take */
     defaultRoom: number;
   },
@@ -285,10 +286,10 @@ async function claimChains(
        LIMIT $1`,
     [
       opts.limit,
-      opts.skipSubscriptions,
+      [...opts.subscriptionRoom].filter(([, n]) => n <= 0).map(([id]) => id),
       opts.limit * 4,
-      opts.subscriptionRoom.map(([id]) => id),
-      opts.subscriptionRoom.map(([, n]) => n),
+      [...opts.subscriptionRoom.keys()],
+      [...opts.subscriptionRoom.values()],
       opts.defaultRoom,
     ],
   );
@@ -312,7 +313,7 @@ async function claimChains(
   const chains: ClaimRow[][] = [];
   for (const r of headRows) {
     const n = taken.get(r.subscription_id) ?? 0;
-    if (n >= opts.perSubscription(r.subscription_id)) continue;
+    if (n >= (opts.subscriptionRoom.get(r.subscription_id) ?? opts.defaultRoom)) continue;
     taken.set(r.subscription_id, n + 1);
     chains.push([r]);
   }
@@ -368,7 +369,7 @@ async function claimChains(
       windowId: r.window_id,
       isTest: r.test_payload !== null,
       url: r.url,
-      secrets: r.previous_secret === null ? [r.secret] : [r.secret, r.previous_secret],
+      secrets: signingSecrets(r),
     })),
   );
 }

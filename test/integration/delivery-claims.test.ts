@@ -18,9 +18,7 @@ const claim = async (db: Parameters<typeof claimDeliveries>[0]) =>
     await claimDeliveries(db, {
       limit: 10,
       leaseMs: 60_000,
-      skipSubscriptions: [],
-      perSubscription: () => 64,
-      subscriptionRoom: [],
+      subscriptionRoom: new Map(),
       defaultRoom: 64,
     })
   ).chains;

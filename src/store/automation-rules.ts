@@ -42,18 +42,20 @@ const toRule = (r: RuleRow): StoredRule => ({
   updatedAt: r.updated_at.toISOString(),
 });
 
+/** A definition as the parameters of its five columns: name, enabled, trigger, conditions, action. */
+const definitionParams = (def: RuleDefinition) => [
+  def.name,
+  def.enabled,
+  JSON.stringify(def.trigger),
+  JSON.stringify(def.conditions),
+  JSON.stringify(def.action),
+];
+
 export async function createRule(q: Queryable, locationId: number, def: RuleDefinition): Promise<StoredRule> {
   const { rows } = await q.query<RuleRow>(
     `INSERT INTO automation_rules (location_id, name, enabled, trigger, conditions, action)
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
-    [
-      locationId,
-      def.name,
-      def.enabled,
-      JSON.stringify(def.trigger),
-      JSON.stringify(def.conditions),
-      JSON.stringify(def.action),
-    ],
+    [locationId, ...definitionParams(def)],
   );
   return toRule(rows[0]!);
 }
@@ -84,14 +86,7 @@ export async function updateRule(q: Queryable, id: number, def: RuleDefinition):
     `UPDATE automation_rules SET name = $2, enabled = $3, trigger = $4, conditions = $5, action = $6,
        last_error = NULL, last_error_at = NULL, updated_at = now()
      WHERE id = $1 RETURNING ${COLUMNS}`,
-    [
-      id,
-      def.name,
-      def.enabled,
-      JSON.stringify(def.trigger),
-      JSON.stringify(def.conditions),
-      JSON.stringify(def.action),
-    ],
+    [id, ...definitionParams(def)],
   );
   return toRule(rows[0]!);
 }

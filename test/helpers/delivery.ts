@@ -1,8 +1,8 @@
 import { DeliveryWorker } from '../../src/delivery/worker.js';
-import type { DeliverySettings } from '../../src/config.js';
+import type { Config, DeliverySettings } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import type { Db } from '../../src/store/db.js';
-import { testConfig } from './api.js';
+import { apiTest, testConfig } from './api.js';
 
 /** Delivery settings for tests: local receivers allowed, a short schedule and timeout. */
 export function deliverySettings(over: Partial<DeliverySettings> = {}): DeliverySettings {
@@ -24,3 +24,19 @@ export async function startDeliveryWorker(
   await w.start();
   return w;
 }
+
+/**
+ * `apiTest` whose API accepts local http:// receivers (as `FPT_ALLOW_PRIVATE_URLS=1` does), with a
+ * delivery `worker` on the test's store, started for the tests that name it.
+ */
+export const deliveryTest = apiTest.extend<{ apiConfig: Config; worker: DeliveryWorker }>({
+  // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
+  apiConfig: async ({}, use) => {
+    await use(testConfig({ delivery: deliverySettings() }));
+  },
+  worker: async ({ db }, use) => {
+    const w = await startDeliveryWorker(db);
+    await use(w);
+    await w.stop();
+  },
+});

@@ -4,36 +4,19 @@ import { hostname } from 'node:os';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
 import { isPublicAddress } from '../../src/delivery/ssrf.js';
-import type { Config } from '../../src/config.js';
-import type { DeliveryWorker } from '../../src/delivery/worker.js';
-import { apiTest, createTestApi, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
+import { createTestApi, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
 import { engine } from '../helpers/db.js';
-import { deliverySettings, startDeliveryWorker } from '../helpers/delivery.js';
+import { deliveryTest, startDeliveryWorker } from '../helpers/delivery.js';
 import { allEvents, closeAllWindows, waitFor } from '../helpers/events.js';
 import { Receiver, type Received } from '../helpers/receiver.js';
 
-interface Fixtures {
-  apiConfig: Config;
-  receiver: Receiver;
-  worker: DeliveryWorker;
-}
-
 // The API accepts local http:// receivers (FPT_ALLOW_PRIVATE_URLS=1), as local testing needs.
-const test = apiTest.extend<Fixtures>({
+const test = deliveryTest.extend<{ receiver: Receiver }>({
   // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
-  apiConfig: async ({}, use) => {
-    await use(testConfig({ delivery: deliverySettings() }));
-  },
-  // eslint-disable-next-line no-empty-pattern -- as above
   receiver: async ({}, use) => {
     const r = await Receiver.start();
     await use(r);
     await r.close();
-  },
-  worker: async ({ db }, use) => {
-    const w = await startDeliveryWorker(db);
-    await use(w);
-    await w.stop();
   },
 });
 

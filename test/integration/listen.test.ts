@@ -1,29 +1,11 @@
 import { describe, expect } from 'vitest';
-import type { Config } from '../../src/config.js';
 import { signatureHeaders } from '../../src/delivery/signing.js';
-import type { DeliveryWorker } from '../../src/delivery/worker.js';
 import { startListener, type Listener } from '../../src/listen.js';
-import { apiTest, testConfig } from '../helpers/api.js';
-import { deliverySettings, startDeliveryWorker } from '../helpers/delivery.js';
+import { deliveryTest } from '../helpers/delivery.js';
 import { closeAllWindows, waitFor } from '../helpers/events.js';
 
-interface Fixtures {
-  apiConfig: Config;
-  worker: DeliveryWorker;
-  lines: string[];
-}
-
-const test = apiTest.extend<Fixtures>({
+const test = deliveryTest.extend<{ lines: string[] }>({
   // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
-  apiConfig: async ({}, use) => {
-    await use(testConfig({ delivery: deliverySettings() }));
-  },
-  worker: async ({ db }, use) => {
-    const w = await startDeliveryWorker(db);
-    await use(w);
-    await w.stop();
-  },
-  // eslint-disable-next-line no-empty-pattern -- as above
   lines: async ({}, use) => {
     await use([]);
   },

@@ -2,22 +2,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect } from 'vitest';
 import { PartnerApp } from '../../examples/partner-app/partner-app.js';
-import type { Config } from '../../src/config.js';
-import type { DeliveryWorker } from '../../src/delivery/worker.js';
-import { apiTest, testConfig, type TestApi } from '../helpers/api.js';
-import { deliverySettings, startDeliveryWorker } from '../helpers/delivery.js';
+import type { TestApi } from '../helpers/api.js';
+import { deliveryTest } from '../helpers/delivery.js';
 import { allEvents, closeAllWindows, waitFor } from '../helpers/events.js';
 
-const test = apiTest.extend<{ apiConfig: Config; worker: DeliveryWorker; apiUrl: string }>({
-  // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
-  apiConfig: async ({}, use) => {
-    await use(testConfig({ delivery: deliverySettings() }));
-  },
-  worker: async ({ db }, use) => {
-    const w = await startDeliveryWorker(db);
-    await use(w);
-    await w.stop();
-  },
+const test = deliveryTest.extend<{ apiUrl: string }>({
   // the example talks to the public HTTP API over a real socket, as it would in production
   apiUrl: async ({ api }, use) => {
     await api.app.listen({ port: 0, host: '127.0.0.1' });

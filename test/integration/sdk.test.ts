@@ -12,11 +12,9 @@ import {
   type DedupeStore,
   type DeliveryContext,
 } from '@fpt/webhooks';
-import type { Config } from '../../src/config.js';
-import type { DeliveryWorker } from '../../src/delivery/worker.js';
 import type { Db } from '../../src/store/db.js';
-import { apiTest, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
-import { deliverySettings, startDeliveryWorker } from '../helpers/delivery.js';
+import type { TestApi, Tenant } from '../helpers/api.js';
+import { deliveryTest } from '../helpers/delivery.js';
 import { closeAllWindows, waitFor } from '../helpers/events.js';
 
 /**
@@ -108,17 +106,8 @@ class SdkReceiver {
   }
 }
 
-const test = apiTest.extend<{ apiConfig: Config; worker: DeliveryWorker; receiver: SdkReceiver }>({
+const test = deliveryTest.extend<{ receiver: SdkReceiver }>({
   // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
-  apiConfig: async ({}, use) => {
-    await use(testConfig({ delivery: deliverySettings() }));
-  },
-  worker: async ({ db }, use) => {
-    const w = await startDeliveryWorker(db);
-    await use(w);
-    await w.stop();
-  },
-  // eslint-disable-next-line no-empty-pattern -- as above
   receiver: async ({}, use) => {
     const r = await SdkReceiver.start();
     await use(r);

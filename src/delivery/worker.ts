@@ -6,8 +6,10 @@ import {
   claimDeliveries,
   completeDeliveries,
   releaseAllLeases,
+  successorsWaiting,
   type ClaimedDelivery,
   type Completion,
+  type FinishedPair,
   type HandOff,
   type Release,
 } from '../store/deliveries.js';
@@ -415,6 +417,16 @@ export class DeliveryWorker {
     });
   }
 
+  /** Whether finished deliveries freed their contacts' next ones; if so, other workers are told. */
+  private async successorsFreed(finished: readonly FinishedPair[]): Promise<boolean> {
+    if (finished.length === 0) return false;
+    return this.db.transaction(async (tx) => {
+      const waiting = await successorsWaiting(tx, finished);
+      if (waiting) await tx.notify('deliveries');
+      return waiting;
+    });
+  }
+
   /** Writes the recorded outcomes, one batch at a time; a failed write is retried, never dropped. */
   private flush(): Promise<void> {
     this.flushing ??= (async () => {
@@ -425,15 +437,19 @@ export class DeliveryWorker {
         this.outcomes = [];
         this.released = [];
         try {
-          const { claimable } = await this.db.transaction(async (tx) => {
+          const { finished } = await this.db.transaction(async (tx) => {
             const r = await completeDeliveries(tx, batch, released);
-            if (r.claimable) await tx.notify('deliveries');
+            // given-back chains are claimable by anyone once this commits
+            if (released.length > 0) await tx.notify('deliveries');
             return r;
           });
           failures = 0;
+          // (asked after the commit, or a next delivery committed meanwhile could be missed by
+          // both this question and its own claim; if asking fails, claim anyway)
+          const freed = await this.successorsFreed(finished).catch(() => true);
           // the next deliveries of these contacts (or given-back ones) have just become claimable;
           // or a retry is now due later: the loop's timer must learn of it
-          if (claimable || batch.some((c) => c.outcome === 'retry')) this.wake();
+          if (freed || released.length > 0 || batch.some((c) => c.outcome === 'retry')) this.wake();
         } catch (err) {
           // keep them: until written, their leases keep the deliveries from being sent again
           this.outcomes = batch.concat(this.outcomes);

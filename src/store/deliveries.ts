@@ -422,10 +422,8 @@ export async function completeDeliveries(
   tx: Queryable,
   done: readonly Completion[],
   released: readonly Release[] = [],
-): Promise<{ claimable: boolean }> {
-  let claimable = false;
+): Promise<{ finished: FinishedPair[] }> {
   if (released.length > 0) {
-    claimable = true;
     await tx.query(
       `UPDATE deliveries d SET status = 'pending', attempts = d.attempts - 1, next_attempt_at = now()
        FROM unnest($1::text[], $2::int[]) AS u (id, attempt)
@@ -433,10 +431,10 @@ export async function completeDeliveries(
       [released.map((r) => r.deliveryId), released.map((r) => r.attempt)],
     );
   }
-  if (done.length === 0) return { claimable };
-  // the attempt log and the deliveries' new states in one statement, which also tells whether a
-  // finished delivery has freed the next one of its contact (worth a claim, here or elsewhere)
-  const { rows: freed } = await tx.query<{ freed: boolean }>(
+  if (done.length === 0) return { finished: [] };
+  // the attempt log and the deliveries' new states in one statement, which also names the contacts
+  // whose delivery finished (their next one may now go; see `successorsWaiting`)
+  const { rows: finished } = await tx.query<{ subscription_id: string; contact_id: number }>(
     `WITH u AS (
        SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
          AS u (id, attempt, started_at, duration_ms, status_code, response_body, error, outcome, next_at)),
@@ -452,10 +450,7 @@ export async function completeDeliveries(
      logged AS (
        INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome)
        SELECT id, attempt, started_at, duration_ms, status_code, response_body, error, outcome FROM u)
-     SELECT EXISTS (
-       SELECT 1 FROM updated x WHERE x.outcome <> 'retry' AND EXISTS (
-         SELECT 1 FROM deliveries p
-         WHERE p.subscription_id = x.subscription_id AND p.contact_id = x.contact_id AND p.status = 'pending')) AS freed`,
+     SELECT DISTINCT subscription_id, contact_id FROM updated WHERE outcome <> 'retry'`,
     [
       done.map((c) => c.deliveryId),
       done.map((c) => c.attempt),
@@ -511,7 +506,31 @@ export async function completeDeliveries(
     );
   }
   if (failed.length > 0) await parkInactive(tx, failed);
-  return { claimable: claimable || freed[0]!.freed };
+  return { finished: finished.map((f) => ({ subscriptionId: f.subscription_id, contactId: f.contact_id })) };
+}
+
+/** A contact whose delivery to a subscription has finished. */
+export interface FinishedPair {
+  subscriptionId: string;
+  contactId: number;
+}
+
+/**
+ * Whether any of these contacts has a pending delivery to the subscription, which their finished
+ * one may have freed. Asked after the completion has committed: a next delivery committed before
+ * the question is seen here, and one committed after it is claimed on its own signal, by a claim
+ * that then sees the finished one.
+ */
+export async function successorsWaiting(q: Queryable, pairs: readonly FinishedPair[]): Promise<boolean> {
+  if (pairs.length === 0) return false;
+  const { rows } = await q.query<{ waiting: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM unnest($1::text[], $2::bigint[]) AS x (sub, contact)
+       WHERE EXISTS (SELECT 1 FROM deliveries p
+                     WHERE p.subscription_id = x.sub AND p.contact_id = x.contact AND p.status = 'pending')) AS waiting`,
+    [pairs.map((p) => p.subscriptionId), pairs.map((p) => p.contactId)],
+  );
+  return rows[0]!.waiting;
 }
 
 /**

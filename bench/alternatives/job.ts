@@ -71,18 +71,24 @@ export class JobSender {
   /** `attempt` is sent when the queue hands it to the handler at no cost (BullMQ does, pg-boss 10 only with metadata) */
   async deliver(job: DeliveryJob, attempt?: number): Promise<void> {
     const body = JSON.stringify(job.envelope);
-    const headers = {
-      ...signatureHeaders({
-        eventId: job.envelope.eventId,
-        body,
-        timestamp: Math.floor(Date.now() / 1000),
-        secrets: [this.secret],
-      }),
+    const signed = signatureHeaders({
+      eventId: job.envelope.eventId,
+      body,
+      timestamp: Math.floor(Date.now() / 1000),
+      secrets: [this.secret],
+    });
+    // one literal, as the worker builds its headers (spreading them in costs more than signing)
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
       'user-agent': 'fpt-events-bench/1',
+      'x-fpt-signature': signed['x-fpt-signature'],
+      'webhook-id': signed['webhook-id'],
+      'webhook-timestamp': signed['webhook-timestamp'],
+      'webhook-signature': signed['webhook-signature'],
       'x-fpt-event-id': job.envelope.eventId,
       'x-fpt-event-type': job.envelope.eventType,
-      ...(attempt === undefined ? {} : { 'x-fpt-delivery-attempt': String(attempt) }),
     };
+    if (attempt !== undefined) headers['x-fpt-delivery-attempt'] = String(attempt);
     const out = await this.sender.send(job.url, body, headers);
     if (out.kind === 'error') throw new DeliveryFailed(out.error);
     if (out.status < 200 || out.status > 299) throw new DeliveryFailed(`HTTP ${out.status}`);

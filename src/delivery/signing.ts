@@ -56,11 +56,19 @@ export type SignatureInput = {
   secrets: readonly string[];
 };
 
+/** The four headers that sign a delivery. */
+export type SignatureHeaders = {
+  'x-fpt-signature': string;
+  'webhook-id': string;
+  'webhook-timestamp': string;
+  'webhook-signature': string;
+};
+
 /**
  * The headers that sign one delivery, twice from each secret: FPT's own `x-fpt-signature`, which
  * existing partners verify, and the Standard Webhooks headers, which any standard library verifies.
  */
-export function signatureHeaders(input: SignatureInput): Record<string, string> {
+export function signatureHeaders(input: SignatureInput): SignatureHeaders {
   const { eventId, body, timestamp, secrets } = input;
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
     throw new RangeError(`the signature timestamp must be whole unix seconds, got ${timestamp}`);

@@ -423,11 +423,18 @@ export async function completeDeliveries(
   done: readonly Completion[],
   released: readonly Release[] = [],
 ): Promise<{ finished: FinishedPair[] }> {
+  if (released.length === 0 && done.length === 0) return { finished: [] };
+  // Every statement below finds its deliveries by id, one primary-key lookup per entry. The lease
+  // check (still `sending`, at the attempt this worker made) compares with `u.leased`, a column of
+  // the materialized input, never with the constant: the statistics, taken when the queue was all
+  // pending, put the leased rows at about one, and the planner then scanned them all once per
+  // outcome (measured: 1.1 s for a batch of 448 outcomes, against a few ms).
+  await indexLookupsOnly(tx);
   if (released.length > 0) {
     await tx.query(
-      `UPDATE deliveries d SET status = 'pending', attempts = d.attempts - 1, next_attempt_at = now()
-       FROM unnest($1::text[], $2::int[]) AS u (id, attempt)
-       WHERE d.id = u.id AND d.status = 'sending' AND d.attempts = u.attempt`,
+      `WITH u AS MATERIALIZED (SELECT *, 'sending' AS leased FROM unnest($1::text[], $2::int[]) AS u (id, attempt))
+       UPDATE deliveries d SET status = 'pending', attempts = d.attempts - 1, next_attempt_at = now()
+       FROM u WHERE d.id = u.id AND d.status = u.leased AND d.attempts = u.attempt`,
       [released.map((r) => r.deliveryId), released.map((r) => r.attempt)],
     );
   }
@@ -435,8 +442,8 @@ export async function completeDeliveries(
   // the attempt log and the deliveries' new states in one statement, which also names the contacts
   // whose delivery finished (their next one may now go; see `successorsWaiting`)
   const { rows: finished } = await tx.query<{ subscription_id: string; contact_id: number }>(
-    `WITH u AS (
-       SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+    `WITH u AS MATERIALIZED (
+       SELECT *, 'sending' AS leased FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
          AS u (id, attempt, started_at, duration_ms, status_code, response_body, error, outcome, next_at)),
      updated AS (
        UPDATE deliveries d SET
@@ -445,7 +452,7 @@ export async function completeDeliveries(
          completed_at = CASE WHEN u.outcome = 'retry' THEN NULL ELSE now() END,
          last_status_code = u.status_code,
          last_error = u.error
-       FROM u WHERE d.id = u.id AND d.status = 'sending' AND d.attempts = u.attempt
+       FROM u WHERE d.id = u.id AND d.status = u.leased AND d.attempts = u.attempt
        RETURNING d.subscription_id, d.contact_id, u.outcome),
      logged AS (
        INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome)

@@ -22,6 +22,14 @@ const CLAIM_BATCH = 2000;
 /** Extra time on top of the request timeout before another worker may take a delivery over. */
 const LEASE_MARGIN_MS = 30_000;
 const USER_AGENT = 'fpt-events-webhooks/1';
+/**
+ * Alone on the embedded engine, outcome batches start at most this often while fewer than
+ * `ALONE_FLUSH_BATCH` outcomes wait (see `flush`).
+ */
+const ALONE_FLUSH_PACE_MS = 50;
+const ALONE_FLUSH_BATCH = 500;
+/** A subscription's last success is written at most this often per worker. */
+const SUCCESS_NOTE_MS = 1000;
 
 /**
  * The complete headers of one delivery: both signatures, and what lets a partner route and dedupe
@@ -184,6 +192,10 @@ export class DeliveryWorker {
   private released: Release[] = [];
   private flushing: Promise<void> | undefined;
   private flushQueued = false;
+  /** when the last batch of outcomes started to be written (performance.now()) */
+  private lastFlushAt = -Infinity;
+  /** when this worker last wrote a subscription's success (performance.now()) */
+  private readonly successNotedAt = new Map<string, number>();
   private unlisten: (() => Promise<void>) | undefined;
 
   constructor(
@@ -436,30 +448,59 @@ export class DeliveryWorker {
     });
   }
 
+  /**
+   * Of the subscriptions that succeeded in a batch, those whose success to write now: at most one
+   * write a second per subscription and process (the statement itself also skips rows written in
+   * the last second, by anyone), and always the first success after a failure seen here.
+   */
+  private successesToNote(batch: readonly Completion[], now: number): string[] {
+    const noted: string[] = [];
+    for (const c of batch) if (c.outcome !== 'succeeded') this.successNotedAt.delete(c.subscriptionId);
+    for (const c of batch) {
+      if (c.outcome !== 'succeeded') continue;
+      const at = this.successNotedAt.get(c.subscriptionId);
+      if (at !== undefined && now - at < SUCCESS_NOTE_MS) continue;
+      if (this.successNotedAt.size >= MAX_HELD_CHAINS) this.successNotedAt.clear();
+      this.successNotedAt.set(c.subscriptionId, now);
+      noted.push(c.subscriptionId);
+    }
+    return noted;
+  }
+
   /** Writes the recorded outcomes, one batch at a time; a failed write is retried, never dropped. */
   private flush(): Promise<void> {
     this.flushing ??= (async () => {
       let failures = 0;
       while (this.outcomes.length > 0 || this.released.length > 0) {
+        if (this.alone && !this.stopping && this.outcomes.length < ALONE_FLUSH_BATCH) {
+          // the embedded engine pays a fixed cost per transaction that dwarfs a row's: under load,
+          // let a batch gather for a moment (an idle worker, whose last batch is long past, never waits)
+          const wait = this.lastFlushAt + ALONE_FLUSH_PACE_MS - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
+        this.lastFlushAt = performance.now();
         const batch = this.outcomes;
         const released = this.released;
         this.outcomes = [];
         this.released = [];
+        const noteSuccess = this.successesToNote(batch, performance.now());
         try {
-          const { finished } = await this.db.transaction(async (tx) => {
-            const r = await completeDeliveries(tx, batch, released);
+          const { finished, freedHere } = await this.db.transaction(async (tx) => {
+            const r = await completeDeliveries(tx, batch, released, noteSuccess);
             // given-back chains are claimable by anyone once this commits
             if (released.length > 0) await tx.notify('deliveries');
-            return r;
+            // alone on its store, nothing commits beside this transaction: ask here, at no risk
+            return { ...r, freedHere: this.alone ? await successorsWaiting(tx, r.finished) : undefined };
           });
           failures = 0;
           // (asked after the commit, or a next delivery committed meanwhile could be missed by
           // both this question and its own claim; if asking fails, claim anyway)
-          const freed = await this.successorsFreed(finished).catch(() => true);
+          const freed = freedHere ?? (await this.successorsFreed(finished).catch(() => true));
           // the next deliveries of these contacts (or given-back ones) have just become claimable;
           // or a retry is now due later: the loop's timer must learn of it
           if (freed || released.length > 0 || batch.some((c) => c.outcome === 'retry')) this.wake();
         } catch (err) {
+          for (const id of noteSuccess) this.successNotedAt.delete(id);
           // keep them: until written, their leases keep the deliveries from being sent again
           this.outcomes = batch.concat(this.outcomes);
           this.released = released.concat(this.released);

@@ -374,6 +374,9 @@ async function claimChains(
   );
 }
 
+/** Transactions whose planner is already restricted (see `indexLookupsOnly`). */
+const lookupsOnly = new WeakSet<Queryable>();
+
 /**
  * Statements here look rows up by lists of ids or keys, for which an index lookup per entry is the
  * one good plan. Right after a burst the planner's statistics still describe a nearly empty queue
@@ -381,6 +384,9 @@ async function claimChains(
  * (measured: 10–15 ms instead of well under 1 ms). It may not, in this transaction.
  */
 async function indexLookupsOnly(tx: Queryable): Promise<void> {
+  // (once per transaction: on the embedded engine even this statement costs half a millisecond)
+  if (lookupsOnly.has(tx)) return;
+  lookupsOnly.add(tx);
   await tx.query(
     `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true),
             set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true)`,
@@ -422,6 +428,8 @@ export async function completeDeliveries(
   tx: Queryable,
   done: readonly Completion[],
   released: readonly Release[] = [],
+  /** the subscriptions whose success to note now (default: every one that succeeded in `done`) */
+  noteSuccess?: readonly string[],
 ): Promise<{ finished: FinishedPair[] }> {
   if (released.length === 0 && done.length === 0) return { finished: [] };
   // Every statement below finds its deliveries by id, one primary-key lookup per entry. The lease
@@ -497,13 +505,14 @@ export async function completeDeliveries(
       [failed, DISABLE_AFTER_FAILING_DAYS, succeeded],
     );
   }
-  if (succeeded.length > 0) {
+  const noted = noteSuccess ?? succeeded;
+  if (noted.length > 0) {
     // (written at most once a second per subscription: under load every batch has successes, and a
     // row rewritten by every batch of every worker would be the hottest row of the queue)
     await tx.query(
       `UPDATE subscriptions SET last_success_at = now(), failing_since = NULL WHERE id = ANY ($1::text[])
          AND (failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '1 second')`,
-      [succeeded],
+      [noted],
     );
   }
   for (const g of gone) {
@@ -528,9 +537,10 @@ export interface FinishedPair {
  * the question is seen here, and one committed after it is claimed on its own signal, by a claim
  * that then sees the finished one.
  */
-export async function successorsWaiting(q: Queryable, pairs: readonly FinishedPair[]): Promise<boolean> {
+export async function successorsWaiting(tx: Queryable, pairs: readonly FinishedPair[]): Promise<boolean> {
   if (pairs.length === 0) return false;
-  const { rows } = await q.query<{ waiting: boolean }>(
+  await indexLookupsOnly(tx);
+  const { rows } = await tx.query<{ waiting: boolean }>(
     `SELECT EXISTS (
        SELECT 1 FROM unnest($1::text[], $2::bigint[]) AS x (sub, contact)
        WHERE EXISTS (SELECT 1 FROM deliveries p

@@ -441,11 +441,14 @@ export class DeliveryWorker {
   /** Whether finished deliveries freed their contacts' next ones; if so, other workers are told. */
   private async successorsFreed(finished: readonly FinishedPair[]): Promise<boolean> {
     if (finished.length === 0) return false;
-    return this.db.transaction(async (tx) => {
-      const waiting = await successorsWaiting(tx, finished);
-      if (waiting) await tx.notify('deliveries');
-      return waiting;
-    });
+    return this.db.transaction(
+      async (tx) => {
+        const waiting = await successorsWaiting(tx, finished);
+        if (waiting) await tx.notify('deliveries');
+        return waiting;
+      },
+      { indexLookupsOnly: true },
+    );
   }
 
   /**
@@ -485,13 +488,16 @@ export class DeliveryWorker {
         this.released = [];
         const noteSuccess = this.successesToNote(batch, performance.now());
         try {
-          const { finished, freedHere } = await this.db.transaction(async (tx) => {
-            const r = await completeDeliveries(tx, batch, released, noteSuccess);
-            // given-back chains are claimable by anyone once this commits
-            if (released.length > 0) await tx.notify('deliveries');
-            // alone on its store, nothing commits beside this transaction: ask here, at no risk
-            return { ...r, freedHere: this.alone ? await successorsWaiting(tx, r.finished) : undefined };
-          });
+          const { finished, freedHere } = await this.db.transaction(
+            async (tx) => {
+              const r = await completeDeliveries(tx, batch, released, noteSuccess);
+              // given-back chains are claimable by anyone once this commits
+              if (released.length > 0) await tx.notify('deliveries');
+              // alone on its store, nothing commits beside this transaction: ask here, at no risk
+              return { ...r, freedHere: this.alone ? await successorsWaiting(tx, r.finished) : undefined };
+            },
+            { indexLookupsOnly: true },
+          );
           failures = 0;
           // (asked after the commit, or a next delivery committed meanwhile could be missed by
           // both this question and its own claim; if asking fails, claim anyway)

@@ -1,5 +1,5 @@
 import type { ContactEvent } from '../domain/events.js';
-import type { Queryable } from './db.js';
+import type { Db, Queryable } from './db.js';
 import { newEventId } from '../domain/ids.js';
 import { rowToEnvelope } from './events.js';
 
@@ -236,7 +236,7 @@ const CLAIM_SELECT = `SELECT d.id, d.subscription_id, d.contact_id, d.status, d.
  * open while the HTTP request runs; a worker that dies loses only its lease.
  */
 export async function claimDeliveries(
-  db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> },
+  db: Pick<Db, 'transaction'>,
   opts: {
     limit: number;
     leaseMs: number;
@@ -246,13 +246,16 @@ export async function claimDeliveries(
     defaultRoom: number;
   },
 ): Promise<{ chains: ClaimedDelivery[][]; nextInMs: number | undefined }> {
-  return db.transaction(async (tx) => {
-    const claimed = await claimChains(tx, opts);
-    // When the claim took less than it could, when is the next delivery due? Asked in the claim's
-    // transaction, whose now() the claim used, so a delivery falling due in between is not missed.
-    const nextInMs = claimed.length < opts.limit ? await msUntilNextDelivery(tx) : undefined;
-    return { chains: claimed, nextInMs };
-  });
+  return db.transaction(
+    async (tx) => {
+      const claimed = await claimChains(tx, opts);
+      // When the claim took less than it could, when is the next delivery due? Asked in the claim's
+      // transaction, whose now() the claim used, so a delivery falling due in between is not missed.
+      const nextInMs = claimed.length < opts.limit ? await msUntilNextDelivery(tx) : undefined;
+      return { chains: claimed, nextInMs };
+    },
+    { indexLookupsOnly: true },
+  );
 }
 
 async function claimChains(
@@ -374,24 +377,25 @@ async function claimChains(
   );
 }
 
-/** Transactions whose planner is already restricted (see `indexLookupsOnly`). */
-const lookupsOnly = new WeakSet<Queryable>();
-
 /**
  * Statements here look rows up by lists of ids or keys, for which an index lookup per entry is the
  * one good plan. Right after a burst the planner's statistics still describe a nearly empty queue
  * (autovacuum analyzes a minute later at best), and it then chose to scan and hash the whole table
- * (measured: 10–15 ms instead of well under 1 ms). It may not, in this transaction.
+ * (measured: 10–15 ms instead of well under 1 ms). It may not, in this transaction. The worker
+ * opens its transactions with `{ indexLookupsOnly: true }`, which sets this with BEGIN; any other
+ * caller pays one statement, once per transaction.
  */
 async function indexLookupsOnly(tx: Queryable): Promise<void> {
-  // (once per transaction: on the embedded engine even this statement costs half a millisecond)
-  if (lookupsOnly.has(tx)) return;
+  if (tx.indexLookupsOnly === true || lookupsOnly.has(tx)) return;
   lookupsOnly.add(tx);
   await tx.query(
     `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true),
             set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true)`,
   );
 }
+
+/** Transactions already restricted by `indexLookupsOnly`. */
+const lookupsOnly = new WeakSet<Queryable>();
 
 /** How one attempt ended, as the worker records it. */
 export interface Completion {

@@ -1,7 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { DbError, quoteIdent, withTxRetry, type Channel, type Db, type Tx, type QueryResult } from './db.js';
+import {
+  DbError,
+  INDEX_LOOKUPS_ONLY,
+  quoteIdent,
+  withTxRetry,
+  type Channel,
+  type Db,
+  type QueryResult,
+  type Tx,
+  type TxOptions,
+} from './db.js';
 
 const INT8_OID = 20;
 
@@ -79,13 +89,16 @@ export class PgliteDb implements Db {
     return `${this.schema ?? ''}:${name}`;
   }
 
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: Tx) => Promise<T>, options: TxOptions = {}): Promise<T> {
+    const indexLookupsOnly = options.indexLookupsOnly === true;
     return withTxRetry(async () => {
       const notified = new Set<Channel>();
       const result = await this.eng.exclusive(async () => {
         await this.usePath(this.eng.pg);
-        return this.eng.pg.transaction(async (tx: Transaction) =>
-          fn({
+        return this.eng.pg.transaction(async (tx: Transaction) => {
+          if (indexLookupsOnly) await tx.exec(INDEX_LOOKUPS_ONLY);
+          return fn({
+            indexLookupsOnly,
             query: <R extends object>(text: string, params: readonly unknown[] = []) =>
               runQuery<R>(tx, text, params),
             exec: async (script: string) => {
@@ -98,8 +111,8 @@ export class PgliteDb implements Db {
             notify: async (channel: Channel) => {
               notified.add(channel);
             },
-          }),
-        );
+          });
+        });
       });
       // after the commit, as PostgreSQL delivers NOTIFY
       for (const c of notified) this.eng.signals.emit(this.channel(c));

@@ -1,5 +1,15 @@
 import pg from 'pg';
-import { DbError, quoteIdent, withTxRetry, type Channel, type Db, type Tx, type QueryResult } from './db.js';
+import {
+  DbError,
+  INDEX_LOOKUPS_ONLY,
+  quoteIdent,
+  withTxRetry,
+  type Channel,
+  type Db,
+  type QueryResult,
+  type Tx,
+  type TxOptions,
+} from './db.js';
 
 const INT8_OID = 20;
 
@@ -55,7 +65,8 @@ export class PostgresDb implements Db {
     }
   }
 
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: Tx) => Promise<T>, options: TxOptions = {}): Promise<T> {
+    const indexLookupsOnly = options.indexLookupsOnly === true;
     return withTxRetry(async () => {
       const client = await this.pool.connect();
       let broken = false;
@@ -66,9 +77,13 @@ export class PostgresDb implements Db {
         broken = true;
       };
       client.on('error', onError);
+      // signals are sent with the COMMIT, in the same round trip (the server delivers them at commit)
+      const notified = new Set<Channel>();
       try {
-        await client.query('BEGIN');
+        // (no parameters: the simple protocol runs every statement of the string, in one round trip)
+        await client.query(indexLookupsOnly ? `BEGIN; ${INDEX_LOOKUPS_ONLY}` : 'BEGIN');
         const result = await fn({
+          indexLookupsOnly,
           query: async <R extends object>(text: string, params: readonly unknown[] = []) => {
             try {
               const res = await client.query<R & pg.QueryResultRow>(text, params as unknown[]);
@@ -85,11 +100,13 @@ export class PostgresDb implements Db {
             }
           },
           notify: async (channel: Channel) => {
-            // delivered by the server at commit, to every listening session, this process's included
-            await client.query(`SELECT pg_notify('fpt_' || $1 || '_' || current_schema(), NULL)`, [channel]);
+            notified.add(channel);
           },
         });
-        await client.query('COMMIT');
+        // delivered by the server at commit, to every listening session, this process's included
+        // (channel names are a closed set of plain words, safe to write into the statement)
+        const signals = [...notified].map((c) => `SELECT pg_notify('fpt_${c}_' || current_schema(), NULL); `);
+        await client.query(`${signals.join('')}COMMIT`);
         return result;
       } catch (err) {
         try {

@@ -1,0 +1,55 @@
+import { describe, expect } from 'vitest';
+import { dbTest as test } from '../helpers/db.js';
+
+// Transaction options and signals, on both engines: the delivery worker opens its transactions
+// with the planner restricted to index lookups (set with BEGIN), and signals go out with COMMIT.
+describe('transactions', () => {
+  const setting = async (q: { query: (t: string) => Promise<{ rows: object[] }> }) =>
+    ((await q.query('SHOW enable_seqscan')).rows[0] as { enable_seqscan: string }).enable_seqscan;
+
+  test('indexLookupsOnly restricts the planner inside the transaction only', async ({ db }) => {
+    const inside = await db.transaction(async (tx) => [tx.indexLookupsOnly, await setting(tx)], {
+      indexLookupsOnly: true,
+    });
+    expect(inside).toEqual([true, 'off']);
+    expect(await db.transaction(async (tx) => [tx.indexLookupsOnly, await setting(tx)])).toEqual([
+      false,
+      'on',
+    ]);
+    expect(await setting(db)).toBe('on');
+  });
+
+  test('a signal reaches listeners once the transaction commits, and never when it rolls back', async ({
+    db,
+  }) => {
+    let signals = 0;
+    let heard: () => void = () => undefined;
+    const stop = await db.listen('deliveries', () => {
+      signals++;
+      heard();
+    });
+    try {
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.notify('deliveries');
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      const arrived = new Promise<void>((resolve) => (heard = resolve));
+      await db.transaction(
+        async (tx) => {
+          await tx.notify('deliveries');
+          await tx.notify('deliveries');
+          await tx.notify('windows');
+          await tx.query('SELECT 1');
+        },
+        { indexLookupsOnly: true },
+      );
+      await arrived;
+      // the rolled-back transaction's signal would have come first; one signal per channel and commit
+      expect(signals).toBe(1);
+    } finally {
+      await stop();
+    }
+  });
+});

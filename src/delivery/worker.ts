@@ -129,17 +129,21 @@ const ALONE_LEASE_MS = 7 * 24 * 3_600_000;
  * a second, so that a fast endpoint idle for a minute is still trusted with a burst, while one
  * that turned slow is soon held to its new pace.
  */
-class RateMeter {
+export class RateMeter {
   private n = 0;
-  private since = performance.now();
-  private best = 0;
+
+  constructor(private since = performance.now()) {}
+
+  /** undefined until a first second has been measured */
+  private best: number | undefined;
 
   hit(now: number): void {
     this.roll(now);
     this.n++;
   }
 
-  perSecond(now: number): number {
+  /** The pace shown, or undefined while the first second is still being measured. */
+  perSecond(now: number): number | undefined {
     this.roll(now);
     return this.best;
   }
@@ -147,7 +151,7 @@ class RateMeter {
   private roll(now: number): void {
     const dt = now - this.since;
     if (dt < 1000) return;
-    this.best = Math.max((this.n * 1000) / dt, this.best * 0.98 ** (dt / 1000));
+    this.best = Math.max((this.n * 1000) / dt, (this.best ?? 0) * 0.98 ** (dt / 1000));
     this.n = 0;
     this.since = now;
   }
@@ -210,10 +214,12 @@ export class DeliveryWorker {
 
   /** Chains of one subscription this worker may hold (in flight and queued). */
   private capacity(sub: string): number {
-    const meter = this.rates.get(sub);
-    if (this.alone || !meter) return this.unseenCapacity();
+    // (an endpoint whose first second is still being measured is not seen yet: taking its pace as
+    // zero cut its share to the in-flight caps in the middle of a burst, and the closer, finding no
+    // room, wrote nearly all of the burst for claims instead of handing it over)
+    const rate = this.alone ? undefined : this.rates.get(sub)?.perSecond(performance.now());
+    if (rate === undefined) return this.unseenCapacity();
     const fixed = this.s.perSubscription * (1 + PREFETCH);
-    const rate = meter.perSecond(performance.now());
     return Math.min(MAX_HELD_CHAINS, Math.max(fixed, Math.floor(rate * PREFETCH_SECONDS)));
   }
 

@@ -27,11 +27,78 @@ interface Target {
   path: string;
 }
 
-/** One request in flight: what its handler has seen so far. */
-interface Exchange {
-  deadline: number;
+/**
+ * One request in flight, and its handler for undici's dispatcher: what it has seen so far, and the
+ * outcome it resolves with. (A class, so that a request allocates one object rather than a closure
+ * per callback.)
+ */
+class Exchange implements Dispatcher.DispatchHandler {
   controller: Dispatcher.DispatchController | undefined;
-  timedOut: boolean;
+  timedOut = false;
+  private status = 0;
+  private retryAfter: string | undefined;
+  private readonly kept: Buffer[] = [];
+  private keptBytes = 0;
+  private total = 0;
+  private truncated = false;
+
+  constructor(
+    readonly deadline: number,
+    private readonly started: number,
+    private readonly timeoutMs: number,
+    private readonly done: (x: Exchange, out: SendOutcome) => void,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.timedOut) controller.abort(new DeadlineExceeded(this.timeoutMs));
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    this.status = statusCode;
+    const ra = headers['retry-after'];
+    this.retryAfter = Array.isArray(ra) ? ra[0] : ra;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.total += chunk.length;
+    if (this.keptBytes < RESPONSE_BODY_LIMIT) {
+      const part = chunk.subarray(0, RESPONSE_BODY_LIMIT - this.keptBytes);
+      this.kept.push(part);
+      this.keptBytes += part.length;
+    }
+    if (this.total > DRAIN_LIMIT && !this.truncated) {
+      // the status is known and the log keeps only the start: stop downloading
+      this.truncated = true;
+      controller.abort(new Error('answer too long; the rest was not read'));
+    }
+  }
+
+  onResponseEnd(): void {
+    this.done(this, this.response());
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.done(this, this.truncated ? this.response() : this.failure(err));
+  }
+
+  failure(err: unknown): SendOutcome {
+    return { kind: 'error', error: describe(err), durationMs: performance.now() - this.started };
+  }
+
+  private response(): SendOutcome {
+    return {
+      kind: 'response',
+      status: this.status,
+      retryAfter: this.retryAfter,
+      body: this.kept.length === 0 ? '' : Buffer.concat(this.kept).toString('utf8'),
+      durationMs: performance.now() - this.started,
+    };
+  }
 }
 
 class DeadlineExceeded extends Error {
@@ -83,74 +150,28 @@ export class HttpSender {
   /** POSTs `body` with exactly these `headers` (content-type included). */
   send(url: string, body: string, headers: Record<string, string>): Promise<SendOutcome> {
     const started = performance.now();
-    const elapsed = () => performance.now() - started;
     let target: Target;
     try {
       target = this.target(url);
     } catch (err) {
-      return Promise.resolve({ kind: 'error', error: describe(err), durationMs: elapsed() });
+      return Promise.resolve({
+        kind: 'error',
+        error: describe(err),
+        durationMs: performance.now() - started,
+      });
     }
     return new Promise((resolve) => {
-      const x: Exchange = { deadline: started + this.opts.timeoutMs, controller: undefined, timedOut: false };
-      let status = 0;
-      let retryAfter: string | undefined;
-      const kept: Buffer[] = [];
-      let keptBytes = 0;
-      let total = 0;
-      let truncated = false;
-      const finish = (out: SendOutcome) => {
-        this.inFlight.delete(x);
+      const x = new Exchange(started + this.opts.timeoutMs, started, this.opts.timeoutMs, (done, out) => {
+        this.inFlight.delete(done);
         resolve(out);
-      };
-      const response = (): SendOutcome => ({
-        kind: 'response',
-        status,
-        retryAfter,
-        body: Buffer.concat(kept).toString('utf8'),
-        durationMs: elapsed(),
       });
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart: (controller) => {
-          x.controller = controller;
-          if (x.timedOut) controller.abort(new DeadlineExceeded(this.opts.timeoutMs));
-        },
-        onResponseStart: (_controller, statusCode, responseHeaders) => {
-          status = statusCode;
-          const ra = responseHeaders['retry-after'];
-          retryAfter = Array.isArray(ra) ? ra[0] : ra;
-        },
-        onResponseData: (controller, chunk) => {
-          total += chunk.length;
-          if (keptBytes < RESPONSE_BODY_LIMIT) {
-            const part = chunk.subarray(0, RESPONSE_BODY_LIMIT - keptBytes);
-            kept.push(part);
-            keptBytes += part.length;
-          }
-          if (total > DRAIN_LIMIT && !truncated) {
-            // the status is known and the log keeps only the start: stop downloading
-            truncated = true;
-            controller.abort(new Error('answer too long; the rest was not read'));
-          }
-        },
-        onResponseEnd: () => finish(response()),
-        onResponseError: (_controller, err) =>
-          finish(truncated ? response() : { kind: 'error', error: describe(err), durationMs: elapsed() }),
-      };
       this.inFlight.add(x);
       this.watchDeadlines();
       try {
-        this.agent.dispatch(
-          {
-            origin: target.origin,
-            path: target.path,
-            method: 'POST',
-            headers,
-            body,
-          },
-          handler,
-        );
+        this.agent.dispatch({ origin: target.origin, path: target.path, method: 'POST', headers, body }, x);
       } catch (err) {
-        finish({ kind: 'error', error: describe(err), durationMs: elapsed() });
+        this.inFlight.delete(x);
+        resolve(x.failure(err));
       }
     });
   }

@@ -69,7 +69,8 @@ function completionOf(
   const result: AttemptResult =
     out.kind === 'response' ? { kind: 'response', status: out.status, retryAfter: out.retryAfter } : out;
   const decision = decide({ result, attempt: d.attempt, schedule, nowMs: Date.now() });
-  const base = {
+  // one literal, its fields then set per decision (spreading a base object per outcome cost more)
+  const done: Completion = {
     deliveryId: d.id,
     subscriptionId: d.subscriptionId,
     attempt: d.attempt,
@@ -78,19 +79,27 @@ function completionOf(
     statusCode: out.kind === 'response' ? out.status : null,
     responseBody: out.kind === 'response' ? out.body : null,
     error: out.kind === 'error' ? out.error : null,
+    outcome: 'succeeded',
     nextAttemptAt: null,
     reason: null,
   };
   switch (decision.action) {
     case 'succeeded':
-      return { ...base, outcome: 'succeeded' };
+      break;
     case 'retry':
-      return { ...base, outcome: 'retry', nextAttemptAt: new Date(Date.now() + decision.delayMs) };
+      done.outcome = 'retry';
+      done.nextAttemptAt = new Date(Date.now() + decision.delayMs);
+      break;
     case 'failed':
-      return { ...base, outcome: 'failed', error: base.error ?? decision.reason };
+      done.outcome = 'failed';
+      done.error ??= decision.reason;
+      break;
     case 'disable':
-      return { ...base, outcome: 'disabled', reason: decision.reason };
+      done.outcome = 'disabled';
+      done.reason = decision.reason;
+      break;
   }
+  return done;
 }
 
 /**

@@ -28,6 +28,8 @@ const USER_AGENT = 'fpt-events-webhooks/1';
  */
 const ALONE_FLUSH_PACE_MS = 50;
 const ALONE_FLUSH_BATCH = 500;
+/** Attempts at writing the last outcomes while stopping, before leaving them to their leases. */
+const STOP_FLUSH_ATTEMPTS = 3;
 /** A subscription's last success is written at most this often per worker. */
 const SUCCESS_NOTE_MS = 1000;
 
@@ -526,6 +528,18 @@ export class DeliveryWorker {
           this.outcomes = batch.concat(this.outcomes);
           this.released = released.concat(this.released);
           failures++;
+          if (this.stopping && failures >= STOP_FLUSH_ATTEMPTS) {
+            // Shutting down must end. Unwritten, these deliveries keep their leases and are sent
+            // again once those run out (or, on the embedded engine, at the next start): at least
+            // once, never lost.
+            this.log.error(
+              { err, outcomes: this.outcomes.length, released: this.released.length, failures },
+              'recording delivery outcomes failed while stopping; their deliveries will be sent again',
+            );
+            this.outcomes = [];
+            this.released = [];
+            break;
+          }
           this.log.error(
             { err, outcomes: batch.length, failures },
             'recording delivery outcomes failed; retrying',

@@ -424,6 +424,15 @@ export interface Release {
 export const DISABLE_AFTER_FAILING_DAYS = 5;
 
 /**
+ * Text from an endpoint, as the attempt log can keep it: PostgreSQL refuses the NUL character in
+ * text, and one answer holding it failed its whole batch, again on every retry, wedging the worker
+ * (found by a test answering binary bytes); it is kept as U+FFFD, like any undecodable byte.
+ */
+function loggable(text: string | null): string | null {
+  return text === null || !text.includes('\u0000') ? text : text.replaceAll('\u0000', '\uFFFD');
+}
+
+/**
  * Records a batch of attempts in one transaction: the attempt log, the deliveries' new states,
  * and what they mean for their subscriptions (last success, failing since, disabled). A completion
  * whose lease was lost meanwhile (another worker re-claimed the delivery) changes nothing but the log.
@@ -476,8 +485,8 @@ export async function completeDeliveries(
       done.map((c) => c.startedAt),
       done.map((c) => Math.round(c.durationMs)),
       done.map((c) => c.statusCode),
-      done.map((c) => c.responseBody),
-      done.map((c) => c.error),
+      done.map((c) => loggable(c.responseBody)),
+      done.map((c) => loggable(c.error)),
       done.map((c) => c.outcome),
       done.map((c) => c.nextAttemptAt),
     ],

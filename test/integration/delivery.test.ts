@@ -430,6 +430,39 @@ describe('delivery', () => {
     }
   });
 
+  test('a worker stopping while its outcomes cannot be written still stops, and the delivery is not lost', async ({
+    db,
+    api,
+    tenant,
+    receiver,
+  }) => {
+    let answer: () => void = () => undefined;
+    const asked = new Promise<void>((resolve) => {
+      receiver.answer((_r, res) => {
+        answer = () => res.writeHead(200).end();
+        resolve();
+      });
+    });
+    const worker = await startDeliveryWorker(db);
+    const sub = await subscribeToCreations(api, tenant, receiver);
+    await contactAt(api, tenant.locA);
+    await closeAllWindows(api.db);
+    await asked;
+    // the attempt log cannot be written any more: not a passing fault, so retrying cannot help
+    await db.query('ALTER TABLE delivery_attempts RENAME TO delivery_attempts_away');
+    try {
+      const stopped = worker.stop();
+      answer();
+      await stopped;
+    } finally {
+      await db.query('ALTER TABLE delivery_attempts_away RENAME TO delivery_attempts');
+    }
+    // still leased to the stopped worker: sent again once the lease runs out (or, embedded, at the next start)
+    const [d] = await deliveries(api, sub.id);
+    expect(d.status).toBe('sending');
+    expect(receiver.received).toHaveLength(1);
+  });
+
   test('a paused subscription keeps its events and gets them, in order, on resume', async ({
     api,
     tenant,
@@ -577,6 +610,24 @@ describe('delivery', () => {
       return list.length === 1 ? list : undefined;
     }, 'the delivery');
     expect(d.attemptLog[0].responseBody).toHaveLength(4096);
+  });
+
+  test('an answer holding NUL bytes is logged (the database refuses them in text) and the queue moves on', async ({
+    api,
+    tenant,
+    receiver,
+    worker: _w,
+  }) => {
+    const sub = await subscribeToCreations(api, tenant, receiver);
+    receiver.status(200, {}, 'ok\u0000binary\u0000');
+    await contactAt(api, tenant.locA);
+    await contactAt(api, tenant.locA);
+    await closeAllWindows(api.db);
+    const done = await waitFor(async () => {
+      const list = await deliveries(api, sub.id, '&status=succeeded');
+      return list.length === 2 ? list : undefined;
+    }, 'both deliveries recorded');
+    expect(done[0].attemptLog[0].responseBody).toBe('ok\uFFFDbinary\uFFFD');
   });
 
   test('at delivery time a host resolving to a private address is refused, against DNS rebinding', async ({

@@ -16,6 +16,7 @@ import {
   describeBullMq,
   type BullMqSettings,
 } from './alternatives/bullmq.js';
+import { signedCeiling } from './alternatives/job.js';
 import {
   describePgBoss,
   pgBossLatency,
@@ -25,6 +26,7 @@ import {
 import { EVENTS_PER_CONTACT, fptFromQueue, fptFromWrites, fptLatency } from './fpt.js';
 import {
   machine,
+  MachineWork,
   parseEngines,
   progress,
   rate,
@@ -32,6 +34,7 @@ import {
   ReceiverProcess,
   summarize,
   type LatencyRun,
+  type Phase,
   type ThroughputRun,
 } from './lib.js';
 import { comparisonSvg, type PlotRow } from './plot.js';
@@ -39,7 +42,9 @@ import { comparisonSvg, type PlotRow } from './plot.js';
 const USAGE = `Usage: npx tsx bench/compare.ts [options]
 
 Delivers the same events through this project, pg-boss and BullMQ to one local receiver, beside the
-raw HTTP ceiling, and reports delivered events/s, p50/p99 latency and the ratios.
+raw HTTP ceiling and the signed sender in a loop with no queue, and reports delivered events/s,
+p50/p99 latency, the whole machine's CPU instructions per event (where perf can count them) and
+the ratios.
 
 Options:
   --events <n>     backlog size of each throughput run, in events (default 30000)
@@ -143,6 +148,15 @@ async function tune<S>(
 
 const receiver = await ReceiverProcess.start();
 const rows: Row[] = [];
+const machineWork = MachineWork.create();
+if (!machineWork) progress('perf cannot count instructions here: the instructions column stays empty');
+
+/** Runs a throughput run with the machine's CPU work counted over its timed part, where possible. */
+async function counted(run: (phase?: Phase) => Promise<ThroughputRun>): Promise<ThroughputRun> {
+  const t = await run(machineWork);
+  if (machineWork?.last) t.work = machineWork.last;
+  return t;
+}
 const started = performance.now();
 try {
   if (values.tune) {
@@ -156,19 +170,33 @@ try {
 
   progress('raw HTTP ceiling');
   const ceilingN = Math.max(EVENTS, 50_000);
-  const t0 = performance.now();
-  await rawCeiling(receiver.port, ceilingN);
+  const raw = await counted(async (phase) => {
+    const t0 = performance.now();
+    await rawCeiling(receiver.port, ceilingN, phase);
+    return { events: ceilingN, writeMs: 0, deliverMs: performance.now() - t0 };
+  });
   rows.push({
     label: 'raw HTTP ceiling (undici loop)',
     from: 'nothing: POSTs in a loop, unsigned',
-    throughput: { events: ceilingN, writeMs: 0, deliverMs: performance.now() - t0 },
+    throughput: raw,
+    reference: true,
+  });
+  progress('signed sender, no queue');
+  rows.push({
+    label: 'signed sender, no queue (the shared sender in a loop)',
+    from: 'nothing: the jobs signed and POSTed in a loop, 64 in flight',
+    throughput: await counted((phase) => signedCeiling(receiver, EVENTS, phase)),
     reference: true,
   });
 
   for (const engine of ENGINES) {
     const name = `fpt-events (${engine === 'postgres' ? 'PostgreSQL' : 'PGlite'})`;
-    const fromWrites = await fptFromWrites(engine, receiver, EVENTS / EVENTS_PER_CONTACT);
-    const fromQueue = await fptFromQueue(engine, receiver, EVENTS / EVENTS_PER_CONTACT);
+    const fromWrites = await counted((phase) =>
+      fptFromWrites(engine, receiver, EVENTS / EVENTS_PER_CONTACT, phase),
+    );
+    const fromQueue = await counted((phase) =>
+      fptFromQueue(engine, receiver, EVENTS / EVENTS_PER_CONTACT, phase),
+    );
     progress(`${name}: latency at ${RATE} events/s for ${SECONDS} s`);
     const latency = await fptLatency(engine, receiver, RATE, SECONDS);
     rows.push(
@@ -188,7 +216,7 @@ try {
     );
   }
 
-  const pgT = await pgBossThroughput(receiver, EVENTS, pgBoss);
+  const pgT = await counted((phase) => pgBossThroughput(receiver, EVENTS, pgBoss, phase));
   progress(`pg-boss: latency at ${RATE} events/s for ${SECONDS} s`);
   const pgL = await pgBossLatency(receiver, RATE, SECONDS, pgBoss);
   rows.push({
@@ -198,7 +226,7 @@ try {
     latency: pgL,
   });
 
-  const bqT = await bullMqThroughput(receiver, EVENTS, bullMq);
+  const bqT = await counted((phase) => bullMqThroughput(receiver, EVENTS, bullMq, phase));
   progress(`BullMQ: latency at ${RATE} events/s for ${SECONDS} s`);
   const bqL = await bullMqLatency(receiver, RATE, SECONDS, bullMq);
   rows.push({
@@ -219,9 +247,9 @@ function report(all: readonly Row[], ceiling: number, pgT: ThroughputRun, bqT: T
       `run took ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
   );
   console.log(
-    '| system | backlog run starts from | made ready in | delivered events/s | share of ceiling | latency p50 | p99 | max |',
+    '| system | backlog run starts from | made ready in | delivered events/s | share of ceiling | machine instructions per event | latency p50 | p99 | max |',
   );
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of all) {
     const t = r.throughput!;
     const lat = r.latency && summarize(r.latency.fromQueued);
@@ -229,16 +257,35 @@ function report(all: readonly Row[], ceiling: number, pgT: ThroughputRun, bqT: T
     console.log(
       `| ${r.label} | ${r.from} | ${r.reference ? '–' : `${(t.writeMs / 1000).toFixed(1)} s`} | ${perSec(t)} | ` +
         `${((100 * perSec(t)) / ceiling).toFixed(0)}% | ` +
+        `${t.work ? `${(t.work.instructions / t.events / 1e6).toFixed(2)} M` : '–'} | ` +
         (lat ? `${lat.p50} ms${from} | ${lat.p99} ms | ${lat.max} ms |` : '– | – | – |'),
     );
   }
   console.log('\nRatios (delivered events/s):');
-  for (const r of all.filter((x) => x.label.startsWith('fpt-events'))) {
+  const signed = perSec(all.find((x) => x.label.startsWith('signed sender'))!.throughput!);
+  for (const r of all.filter((x) => !x.reference)) {
     const v = perSec(r.throughput!);
     console.log(
       `- ${r.label}: ${(v / perSec(pgT)).toFixed(2)}× pg-boss, ${(v / perSec(bqT)).toFixed(2)}× BullMQ, ` +
-        `${((100 * v) / ceiling).toFixed(0)}% of the ceiling`,
+        `${((100 * v) / ceiling).toFixed(0)}% of the ceiling, ${((100 * v) / signed).toFixed(0)}% of the signed sender`,
     );
+  }
+  console.log(
+    `- at most, a system posting through the signed sender: ${(signed / perSec(pgT)).toFixed(2)}× pg-boss, ` +
+      `${(signed / perSec(bqT)).toFixed(2)}× BullMQ`,
+  );
+  const perEvent = (t: ThroughputRun) => (t.work ? t.work.instructions / t.events : undefined);
+  if (perEvent(pgT) !== undefined && perEvent(bqT) !== undefined) {
+    console.log(
+      '\nMachine instructions per delivered event (less is better; independent of the host speed):',
+    );
+    for (const r of all.filter((x) => !x.reference && x.throughput!.work)) {
+      const v = perEvent(r.throughput!)!;
+      console.log(
+        `- ${r.label}: ${(v / 1e6).toFixed(2)} M, ${(perEvent(pgT)! / v).toFixed(2)}× as efficient as pg-boss, ` +
+          `${(perEvent(bqT)! / v).toFixed(2)}× as efficient as BullMQ`,
+      );
+    }
   }
   if (values.plot !== '') {
     const plotRows: PlotRow[] = all.map((r) => {

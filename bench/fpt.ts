@@ -20,6 +20,7 @@ import {
   progress,
   type BenchEngine,
   type LatencyRun,
+  type Phase,
   type ReceiverProcess,
   type ThroughputRun,
 } from './lib.js';
@@ -84,6 +85,7 @@ export async function fptFromWrites(
   engine: BenchEngine,
   receiver: ReceiverProcess,
   contacts: number,
+  phase?: Phase,
 ): Promise<ThroughputRun> {
   const p = await pipeline(engine, receiver);
   const { delivery, log } = settings();
@@ -94,12 +96,14 @@ export async function fptFromWrites(
     const writeMs = performance.now() - w0;
     progress(`fpt-events (${engine}): ${contacts} contacts written; starting the coalescer and the worker`);
     const events = contacts * EVENTS_PER_CONTACT;
+    phase?.start();
     const t0 = performance.now();
     const worker = new DeliveryWorker(p.db, delivery, log);
     await worker.start();
     const coalescer = await startCoalescer(p.db, log, worker);
     await receiver.waitFor(events, `fpt-events (${engine}) from writes`);
     const deliverMs = performance.now() - t0;
+    await phase?.end();
     await coalescer.stop();
     await worker.stop();
     return { events, writeMs, deliverMs };
@@ -118,6 +122,7 @@ export async function fptFromQueue(
   engine: BenchEngine,
   receiver: ReceiverProcess,
   contacts: number,
+  phase?: Phase,
 ): Promise<ThroughputRun> {
   const p = await pipeline(engine, receiver);
   const { delivery, log } = settings();
@@ -131,11 +136,13 @@ export async function fptFromQueue(
     const writeMs = performance.now() - w0;
     const events = contacts * EVENTS_PER_CONTACT;
     progress(`fpt-events (${engine}): ${events} deliveries queued; starting the worker`);
+    phase?.start();
     const t0 = performance.now();
     const worker = new DeliveryWorker(p.db, delivery, log);
     await worker.start();
     await receiver.waitFor(events, `fpt-events (${engine}) from queue`);
     const deliverMs = performance.now() - t0;
+    await phase?.end();
     await worker.stop();
     return { events, writeMs, deliverMs };
   } finally {

@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -109,6 +109,8 @@ export interface ThroughputRun {
   writeMs: number;
   /** from the workers' start until the receiver has every event */
   deliverMs: number;
+  /** CPU work of the whole machine over `deliverMs`, where counted (see `MachineWork`) */
+  work?: { instructions: number; cycles: number };
 }
 
 export interface LatencyRun {
@@ -190,10 +192,11 @@ export class ReceiverProcess {
  * The raw HTTP ceiling: a plain undici Pool loop, 32 requests in flight, posting an envelope-sized
  * body to the receiver, with nothing signed, queued or recorded. Requests per second.
  */
-export async function rawCeiling(port: number, n: number): Promise<number> {
+export async function rawCeiling(port: number, n: number, phase?: Phase): Promise<number> {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 32 });
   const body = JSON.stringify(SAMPLE_ENVELOPE);
   let next = 0;
+  phase?.start();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: 32 }, async () => {
@@ -209,6 +212,66 @@ export async function rawCeiling(port: number, n: number): Promise<number> {
     }),
   );
   const ms = performance.now() - t0;
+  await phase?.end();
   await pool.close();
   return rate(n, ms);
+}
+
+/** The timed part of a throughput run, marked for a caller that measures more than time. */
+export interface Phase {
+  start(): void;
+  end(): Promise<void>;
+}
+
+/**
+ * CPU work of the whole machine over a phase, counted by `perf stat -a`: instructions and cycles
+ * of every process (this one, the receiver, the database or Redis, and whatever else runs). On a
+ * host whose speed drifts (this one's raw HTTP ceiling moved between 5,700 and 14,900 POSTs/s
+ * within an hour), instructions per event compare systems where events/s measured minutes apart
+ * cannot. `create()` is undefined where perf cannot count.
+ */
+export class MachineWork implements Phase {
+  private child: ChildProcess | undefined;
+  private output = '';
+  /** the last phase's counts */
+  last: { instructions: number; cycles: number } | undefined;
+
+  private constructor() {}
+
+  static create(): MachineWork | undefined {
+    const probe = spawnSync('perf', ['stat', '-a', '-x,', '-e', 'instructions', 'true'], {
+      encoding: 'utf8',
+    });
+    return probe.status === 0 && /,instructions/.test(probe.stderr) ? new MachineWork() : undefined;
+  }
+
+  start(): void {
+    this.output = '';
+    this.last = undefined;
+    this.child = spawn('perf', ['stat', '-a', '-x,', '-e', 'instructions,cycles'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.child.stderr!.on('data', (c: Buffer) => (this.output += c.toString()));
+  }
+
+  async end(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGINT');
+    });
+    const count = (event: string) =>
+      Number(
+        this.output
+          .split('\n')
+          .find((l) => l.includes(`,${event},`))
+          ?.split(',')[0],
+      );
+    const instructions = count('instructions');
+    const cycles = count('cycles');
+    this.last =
+      Number.isFinite(instructions) && Number.isFinite(cycles) ? { instructions, cycles } : undefined;
+  }
 }

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
-import { progress, type LatencyRun, type ReceiverProcess, type ThroughputRun } from '../lib.js';
+import { progress, type LatencyRun, type Phase, type ReceiverProcess, type ThroughputRun } from '../lib.js';
 import { JobSender, makeJobs, offerAtRate, RETRY, type DeliveryJob } from './job.js';
 
 export interface BullMqSettings {
@@ -71,6 +71,7 @@ export async function bullMqThroughput(
   receiver: ReceiverProcess,
   n: number,
   s: BullMqSettings,
+  phase?: Phase,
 ): Promise<ThroughputRun> {
   const sender = new JobSender();
   const { queue, startWorkers, close } = session(s, sender);
@@ -83,10 +84,12 @@ export async function bullMqThroughput(
     }
     const writeMs = performance.now() - w0;
     progress(`BullMQ: ${n} jobs enqueued; starting ${describeBullMq(s)}`);
+    phase?.start();
     const t0 = performance.now();
     startWorkers();
     await receiver.waitFor(n, 'BullMQ throughput');
     const deliverMs = performance.now() - t0;
+    await phase?.end();
     return { events: n, writeMs, deliverMs };
   } finally {
     await close();

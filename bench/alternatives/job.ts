@@ -10,7 +10,7 @@ import { createEventIdGenerator } from '../../src/domain/ids.js';
 import type { ContactEvent } from '../../src/domain/events.js';
 import { HttpSender } from '../../src/delivery/sender.js';
 import { generateSecret, signatureHeaders } from '../../src/delivery/signing.js';
-import type { LatencyRun, ReceiverProcess } from '../lib.js';
+import type { LatencyRun, Phase, ReceiverProcess, ThroughputRun } from '../lib.js';
 
 export interface DeliveryJob {
   url: string;
@@ -96,6 +96,39 @@ export class JobSender {
 
   close(): Promise<void> {
     return this.sender.close();
+  }
+}
+
+/**
+ * The signed-delivery ceiling: the same jobs signed and posted by the same sender in a plain loop,
+ * `inFlight` at a time (this project's per-subscription cap), with no queue, no database and no
+ * record of anything. No system that signs and posts each event this way delivers faster; this
+ * project and the queues differ only in what they add to it.
+ */
+export async function signedCeiling(
+  receiver: ReceiverProcess,
+  n: number,
+  phase?: Phase,
+  inFlight = 64,
+): Promise<ThroughputRun> {
+  const sender = new JobSender();
+  try {
+    await receiver.reset();
+    const jobs = makeJobs(receiver.url, n);
+    let next = 0;
+    phase?.start();
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next < n) await sender.deliver(jobs[next++]!, 1);
+      }),
+    );
+    await receiver.waitFor(n, 'signed sender, no queue');
+    const deliverMs = performance.now() - t0;
+    await phase?.end();
+    return { events: n, writeMs: 0, deliverMs };
+  } finally {
+    await sender.close();
   }
 }
 

@@ -14,7 +14,14 @@ import { randomBytes } from 'node:crypto';
 import PgBoss from 'pg-boss';
 import { quoteIdent } from '../../src/store/db.js';
 import { PostgresDb } from '../../src/store/postgres.js';
-import { PG_URL, progress, type LatencyRun, type ReceiverProcess, type ThroughputRun } from '../lib.js';
+import {
+  PG_URL,
+  progress,
+  type LatencyRun,
+  type Phase,
+  type ReceiverProcess,
+  type ThroughputRun,
+} from '../lib.js';
 import { JobSender, makeJobs, offerAtRate, RETRY, type DeliveryJob } from './job.js';
 
 export interface PgBossSettings {
@@ -91,6 +98,7 @@ export async function pgBossThroughput(
   receiver: ReceiverProcess,
   n: number,
   s: PgBossSettings,
+  phase?: Phase,
 ): Promise<ThroughputRun> {
   const { boss, close } = await session(s);
   const sender = new JobSender();
@@ -103,10 +111,12 @@ export async function pgBossThroughput(
     }
     const writeMs = performance.now() - w0;
     progress(`pg-boss: ${n} jobs enqueued; starting ${describePgBoss(s)}`);
+    phase?.start();
     const t0 = performance.now();
     await startWorkers(boss, s, sender);
     await receiver.waitFor(n, 'pg-boss throughput');
     const deliverMs = performance.now() - t0;
+    await phase?.end();
     return { events: n, writeMs, deliverMs };
   } finally {
     await close();

@@ -24,13 +24,26 @@ export interface Runner {
  * worker, the new deliveries it has room for are handed to it straight from the closing
  * transaction.
  */
+/** On the embedded engine, windows are closed at most this often (see `startCoalescer`). */
+const EMBEDDED_CLOSE_PACE_MS = 50;
+
 export async function startCoalescer(db: Db, log: Logger, worker?: DeliveryWorker): Promise<Runner> {
   const stats = new QueueStatistics(db, log);
+  let lastClose = -Infinity;
   const loop = new WorkLoop({
     name: 'coalescer',
     log,
     idleMs: 30_000,
     step: async () => {
+      if (db.engine === 'pglite') {
+        // The embedded engine pays milliseconds per transaction: under a stream of small writes,
+        // closing each window in its own transaction as it fell due took more time than the
+        // writes themselves (300 events/s saturated it). Closing at most every 50 ms gathers them
+        // (an idle closer, whose last close is long past, never waits).
+        const wait = lastClose + EMBEDDED_CLOSE_PACE_MS - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        lastClose = performance.now();
+      }
       const r = await closeDueWindows(db, { limit: CLOSE_BATCH, handOff: worker?.handOffBudget() });
       worker?.accept(r.handedOff);
       await stats.grew(r.deliveries);

@@ -123,10 +123,11 @@ export async function allContacts(base: string, key: string, locationId: number)
 export function readArrivals(dir: string): Arrival[] {
   const file = join(dir, 'arrivals.jsonl');
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Arrival);
+  // the receiver appends while this reads: a last line without its newline is still being
+  // written, and is read next time (a drill once failed parsing half a line)
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.pop(); // '' after a complete last line, or the partial one
+  return lines.filter((l) => l !== '').map((l) => JSON.parse(l) as Arrival);
 }
 
 /** How many of the subscription's deliveries are in a state (first page only: enough to tell none from some). */

@@ -13,8 +13,6 @@ export interface Queryable {
     text: string,
     params?: readonly unknown[],
   ): Promise<QueryResult<R>>;
-  /** set on a transaction opened with `{ indexLookupsOnly: true }` */
-  readonly indexLookupsOnly?: boolean;
 }
 
 export interface TxOptions {
@@ -39,6 +37,8 @@ export const INDEX_LOOKUPS_ONLY = [
 
 /** A transaction: statements, plus multi-statement scripts (migrations). */
 export interface Tx extends Queryable {
+  /** whether the transaction was opened with `{ indexLookupsOnly: true }` */
+  readonly indexLookupsOnly: boolean;
   exec(script: string): Promise<void>;
   /** Signals `channel` to every listener, this process's and others', once the transaction commits. */
   notify(channel: Channel): Promise<void>;

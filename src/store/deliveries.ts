@@ -1,5 +1,5 @@
 import type { ContactEvent } from '../domain/events.js';
-import type { Db, Queryable } from './db.js';
+import { INDEX_LOOKUPS_ONLY, type Db, type Queryable, type Tx } from './db.js';
 import { newEventId } from '../domain/ids.js';
 import { rowToEnvelope } from './events.js';
 
@@ -259,7 +259,7 @@ export async function claimDeliveries(
 }
 
 async function claimChains(
-  tx: Queryable,
+  tx: Tx,
   opts: Parameters<typeof claimDeliveries>[1],
 ): Promise<ClaimedDelivery[][]> {
   // Three short statements, each with only one sensible plan, because right after a burst the
@@ -385,17 +385,14 @@ async function claimChains(
  * opens its transactions with `{ indexLookupsOnly: true }`, which sets this with BEGIN; any other
  * caller pays one statement, once per transaction.
  */
-async function indexLookupsOnly(tx: Queryable): Promise<void> {
-  if (tx.indexLookupsOnly === true || lookupsOnly.has(tx)) return;
+async function indexLookupsOnly(tx: Tx): Promise<void> {
+  if (tx.indexLookupsOnly || lookupsOnly.has(tx)) return;
   lookupsOnly.add(tx);
-  await tx.query(
-    `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_hashjoin', 'off', true),
-            set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true)`,
-  );
+  await tx.exec(INDEX_LOOKUPS_ONLY);
 }
 
 /** Transactions already restricted by `indexLookupsOnly`. */
-const lookupsOnly = new WeakSet<Queryable>();
+const lookupsOnly = new WeakSet<Tx>();
 
 /** How one attempt ended, as the worker records it. */
 export interface Completion {
@@ -438,7 +435,7 @@ function loggable(text: string | null): string | null {
  * whose lease was lost meanwhile (another worker re-claimed the delivery) changes nothing but the log.
  */
 export async function completeDeliveries(
-  tx: Queryable,
+  tx: Tx,
   done: readonly Completion[],
   released: readonly Release[] = [],
   /** the subscriptions whose success to note now (default: every one that succeeded in `done`) */
@@ -548,9 +545,10 @@ export interface FinishedPair {
  * Whether any of these contacts has a pending delivery to the subscription, which their finished
  * one may have freed. Asked after the completion has committed: a next delivery committed before
  * the question is seen here, and one committed after it is claimed on its own signal, by a claim
- * that then sees the finished one.
+ * that then sees the finished one. (Where nothing else can commit meanwhile, the embedded engine,
+ * it may be asked inside the completion's own transaction.)
  */
-export async function successorsWaiting(tx: Queryable, pairs: readonly FinishedPair[]): Promise<boolean> {
+export async function successorsWaiting(tx: Tx, pairs: readonly FinishedPair[]): Promise<boolean> {
   if (pairs.length === 0) return false;
   await indexLookupsOnly(tx);
   const { rows } = await tx.query<{ waiting: boolean }>(

@@ -33,8 +33,9 @@ interface Target {
  * per callback.)
  */
 class Exchange implements Dispatcher.DispatchHandler {
-  controller: Dispatcher.DispatchController | undefined;
-  timedOut = false;
+  private controller: Dispatcher.DispatchController | undefined;
+  /** past its overall deadline: aborted, or to be as soon as it starts */
+  private late = false;
   private status = 0;
   private retryAfter: string | undefined;
   private readonly kept: Buffer[] = [];
@@ -43,15 +44,21 @@ class Exchange implements Dispatcher.DispatchHandler {
   private truncated = false;
 
   constructor(
-    readonly deadline: number,
     private readonly started: number,
     private readonly timeoutMs: number,
     private readonly done: (x: Exchange, out: SendOutcome) => void,
   ) {}
 
+  /** Aborts the request once its overall deadline has passed (if not started yet, when it starts). */
+  abortIfLate(now: number): void {
+    if (this.late || now - this.started < this.timeoutMs) return;
+    this.late = true;
+    this.controller?.abort(new DeadlineExceeded(this.timeoutMs));
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.timedOut) controller.abort(new DeadlineExceeded(this.timeoutMs));
+    if (this.late) controller.abort(new DeadlineExceeded(this.timeoutMs));
   }
 
   onResponseStart(
@@ -113,7 +120,7 @@ class DeadlineExceeded extends Error {
  * Node's global fetch tops out near 3,000 POSTs/s on loopback; an undici pool with 32 in flight
  * reaches about 50,000/s). It drives undici's dispatcher with its own handler rather than through
  * `request()`: no response stream, no async iterator and no `AbortSignal` per request, which halved
- * the client's CPU per POST (bench/README.md). Header and body timeouts both apply, and an overall
+ * the client's CPU per POST (docs/design.md, "The HTTP client"). Header and body timeouts both apply, and an overall
  * deadline, checked by one timer for all requests, caps a response that trickles. Every body is
  * consumed, or the connection dropped, so connections never leak. The address check runs inside the
  * connector's DNS lookup, on the address actually dialled, so DNS rebinding cannot slip a private
@@ -161,7 +168,7 @@ export class HttpSender {
       });
     }
     return new Promise((resolve) => {
-      const x = new Exchange(started + this.opts.timeoutMs, started, this.opts.timeoutMs, (done, out) => {
+      const x = new Exchange(started, this.opts.timeoutMs, (done, out) => {
         this.inFlight.delete(done);
         resolve(out);
       });
@@ -181,11 +188,7 @@ export class HttpSender {
     if (this.ticker) return;
     this.ticker = setInterval(() => {
       const now = performance.now();
-      for (const x of this.inFlight) {
-        if (x.timedOut || now < x.deadline) continue;
-        x.timedOut = true;
-        x.controller?.abort(new DeadlineExceeded(this.opts.timeoutMs));
-      }
+      for (const x of this.inFlight) x.abortIfLate(now);
       if (this.inFlight.size === 0) {
         clearInterval(this.ticker);
         this.ticker = undefined;

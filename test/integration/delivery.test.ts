@@ -72,6 +72,14 @@ async function deliveries(api: TestApi, subId: string, query = ''): Promise<any[
   return res.body.data;
 }
 
+/** Waits until exactly `n` of the subscription's deliveries have `status`, and returns them. */
+function waitForDeliveries(api: TestApi, subId: string, status: string, n: number, what: string) {
+  return waitFor(async () => {
+    const list = await deliveries(api, subId, `&status=${status}`);
+    return list.length === n ? list : undefined;
+  }, what);
+}
+
 describe('subscriptions', () => {
   test('a partner subscribes, and its secret is shown only on creation', async ({
     api,
@@ -265,10 +273,7 @@ describe('delivery', () => {
     // never earlier than the schedule allows (100 ms, then 200 ms, each −20% at most)
     expect(got[1]!.at - got[0]!.at).toBeGreaterThanOrEqual(80);
     expect(got[2]!.at - got[1]!.at).toBeGreaterThanOrEqual(160);
-    const [d] = await waitFor(async () => {
-      const list = await deliveries(api, sub.id, '&status=succeeded');
-      return list.length === 1 ? list : undefined;
-    }, 'the delivery to succeed');
+    const [d] = await waitForDeliveries(api, sub.id, 'succeeded', 1, 'the delivery to succeed');
     expect(
       d.attemptLog.map(
         (a: { attempt: number; statusCode: number; outcome: string; responseBody: string }) => [
@@ -296,10 +301,7 @@ describe('delivery', () => {
     await contactAt(api, tenant.locA);
     await closeAllWindows(api.db);
     await receiver.waitFor(3);
-    const [failed] = await waitFor(async () => {
-      const list = await deliveries(api, sub.id, '&status=failed');
-      return list.length === 1 ? list : undefined;
-    }, 'the delivery to fail');
+    const [failed] = await waitForDeliveries(api, sub.id, 'failed', 1, 'the delivery to fail');
     expect(failed.attemptLog).toHaveLength(3);
     expect(failed.lastError).toContain('3 attempts');
     receiver.status(200);
@@ -605,10 +607,7 @@ describe('delivery', () => {
     receiver.status(200, {}, 'x'.repeat(10_000));
     await contactAt(api, tenant.locA);
     await closeAllWindows(api.db);
-    const [d] = await waitFor(async () => {
-      const list = await deliveries(api, sub.id, '&status=succeeded');
-      return list.length === 1 ? list : undefined;
-    }, 'the delivery');
+    const [d] = await waitForDeliveries(api, sub.id, 'succeeded', 1, 'the delivery');
     expect(d.attemptLog[0].responseBody).toHaveLength(4096);
   });
 
@@ -623,10 +622,7 @@ describe('delivery', () => {
     await contactAt(api, tenant.locA);
     await contactAt(api, tenant.locA);
     await closeAllWindows(api.db);
-    const done = await waitFor(async () => {
-      const list = await deliveries(api, sub.id, '&status=succeeded');
-      return list.length === 2 ? list : undefined;
-    }, 'both deliveries recorded');
+    const done = await waitForDeliveries(api, sub.id, 'succeeded', 2, 'both deliveries recorded');
     expect(done[0].attemptLog[0].responseBody).toBe('ok\uFFFDbinary\uFFFD');
   });
 

@@ -15,8 +15,10 @@ Two phases of steady load, --seconds each. In the first only a healthy subscript
 second a second subscription to the same events points at an endpoint that never answers (the
 delivery timeout, 2 s here, ends each attempt; retries follow). The healthy subscription's latency,
 from an event's timestamp (its window's last change) to its first arrival, is compared between the
-phases. PASS needs every event delivered to the healthy endpoint and its p99 in the second phase
-within 3× the first phase's p99 plus 250 ms (generous: the machine is shared and noisy).
+phases. Both endpoints are paths of one receiver, so they share an origin (as two partners' hooks
+on one SaaS host do). PASS needs every event delivered to the healthy endpoint and its p99 in the
+second phase within 1.5× the first phase's p99 plus 250 ms (room for a shared, noisy machine; a
+healthy endpoint queued behind the hanging one's requests waits up to a timeout, 2 s here).
 
   --engine <e>     postgres or pglite (default postgres)
   --seconds <n>    length of each phase (default 60)
@@ -89,6 +91,7 @@ await runDrill(
     if (a.length === 0 || b.length === 0) ctx.fail('a phase delivered no event');
     const pa = percentile(a, 99);
     const pb = percentile(b, 99);
-    if (pb > 3 * pa + 250) ctx.fail(`healthy p99 went from ${pa} ms to ${pb} ms beside the hanging endpoint`);
+    if (pb > 1.5 * pa + 250)
+      ctx.fail(`healthy p99 went from ${pa} ms to ${pb} ms beside the hanging endpoint`);
   },
 );

@@ -9,8 +9,6 @@ export type SendOutcome =
 export interface SenderOptions {
   timeoutMs: number;
   allowPrivate: boolean;
-  /** keep-alive connections per endpoint origin */
-  connectionsPerOrigin?: number;
 }
 
 /** The answer body kept in the attempt log. */
@@ -135,7 +133,11 @@ export class HttpSender {
 
   constructor(private readonly opts: SenderOptions) {
     this.agent = new Agent({
-      connections: opts.connectionsPerOrigin ?? 64,
+      // No cap per origin: the worker's caps (per process, per subscription) bound the requests in
+      // flight. A cap here would be shared by every subscription on one host (two partners'
+      // endpoints on one SaaS domain, say): a hanging endpoint held all 64 connections of its
+      // origin and a healthy endpoint on the same host queued behind it until each timed out.
+      connections: null,
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
       keepAliveTimeout: 10_000,

@@ -2,6 +2,8 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from 'node:net';
 
 export interface Received {
+  /** the request's path (and query), as `/hooks` */
+  path: string;
   headers: IncomingHttpHeaders;
   /** the body exactly as sent: signatures are over these bytes */
   raw: string;
@@ -37,7 +39,7 @@ export class Receiver {
         } catch {
           body = undefined;
         }
-        const r: Received = { headers: req.headers, raw, body, at: Date.now() };
+        const r: Received = { path: req.url ?? '', headers: req.headers, raw, body, at: Date.now() };
         receiver.received.push(r);
         receiver.open.add(res);
         res.on('close', () => receiver.open.delete(res));

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
+import type { ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
@@ -428,6 +429,47 @@ describe('delivery', () => {
       expect(hanging.received.length).toBeLessThanOrEqual(4);
     } finally {
       await hanging.close();
+      await worker.stop();
+    }
+  });
+
+  test('an endpoint hanging on the same host as a healthy one does not delay it, even with more requests held than a pool would keep', async ({
+    db,
+    api,
+    tenant,
+    receiver,
+  }) => {
+    // one server, two paths: the endpoints share an origin (two partners on one SaaS host), and the
+    // hanging one fills its whole per-subscription cap (64) with requests that never end
+    const hung: ServerResponse[] = [];
+    receiver.answer((r, res) => {
+      if (r.path === '/hang') hung.push(res);
+      else res.writeHead(200).end();
+    });
+    const hangUrl = new URL('/hang', receiver.url).href;
+    const worker = await startDeliveryWorker(db, { timeoutMs: 60_000 });
+    try {
+      await subscribe(api, tenant.keys.orgPartner, {
+        url: hangUrl,
+        locationId: tenant.locA,
+        eventTypes: ['contact.created'],
+      });
+      await subscribeToCreations(api, tenant, receiver);
+      const n = 100;
+      const rows = Array.from({ length: n }, (_, i) => ({ firstName: `C${i}` }));
+      const imported = await api.post(`/api/locations/${tenant.locA}/contacts/import`, { contacts: rows });
+      expect(imported.status).toBe(200);
+      await closeAllWindows(api.db);
+      const healthy = await waitFor(async () => {
+        const got = receiver.received.filter((r) => r.path !== '/hang');
+        return got.length >= n ? got : undefined;
+      }, `${n} deliveries to the healthy endpoint`);
+      expect(new Set(healthy.map((r) => r.body.data.contactId)).size).toBe(n);
+      const held = receiver.received.filter((r) => r.path === '/hang').length;
+      expect(held).toBeGreaterThan(0);
+      expect(held).toBeLessThanOrEqual(64);
+    } finally {
+      for (const res of hung) res.destroy();
       await worker.stop();
     }
   });

@@ -4,7 +4,7 @@
  *
  *   npx tsx drills/hanging.ts --seconds 60
  */
-import { readArrivals, subscribe } from './lib/api.js';
+import { arrivalLatencies, firstArrivals, readArrivals, subscribe } from './lib/api.js';
 import { percentile, positiveNumber, runDrill, sleep } from './lib/drill.js';
 import { Load } from './lib/load.js';
 import { parseEngine, settleAndCheck, setupTenant, startStack } from './lib/stack.js';
@@ -69,17 +69,9 @@ await runDrill(
     await settleAndCheck(ctx, stack, { tenant, subId: sub.id, subName: 'main', acked: load.acked }, 60_000);
 
     const arrivals = readArrivals(ctx.dir);
-    const first = new Map<string, { at: number; ts: number }>();
-    for (const a of arrivals) {
-      if (a.sub === 'main' && !first.has(a.eventId)) first.set(a.eventId, { at: a.at, ts: Date.parse(a.ts) });
-    }
-    const latencies = (from: number, to: number) =>
-      [...first.values()]
-        .filter((f) => f.ts >= from && f.ts < to)
-        .map((f) => f.at - f.ts)
-        .sort((a, b) => a - b);
-    const a = latencies(phaseA, phaseB);
-    const b = latencies(phaseB, end);
+    const first = firstArrivals(arrivals, 'main');
+    const a = arrivalLatencies(first, phaseA, phaseB);
+    const b = arrivalLatencies(first, phaseB, end);
     const fmt = (l: number[]) =>
       `n=${l.length} p50 ${percentile(l, 50)} ms, p99 ${percentile(l, 99)} ms, max ${l.at(-1)} ms`;
     const hung = arrivals.filter((x) => x.hang).length;

@@ -29,6 +29,11 @@ export interface DeliverySettings {
   perSubscription: number;
   /** how long the previous secret keeps signing after a rotation */
   secretOverlapMs: number;
+  /**
+   * A worker sharing PostgreSQL whose heartbeat is this old is dead, and its leased deliveries are
+   * taken over; workers renew theirs every sixth of it.
+   */
+  deadAfterMs: number;
 }
 
 /** A window closes at min(lastChange + quietMs, firstChange + maxMs). */
@@ -109,6 +114,7 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: intVar(env, 'FPT_DELIVERY_CONCURRENCY', 512, 1, 10_000),
       perSubscription: intVar(env, 'FPT_DELIVERY_CONCURRENCY_PER_SUBSCRIPTION', 64, 1, 1000),
       secretOverlapMs: intVar(env, 'FPT_SECRET_OVERLAP_HOURS', 24, 0, 24 * 30) * 3_600_000,
+      deadAfterMs: intVar(env, 'FPT_WORKER_DEAD_AFTER_MS', 30_000, 1000, 3_600_000),
     },
   };
 }

@@ -147,3 +147,33 @@ export async function deliveriesIn(
   };
   return page.data.length;
 }
+
+/** An event's first arrival at one subscription: when it arrived, and its eventTimestamp (ms). */
+export interface FirstArrival {
+  at: number;
+  ts: number;
+}
+
+/** Each event's first arrival at the subscription named `sub`, by eventId. */
+export function firstArrivals(arrivals: readonly Arrival[], sub: string): Map<string, FirstArrival> {
+  const first = new Map<string, FirstArrival>();
+  for (const a of arrivals) {
+    if (a.sub === sub && !first.has(a.eventId)) first.set(a.eventId, { at: a.at, ts: Date.parse(a.ts) });
+  }
+  return first;
+}
+
+/**
+ * From an event's timestamp (its window's last change) to its first arrival, in ms, sorted, for
+ * the events whose timestamp is in [from, to).
+ */
+export function arrivalLatencies(
+  first: ReadonlyMap<string, FirstArrival>,
+  from = -Infinity,
+  to = Infinity,
+): number[] {
+  return [...first.values()]
+    .filter((f) => f.ts >= from && f.ts < to)
+    .map((f) => f.at - f.ts)
+    .sort((a, b) => a - b);
+}

@@ -13,6 +13,7 @@ import {
   type HandOff,
   type Release,
 } from '../store/deliveries.js';
+import { heartbeat, reapDeadWorkers, registerWorker, unregisterWorker } from '../store/workers.js';
 import { decide, type AttemptResult } from './policy.js';
 import { HttpSender, type SendOutcome } from './sender.js';
 import { signatureHeaders } from './signing.js';
@@ -212,6 +213,20 @@ export class DeliveryWorker {
   /** when this worker last wrote a subscription's success (performance.now()) */
   private readonly successNotedAt = new Map<string, number>();
   private unlisten: (() => Promise<void>) | undefined;
+  /** this worker's row in `delivery_workers` (none when alone on its store) */
+  private workerId: string | undefined;
+  /**
+   * Bumped when this worker learns it was declared dead: chains dispatched before then stop before
+   * their next link (another worker has taken them over).
+   */
+  private epoch = 0;
+  /** when the last heartbeat that found this worker's row was sent (performance.now()) */
+  private lastBeatAt = -Infinity;
+  private beatTimer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> | undefined;
+  private stopped: Promise<void> | undefined;
+  /** stopped with outcomes it could not write: their deliveries are still leased to it */
+  private leftLeased = false;
 
   constructor(
     private readonly db: Db,
@@ -264,12 +279,69 @@ export class DeliveryWorker {
 
   /** Room for deliveries handed over by the closer in this process (see `fanOut`). */
   handOffBudget(): HandOff | undefined {
-    if (this.stopping) return undefined;
+    if (this.stopping || !this.beatFresh()) return undefined;
     return {
       chains: this.room(),
       perSubscription: (id) => this.roomFor(id),
       leaseMs: this.leaseMs,
+      workerId: this.workerId,
     };
+  }
+
+  /**
+   * Whether this worker may start sending what it holds: alone on its store always; otherwise only
+   * while its last heartbeat is recent enough that nobody can have declared it dead (half the
+   * dead-after time: a worker cut off from the database stops sending well before others take its
+   * deliveries over, so the two never send a contact's deliveries side by side).
+   */
+  private beatFresh(): boolean {
+    return this.alone || performance.now() - this.lastBeatAt < this.s.deadAfterMs / 2;
+  }
+
+  /**
+   * Renews this worker's heartbeat, then takes over for workers that stopped renewing theirs. A
+   * heartbeat that finds this worker's row gone means it was declared dead (it could not reach the
+   * database for too long, or stalled): it gives up every chain it holds, which others have taken
+   * over, and announces itself anew. Runs every sixth of the dead-after time; tests call it directly.
+   */
+  heartbeatNow(): Promise<void> {
+    if (this.workerId === undefined) return Promise.resolve();
+    this.beating ??= (async () => {
+      const sentAt = performance.now();
+      const wasFresh = this.beatFresh();
+      try {
+        if (await heartbeat(this.db, this.workerId!)) this.lastBeatAt = sentAt;
+        else await this.declaredDead(sentAt);
+        const reaped = await reapDeadWorkers(this.db, this.s.deadAfterMs);
+        if (reaped.workers.length > 0) {
+          this.log.warn(
+            { workers: reaped.workers, deliveries: reaped.deliveries },
+            'workers without a heartbeat are dead; their deliveries are taken over',
+          );
+        }
+        if (reaped.deliveries > 0 || !wasFresh) this.wake();
+      } catch (err) {
+        this.log.warn({ err }, 'delivery worker heartbeat failed; retrying');
+      }
+    })().finally(() => {
+      this.beating = undefined;
+    });
+    return this.beating;
+  }
+
+  private async declaredDead(sentAt: number): Promise<void> {
+    this.log.error(
+      { workerId: this.workerId, deadAfterMs: this.s.deadAfterMs },
+      'this delivery worker was declared dead (no heartbeat in time); what it held is sent by others',
+    );
+    this.epoch++;
+    // (their leases were made due and others may have claimed them: giving them back changes
+    // nothing where they did, since a release only applies to the attempt this worker made)
+    for (const list of this.queued.values()) for (const q of list) this.release(q.chain);
+    this.queued.clear();
+    this.queuedChains = 0;
+    this.workerId = await registerWorker(this.db);
+    this.lastBeatAt = sentAt;
   }
 
   /** Takes chains claimed elsewhere in this process (the closer's hand-off) and sends them. */
@@ -283,6 +355,13 @@ export class DeliveryWorker {
       const n = await releaseAllLeases(this.db);
       if (n > 0)
         this.log.warn({ deliveries: n }, 'deliveries left in flight by a previous run are sent again');
+    } else {
+      const sentAt = performance.now();
+      this.workerId = await registerWorker(this.db);
+      this.lastBeatAt = sentAt;
+      await this.heartbeatNow();
+      this.beatTimer = setInterval(() => void this.heartbeatNow(), this.s.deadAfterMs / 6);
+      this.beatTimer.unref();
     }
     this.unlisten = await this.db.listen('deliveries', () => this.wake());
     this.loop.start();
@@ -291,8 +370,14 @@ export class DeliveryWorker {
   /**
    * Stops claiming, lets every request in flight finish and records its outcome; chains still
    * waiting in the local queue go back to the queue table unsent, for any worker to take at once.
+   * Calling it again returns the same stop.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.stopped ??= this.shutDown();
+    return this.stopped;
+  }
+
+  private async shutDown(): Promise<void> {
     this.stopping = true;
     await this.unlisten?.();
     await this.loop.stop();
@@ -302,6 +387,14 @@ export class DeliveryWorker {
     await Promise.all([...this.sends]);
     await this.flush();
     await this.sender.close();
+    clearInterval(this.beatTimer);
+    await this.beating;
+    // What it held is written back or given back, so nothing is left to take over, unless the last
+    // outcomes could not be written: then the row stays, goes stale, and others take those over.
+    if (this.workerId !== undefined && !this.leftLeased)
+      await unregisterWorker(this.db, this.workerId).catch((err: unknown) =>
+        this.log.warn({ err }, 'could not remove this worker from delivery_workers; others will'),
+      );
   }
 
   /** New work may be claimable (a signal, or a written batch that freed contacts' next deliveries). */
@@ -313,7 +406,8 @@ export class DeliveryWorker {
   private async step() {
     const room = this.room();
     // claim when at least half the room is free: larger claims cost the database less per delivery
-    if (this.stopping || room < this.maxHeld / 2) return { more: false };
+    // (and not while this worker may have been declared dead: the next good heartbeat wakes it)
+    if (this.stopping || room < this.maxHeld / 2 || !this.beatFresh()) return { more: false };
     const limit = Math.min(room, CLAIM_BATCH);
     const full = [...new Set([...this.perSub.keys(), ...this.queued.keys(), ...this.rates.keys()])];
     // the rooms as they are now: a hand-off accepted while the claim runs must not change them
@@ -325,6 +419,7 @@ export class DeliveryWorker {
     const { chains, nextInMs } = await claimDeliveries(this.db, {
       limit,
       leaseMs: this.leaseMs,
+      workerId: this.workerId,
       subscriptionRoom: rooms,
       defaultRoom,
     });
@@ -365,7 +460,7 @@ export class DeliveryWorker {
       ) {
         const q = list.shift()!;
         this.queuedChains--;
-        if (!this.alone && now - q.at > MAX_QUEUE_WAIT_MS) this.release(q.chain);
+        if (!this.alone && (now - q.at > MAX_QUEUE_WAIT_MS || !this.beatFresh())) this.release(q.chain);
         else this.dispatch(q.chain);
       }
       if (list.length === 0) this.queued.delete(sub);
@@ -404,7 +499,13 @@ export class DeliveryWorker {
   }
 
   private async deliverChain(chain: ClaimedDelivery[]): Promise<void> {
+    const epoch = this.epoch;
     for (let i = 0; i < chain.length; i++) {
+      if (i > 0 && (epoch !== this.epoch || !this.beatFresh())) {
+        // declared dead meanwhile (others send the rest now), or it may be soon: stop here
+        this.release(chain.slice(i));
+        return;
+      }
       const done = await this.deliver(chain[i]!);
       if (done.outcome !== 'succeeded') {
         // the contact's later deliveries must not overtake this one: back to the queue, unsent
@@ -538,6 +639,7 @@ export class DeliveryWorker {
             );
             this.outcomes = [];
             this.released = [];
+            this.leftLeased = true;
             break;
           }
           this.log.error(

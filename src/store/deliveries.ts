@@ -42,6 +42,8 @@ export interface HandOff {
   perSubscription: (id: string) => number;
   /** the lease of a chain's first link; each further link adds as much again */
   leaseMs: number;
+  /** the worker that will hold the leases (see `store/workers.ts`), if it announces itself */
+  workerId: string | undefined;
 }
 
 /**
@@ -132,13 +134,14 @@ export async function fanOut(
   // written in emission order, so that a subscription's deliveries list in that order too
   rows.sort((a, b) => a.event.seq - b.event.seq);
   await tx.query(
-    `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id, status, attempts, next_attempt_at)
+    `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id, status, attempts, next_attempt_at, leased_by)
      SELECT u.id, u.sub, u.seq, u.contact,
             CASE WHEN u.lease_ms IS NULL THEN 'pending' ELSE 'sending' END,
             CASE WHEN u.lease_ms IS NULL THEN 0 ELSE 1 END,
             CASE WHEN u.lease_ms IS NOT NULL THEN now() + u.lease_ms * interval '1 millisecond'
                  WHEN NOT u.active THEN ${PARKED}
-                 ELSE ${DUE_AFTER_RETRYING('u.sub', 'u.contact')} END
+                 ELSE ${DUE_AFTER_RETRYING('u.sub', 'u.contact')} END,
+            CASE WHEN u.lease_ms IS NOT NULL THEN $7::text END
      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[])
        AS u (id, sub, seq, contact, lease_ms, active)`,
     [
@@ -148,6 +151,7 @@ export async function fanOut(
       rows.map((r) => r.event.envelope.data.contactId),
       rows.map((r) => r.leaseMs),
       rows.map((r) => r.active),
+      handOff?.workerId ?? null,
     ],
   );
   return { deliveries: rows.length, handedOff };
@@ -207,13 +211,14 @@ async function lease(
   tx: Queryable,
   chains: readonly (readonly { id: string }[])[],
   leaseMs: number,
+  workerId: string | undefined,
 ): Promise<void> {
   const links = chains.flatMap((c) => c.map((d, i) => ({ id: d.id, leaseMs: leaseMs * (i + 1) })));
   await tx.query(
     `UPDATE deliveries d SET status = 'sending', attempts = attempts + 1,
-       next_attempt_at = now() + u.lease_ms * interval '1 millisecond'
+       next_attempt_at = now() + u.lease_ms * interval '1 millisecond', leased_by = $3
      FROM unnest($1::text[], $2::bigint[]) AS u (id, lease_ms) WHERE d.id = u.id`,
-    [links.map((l) => l.id), links.map((l) => l.leaseMs)],
+    [links.map((l) => l.id), links.map((l) => l.leaseMs), workerId ?? null],
   );
 }
 
@@ -240,6 +245,8 @@ export async function claimDeliveries(
   opts: {
     limit: number;
     leaseMs: number;
+    /** the claiming worker, named on the leases (see `store/workers.ts`), if it announces itself */
+    workerId?: string | undefined;
     /** how many chains each listed subscription may still take (none: skipped) */
     subscriptionRoom: ReadonlyMap<string, number>;
     /** how many chains any other subscription may take */
@@ -359,7 +366,7 @@ async function claimChains(
     }
   }
   if (chains.length === 0) return [];
-  await lease(tx, chains, opts.leaseMs);
+  await lease(tx, chains, opts.leaseMs, opts.workerId);
   return chains.map((c) =>
     c.map((r) => ({
       id: r.id,

@@ -15,6 +15,12 @@ const pgUrl = (): string => {
   return url;
 };
 
+/** Where the test's PostgreSQL server listens (a `TcpProxy` target). */
+export function pgServer(): { host: string; port: number } {
+  const url = new URL(pgUrl());
+  return { host: url.hostname, port: Number(url.port || 5432) };
+}
+
 // One embedded engine per test worker: starting one costs ~2.5 s, a schema costs milliseconds.
 let sharedEngine: Promise<PgliteEngine> | undefined;
 let adminDb: PostgresDb | undefined;
@@ -22,8 +28,11 @@ let adminDb: PostgresDb | undefined;
 export interface TestDb {
   db: Db;
   schema: string;
-  /** Another handle on the same schema, as a second process would have (PostgreSQL: its own pool). */
-  openAnother(): Db;
+  /**
+   * Another handle on the same schema, as a second process would have (PostgreSQL: its own pool,
+   * connecting to `port` on loopback instead of the server's own, as through a `TcpProxy`).
+   */
+  openAnother(via?: { port: number }): Db;
   drop(): Promise<void>;
 }
 
@@ -33,7 +42,7 @@ export async function createTestDb(opts: { migrate?: boolean } = {}): Promise<Te
   // PostgreSQL global setup)
   const schema = `fpt_test_${Math.floor(Date.now() / 1000).toString(36)}_${randomBytes(6).toString('hex')}`;
   let db: Db;
-  let openAnother: () => Db;
+  let openAnother: (via?: { port: number }) => Db;
   let dropSchema: () => Promise<void>;
   const others: Db[] = [];
   if (engine === 'postgres') {
@@ -41,8 +50,10 @@ export async function createTestDb(opts: { migrate?: boolean } = {}): Promise<Te
     const admin = adminDb;
     await admin.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
     db = new PostgresDb({ connectionString: pgUrl(), schema, maxConnections: 5 });
-    openAnother = () => {
-      const other = new PostgresDb({ connectionString: pgUrl(), schema, maxConnections: 5 });
+    openAnother = (via) => {
+      const url = new URL(pgUrl());
+      if (via) [url.hostname, url.port] = ['127.0.0.1', String(via.port)];
+      const other = new PostgresDb({ connectionString: url.href, schema, maxConnections: 5 });
       others.push(other);
       return other;
     };

@@ -1,5 +1,6 @@
 import { describe, expect } from 'vitest';
 import { claimDeliveries } from '../../src/store/deliveries.js';
+import { heartbeat, reapDeadWorkers, registerWorker } from '../../src/store/workers.js';
 import { apiTest, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
 import type { Db } from '../../src/store/db.js';
 import { deliverySettings } from '../helpers/delivery.js';
@@ -13,11 +14,12 @@ const test = apiTest.extend({
   },
 });
 
-const claim = async (db: Parameters<typeof claimDeliveries>[0]) =>
+const claim = async (db: Parameters<typeof claimDeliveries>[0], workerId?: string) =>
   (
     await claimDeliveries(db, {
       limit: 10,
       leaseMs: 60_000,
+      workerId,
       subscriptionRoom: new Map(),
       defaultRoom: 64,
     })
@@ -27,7 +29,7 @@ const claim = async (db: Parameters<typeof claimDeliveries>[0]) =>
  * One contact with three contact.updated deliveries claimed as one chain (all `sending`), as a
  * worker holds them, and a fourth queued behind them.
  */
-async function claimedChainAndOneMore(api: TestApi, db: Db, tenant: Tenant) {
+async function claimedChainAndOneMore(api: TestApi, db: Db, tenant: Tenant, workerId?: string) {
   await api.create('/api/subscriptions', {
     url: 'http://127.0.0.1:9/hooks',
     locationId: tenant.locA,
@@ -39,7 +41,7 @@ async function claimedChainAndOneMore(api: TestApi, db: Db, tenant: Tenant) {
     await api.patch(`/api/contacts/${contactId}`, { firstName: name });
     await closeAllWindows(db);
   }
-  const claimed = await claim(db);
+  const claimed = await claim(db, workerId);
   // creation (with a first name: contact.updated), B and C: one chain of three
   expect(claimed.map((chain) => chain.map((d) => d.contactId))).toEqual([[contactId, contactId, contactId]]);
   await api.patch(`/api/contacts/${contactId}`, { firstName: 'D' });
@@ -78,5 +80,42 @@ describe('delivery claims after a worker died', () => {
     );
     const again = await claim(db);
     expect(again.map((chain) => chain.map((d) => d.id))).toEqual([[ids[0]]]);
+  });
+});
+
+describe('dead workers', () => {
+  test('a worker whose heartbeat is too old is removed, and its leased chain is due at once and taken over whole, in order', async ({
+    api,
+    db,
+    tenant,
+  }) => {
+    const dead = await registerWorker(db);
+    const alive = await registerWorker(db);
+    const ids = await claimedChainAndOneMore(api, db, tenant, dead);
+    // leased for a minute per link, to the worker about to die
+    const leased = await db.query<{ leased_by: string; due: boolean }>(
+      `SELECT leased_by, next_attempt_at <= now() AS due FROM deliveries WHERE id = ANY ($1::text[]) AND status = 'sending'`,
+      [ids],
+    );
+    expect(leased.rows).toEqual(Array(3).fill({ leased_by: dead, due: false }));
+    expect(await claim(db)).toEqual([]);
+
+    await db.query(`UPDATE delivery_workers SET heartbeat_at = now() - interval '1 minute' WHERE id = $1`, [
+      dead,
+    ]);
+    expect(await reapDeadWorkers(db, 30_000)).toEqual({ workers: [dead], deliveries: 3 });
+    // the dead one is gone, the live one stays; a second look finds nothing more
+    expect(await heartbeat(db, dead)).toBe(false);
+    expect(await heartbeat(db, alive)).toBe(true);
+    expect(await reapDeadWorkers(db, 30_000)).toEqual({ workers: [], deliveries: 0 });
+
+    const again = await claim(db, alive);
+    expect(again.map((chain) => chain.map((d) => d.id))).toEqual([ids]);
+    expect(again[0]!.map((d) => d.attempt)).toEqual([2, 2, 2, 1]);
+    const { rows } = await db.query<{ leased_by: string }>(
+      `SELECT DISTINCT leased_by FROM deliveries WHERE id = ANY ($1::text[])`,
+      [ids],
+    );
+    expect(rows).toEqual([{ leased_by: alive }]);
   });
 });

@@ -176,4 +176,20 @@ export async function sqlChecks(ctx: DrillContext<unknown>, dbUrl: string): Prom
   );
   if (open?.n !== 0) ctx.fail(`${open?.n} coalescing windows still open after settling`);
   if (repeats.length) ctx.fail(`${repeats.length} windows emitted an event type twice (SQL)`);
+  // Why anything was sent more than once, from the attempt log: attempts that did not succeed (and
+  // were retried), and leases taken again with no attempt logged (a worker killed or declared dead
+  // mid-send, its deliveries taken over)
+  const failedAttempts = await sql<{ why: string; n: number }>(
+    dbUrl,
+    `SELECT left(coalesce(error, 'HTTP ' || status_code), 70) AS why, count(*)::int AS n
+     FROM delivery_attempts WHERE outcome <> 'succeeded' GROUP BY 1 ORDER BY 2 DESC`,
+  );
+  const [unlogged] = await sql<{ n: number }>(
+    dbUrl,
+    `SELECT coalesce(sum(d.attempts - (SELECT count(*) FROM delivery_attempts a WHERE a.delivery_id = d.id)), 0)::int AS n
+     FROM deliveries d`,
+  );
+  const reasons = failedAttempts.map((r) => `${r.why} ×${r.n}`).join(', ') || 'none';
+  ctx.figure('attempts that did not succeed', reasons);
+  ctx.figure('leases taken again with no attempt logged (taken over)', unlogged?.n ?? '?');
 }

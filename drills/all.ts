@@ -30,6 +30,7 @@ const SHORT: [string, ...string[]][] = [
   ['receiver-down.ts', '--down-seconds', '20'],
   ['hanging.ts', '--seconds', '10'],
   ['scale.ts', '--contacts', '1000'],
+  ['scale.ts', '--contacts', '3000', '--answer-ms', '100'],
 ];
 const LONG: [string, ...string[]][] = [
   ['bad-requests.ts', '--requests', '50000'],
@@ -39,6 +40,7 @@ const LONG: [string, ...string[]][] = [
   ['receiver-down.ts', '--down-seconds', '300'],
   ['hanging.ts', '--seconds', '120'],
   ['scale.ts', '--contacts', '20000'],
+  ['scale.ts', '--contacts', '20000', '--answer-ms', '100'],
 ];
 
 const results: string[] = [];

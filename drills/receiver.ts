@@ -6,7 +6,8 @@
  *
  * - `POST /ok/<name>`: verifies both signatures with the secret `<folder>/secrets.json` holds for
  *   `<name>` (Standard Webhooks with the public `standardwebhooks` package, and the FPT header with
- *   a hand-written HMAC check), records the arrival, answers 200 (400 when a signature is wrong).
+ *   a hand-written HMAC check), records the arrival, answers 200 (400 when a signature is wrong),
+ *   after `--answer-ms` (default at once).
  * - `POST /hang/<name>`: records the arrival and never answers: the sender's timeout must end it.
  *
  * Each arrival is one JSON line appended to `<folder>/arrivals.jsonl` with a synchronous write
@@ -24,12 +25,19 @@ import { Webhook } from 'standardwebhooks';
 import type { Arrival } from './lib/check.js';
 
 const { values } = parseArgs({
-  options: { dir: { type: 'string' }, port: { type: 'string', default: '0' }, help: { type: 'boolean' } },
+  options: {
+    dir: { type: 'string' },
+    port: { type: 'string', default: '0' },
+    'answer-ms': { type: 'string', default: '0' },
+    help: { type: 'boolean' },
+  },
 });
 if (values.help || values.dir === undefined) {
-  process.stdout.write('usage: receiver.ts --dir <folder> [--port <n>]\n');
+  process.stdout.write('usage: receiver.ts --dir <folder> [--port <n>] [--answer-ms <n>]\n');
   process.exit(values.help ? 0 : 2);
 }
+/** how long `/ok/` waits before it answers, as a partner endpoint doing real work would */
+const answerMs = Number(values['answer-ms']);
 const dir = values.dir;
 const secretsFile = join(dir, 'secrets.json');
 
@@ -121,7 +129,10 @@ const server = createServer((req, res) => {
       res.on('close', () => hanging.delete(res));
       return;
     }
-    res.writeHead(sig ? 200 : 400, { 'content-type': 'text/plain' }).end(sig ? 'ok' : 'bad signature');
+    const answer = () =>
+      res.writeHead(sig ? 200 : 400, { 'content-type': 'text/plain' }).end(sig ? 'ok' : 'bad signature');
+    if (answerMs > 0) setTimeout(answer, answerMs);
+    else answer();
   });
 });
 server.keepAliveTimeout = 30_000;

@@ -6,7 +6,7 @@
  *   npx tsx drills/scale.ts --contacts 20000
  */
 import { allEvents, ok, readArrivals } from './lib/api.js';
-import { positiveNumber, runDrill, sleep, type DrillContext } from './lib/drill.js';
+import { count, positiveNumber, runDrill, sleep, type DrillContext } from './lib/drill.js';
 import { settleAndCheck, setupTenant, startStack } from './lib/stack.js';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,13 +19,26 @@ process, then with one serve and --workers worker processes on the same database
 for each run). Each run ends with the checker and SQL checks (no window emitted twice, nothing
 left open or unsent).
 
-  --contacts <n>   contacts in the burst (default 5000)
-  --workers <n>    worker processes beside serve in the second run (default 2)
-  --built          run dist/cli.js instead of the TypeScript source`;
+With --answer-ms the endpoint takes that long to answer each delivery, as a partner's endpoint
+doing real work does: a process's sends are then bound by its caps on requests in flight, not by
+the CPU, and more processes can send more at once.
 
-async function run(ctx: DrillContext<unknown>, contacts: number, workers: number, built: boolean) {
+  --contacts <n>    contacts in the burst (default 5000)
+  --workers <n>     worker processes beside serve in the second run (default 2)
+  --answer-ms <n>   how long the endpoint takes to answer (default 0: at once)
+  --built           run dist/cli.js instead of the TypeScript source`;
+
+interface RunOptions {
+  contacts: number;
+  workers: number;
+  answerMs: number;
+  built: boolean;
+}
+
+async function run(ctx: DrillContext<unknown>, o: RunOptions) {
+  const { contacts, workers } = o;
   rmSync(join(ctx.dir, 'arrivals.jsonl'), { force: true });
-  const stack = await startStack(ctx, { engine: 'postgres', workers, built });
+  const stack = await startStack(ctx, { engine: 'postgres', workers, built: o.built, answerMs: o.answerMs });
   const { tenant, sub } = await setupTenant(ctx, stack);
   const rows = Array.from({ length: contacts }, (_, i) => ({
     externalId: `x${i}`,
@@ -78,15 +91,22 @@ await runDrill(
   {
     name: 'scale',
     usage,
-    options: { contacts: { type: 'string' }, workers: { type: 'string' }, built: { type: 'boolean' } },
+    options: {
+      contacts: { type: 'string' },
+      workers: { type: 'string' },
+      'answer-ms': { type: 'string' },
+      built: { type: 'boolean' },
+    },
     timeLimitMs: () => 1_500_000,
   },
   async (ctx) => {
     const contacts = positiveNumber('contacts', ctx.values.contacts, 5000);
     const workers = positiveNumber('workers', ctx.values.workers, 2);
+    const answerMs = count('answer-ms', ctx.values['answer-ms'], 0);
     const built = ctx.values.built ?? false;
-    const one = await run(ctx, contacts, 0, built);
-    const many = await run(ctx, contacts, workers, built);
+    ctx.figure('endpoint answers after', `${answerMs} ms`);
+    const one = await run(ctx, { contacts, workers: 0, answerMs, built });
+    const many = await run(ctx, { contacts, workers, answerMs, built });
     ctx.figure('speed-up', `${(many / one).toFixed(2)}× with ${1 + workers} processes (2 shared cores)`);
   },
 );

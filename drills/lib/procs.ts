@@ -123,7 +123,11 @@ export class ReceiverProc {
   port = 0;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    /** how long the endpoint takes to answer (see receiver.ts) */
+    private readonly answerMs = 0,
+  ) {}
 
   url(kind: 'ok' | 'hang', name: string): string {
     return `http://127.0.0.1:${this.port}/${kind}/${name}`;
@@ -140,6 +144,8 @@ export class ReceiverProc {
         this.dir,
         '--port',
         String(this.port),
+        '--answer-ms',
+        String(this.answerMs),
       ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );

@@ -36,6 +36,8 @@ export interface StackOptions {
   maxMs?: number;
   retrySchedule?: string;
   timeoutMs?: number;
+  /** how long the partner endpoint takes to answer (default: at once) */
+  answerMs?: number;
   built?: boolean;
   env?: Record<string, string>;
 }
@@ -73,7 +75,7 @@ export async function startStack(ctx: DrillContext<unknown>, o: StackOptions): P
     ...(dbUrl !== undefined ? { DATABASE_URL: dbUrl } : { FPT_DATA_DIR: join(ctx.dir, 'pglite-data') }),
     ...o.env,
   };
-  const receiver = new ReceiverProc(ctx.dir);
+  const receiver = new ReceiverProc(ctx.dir, o.answerMs);
   await receiver.start();
   ctx.cleanup(() => receiver.stop());
 

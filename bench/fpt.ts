@@ -9,6 +9,7 @@ import { generateSecret } from '../src/delivery/signing.js';
 import { DeliveryWorker } from '../src/delivery/worker.js';
 import { startCoalescer } from '../src/events/runner.js';
 import { createLogger } from '../src/log.js';
+import { Metrics } from '../src/metrics.js';
 import { insertContacts, newContactFields } from '../src/store/contacts.js';
 import type { Db } from '../src/store/db.js';
 import { createSubscription } from '../src/store/subscriptions.js';
@@ -71,9 +72,10 @@ async function pipeline(engine: BenchEngine, receiver: ReceiverProcess): Promise
   };
 }
 
+/** What a `serve` process runs with: its delivery settings, a logger, and its metrics. */
 function settings() {
   const config = loadConfig({ ...process.env, FPT_ALLOW_PRIVATE_URLS: '1' });
-  return { delivery: config.delivery, log: createLogger('warn') };
+  return { delivery: config.delivery, log: createLogger('warn'), metrics: new Metrics() };
 }
 
 /**
@@ -88,7 +90,7 @@ export async function fptFromWrites(
   phase?: Phase,
 ): Promise<ThroughputRun> {
   const p = await pipeline(engine, receiver);
-  const { delivery, log } = settings();
+  const { delivery, log, metrics } = settings();
   try {
     await receiver.reset();
     const w0 = performance.now();
@@ -98,9 +100,9 @@ export async function fptFromWrites(
     const events = contacts * EVENTS_PER_CONTACT;
     phase?.start();
     const t0 = performance.now();
-    const worker = new DeliveryWorker(p.db, delivery, log);
+    const worker = new DeliveryWorker(p.db, delivery, log, { metrics });
     await worker.start();
-    const coalescer = await startCoalescer(p.db, log, worker);
+    const coalescer = await startCoalescer(p.db, log, worker, metrics);
     await receiver.waitFor(events, `fpt-events (${engine}) from writes`);
     const deliverMs = performance.now() - t0;
     await phase?.end();
@@ -125,12 +127,12 @@ export async function fptFromQueue(
   phase?: Phase,
 ): Promise<ThroughputRun> {
   const p = await pipeline(engine, receiver);
-  const { delivery, log } = settings();
+  const { delivery, log, metrics } = settings();
   try {
     await receiver.reset();
     const w0 = performance.now();
     await p.write(contacts);
-    const coalescer = await startCoalescer(p.db, log);
+    const coalescer = await startCoalescer(p.db, log, undefined, metrics);
     while ((await msUntilNextWindow(p.db)) !== undefined) await new Promise((r) => setTimeout(r, 50));
     await coalescer.stop();
     const writeMs = performance.now() - w0;
@@ -138,7 +140,7 @@ export async function fptFromQueue(
     progress(`fpt-events (${engine}): ${events} deliveries queued; starting the worker`);
     phase?.start();
     const t0 = performance.now();
-    const worker = new DeliveryWorker(p.db, delivery, log);
+    const worker = new DeliveryWorker(p.db, delivery, log, { metrics });
     await worker.start();
     await receiver.waitFor(events, `fpt-events (${engine}) from queue`);
     const deliverMs = performance.now() - t0;
@@ -161,12 +163,12 @@ export async function fptLatency(
   seconds: number,
 ): Promise<LatencyRun> {
   const p = await pipeline(engine, receiver);
-  const { delivery, log } = settings();
+  const { delivery, log, metrics } = settings();
   try {
     await receiver.reset();
-    const worker = new DeliveryWorker(p.db, delivery, log);
+    const worker = new DeliveryWorker(p.db, delivery, log, { metrics });
     await worker.start();
-    const coalescer = await startCoalescer(p.db, log, worker);
+    const coalescer = await startCoalescer(p.db, log, worker, metrics);
     const perTick = Math.max(1, Math.round(rate / EVENTS_PER_CONTACT / 100));
     const ticks = Math.round(seconds * 100);
     const writtenAt = new Map<number, number>();

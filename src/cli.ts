@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { runImport } from './import-cli.js';
 import { startListener } from './listen.js';
-import { openMigratedDb, startService, startWorkers } from './service.js';
+import { openMigratedDb, startService, startWorkerProcess } from './service.js';
 
 function portOption(v: string): number {
   const n = Number(v);
@@ -33,6 +33,10 @@ Environment:
   FPT_DELIVERY_CONCURRENCY, FPT_DELIVERY_CONCURRENCY_PER_SUBSCRIPTION
                       requests in flight per process, and to one subscription (default 512, 64)
   FPT_SECRET_OVERLAP_HOURS  how long a rotated-out secret keeps signing (default 24)
+  FPT_WORKER_DEAD_AFTER_MS  PostgreSQL: a process silent this long is dead, others send what it
+                      held (default 30000)
+  FPT_METRICS_TOKEN   a token that may read /metrics besides the operator key (16+ characters)
+  FPT_METRICS_PORT    worker: serve /metrics and /healthz on this port (serve: on the API's)
   PORT, HOST          where the API listens (default 8080 on 0.0.0.0)
   LOG_LEVEL           trace, debug, info, warn, error (default info)`;
 
@@ -87,13 +91,9 @@ program
   .action(async () => {
     const config = configFrom();
     const log = createLogger(config.logLevel);
-    const db = await openMigratedDb(config, log);
-    const workers = await startWorkers(db, config, log);
-    log.info({ engine: db.engine }, 'fpt-events worker is running');
-    onShutdown(log, async () => {
-      await workers.stop();
-      await db.close();
-    });
+    const worker = await startWorkerProcess(config, log);
+    log.info({ engine: worker.db.engine, metrics: worker.metricsUrl }, 'fpt-events worker is running');
+    onShutdown(log, () => worker.close());
   });
 
 program

@@ -7,6 +7,10 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   adminToken: string | undefined;
+  /** A token that may read `/metrics` (besides the operator key), for a Prometheus scraper. */
+  metricsToken: string | undefined;
+  /** Where a `worker` process serves `/metrics` and `/healthz` (none when unset). */
+  metricsPort: number | undefined;
   logLevel: string;
   /** Largest JSON body the API reads, in bytes. */
   bodyLimit: number;
@@ -89,6 +93,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new ConfigError('FPT_ADMIN_TOKEN must be at least 16 characters long');
   }
+  const metricsToken = nonEmpty(env, 'FPT_METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    throw new ConfigError('FPT_METRICS_TOKEN must be at least 16 characters long');
+  }
   const databaseUrl = nonEmpty(env, 'DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
@@ -99,6 +107,12 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     dataDir: nonEmpty(env, 'FPT_DATA_DIR') ?? './.fpt-data',
     adminToken,
+    metricsToken,
+    // (0: any free port, as PORT)
+    metricsPort:
+      nonEmpty(env, 'FPT_METRICS_PORT') === undefined
+        ? undefined
+        : intVar(env, 'FPT_METRICS_PORT', 0, 0, 65535),
     logLevel: nonEmpty(env, 'LOG_LEVEL') ?? 'info',
     bodyLimit: intVar(env, 'FPT_BODY_LIMIT_BYTES', 1024 * 1024, 1024),
     importBodyLimit: intVar(env, 'FPT_IMPORT_BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024),

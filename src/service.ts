@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { operatorKeyFromToken, type OperatorKey } from './api/auth.js';
-import { buildApi } from './api/server.js';
+import { buildApi, buildMetricsApi } from './api/server.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
 import { startRuleScheduler } from './automation/scheduler.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { startCoalescer, startEventPurge, startMaintenance, type Runner } from './events/runner.js';
@@ -57,12 +58,12 @@ export interface RunningService {
  * The background work: closing windows into events, delivering them, firing time-triggered
  * automation rules, purging old events, upkeep.
  */
-export async function startWorkers(db: Db, config: Config, log: Logger): Promise<Runner> {
-  const delivery = new DeliveryWorker(db, config.delivery, log);
+export async function startWorkers(db: Db, config: Config, log: Logger, metrics?: Metrics): Promise<Runner> {
+  const delivery = new DeliveryWorker(db, config.delivery, log, { metrics });
   await delivery.start();
   const maintenance = startMaintenance(db, log);
   const runners: Runner[] = [
-    await startCoalescer(db, log, delivery),
+    await startCoalescer(db, log, delivery, metrics),
     delivery,
     await startRuleScheduler(db, { coalesce: config.coalesce, log }),
     startEventPurge(db, config, log),
@@ -79,11 +80,12 @@ export async function startWorkers(db: Db, config: Config, log: Logger): Promise
 export async function startService(config: Config, log: Logger): Promise<RunningService> {
   const db = await openMigratedDb(config, log);
   const operatorKey = await resolveOperatorKey(db, config, log);
-  const app = buildApi({ db, config, operatorKey, logger: log });
+  const metrics = processMetrics(db);
+  const app = buildApi({ db, config, operatorKey, logger: log, metrics });
   let workers: Runner | undefined;
   try {
     await app.listen({ port: config.port, host: config.host });
-    workers = await startWorkers(db, config, log);
+    workers = await startWorkers(db, config, log, metrics);
   } catch (err) {
     await app.close();
     await db.close();
@@ -101,6 +103,52 @@ export async function startService(config: Config, log: Logger): Promise<Running
       (closing ??= (async () => {
         await app.close(); // stops accepting, waits for in-flight requests
         await workers?.stop(); // lets the batch in progress commit
+        await db.close();
+      })()),
+  };
+}
+
+/** This process's metrics, with the store's figures read at each scrape. */
+function processMetrics(db: Db): Metrics {
+  const metrics = new Metrics();
+  metrics.watchStore(db);
+  return metrics;
+}
+
+export interface RunningWorker {
+  db: Db;
+  /** where `/metrics` and `/healthz` are served, when `FPT_METRICS_PORT` is set */
+  metricsUrl: string | undefined;
+  close(): Promise<void>;
+}
+
+/** The background work alone (`fpt-events worker`), with `/metrics` on `FPT_METRICS_PORT` if set. */
+export async function startWorkerProcess(config: Config, log: Logger): Promise<RunningWorker> {
+  const db = await openMigratedDb(config, log);
+  const metrics = processMetrics(db);
+  let app: FastifyInstance | undefined;
+  let workers: Runner | undefined;
+  try {
+    if (config.metricsPort !== undefined) {
+      const operatorKey = await resolveOperatorKey(db, config, log);
+      app = buildMetricsApi({ config, operatorKey, logger: log, metrics });
+      await app.listen({ port: config.metricsPort, host: config.host });
+    }
+    workers = await startWorkers(db, config, log, metrics);
+  } catch (err) {
+    await app?.close();
+    await db.close();
+    throw err;
+  }
+  const addr = app?.server.address();
+  let closing: Promise<void> | undefined;
+  return {
+    db,
+    metricsUrl: typeof addr === 'object' && addr ? `http://127.0.0.1:${addr.port}` : undefined,
+    close: () =>
+      (closing ??= (async () => {
+        await workers?.stop();
+        await app?.close();
         await db.close();
       })()),
   };

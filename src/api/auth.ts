@@ -23,16 +23,33 @@ export function operatorKeyFromToken(token: string): OperatorKey {
   return { hash: hashKey(token) };
 }
 
-/** Resolves `Authorization: Bearer <key>` to the operator or an API key, or answers 401. */
-export async function authenticate(db: Db, operator: OperatorKey, req: FastifyRequest): Promise<Principal> {
+/** The key of `Authorization: Bearer <key>`, or a 401. */
+function bearerKey(req: FastifyRequest): string {
   const header = req.headers.authorization;
   if (header === undefined)
     throw unauthorized('missing Authorization header; send "Authorization: Bearer <key>"');
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m) throw unauthorized('the Authorization header must be "Bearer <key>"');
-  const key = m[1]!;
+  return m[1]!;
+}
+
+/** Resolves `Authorization: Bearer <key>` to the operator or an API key, or answers 401. */
+export async function authenticate(db: Db, operator: OperatorKey, req: FastifyRequest): Promise<Principal> {
+  const key = bearerKey(req);
   if (sameKey(key, operator.hash)) return { kind: 'operator' };
   const principal = await principalForKey(db, key);
   if (!principal) throw unauthorized('unknown or revoked API key');
   return principal;
+}
+
+/**
+ * Checks `Authorization: Bearer <key>` for `/metrics`: the operator key, or the metrics token
+ * (`FPT_METRICS_TOKEN`, so that a scraper need not hold the operator key). API keys are refused:
+ * the figures span every tenant.
+ */
+export function authorizeMetrics(req: FastifyRequest, operator: OperatorKey, metricsToken?: string): void {
+  const key = bearerKey(req);
+  if (sameKey(key, operator.hash)) return;
+  if (metricsToken !== undefined && sameKey(key, hashKey(metricsToken))) return;
+  throw unauthorized('/metrics takes the operator key or FPT_METRICS_TOKEN');
 }

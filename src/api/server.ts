@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
@@ -10,6 +11,7 @@ import { contactRoutes, importRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
 import { subscriptionRoutes } from './routes/subscriptions.js';
 import { subGroupRoutes } from './routes/sub-groups.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { validatorCompiler } from './validation.js';
 import { AppError } from '../errors.js';
@@ -46,10 +48,12 @@ export interface ApiOptions {
   config: Config;
   operatorKey: OperatorKey;
   logger: Logger;
+  /** this process's metrics: with them, `GET /metrics` and a histogram of every request */
+  metrics?: Metrics;
 }
 
 /** The HTTP API, ready to `listen` (or to `inject` in tests). */
-export function buildApi({ db, config, operatorKey, logger }: ApiOptions): FastifyInstance {
+export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOptions): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
@@ -87,6 +91,8 @@ export function buildApi({ db, config, operatorKey, logger }: ApiOptions): Fasti
     }
   });
 
+  if (metrics) metricsRoutes(app, { metrics, operatorKey, metricsToken: config.metricsToken });
+
   const deps = { db, config };
   tenantRoutes(app, deps);
   subGroupRoutes(app, deps);
@@ -95,5 +101,27 @@ export function buildApi({ db, config, operatorKey, logger }: ApiOptions): Fasti
   automationRoutes(app, deps);
   eventRoutes(app, deps);
   subscriptionRoutes(app, deps);
+  return app;
+}
+
+/**
+ * What a `worker` process (no API) serves on `FPT_METRICS_PORT`: `/healthz` and `/metrics`, with
+ * the same checks and error bodies as the API.
+ */
+export function buildMetricsApi(opts: {
+  config: Config;
+  operatorKey: OperatorKey;
+  logger: Logger;
+  metrics: Metrics;
+}): FastifyInstance {
+  const loggerInstance: FastifyBaseLogger = opts.logger;
+  const app = Fastify({ loggerInstance, routerOptions: { ignoreTrailingSlash: true } });
+  installErrorHandling(app);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  metricsRoutes(app, {
+    metrics: opts.metrics,
+    operatorKey: opts.operatorKey,
+    metricsToken: opts.config.metricsToken,
+  });
   return app;
 }

@@ -13,6 +13,7 @@ import {
   type HandOff,
   type Release,
 } from '../store/deliveries.js';
+import type { Metrics } from '../metrics.js';
 import { heartbeat, reapDeadWorkers, registerWorker, unregisterWorker } from '../store/workers.js';
 import { decide, type AttemptResult } from './policy.js';
 import { HttpSender, type SendOutcome } from './sender.js';
@@ -228,14 +229,20 @@ export class DeliveryWorker {
   /** stopped with outcomes it could not write: their deliveries are still leased to it */
   private leftLeased = false;
 
+  private readonly sender: HttpSender;
+  private readonly metrics: Metrics | undefined;
+
   constructor(
     private readonly db: Db,
     private readonly s: DeliverySettings,
     private readonly log: Logger,
-    private readonly sender = new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls }),
+    opts: { sender?: HttpSender; metrics?: Metrics } = {},
   ) {
     this.loop = new WorkLoop({ name: 'delivery', log, idleMs: 30_000, step: () => this.step() });
     this.alone = db.engine === 'pglite';
+    this.sender = opts.sender ?? new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls });
+    this.metrics = opts.metrics;
+    this.metrics?.watchWorker({ inFlight: () => this.inFlight, queuedChains: () => this.queuedChains });
   }
 
   /** Chains of one subscription this worker may hold (in flight and queued). */
@@ -524,6 +531,7 @@ export class DeliveryWorker {
     const startedAt = new Date();
     const out = await this.sender.send(d.url, body, deliveryHeaders(d, body, startedAt.getTime()));
     const done = completionOf(d, startedAt, out, this.s.retryScheduleMs);
+    this.metrics?.attempt(done.outcome, out.durationMs);
     if (done.outcome !== 'succeeded') {
       this.log.info(
         {

@@ -10,6 +10,8 @@ import { deriveEvents, toEnvelope } from './derive.js';
 export interface CloseResult {
   windows: number;
   events: number;
+  /** the events' types, one per event (for the metrics) */
+  eventTypes: string[];
   deliveries: number;
   /** deliveries claimed for the local worker, to send once the transaction has committed */
   handedOff: ClaimedDelivery[][];
@@ -31,7 +33,7 @@ export async function closeDueWindows(
 ): Promise<CloseResult> {
   return db.transaction(async (tx) => {
     const due = await claimDueWindows(tx, opts.limit, opts.horizonMs);
-    if (due.length === 0) return { windows: 0, events: 0, deliveries: 0, handedOff: [] };
+    if (due.length === 0) return { windows: 0, events: 0, eventTypes: [], deliveries: 0, handedOff: [] };
     const contacts = await getContacts(
       tx,
       due.map((w) => w.contactId),
@@ -70,6 +72,12 @@ export async function closeDueWindows(
       tx,
       due.map((w) => w.contactId),
     );
-    return { windows: due.length, events: events.length, deliveries: fanned.deliveries, handedOff };
+    return {
+      windows: due.length,
+      events: events.length,
+      eventTypes: events.map((e) => e.envelope.eventType),
+      deliveries: fanned.deliveries,
+      handedOff,
+    };
   });
 }

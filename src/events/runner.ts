@@ -5,6 +5,7 @@ import type { Db } from '../store/db.js';
 import { purgeEvents } from '../store/events.js';
 import { msUntilNextWindow } from '../store/windows.js';
 import type { DeliveryWorker } from '../delivery/worker.js';
+import type { Metrics } from '../metrics.js';
 import { closeDueWindows } from './close-windows.js';
 
 /** Windows closed per transaction: large enough to amortize statements, small enough to keep locks short. */
@@ -27,7 +28,12 @@ export interface Runner {
 /** On the embedded engine, windows are closed at most this often (see `startCoalescer`). */
 const EMBEDDED_CLOSE_PACE_MS = 50;
 
-export async function startCoalescer(db: Db, log: Logger, worker?: DeliveryWorker): Promise<Runner> {
+export async function startCoalescer(
+  db: Db,
+  log: Logger,
+  worker?: DeliveryWorker,
+  metrics?: Metrics,
+): Promise<Runner> {
   const stats = new QueueStatistics(db, log);
   let lastClose = -Infinity;
   const loop = new WorkLoop({
@@ -46,6 +52,7 @@ export async function startCoalescer(db: Db, log: Logger, worker?: DeliveryWorke
       }
       const r = await closeDueWindows(db, { limit: CLOSE_BATCH, handOff: worker?.handOffBudget() });
       worker?.accept(r.handedOff);
+      metrics?.closed(r.windows, r.eventTypes);
       await stats.grew(r.deliveries);
       if (r.windows > 0) log.debug({ windows: r.windows, events: r.events }, 'windows closed');
       if (r.windows === CLOSE_BATCH) return { more: true };

@@ -3,6 +3,7 @@ import { operatorKeyFromToken } from '../../src/api/auth.js';
 import { buildApi } from '../../src/api/server.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
+import type { Metrics } from '../../src/metrics.js';
 import type { Db } from '../../src/store/db.js';
 import { dbTest } from './db.js';
 
@@ -70,12 +71,13 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   return { ...loadConfig({}), adminToken: OPERATOR_KEY, logLevel: 'silent', ...overrides };
 }
 
-export function createTestApi(db: Db, config: Config = testConfig()): TestApi {
+export function createTestApi(db: Db, config: Config = testConfig(), metrics?: Metrics): TestApi {
   const app = buildApi({
     db,
     config,
     operatorKey: operatorKeyFromToken(OPERATOR_KEY),
     logger: createLogger(config.logLevel),
+    ...(metrics ? { metrics } : {}),
   });
   return new TestApi(app, db);
 }

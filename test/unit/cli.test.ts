@@ -60,4 +60,42 @@ describe('the fpt-events command', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('worker serves /metrics on FPT_METRICS_PORT, for the metrics token only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fpt-cli-'));
+    const token = 'prometheus-scrape-token-0123';
+    try {
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        FPT_DATA_DIR: join(dir, 'data'),
+        FPT_METRICS_PORT: '0',
+        FPT_METRICS_TOKEN: token,
+        HOST: '127.0.0.1',
+      };
+      delete env.DATABASE_URL;
+      const child = spawn(process.execPath, [...CLI, 'worker'], {
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const url = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          if (entry.msg === 'fpt-events worker is running') resolve(entry.metrics as string);
+        });
+        child.on('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
+      });
+      const scraped = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(scraped.status).toBe(200);
+      const text = await scraped.text();
+      expect(text).toContain('\nfpt_store_up 1\n');
+      expect(text).toContain('\nfpt_delivery_requests_in_flight 0\n');
+      expect((await fetch(`${url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
+import { DataDirInUse } from './store/data-dir-lock.js';
 import { runImport } from './import-cli.js';
 import { startListener } from './listen.js';
 import { openMigratedDb, startService, startWorkerProcess } from './service.js';
@@ -191,6 +192,10 @@ program
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`fpt-events: configuration error: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof DataDirInUse) {
+    process.stderr.write(`fpt-events: ${err.message}\n`);
     process.exit(2);
   }
   process.stderr.write(`fpt-events: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { lockDataDir } from './data-dir-lock.js';
 import {
   DbError,
   INDEX_LOOKUPS_ONLY,
@@ -29,14 +30,28 @@ export class PgliteEngine {
   /** PGlite lives in this process, so wake-up signals are plain in-process events. */
   readonly signals = new EventEmitter().setMaxListeners(0);
 
-  private constructor(readonly pg: PGlite) {}
+  private constructor(
+    readonly pg: PGlite,
+    /** gives the data folder back (see `lockDataDir`) */
+    private readonly unlock: () => void,
+  ) {}
 
+  /** Opens the store in `dataDir`, which this process then holds alone (in memory when undefined). */
   static async open(dataDir?: string): Promise<PgliteEngine> {
-    if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-    // int8 ids come back as JS numbers (safe up to 2^53) on both engines.
-    const pg = new PGlite({ dataDir, parsers: { [INT8_OID]: (v: string) => Number(v) } });
-    await pg.waitReady;
-    return new PgliteEngine(pg);
+    let unlock = () => {};
+    if (dataDir !== undefined) {
+      mkdirSync(dataDir, { recursive: true });
+      unlock = lockDataDir(dataDir);
+    }
+    try {
+      // int8 ids come back as JS numbers (safe up to 2^53) on both engines.
+      const pg = new PGlite({ dataDir, parsers: { [INT8_OID]: (v: string) => Number(v) } });
+      await pg.waitReady;
+      return new PgliteEngine(pg, unlock);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
   }
 
   /** Runs `fn` with the engine to itself. */
@@ -49,7 +64,7 @@ export class PgliteEngine {
   private closing: Promise<void> | undefined;
 
   close(): Promise<void> {
-    return (this.closing ??= this.exclusive(() => this.pg.close()));
+    return (this.closing ??= this.exclusive(() => this.pg.close()).finally(this.unlock));
   }
 }
 

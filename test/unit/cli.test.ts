@@ -61,6 +61,40 @@ describe('the fpt-events command', () => {
     }
   });
 
+  test('the embedded store is held by one process: a second one is refused while it runs, and it opens at once after a kill -9', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fpt-cli-'));
+    try {
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        FPT_DATA_DIR: join(dir, 'data'),
+        FPT_ADMIN_TOKEN: 'test-operator-key-0123456789',
+        PORT: '0',
+        HOST: '127.0.0.1',
+      };
+      delete env.DATABASE_URL;
+      const child = spawn(process.execPath, [...CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          if ((JSON.parse(line) as { msg?: string }).msg === 'fpt-events is serving') resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited early with ${code}`)));
+      });
+      const second = spawnSync(process.execPath, [...CLI, 'migrate'], { encoding: 'utf8', env });
+      expect(second.status).toBe(2);
+      expect(second.stderr).toContain(`is in use by process ${child.pid}`);
+      expect(second.stderr).toContain('DATABASE_URL');
+      // killed, it cannot give the folder back: the next process finds its lock stale and opens it
+      child.kill('SIGKILL');
+      await exited;
+      const after = spawnSync(process.execPath, [...CLI, 'migrate'], { encoding: 'utf8', env });
+      expect(after.stderr).toBe('');
+      expect(after.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('worker serves /metrics on FPT_METRICS_PORT, for the metrics token only', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fpt-cli-'));
     const token = 'prometheus-scrape-token-0123';

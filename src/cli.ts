@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { DataDirInUse } from './store/data-dir-lock.js';
+import { resetGeneratedAdminKey } from './store/settings.js';
 import { runImport } from './import-cli.js';
 import { startListener } from './listen.js';
 import { openMigratedDb, startService, startWorkerProcess } from './service.js';
@@ -176,6 +177,31 @@ Environment:
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+  });
+
+program
+  .command('reset-operator-key')
+  .description(
+    'replace the generated operator key with a new one, printed once; the old one stops working within 5 s in every running process (not with FPT_ADMIN_TOKEN: change that instead)',
+  )
+  .addHelpText('after', ENVIRONMENT_HELP)
+  .action(async () => {
+    const config = configFrom();
+    if (config.adminToken !== undefined) {
+      throw new ConfigError(
+        'the operator key is FPT_ADMIN_TOKEN here: set a new value there and restart the processes',
+      );
+    }
+    // (silent: what it prints on stdout is the key alone)
+    const log = createLogger('silent');
+    const db = await openMigratedDb(config, log);
+    try {
+      const key = await resetGeneratedAdminKey(db);
+      process.stdout.write(`${key}\n`);
+      process.stderr.write('the new operator key is above; it is shown only this once\n');
+    } finally {
+      await db.close();
+    }
   });
 
 program

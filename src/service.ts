@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { operatorKeyFromToken, type OperatorKey } from './api/auth.js';
+import { operatorKeyFromToken, storedOperatorKey, type OperatorKey } from './api/auth.js';
 import { buildApi, buildMetricsApi } from './api/server.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -10,7 +10,7 @@ import { startCoalescer, startEventPurge, startMaintenance, type Runner } from '
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openDb } from './store/open.js';
-import { ensureGeneratedAdminKey, storedAdminKeyHash } from './store/settings.js';
+import { ensureGeneratedAdminKey } from './store/settings.js';
 
 /** Opens the store and applies pending migrations. */
 export async function openMigratedDb(config: Config, log: Logger): Promise<Db> {
@@ -40,11 +40,8 @@ export async function resolveOperatorKey(db: Db, config: Config, log: Logger): P
       { operatorKey: generated },
       'generated the operator key; it is shown only this once: keep it, or set FPT_ADMIN_TOKEN',
     );
-    return operatorKeyFromToken(generated);
   }
-  const hash = await storedAdminKeyHash(db);
-  if (hash === undefined) throw new Error('operator key missing from the store after it was created');
-  return { hash };
+  return storedOperatorKey(db);
 }
 
 export interface RunningService {

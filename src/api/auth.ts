@@ -3,7 +3,7 @@ import type { Principal } from '../domain/principal.js';
 import { AppError } from '../errors.js';
 import { principalForKey } from '../store/api-keys.js';
 import type { Db } from '../store/db.js';
-import { sameKey } from '../store/settings.js';
+import { sameKey, storedAdminKeyHash } from '../store/settings.js';
 import { hashKey } from '../store/api-keys.js';
 
 declare module 'fastify' {
@@ -14,13 +14,45 @@ declare module 'fastify' {
 
 const unauthorized = (message: string) => new AppError(401, 'unauthorized', message);
 
+/** The operator key: FPT_ADMIN_TOKEN, or the generated one kept (hashed) in the store. */
 export interface OperatorKey {
-  /** SHA-256 of the operator key: FPT_ADMIN_TOKEN's, or the generated one kept in the store */
-  hash: string;
+  /** whether `key` is the operator key */
+  matches(key: string): Promise<boolean>;
 }
 
+/** FPT_ADMIN_TOKEN: fixed for the life of the process. */
 export function operatorKeyFromToken(token: string): OperatorKey {
-  return { hash: hashKey(token) };
+  const hash = hashKey(token);
+  return { matches: async (key) => sameKey(key, hash) };
+}
+
+/** How long a process trusts the stored operator key's hash before reading it again. */
+export const OPERATOR_KEY_REFRESH_MS = 5000;
+
+/**
+ * The generated operator key, as kept in the store: read again at most every `refreshMs` when it
+ * is presented, so that `fpt-events reset-operator-key` takes effect in every running process
+ * within seconds, with no restart.
+ */
+export function storedOperatorKey(db: Db, refreshMs = OPERATOR_KEY_REFRESH_MS): OperatorKey {
+  let hash: string | undefined;
+  let readAt = -Infinity;
+  return {
+    matches: async (key) => {
+      if (hash === undefined || performance.now() - readAt >= refreshMs) {
+        try {
+          const stored = await storedAdminKeyHash(db);
+          if (stored === undefined) throw new Error('the operator key is missing from the store');
+          hash = stored;
+          readAt = performance.now();
+        } catch (err) {
+          // the store not answering: keep to the key known a moment ago, if any
+          if (hash === undefined) throw err;
+        }
+      }
+      return sameKey(key, hash);
+    },
+  };
 }
 
 /** The key of `Authorization: Bearer <key>`, or a 401. */
@@ -36,7 +68,7 @@ function bearerKey(req: FastifyRequest): string {
 /** Resolves `Authorization: Bearer <key>` to the operator or an API key, or answers 401. */
 export async function authenticate(db: Db, operator: OperatorKey, req: FastifyRequest): Promise<Principal> {
   const key = bearerKey(req);
-  if (sameKey(key, operator.hash)) return { kind: 'operator' };
+  if (await operator.matches(key)) return { kind: 'operator' };
   const principal = await principalForKey(db, key);
   if (!principal) throw unauthorized('unknown or revoked API key');
   return principal;
@@ -47,9 +79,13 @@ export async function authenticate(db: Db, operator: OperatorKey, req: FastifyRe
  * (`FPT_METRICS_TOKEN`, so that a scraper need not hold the operator key). API keys are refused:
  * the figures span every tenant.
  */
-export function authorizeMetrics(req: FastifyRequest, operator: OperatorKey, metricsToken?: string): void {
+export async function authorizeMetrics(
+  req: FastifyRequest,
+  operator: OperatorKey,
+  metricsToken?: string,
+): Promise<void> {
   const key = bearerKey(req);
-  if (sameKey(key, operator.hash)) return;
+  if (await operator.matches(key)) return;
   if (metricsToken !== undefined && sameKey(key, hashKey(metricsToken))) return;
   throw unauthorized('/metrics takes the operator key or FPT_METRICS_TOKEN');
 }

@@ -18,6 +18,19 @@ export async function ensureGeneratedAdminKey(q: Queryable): Promise<string | un
   return rows.length === 1 ? key : undefined;
 }
 
+/**
+ * Replaces the generated operator key with a new one and returns it (the caller shows it once).
+ * The old key stops working in every process within `OPERATOR_KEY_REFRESH_MS`.
+ */
+export async function resetGeneratedAdminKey(q: Queryable): Promise<string> {
+  const key = generateKey('admin');
+  await q.query(
+    'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    [ADMIN_KEY_HASH, hashKey(key)],
+  );
+  return key;
+}
+
 export async function storedAdminKeyHash(q: Queryable): Promise<string | undefined> {
   const { rows } = await q.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [
     ADMIN_KEY_HASH,

@@ -1,6 +1,10 @@
 import { describe, expect } from 'vitest';
 import { hashKey } from '../../src/store/api-keys.js';
-import { apiTest as test } from '../helpers/api.js';
+import { storedOperatorKey } from '../../src/api/auth.js';
+import { buildApi } from '../../src/api/server.js';
+import { createLogger } from '../../src/log.js';
+import { ensureGeneratedAdminKey, resetGeneratedAdminKey } from '../../src/store/settings.js';
+import { apiTest as test, TestApi, testConfig } from '../helpers/api.js';
 
 describe('tenants and keys', () => {
   test('the operator creates organizations and locations; a location without one reports 0', async ({
@@ -110,6 +114,30 @@ describe('tenants and keys', () => {
       (await api.post('/api/api-keys', { role: 'staff', locationId: tenant.locA }, { key })).status,
     ).toBe(403);
     expect((await api.get('/api/api-keys', { key })).status).toBe(403);
+  });
+
+  test('a generated operator key, once reset, is refused and the new one works, with no restart', async ({
+    db,
+  }) => {
+    const first = (await ensureGeneratedAdminKey(db))!;
+    // (the processes re-read the stored key every few seconds; this one at every request)
+    const app = buildApi({
+      db,
+      config: testConfig(),
+      operatorKey: storedOperatorKey(db, 0),
+      logger: createLogger('silent'),
+    });
+    const api = new TestApi(app, db);
+    try {
+      expect((await api.post('/api/organizations', { name: 'A' }, { key: first })).status).toBe(201);
+      const second = await resetGeneratedAdminKey(db);
+      expect(second).toMatch(/^fpt_admin_[A-Za-z0-9_-]{43}$/);
+      const refused = await api.post('/api/organizations', { name: 'B' }, { key: first });
+      expect(refused.status).toBe(401);
+      expect((await api.post('/api/organizations', { name: 'C' }, { key: second })).status).toBe(201);
+    } finally {
+      await app.close();
+    }
   });
 
   test('a key lists only the locations in its scope', async ({ api, tenant }) => {

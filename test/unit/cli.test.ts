@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
 
 describe('the fpt-events command', () => {
-  test.each([[[]], [['serve']], [['worker']], [['migrate']], [['import']]])(
+  test.each([[[]], [['serve']], [['worker']], [['migrate']], [['import']], [['reset-operator-key']]])(
     '%j --help explains itself',
     (args) => {
       const res = spawnSync(process.execPath, [...CLI, ...args, '--help'], { encoding: 'utf8' });
@@ -90,6 +90,27 @@ describe('the fpt-events command', () => {
       const after = spawnSync(process.execPath, [...CLI, 'migrate'], { encoding: 'utf8', env });
       expect(after.stderr).toBe('');
       expect(after.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('reset-operator-key prints a new key alone, and refuses when the key is FPT_ADMIN_TOKEN', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fpt-cli-'));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, FPT_DATA_DIR: join(dir, 'data') };
+      delete env.DATABASE_URL;
+      delete env.FPT_ADMIN_TOKEN;
+      const reset = spawnSync(process.execPath, [...CLI, 'reset-operator-key'], { encoding: 'utf8', env });
+      expect(reset.status).toBe(0);
+      expect(reset.stdout).toMatch(/^fpt_admin_[A-Za-z0-9_-]{43}\n$/);
+      const fixed = spawnSync(process.execPath, [...CLI, 'reset-operator-key'], {
+        encoding: 'utf8',
+        env: { ...env, FPT_ADMIN_TOKEN: 'test-operator-key-0123456789' },
+      });
+      expect(fixed.status).toBe(2);
+      expect(fixed.stderr).toContain('FPT_ADMIN_TOKEN');
+      expect(fixed.stdout).toBe('');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -28,7 +28,7 @@ export function metricsRoutes(
     );
   });
   app.get('/metrics', async (req, reply) => {
-    authorizeMetrics(req, operatorKey, metricsToken);
+    await authorizeMetrics(req, operatorKey, metricsToken);
     return reply.type(METRICS_CONTENT_TYPE).send(await metrics.text());
   });
 }

@@ -4,6 +4,7 @@
  * subscription; and the settle-and-check step that ends a drill.
  */
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   allContacts,
@@ -158,12 +159,40 @@ export async function settleAndCheck(
     'events / delivered / duplicates',
     `${result.events} / ${result.delivered} / ${result.duplicates}`,
   );
+  const failed500 = failedRequests(ctx.dir);
+  if (failed500.length > 0)
+    ctx.figure('requests answered 500, by error (service logs)', failed500.join(', '));
   if (!result.ok) ctx.fail(describe(result).slice(1).join('; '));
   if (result.events === 0) ctx.fail('no event was emitted: the drill checked nothing');
   const failed = await deliveriesIn(base, t.tenant.key, t.subId, 'failed');
   if (failed > 0) ctx.fail(`${failed} deliveries failed for good`);
   if (s.dbUrl !== undefined) await sqlChecks(ctx, s.dbUrl);
   return result;
+}
+
+/**
+ * The errors behind the service's 500 answers, from its processes' logs (`request failed`), by
+ * message, so that a drill that saw one says why.
+ */
+function failedRequests(dir: string): string[] {
+  const byMessage = new Map<string, number>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.log'))) {
+    for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
+      if (!line.includes('"request failed"')) continue;
+      try {
+        const entry = JSON.parse(line) as {
+          msg?: string;
+          err?: { type?: string; message?: string; code?: string };
+        };
+        if (entry.msg !== 'request failed') continue;
+        const why = `${entry.err?.type ?? 'Error'}${entry.err?.code ? ` ${entry.err.code}` : ''}: ${(entry.err?.message ?? '').slice(0, 100)}`;
+        byMessage.set(why, (byMessage.get(why) ?? 0) + 1);
+      } catch {
+        // a line cut short by a kill
+      }
+    }
+  }
+  return [...byMessage].map(([why, n]) => `${why} ×${n}`);
 }
 
 /** On PostgreSQL, the store itself: no window left open, no (window, type) written twice. */

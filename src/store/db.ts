@@ -119,8 +119,16 @@ export function isDbUnavailable(err: unknown): boolean {
     if (typeof code === 'string') {
       if (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_SOCKET.has(code)) return true;
     }
-    // node-pg's own wording when the server ends a connection, or before one is made
-    if (/^Connection terminated|timeout exceeded when trying to connect/.test(e.message)) return true;
+    // node-pg's own wording when the server ends a connection, before one is made, or for a
+    // statement sent on a connection that has just failed or been closed (these errors carry no
+    // code; a restart drill saw one write of 2,700 answered 500, cause not logged then, and these
+    // were the unavailability errors of node-pg this did not recognise)
+    if (
+      /^Connection terminated|timeout exceeded when trying to connect|^Client (has encountered a connection error|was closed) and is not queryable/.test(
+        e.message,
+      )
+    )
+      return true;
     e = (e as { cause?: unknown }).cause;
   }
   return false;

@@ -50,5 +50,11 @@ describe('a database that cannot be reached', () => {
     expect(isDbUnavailable(new DbError({ message: 'terminating connection', code: '57P01' }, 'SELECT'))).toBe(
       true,
     );
+    // node-pg, for a statement on a connection that has just failed or been closed
+    for (const message of [
+      'Client has encountered a connection error and is not queryable',
+      'Client was closed and is not queryable',
+    ])
+      expect(isDbUnavailable(new DbError(new Error(message), 'INSERT'))).toBe(true);
   });
 });

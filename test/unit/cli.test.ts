@@ -8,6 +8,39 @@ import { describe, expect, test } from 'vitest';
 // The CLI runs from its TypeScript source through tsx, exactly as the built one runs from dist/.
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
 
+/** A folder of its own for the test (removed at the end) and an environment on the embedded store there. */
+function embeddedEnv(over: NodeJS.ProcessEnv = {}): { dir: string; env: NodeJS.ProcessEnv } {
+  const dir = mkdtempSync(join(tmpdir(), 'fpt-cli-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    FPT_DATA_DIR: join(dir, 'data'),
+    HOST: '127.0.0.1',
+    ...over,
+  };
+  delete env.DATABASE_URL;
+  for (const [k, v] of Object.entries(over)) if (v === undefined) delete env[k];
+  return { dir, env };
+}
+
+/**
+ * Starts a long-running command (serve, worker) and resolves once it logs `ready`, with that log
+ * entry, every entry so far, and its exit.
+ */
+async function startCommand(command: string, env: NodeJS.ProcessEnv, ready: string) {
+  const child = spawn(process.execPath, [...CLI, command], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const lines: Record<string, unknown>[] = [];
+  const entry = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const e = JSON.parse(line) as Record<string, unknown>;
+      lines.push(e);
+      if (e.msg === ready) resolve(e);
+    });
+    child.on('exit', (code) => reject(new Error(`${command} exited early with ${code}`)));
+  });
+  return { child, exited, lines, entry };
+}
+
 describe('the fpt-events command', () => {
   test.each([[[]], [['serve']], [['worker']], [['migrate']], [['import']], [['reset-operator-key']]])(
     '%j --help explains itself',
@@ -30,28 +63,10 @@ describe('the fpt-events command', () => {
   });
 
   test('serve starts on the embedded store with no setup and stops cleanly on SIGTERM', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fpt-cli-'));
+    const { dir, env } = embeddedEnv({ PORT: '0', FPT_ADMIN_TOKEN: undefined });
     try {
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        FPT_DATA_DIR: join(dir, 'data'),
-        PORT: '0',
-        HOST: '127.0.0.1',
-      };
-      delete env.DATABASE_URL;
-      delete env.FPT_ADMIN_TOKEN;
-      const child = spawn(process.execPath, [...CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      const lines: Record<string, unknown>[] = [];
-      const url = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout }).on('line', (line) => {
-          const entry = JSON.parse(line) as Record<string, unknown>;
-          lines.push(entry);
-          if (entry.msg === 'fpt-events is serving') resolve(entry.url as string);
-        });
-        child.on('exit', (code) => reject(new Error(`serve exited early with ${code}`)));
-      });
-      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      const { child, exited, lines, entry } = await startCommand('serve', env, 'fpt-events is serving');
+      expect((await fetch(`${String(entry.url)}/healthz`)).status).toBe(200);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(lines.some((l) => l.msg === 'stopped cleanly')).toBe(true);
@@ -62,24 +77,9 @@ describe('the fpt-events command', () => {
   });
 
   test('the embedded store is held by one process: a second one is refused while it runs, and it opens at once after a kill -9', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fpt-cli-'));
+    const { dir, env } = embeddedEnv({ PORT: '0', FPT_ADMIN_TOKEN: 'test-operator-key-0123456789' });
     try {
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        FPT_DATA_DIR: join(dir, 'data'),
-        FPT_ADMIN_TOKEN: 'test-operator-key-0123456789',
-        PORT: '0',
-        HOST: '127.0.0.1',
-      };
-      delete env.DATABASE_URL;
-      const child = spawn(process.execPath, [...CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-      const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-      await new Promise<void>((resolve, reject) => {
-        createInterface({ input: child.stdout }).on('line', (line) => {
-          if ((JSON.parse(line) as { msg?: string }).msg === 'fpt-events is serving') resolve();
-        });
-        child.on('exit', (code) => reject(new Error(`serve exited early with ${code}`)));
-      });
+      const { child, exited } = await startCommand('serve', env, 'fpt-events is serving');
       const second = spawnSync(process.execPath, [...CLI, 'migrate'], { encoding: 'utf8', env });
       expect(second.status).toBe(2);
       expect(second.stderr).toContain(`is in use by process ${child.pid}`);
@@ -96,11 +96,8 @@ describe('the fpt-events command', () => {
   });
 
   test('reset-operator-key prints a new key alone, and refuses when the key is FPT_ADMIN_TOKEN', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fpt-cli-'));
+    const { dir, env } = embeddedEnv({ FPT_ADMIN_TOKEN: undefined });
     try {
-      const env: NodeJS.ProcessEnv = { ...process.env, FPT_DATA_DIR: join(dir, 'data') };
-      delete env.DATABASE_URL;
-      delete env.FPT_ADMIN_TOKEN;
       const reset = spawnSync(process.execPath, [...CLI, 'reset-operator-key'], { encoding: 'utf8', env });
       expect(reset.status).toBe(0);
       expect(reset.stdout).toMatch(/^fpt_admin_[A-Za-z0-9_-]{43}\n$/);
@@ -117,29 +114,11 @@ describe('the fpt-events command', () => {
   });
 
   test('worker serves /metrics on FPT_METRICS_PORT, for the metrics token only', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fpt-cli-'));
     const token = 'prometheus-scrape-token-0123';
+    const { dir, env } = embeddedEnv({ FPT_METRICS_PORT: '0', FPT_METRICS_TOKEN: token });
     try {
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        FPT_DATA_DIR: join(dir, 'data'),
-        FPT_METRICS_PORT: '0',
-        FPT_METRICS_TOKEN: token,
-        HOST: '127.0.0.1',
-      };
-      delete env.DATABASE_URL;
-      const child = spawn(process.execPath, [...CLI, 'worker'], {
-        env,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      const url = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout }).on('line', (line) => {
-          const entry = JSON.parse(line) as Record<string, unknown>;
-          if (entry.msg === 'fpt-events worker is running') resolve(entry.metrics as string);
-        });
-        child.on('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
-      });
+      const { child, exited, entry } = await startCommand('worker', env, 'fpt-events worker is running');
+      const url = String(entry.metrics);
       const scraped = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
       expect(scraped.status).toBe(200);
       const text = await scraped.text();

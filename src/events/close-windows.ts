@@ -3,7 +3,7 @@ import { newEventId } from '../domain/ids.js';
 import { contactView, getContacts } from '../store/contacts.js';
 import type { Db } from '../store/db.js';
 import { fanOut, type ClaimedDelivery, type HandOff } from '../store/deliveries.js';
-import { insertEvents, type StoredEvent } from '../store/events.js';
+import { insertEvents, lastEventLocations, type StoredEvent } from '../store/events.js';
 import { claimDueWindows, deleteWindows } from '../store/windows.js';
 import { deriveEvents, toEnvelope } from './derive.js';
 
@@ -38,6 +38,14 @@ export async function closeDueWindows(
       tx,
       due.map((w) => w.contactId),
     );
+    // where partners last saw the contacts these windows reactivate (rare: one lookup each)
+    const reactivated = due.filter(
+      (w) => w.before !== null && !w.before.isActive && contacts.get(w.contactId)?.isActive,
+    );
+    const lastSeen = await lastEventLocations(
+      tx,
+      reactivated.map((w) => w.contactId),
+    );
     const events: StoredEvent[] = [];
     for (const w of due) {
       const current = contacts.get(w.contactId);
@@ -48,6 +56,7 @@ export async function closeDueWindows(
         before: w.before,
         after,
         defaultGroupId: w.defaultGroupId ?? after.contactGroupId,
+        lastSeenLocationId: lastSeen.get(w.contactId),
       });
       derived.forEach((e, position) => {
         const envelope = toEnvelope(e, newEventId(), timestamp);

@@ -9,6 +9,11 @@ export interface WindowInput {
   after: Contact;
   /** the location's default contact group, for a creation's status_changed companion */
   defaultGroupId: ContactGroupId;
+  /**
+   * For a reactivation: the location of the contact's last event, where partners last saw it
+   * (its `contact.deleted`); undefined when unknown (purged by retention), then S0's location.
+   */
+  lastSeenLocationId?: number;
 }
 
 /** One event a window produces, before it gets an id and a timestamp; discriminated on `type`. */
@@ -85,9 +90,10 @@ export function deriveEvents(w: WindowInput): DerivedEvent[] {
   if (!after.isActive) return before.isActive ? [deleted(before)] : [];
 
   if (!before.isActive) {
-    if (before.locationId !== after.locationId) {
-      // Moved while inactive and reactivated in this window: partners at S1's location never saw this
-      // contact, so to them it is new, exactly as the arriving half of a transfer.
+    if ((w.lastSeenLocationId ?? before.locationId) !== after.locationId) {
+      // Moved while inactive (in this window or an earlier one) and reactivated: partners at S1's
+      // location never saw this contact, so to them it is new, exactly as the arriving half of a
+      // transfer.
       return [created(after)];
     }
     return [

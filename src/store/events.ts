@@ -37,6 +37,20 @@ export async function insertEvents(
   return new Map(rows.map((r) => [r.event_id, r.seq]));
 }
 
+/** The location of each contact's latest event (those with none left are absent). */
+export async function lastEventLocations(
+  q: Queryable,
+  contactIds: readonly number[],
+): Promise<Map<number, number>> {
+  if (contactIds.length === 0) return new Map();
+  const { rows } = await q.query<{ contact_id: number; location_id: number }>(
+    `SELECT c.id AS contact_id, last.location_id FROM unnest($1::bigint[]) AS c (id)
+     CROSS JOIN LATERAL (SELECT e.location_id FROM events e WHERE e.contact_id = c.id ORDER BY e.seq DESC LIMIT 1) last`,
+    [contactIds],
+  );
+  return new Map(rows.map((r) => [r.contact_id, r.location_id]));
+}
+
 interface EventRow {
   seq: number;
   event_id: string;

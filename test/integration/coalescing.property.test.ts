@@ -88,8 +88,11 @@ const isBlank = (v: unknown): boolean =>
 const anyOptionalSet = (s1: ContactBody): boolean =>
   Object.keys(s1).some((f) => !UNTRACKED.has(f) && !NOT_OPTIONAL.has(f) && !isBlank(s1[f]));
 
-/** The events §3 gives for one window, from the state before it (null: no contact) to the state after it. */
-function expectedEvents(s0: ContactBody | null, s1: ContactBody): Ev[] {
+/**
+ * The events §3 gives for one window, from the state before it (null: no contact) to the state after
+ * it; `seenAt` is the location of the contact's last event so far (where partners last saw it).
+ */
+function expectedEvents(s0: ContactBody | null, s1: ContactBody, seenAt: number | undefined): Ev[] {
   const contactId = s1.contactId as number;
   const created = (loc: number): Ev => ['contact.created', loc, { contactId, operation: 'create' }];
   const updated = (loc: number): Ev => ['contact.updated', loc, { contactId, operation: 'update' }];
@@ -125,8 +128,9 @@ function expectedEvents(s0: ContactBody | null, s1: ContactBody): Ev[] {
   if (s0.isActive && !s1.isActive) return [deleted(loc0)];
   if (!s0.isActive && !s1.isActive) return [];
   if (!s0.isActive && s1.isActive) {
-    // moved while inactive and reactivated: it reappears at its new location
-    if (loc0 !== loc1) return [created(loc1)];
+    // moved while inactive (in this window or an earlier one) and reactivated: it reappears at its
+    // new location
+    if ((seenAt ?? loc0) !== loc1) return [created(loc1)];
     return [...typed(loc1, s0.contactGroupId, s0.subGroupId), updated(loc1)];
   }
   // active → active
@@ -207,6 +211,18 @@ const EXAMPLES: [Op[]][] = [
       LONG,
       { kind: 'transfer', c: 0 },
       { kind: 'patch', c: 0, set: { contactGroupId: 5 } },
+      { kind: 'reactivate', c: 0 },
+    ],
+  ],
+  // moved while inactive, a window closing in between, then reactivated: created at the new location
+  [
+    [
+      { kind: 'create', c: 0, contactGroupId: 3 },
+      LONG,
+      { kind: 'delete', c: 0 },
+      LONG,
+      { kind: 'transfer', c: 0 },
+      LONG,
       { kind: 'reactivate', c: 0 },
     ],
   ],
@@ -295,7 +311,7 @@ async function runSequence(world: World, ops: readonly Op[]): Promise<void> {
   const longPause = async () => {
     for (const m of contacts) {
       if (!m) continue;
-      const events = expectedEvents(m.s0, m.s1);
+      const events = expectedEvents(m.s0, m.s1, m.windows.flat().at(-1)?.[1]);
       if (events.length > 0) m.windows.push(events);
       m.s0 = m.s1;
     }

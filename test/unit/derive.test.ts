@@ -62,6 +62,8 @@ interface Row {
   before: Contact | null;
   after: Contact;
   defaultGroupId?: ContactGroupId;
+  /** where partners last saw the contact (its last event's location) */
+  lastSeenLocationId?: number;
   expected: DerivedEvent[];
 }
 
@@ -183,6 +185,20 @@ const rows: Row[] = [
     after: contact({ locationId: AWAY, contactGroupId: 3, subGroupId: 8 }),
     expected: [created(AWAY)],
   },
+  {
+    name: 'a contact moved while inactive in an earlier window and reactivated now is created at its new location',
+    before: inactive({ locationId: AWAY, contactGroupId: 4 }),
+    after: contact({ locationId: AWAY, contactGroupId: 3 }),
+    lastSeenLocationId: HOME,
+    expected: [created(AWAY)],
+  },
+  {
+    name: 'a contact moved away and back while inactive, then reactivated, is a plain reactivation',
+    before: inactive({ contactGroupId: 4 }),
+    after: contact({ contactGroupId: 3 }),
+    lastSeenLocationId: HOME,
+    expected: [status(4, 3), updated()],
+  },
   // active → active, location changed
   {
     name: 'a transferred contact is deleted where it was and created where it is, with nothing else',
@@ -257,6 +273,7 @@ const windowOf = (r: Row): WindowInput => ({
   before: r.before,
   after: r.after,
   defaultGroupId: r.defaultGroupId ?? 1,
+  ...(r.lastSeenLocationId !== undefined ? { lastSeenLocationId: r.lastSeenLocationId } : {}),
 });
 
 function envelopes(events: DerivedEvent[]) {

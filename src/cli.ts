@@ -4,6 +4,8 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { DataDirInUse } from './store/data-dir-lock.js';
 import { resetGeneratedAdminKey } from './store/settings.js';
+import { resealSecrets } from './store/subscriptions.js';
+import { SecretBox } from './delivery/secret-box.js';
 import { runImport } from './import-cli.js';
 import { startListener } from './listen.js';
 import { openMigratedDb, startService, startWorkerProcess } from './service.js';
@@ -37,6 +39,8 @@ Environment:
   FPT_SECRET_OVERLAP_HOURS  how long a rotated-out secret keeps signing (default 24)
   FPT_WORKER_DEAD_AFTER_MS  PostgreSQL: a process silent this long is dead, others send what it
                       held (default 30000)
+  FPT_SECRETS_KEY     base64 of 32 bytes: endpoint signing secrets are stored sealed with it
+                      (AES-256-GCM); several, comma-separated: the first seals, all open
   FPT_METRICS_TOKEN   a token that may read /metrics besides the operator key (16+ characters)
   FPT_METRICS_PORT    worker: serve /metrics and /healthz on this port (serve: on the API's)
   PORT, HOST          where the API listens (default 8080 on 0.0.0.0)
@@ -199,6 +203,29 @@ program
       const key = await resetGeneratedAdminKey(db);
       process.stdout.write(`${key}\n`);
       process.stderr.write('the new operator key is above; it is shown only this once\n');
+    } finally {
+      await db.close();
+    }
+  });
+
+program
+  .command('seal-secrets')
+  .description(
+    "seal every endpoint signing secret still stored in clear, or under another key, with FPT_SECRETS_KEY's first key (AES-256-GCM); safe to run while the service runs, and again",
+  )
+  .addHelpText('after', ENVIRONMENT_HELP)
+  .action(async () => {
+    const config = configFrom();
+    const keys = config.delivery.secretsKeys;
+    if (keys === undefined) throw new ConfigError('seal-secrets needs FPT_SECRETS_KEY');
+    const log = createLogger(config.logLevel);
+    const db = await openMigratedDb(config, log);
+    try {
+      const box = new SecretBox(keys);
+      const n = await resealSecrets(db, (stored) =>
+        box.sealedWithCurrentKey(stored) ? undefined : box.seal(box.open(stored)),
+      );
+      process.stdout.write(`sealed ${n} signing secret${n === 1 ? '' : 's'}\n`);
     } finally {
       await db.close();
     }

@@ -1,4 +1,5 @@
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './delivery/policy.js';
+import { parseSecretsKeys } from './delivery/secret-box.js';
 
 export interface Config {
   port: number;
@@ -38,6 +39,11 @@ export interface DeliverySettings {
    * taken over; workers renew theirs every sixth of it.
    */
   deadAfterMs: number;
+  /**
+   * Keys that seal signing secrets at rest (`FPT_SECRETS_KEY`): the first seals, all open. None:
+   * secrets are stored as they are.
+   */
+  secretsKeys: Buffer[] | undefined;
 }
 
 /** A window closes at min(lastChange + quietMs, firstChange + maxMs). */
@@ -80,6 +86,16 @@ function schedule(env: Env, name: string): number[] {
     return parseRetrySchedule(nonEmpty(env, name) ?? DEFAULT_RETRY_SCHEDULE);
   } catch (err) {
     throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+}
+
+function secretsKeys(env: Env): Buffer[] | undefined {
+  const raw = nonEmpty(env, 'FPT_SECRETS_KEY');
+  if (raw === undefined) return undefined;
+  try {
+    return parseSecretsKeys(raw);
+  } catch (err) {
+    throw new ConfigError(`FPT_SECRETS_KEY: ${(err as Error).message}`);
   }
 }
 
@@ -129,6 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
       perSubscription: intVar(env, 'FPT_DELIVERY_CONCURRENCY_PER_SUBSCRIPTION', 64, 1, 1000),
       secretOverlapMs: intVar(env, 'FPT_SECRET_OVERLAP_HOURS', 24, 0, 24 * 30) * 3_600_000,
       deadAfterMs: intVar(env, 'FPT_WORKER_DEAD_AFTER_MS', 30_000, 1000, 3_600_000),
+      secretsKeys: secretsKeys(env),
     },
   };
 }

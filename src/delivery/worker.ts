@@ -17,6 +17,7 @@ import type { Metrics } from '../metrics.js';
 import { heartbeat, reapDeadWorkers, registerWorker, unregisterWorker } from '../store/workers.js';
 import { decide, type AttemptResult } from './policy.js';
 import { HttpSender, type SendOutcome } from './sender.js';
+import { openSecret, SecretBox } from './secret-box.js';
 import { signatureHeaders } from './signing.js';
 
 /** Deliveries claimed per statement at most. */
@@ -39,12 +40,18 @@ const SUCCESS_NOTE_MS = 1000;
  * The complete headers of one delivery: both signatures, and what lets a partner route and dedupe
  * it. (Written as one literal: spreading the signature headers into it cost more than signing.)
  */
-export function deliveryHeaders(d: ClaimedDelivery, body: string, nowMs: number): Record<string, string> {
+export function deliveryHeaders(
+  d: ClaimedDelivery,
+  body: string,
+  nowMs: number,
+  /** the secrets in clear (`d.secrets` as stored may be sealed) */
+  secrets: readonly string[],
+): Record<string, string> {
   const signed = signatureHeaders({
     eventId: d.envelope.eventId,
     body,
     timestamp: Math.floor(nowMs / 1000),
-    secrets: d.secrets,
+    secrets,
   });
   const headers: Record<string, string> = {
     'content-type': 'application/json',
@@ -231,6 +238,8 @@ export class DeliveryWorker {
 
   private readonly sender: HttpSender;
   private readonly metrics: Metrics | undefined;
+  /** opens sealed signing secrets (`FPT_SECRETS_KEY`) */
+  private readonly secrets: SecretBox | undefined;
 
   constructor(
     private readonly db: Db,
@@ -242,6 +251,7 @@ export class DeliveryWorker {
     this.alone = db.engine === 'pglite';
     this.sender = opts.sender ?? new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls });
     this.metrics = opts.metrics;
+    this.secrets = s.secretsKeys ? new SecretBox(s.secretsKeys) : undefined;
     this.metrics?.watchWorker({ inFlight: () => this.inFlight, queuedChains: () => this.queuedChains });
   }
 
@@ -529,7 +539,15 @@ export class DeliveryWorker {
   private async deliver(d: ClaimedDelivery): Promise<Completion> {
     const body = JSON.stringify(d.envelope);
     const startedAt = new Date();
-    const out = await this.sender.send(d.url, body, deliveryHeaders(d, body, startedAt.getTime()));
+    let out: SendOutcome;
+    try {
+      const secrets = d.secrets.map((x) => openSecret(x, this.secrets));
+      out = await this.sender.send(d.url, body, deliveryHeaders(d, body, startedAt.getTime(), secrets));
+    } catch (err) {
+      // Not signable (a sealed secret and no key for it): a failed attempt, logged and retried on
+      // the schedule like any other, rather than a rejection that would end the process.
+      out = { kind: 'error', error: `cannot sign: ${(err as Error).message}`, durationMs: 0 };
+    }
     const done = completionOf(d, startedAt, out, this.s.retryScheduleMs);
     this.metrics?.attempt(done.outcome, out.durationMs);
     if (done.outcome !== 'succeeded') {

@@ -1,6 +1,6 @@
 import { newEventId } from '../domain/ids.js';
 import type { EventType } from '../domain/events.js';
-import type { Queryable } from './db.js';
+import type { Db, Queryable } from './db.js';
 
 export type SubscriptionStatus = 'active' | 'paused' | 'disabled';
 
@@ -179,4 +179,30 @@ export async function rotateSecret(
     [id, secret, overlapMs],
   );
   return { previousSecretExpiresAt: rows[0]!.expires.toISOString() };
+}
+
+/**
+ * Rewrites every stored signing secret that `reseal` changes (it returns the new stored form, or
+ * undefined to leave one as it is), in one transaction: `fpt-events seal-secrets`. Returns how many
+ * values were rewritten.
+ */
+export async function resealSecrets(db: Db, reseal: (stored: string) => string | undefined): Promise<number> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ id: string; secret: string; previous_secret: string | null }>(
+      'SELECT id, secret, previous_secret FROM subscriptions ORDER BY id FOR UPDATE',
+    );
+    let rewritten = 0;
+    for (const r of rows) {
+      const secret = reseal(r.secret);
+      const previous = r.previous_secret === null ? undefined : reseal(r.previous_secret);
+      if (secret === undefined && previous === undefined) continue;
+      rewritten += (secret === undefined ? 0 : 1) + (previous === undefined ? 0 : 1);
+      await tx.query('UPDATE subscriptions SET secret = $2, previous_secret = $3 WHERE id = $1', [
+        r.id,
+        secret ?? r.secret,
+        previous ?? r.previous_secret,
+      ]);
+    }
+    return rewritten;
+  });
 }

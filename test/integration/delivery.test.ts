@@ -1,14 +1,16 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import type { ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
 import { isPublicAddress } from '../../src/delivery/ssrf.js';
+import { SecretBox } from '../../src/delivery/secret-box.js';
 import type { DeliveryWorker } from '../../src/delivery/worker.js';
+import { resealSecrets } from '../../src/store/subscriptions.js';
 import { createTestApi, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
 import { engine, pgServer } from '../helpers/db.js';
-import { deliveryTest, startDeliveryWorker } from '../helpers/delivery.js';
+import { deliverySettings, deliveryTest, startDeliveryWorker } from '../helpers/delivery.js';
 import { allEvents, closeAllWindows, waitFor } from '../helpers/events.js';
 import { Receiver, type Received } from '../helpers/receiver.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -730,6 +732,114 @@ describe('the embedded engine (one process holds the store)', () => {
       }
     },
   );
+});
+
+describe('signing secrets sealed at rest (FPT_SECRETS_KEY)', () => {
+  const keys = [randomBytes(32)];
+  const sealedConfig = () => testConfig({ delivery: deliverySettings({ secretsKeys: keys }) });
+
+  test('a secret is shown in clear once, stored sealed, and deliveries signed with it verify; so do both during a rotation', async ({
+    db,
+    tenant,
+    receiver,
+  }) => {
+    const api = createTestApi(db, sealedConfig());
+    const worker = await startDeliveryWorker(db, { secretsKeys: keys });
+    try {
+      const sub = await subscribe(api, tenant.keys.orgPartner, {
+        url: receiver.url,
+        locationId: tenant.locA,
+        eventTypes: ['contact.created'],
+      });
+      const stored = async () =>
+        (
+          await db.query<{ secret: string; previous_secret: string | null }>(
+            'SELECT secret, previous_secret FROM subscriptions WHERE id = $1',
+            [sub.id],
+          )
+        ).rows[0]!;
+      const first = await stored();
+      expect(first.secret).toMatch(/^fptenc:v1:/);
+      expect(first.secret).not.toContain(sub.secret.slice(6));
+      await contactAt(api, tenant.locA);
+      await closeAllWindows(api.db);
+      const [one] = await receiver.waitFor(1);
+      expect(standardWebhooksValid(one!, sub.secret)).toBe(true);
+      expect(fptSignatureValid(one!, sub.secret)).toBe(true);
+
+      const rotated = await api.post(
+        `/api/subscriptions/${sub.id}/rotate-secret`,
+        {},
+        { key: tenant.keys.orgPartner },
+      );
+      const next = rotated.body.secret as string;
+      const after = await stored();
+      expect(after.secret).toMatch(/^fptenc:v1:/);
+      expect(after.previous_secret).toBe(first.secret);
+      await contactAt(api, tenant.locA);
+      await closeAllWindows(api.db);
+      const [, two] = await receiver.waitFor(2);
+      for (const secret of [sub.secret, next]) {
+        expect(standardWebhooksValid(two!, secret)).toBe(true);
+        expect(fptSignatureValid(two!, secret)).toBe(true);
+      }
+    } finally {
+      await worker.stop();
+      await api.app.close();
+    }
+  });
+
+  test('seal-secrets seals what was stored in clear, and deliveries still verify', async ({
+    db,
+    api,
+    tenant,
+    receiver,
+  }) => {
+    // created before any key was set: stored in clear
+    const sub = await subscribeToCreations(api, tenant, receiver);
+    const box = new SecretBox(keys);
+    const reseal = (stored: string) =>
+      box.sealedWithCurrentKey(stored) ? undefined : box.seal(box.open(stored));
+    expect(await resealSecrets(db, reseal)).toBe(1);
+    expect(await resealSecrets(db, reseal)).toBe(0);
+    const worker = await startDeliveryWorker(db, { secretsKeys: keys });
+    try {
+      await contactAt(api, tenant.locA);
+      await closeAllWindows(api.db);
+      const [got] = await receiver.waitFor(1);
+      expect(standardWebhooksValid(got!, sub.secret)).toBe(true);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  test('a worker without the key cannot sign a sealed secret: the attempt fails, is logged and retried, and the worker goes on', async ({
+    db,
+    tenant,
+    receiver,
+  }) => {
+    const api = createTestApi(db, sealedConfig());
+    const worker = await startDeliveryWorker(db); // no FPT_SECRETS_KEY
+    try {
+      const sub = await subscribe(api, tenant.keys.orgPartner, {
+        url: receiver.url,
+        locationId: tenant.locA,
+      });
+      await contactAt(api, tenant.locA);
+      await closeAllWindows(api.db);
+      const [retrying] = await waitFor(async () => {
+        const list = await deliveries(api, sub.id);
+        return list.length > 0 && list[0].attemptLog.length > 0 ? list : undefined;
+      }, 'a logged attempt');
+      expect(retrying.attemptLog[0].error).toContain(
+        'cannot sign: a signing secret is sealed, and FPT_SECRETS_KEY is not set',
+      );
+      expect(receiver.received).toHaveLength(0);
+    } finally {
+      await worker.stop();
+      await api.app.close();
+    }
+  });
 });
 
 describe('workers sharing PostgreSQL', () => {

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,16 +43,21 @@ async function startCommand(command: string, env: NodeJS.ProcessEnv, ready: stri
 }
 
 describe('the fpt-events command', () => {
-  test.each([[[]], [['serve']], [['worker']], [['migrate']], [['import']], [['reset-operator-key']]])(
-    '%j --help explains itself',
-    (args) => {
-      const res = spawnSync(process.execPath, [...CLI, ...args, '--help'], { encoding: 'utf8' });
-      expect(res.status).toBe(0);
-      expect(res.stdout).toContain('Usage: fpt-events');
-      // the import command talks to a running service; the others open the store themselves
-      expect(res.stdout).toContain(args[0] === 'import' ? 'FPT_API_KEY' : 'DATABASE_URL');
-    },
-  );
+  test.each([
+    [[]],
+    [['serve']],
+    [['worker']],
+    [['migrate']],
+    [['import']],
+    [['reset-operator-key']],
+    [['seal-secrets']],
+  ])('%j --help explains itself', (args) => {
+    const res = spawnSync(process.execPath, [...CLI, ...args, '--help'], { encoding: 'utf8' });
+    expect(res.status).toBe(0);
+    expect(res.stdout).toContain('Usage: fpt-events');
+    // the import command talks to a running service; the others open the store themselves
+    expect(res.stdout).toContain(args[0] === 'import' ? 'FPT_API_KEY' : 'DATABASE_URL');
+  });
 
   test('a bad setting is a clear configuration error', () => {
     const res = spawnSync(process.execPath, [...CLI, 'migrate'], {
@@ -108,6 +114,24 @@ describe('the fpt-events command', () => {
       expect(fixed.status).toBe(2);
       expect(fixed.stderr).toContain('FPT_ADMIN_TOKEN');
       expect(fixed.stdout).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('seal-secrets needs FPT_SECRETS_KEY, and reports what it sealed', () => {
+    const { dir, env } = embeddedEnv({ FPT_SECRETS_KEY: undefined });
+    try {
+      const without = spawnSync(process.execPath, [...CLI, 'seal-secrets'], { encoding: 'utf8', env });
+      expect(without.status).toBe(2);
+      expect(without.stderr).toContain('seal-secrets needs FPT_SECRETS_KEY');
+      const key = randomBytes(32).toString('base64');
+      const sealed = spawnSync(process.execPath, [...CLI, 'seal-secrets'], {
+        encoding: 'utf8',
+        env: { ...env, FPT_SECRETS_KEY: key, LOG_LEVEL: 'silent' },
+      });
+      expect(sealed.stdout).toBe('sealed 0 signing secrets\n');
+      expect(sealed.status).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

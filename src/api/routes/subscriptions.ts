@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { checkUrl, UrlRefused } from '../../delivery/ssrf.js';
+import { SecretBox } from '../../delivery/secret-box.js';
 import { generateSecret } from '../../delivery/signing.js';
 import { EVENT_CATALOG, EVENT_TYPES, type ContactEvent, type EventType } from '../../domain/events.js';
 import { newEventId } from '../../domain/ids.js';
@@ -125,6 +126,9 @@ async function visibleSubscription(
 export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const allowPrivate = config.delivery.allowPrivateUrls;
+  // a new secret is shown once, in clear, and stored sealed when FPT_SECRETS_KEY is set
+  const box = config.delivery.secretsKeys ? new SecretBox(config.delivery.secretsKeys) : undefined;
+  const stored = (secret: string) => (box ? box.seal(secret) : secret);
 
   app.post('/api/subscriptions', { schema: { body: CreateBody } }, async (req, reply) => {
     const b = req.body;
@@ -164,7 +168,7 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
       locationId,
       organizationId,
       description: b.description ?? null,
-      secret,
+      secret: stored(secret),
     });
     return reply.status(201).send({ ...sub, secret });
   });
@@ -209,7 +213,7 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
         req.body?.overlapHours !== undefined
           ? req.body.overlapHours * 3_600_000
           : config.delivery.secretOverlapMs;
-      const { previousSecretExpiresAt } = await rotateSecret(db, req.params.id, secret, overlapMs);
+      const { previousSecretExpiresAt } = await rotateSecret(db, req.params.id, stored(secret), overlapMs);
       return { secret, previousSecretExpiresAt };
     },
   );

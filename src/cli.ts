@@ -46,6 +46,20 @@ Environment:
   PORT, HOST          where the API listens (default 8080 on 0.0.0.0)
   LOG_LEVEL           trace, debug, info, warn, error (default info)`;
 
+/** Opens the store (applying pending migrations), runs `fn` with it, and closes it. */
+async function withStore(
+  config: Config,
+  log: ReturnType<typeof createLogger>,
+  fn: (db: Awaited<ReturnType<typeof openMigratedDb>>) => Promise<void>,
+): Promise<void> {
+  const db = await openMigratedDb(config, log);
+  try {
+    await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
 /** On SIGTERM or SIGINT: finish what is in flight, close, exit 0. */
 function onShutdown(log: ReturnType<typeof createLogger>, close: () => Promise<void>): void {
   const stop = (signal: string) => {
@@ -197,15 +211,11 @@ program
       );
     }
     // (silent: what it prints on stdout is the key alone)
-    const log = createLogger('silent');
-    const db = await openMigratedDb(config, log);
-    try {
+    await withStore(config, createLogger('silent'), async (db) => {
       const key = await resetGeneratedAdminKey(db);
       process.stdout.write(`${key}\n`);
       process.stderr.write('the new operator key is above; it is shown only this once\n');
-    } finally {
-      await db.close();
-    }
+    });
   });
 
 program
@@ -218,17 +228,11 @@ program
     const config = configFrom();
     const keys = config.delivery.secretsKeys;
     if (keys === undefined) throw new ConfigError('seal-secrets needs FPT_SECRETS_KEY');
-    const log = createLogger(config.logLevel);
-    const db = await openMigratedDb(config, log);
-    try {
+    await withStore(config, createLogger(config.logLevel), async (db) => {
       const box = new SecretBox(keys);
-      const n = await resealSecrets(db, (stored) =>
-        box.sealedWithCurrentKey(stored) ? undefined : box.seal(box.open(stored)),
-      );
+      const n = await resealSecrets(db, (stored) => box.reseal(stored));
       process.stdout.write(`sealed ${n} signing secret${n === 1 ? '' : 's'}\n`);
-    } finally {
-      await db.close();
-    }
+    });
   });
 
 program
@@ -237,9 +241,7 @@ program
   .addHelpText('after', ENVIRONMENT_HELP)
   .action(async () => {
     const config = configFrom();
-    const log = createLogger(config.logLevel);
-    const db = await openMigratedDb(config, log);
-    await db.close();
+    await withStore(config, createLogger(config.logLevel), async () => {});
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -67,6 +67,11 @@ export class SecretBox {
     return stored.startsWith(`${SEALED_PREFIX}${this.sealingId}:`);
   }
 
+  /** `stored` sealed with the sealing key, or undefined when it already is (`seal-secrets`). */
+  reseal(stored: string): string | undefined {
+    return this.sealedWithCurrentKey(stored) ? undefined : this.seal(this.open(stored));
+  }
+
   /** The secret a stored value holds: opened if sealed, as it is if plain. */
   open(stored: string): string {
     if (!isSealed(stored)) return stored;

@@ -88,9 +88,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     await db.close();
     throw err;
   }
-  const addr = app.server.address();
-  const url =
-    typeof addr === 'object' && addr ? `http://127.0.0.1:${addr.port}` : `http://127.0.0.1:${config.port}`;
+  const url = localUrl(app) ?? `http://127.0.0.1:${config.port}`;
   let closing: Promise<void> | undefined;
   return {
     app,
@@ -103,6 +101,12 @@ export async function startService(config: Config, log: Logger): Promise<Running
         await db.close();
       })()),
   };
+}
+
+/** Where a listening app answers on this machine (its port, which may have been picked at random). */
+function localUrl(app: FastifyInstance): string | undefined {
+  const addr = app.server.address();
+  return typeof addr === 'object' && addr ? `http://127.0.0.1:${addr.port}` : undefined;
 }
 
 /** This process's metrics, with the store's figures read at each scrape. */
@@ -137,11 +141,10 @@ export async function startWorkerProcess(config: Config, log: Logger): Promise<R
     await db.close();
     throw err;
   }
-  const addr = app?.server.address();
   let closing: Promise<void> | undefined;
   return {
     db,
-    metricsUrl: typeof addr === 'object' && addr ? `http://127.0.0.1:${addr.port}` : undefined,
+    metricsUrl: app && localUrl(app),
     close: () =>
       (closing ??= (async () => {
         await workers?.stop();

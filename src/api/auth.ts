@@ -82,10 +82,11 @@ export async function authenticate(db: Db, operator: OperatorKey, req: FastifyRe
 export async function authorizeMetrics(
   req: FastifyRequest,
   operator: OperatorKey,
-  metricsToken?: string,
+  /** `FPT_METRICS_TOKEN`, as `operatorKeyFromToken` matches it */
+  metricsToken?: OperatorKey,
 ): Promise<void> {
   const key = bearerKey(req);
   if (await operator.matches(key)) return;
-  if (metricsToken !== undefined && sameKey(key, hashKey(metricsToken))) return;
+  if (await metricsToken?.matches(key)) return;
   throw unauthorized('/metrics takes the operator key or FPT_METRICS_TOKEN');
 }

@@ -357,6 +357,11 @@ export class DeliveryWorker {
     for (const list of this.queued.values()) for (const q of list) this.release(q.chain);
     this.queued.clear();
     this.queuedChains = 0;
+    await this.announce(sentAt);
+  }
+
+  /** Registers this worker anew; registering counts as its heartbeat sent at `sentAt`. */
+  private async announce(sentAt: number): Promise<void> {
     this.workerId = await registerWorker(this.db);
     this.lastBeatAt = sentAt;
   }
@@ -373,9 +378,7 @@ export class DeliveryWorker {
       if (n > 0)
         this.log.warn({ deliveries: n }, 'deliveries left in flight by a previous run are sent again');
     } else {
-      const sentAt = performance.now();
-      this.workerId = await registerWorker(this.db);
-      this.lastBeatAt = sentAt;
+      await this.announce(performance.now());
       await this.heartbeatNow();
       this.beatTimer = setInterval(() => void this.heartbeatNow(), this.s.deadAfterMs / 6);
       this.beatTimer.unref();

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { METRICS_CONTENT_TYPE, type Metrics } from '../../metrics.js';
-import { authorizeMetrics, type OperatorKey } from '../auth.js';
+import { authorizeMetrics, operatorKeyFromToken, type OperatorKey } from '../auth.js';
 
 export interface MetricsDeps {
   metrics: Metrics;
@@ -17,6 +17,8 @@ export function metricsRoutes(
   app: FastifyInstance,
   { metrics, operatorKey, metricsToken }: MetricsDeps,
 ): void {
+  // (hashed once, compared in constant time like the operator key)
+  const token = metricsToken === undefined ? undefined : operatorKeyFromToken(metricsToken);
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpRequestSeconds.observe(
       {
@@ -28,7 +30,7 @@ export function metricsRoutes(
     );
   });
   app.get('/metrics', async (req, reply) => {
-    await authorizeMetrics(req, operatorKey, metricsToken);
+    await authorizeMetrics(req, operatorKey, token);
     return reply.type(METRICS_CONTENT_TYPE).send(await metrics.text());
   });
 }

@@ -122,14 +122,17 @@ const PREFETCH = 2;
 /**
  * A subscription whose endpoint keeps up may hold more: as many chains as it completed in this
  * many seconds at its recent rate, so that a fast endpoint is fed from the closer's hand-off
- * instead of by claims, while a queued chain still goes out well within `MAX_QUEUE_WAIT_MS`.
+ * instead of by claims, while a queued chain still goes out within `MAX_QUEUE_WAIT_MS` (half of
+ * it). (At 5 s, the pace of a burst's first second, measured while the pipeline was starting, was
+ * so low that half of a 20,000-contact burst missed the hand-off and cost a claim each.)
  */
-const PREFETCH_SECONDS = 5;
+const PREFETCH_SECONDS = 15;
 /**
- * Chains a worker may hold for a subscription whose pace it has not seen yet. If the endpoint
- * turns out slow, what it cannot take within `MAX_QUEUE_WAIT_MS` goes back to the table.
+ * Chains a worker may hold for a subscription whose pace it has not seen yet: three of the
+ * closer's batches, so that a burst's first second is handed over too. If the endpoint turns out
+ * slow, what it cannot take within `MAX_QUEUE_WAIT_MS` goes back to the table.
  */
-const FIRST_CAPACITY = 1000;
+const FIRST_CAPACITY = 6000;
 /** Chains one worker holds at most (in flight and queued), whatever the rates: a memory bound. */
 const MAX_HELD_CHAINS = 20_000;
 /**

@@ -42,14 +42,13 @@ const SUCCESS_NOTE_MS = 1000;
  */
 export function deliveryHeaders(
   d: ClaimedDelivery,
-  body: string,
   nowMs: number,
   /** the secrets in clear (`d.secrets` as stored may be sealed) */
   secrets: readonly string[],
 ): Record<string, string> {
   const signed = signatureHeaders({
-    eventId: d.envelope.eventId,
-    body,
+    eventId: d.eventId,
+    body: d.body,
     timestamp: Math.floor(nowMs / 1000),
     secrets,
   });
@@ -60,10 +59,10 @@ export function deliveryHeaders(
     'webhook-id': signed['webhook-id'],
     'webhook-timestamp': signed['webhook-timestamp'],
     'webhook-signature': signed['webhook-signature'],
-    'x-fpt-event-id': d.envelope.eventId,
-    'x-fpt-event-type': d.envelope.eventType,
+    'x-fpt-event-id': d.eventId,
+    'x-fpt-event-type': d.eventType,
     // the events of one window are one logical change: partners fold companions by this id
-    'x-fpt-window-id': d.windowId ?? d.envelope.eventId,
+    'x-fpt-window-id': d.windowId ?? d.eventId,
     'x-fpt-delivery-id': d.id,
     'x-fpt-delivery-attempt': String(d.attempt),
   };
@@ -543,12 +542,11 @@ export class DeliveryWorker {
   }
 
   private async deliver(d: ClaimedDelivery): Promise<Completion> {
-    const body = JSON.stringify(d.envelope);
     const startedAt = new Date();
     let out: SendOutcome;
     try {
       const secrets = d.secrets.map((x) => openSecret(x, this.secrets));
-      out = await this.sender.send(d.url, body, deliveryHeaders(d, body, startedAt.getTime(), secrets));
+      out = await this.sender.send(d.url, d.body, deliveryHeaders(d, startedAt.getTime(), secrets));
     } catch (err) {
       // Not signable (a sealed secret and no key for it): a failed attempt, logged and retried on
       // the schedule like any other, rather than a rejection that would end the process.

@@ -7,6 +7,9 @@ import { insertEvents, lastEventLocations, type StoredEvent } from '../store/eve
 import { claimDueWindows, deleteWindows } from '../store/windows.js';
 import { deriveEvents, toEnvelope } from './derive.js';
 
+/** Windows derived between two turns of the event loop. */
+const DERIVE_SLICE = 250;
+
 export interface CloseResult {
   windows: number;
   events: number;
@@ -47,7 +50,11 @@ export async function closeDueWindows(
       reactivated.map((w) => w.contactId),
     );
     const events: StoredEvent[] = [];
-    for (const w of due) {
+    for (const [n, w] of due.entries()) {
+      // Deriving and validating a batch's events is the closer's longest stretch of JavaScript
+      // (20-40 ms for 2,000 windows): it lets the requests that finished meanwhile be answered
+      // between slices, instead of stalling every delivery in flight in this process.
+      if (n > 0 && n % DERIVE_SLICE === 0) await new Promise((r) => setImmediate(r));
       const current = contacts.get(w.contactId);
       if (!current) throw new Error(`window ${w.windowId}: contact ${w.contactId} is missing`);
       const after = contactView(current);
@@ -71,7 +78,12 @@ export async function closeDueWindows(
     const seqs = await insertEvents(tx, events);
     const fanned = await fanOut(
       tx,
-      events.map((e) => ({ seq: seqs.get(e.envelope.eventId)!, envelope: e.envelope, windowId: e.windowId })),
+      events.map((e) => ({
+        seq: seqs.get(e.envelope.eventId)!,
+        envelope: e.envelope,
+        body: JSON.stringify(e.envelope),
+        windowId: e.windowId,
+      })),
       opts.handOff,
     );
     const handedOff = fanned.handedOff;

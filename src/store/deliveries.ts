@@ -1,4 +1,4 @@
-import type { ContactEvent } from '../domain/events.js';
+import type { ContactEvent, EventType } from '../domain/events.js';
 import { INDEX_LOOKUPS_ONLY, type Db, type Queryable, type Tx } from './db.js';
 import { newEventId } from '../domain/ids.js';
 import { rowToEnvelope } from './events.js';
@@ -31,6 +31,8 @@ const UNFINISHED_AHEAD = `EXISTS (SELECT 1 FROM deliveries p
 export interface FanOutEvent {
   seq: number;
   envelope: ContactEvent;
+  /** the envelope as JSON: the body every delivery of the event sends */
+  body: string;
   windowId: string;
 }
 
@@ -91,11 +93,19 @@ export async function fanOut(
 
   // one chain per subscription and contact, in emission order (the query sorts them so)
   const rows = matches.map((m) => ({
-    ...m,
+    subscriptionId: m.subscription_id,
+    active: m.active,
+    blocked: m.blocked,
     event: events[m.i - 1]!,
     id: `dlv_${newEventId()}`,
     leaseMs: null as number | null,
   }));
+  // what the sender needs of a subscription, once per subscription rather than per delivery (a
+  // handed-off burst is held in memory until sent)
+  const targets = new Map<string, { url: string; secrets: string[] }>();
+  for (const m of matches)
+    if (!targets.has(m.subscription_id))
+      targets.set(m.subscription_id, { url: m.url, secrets: signingSecrets(m) });
   const handedOff: ClaimedDelivery[][] = [];
   if (handOff) {
     const taken = new Map<string, number>();
@@ -104,26 +114,29 @@ export async function fanOut(
       let end = start + 1;
       while (
         end < rows.length &&
-        rows[end]!.subscription_id === head.subscription_id &&
+        rows[end]!.subscriptionId === head.subscriptionId &&
         rows[end]!.event.envelope.data.contactId === head.event.envelope.data.contactId
       )
         end++;
-      const n = taken.get(head.subscription_id) ?? 0;
-      if (head.active && !head.blocked && n < handOff.perSubscription(head.subscription_id)) {
-        taken.set(head.subscription_id, n + 1);
+      const n = taken.get(head.subscriptionId) ?? 0;
+      if (head.active && !head.blocked && n < handOff.perSubscription(head.subscriptionId)) {
+        taken.set(head.subscriptionId, n + 1);
         const chain = rows.slice(start, Math.min(end, start + CHAIN_LIMIT));
+        const target = targets.get(head.subscriptionId)!;
         chain.forEach((r, link) => (r.leaseMs = handOff.leaseMs * (link + 1)));
         handedOff.push(
           chain.map((r) => ({
             id: r.id,
-            subscriptionId: r.subscription_id,
+            subscriptionId: r.subscriptionId,
             contactId: r.event.envelope.data.contactId,
             attempt: 1,
-            envelope: r.event.envelope,
+            eventId: r.event.envelope.eventId,
+            eventType: r.event.envelope.eventType,
+            body: r.event.body,
             windowId: r.event.windowId,
             isTest: false,
-            url: r.url,
-            secrets: signingSecrets(r),
+            url: target.url,
+            secrets: target.secrets,
           })),
         );
       }
@@ -146,7 +159,7 @@ export async function fanOut(
        AS u (id, sub, seq, contact, lease_ms, active)`,
     [
       rows.map((r) => r.id),
-      rows.map((r) => r.subscription_id),
+      rows.map((r) => r.subscriptionId),
       rows.map((r) => r.event.seq),
       rows.map((r) => r.event.envelope.data.contactId),
       rows.map((r) => r.leaseMs),
@@ -169,7 +182,10 @@ export interface ClaimedDelivery {
   contactId: number;
   /** the number of this attempt within the current run of the schedule (1 for the first) */
   attempt: number;
-  envelope: ContactEvent;
+  eventId: string;
+  eventType: EventType;
+  /** the envelope as JSON, exactly the bytes sent and signed */
+  body: string;
   windowId: string | null;
   isTest: boolean;
   url: string;
@@ -368,19 +384,24 @@ async function claimChains(
   if (chains.length === 0) return [];
   await lease(tx, chains, opts.leaseMs, opts.workerId);
   return chains.map((c) =>
-    c.map((r) => ({
-      id: r.id,
-      subscriptionId: r.subscription_id,
-      contactId: r.contact_id,
-      attempt: r.attempts + 1,
-      envelope:
+    c.map((r) => {
+      const envelope =
         r.test_payload ??
-        rowToEnvelope({ ...r, seq: r.seq!, event_id: r.event_id!, window_id: r.window_id! }),
-      windowId: r.window_id,
-      isTest: r.test_payload !== null,
-      url: r.url,
-      secrets: signingSecrets(r),
-    })),
+        rowToEnvelope({ ...r, seq: r.seq!, event_id: r.event_id!, window_id: r.window_id! });
+      return {
+        id: r.id,
+        subscriptionId: r.subscription_id,
+        contactId: r.contact_id,
+        attempt: r.attempts + 1,
+        eventId: envelope.eventId,
+        eventType: envelope.eventType,
+        body: JSON.stringify(envelope),
+        windowId: r.window_id,
+        isTest: r.test_payload !== null,
+        url: r.url,
+        secrets: signingSecrets(r),
+      };
+    }),
   );
 }
 

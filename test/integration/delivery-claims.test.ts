@@ -1,4 +1,5 @@
 import { describe, expect } from 'vitest';
+import { closeDueWindows } from '../../src/events/close-windows.js';
 import { claimDeliveries } from '../../src/store/deliveries.js';
 import { heartbeat, reapDeadWorkers, registerWorker } from '../../src/store/workers.js';
 import { apiTest, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
@@ -117,5 +118,93 @@ describe('dead workers', () => {
       [ids],
     );
     expect(rows).toEqual([{ leased_by: alive }]);
+  });
+});
+
+describe('fan-out', () => {
+  test('each event goes to every subscription that wants it; the hand-off takes only contacts with nothing unfinished ahead', async ({
+    api,
+    tenant,
+  }) => {
+    const url = 'http://127.0.0.1:9/hooks';
+    const sub = async (body: object) =>
+      (await api.create('/api/subscriptions', { url, ...body })).id as string;
+    const atA = await sub({ locationId: tenant.locA });
+    const createdAtB = await sub({ locationId: tenant.locB, eventTypes: ['contact.created'] });
+    const updatesInOrg = await sub({ organizationId: tenant.orgId, eventTypes: ['contact.updated'] });
+    const paused = await sub({ locationId: tenant.locA });
+    expect((await api.patch(`/api/subscriptions/${paused}`, { status: 'paused' })).status).toBe(200);
+    const disabled = await sub({ locationId: tenant.locA });
+    await api.db.query(`UPDATE subscriptions SET status = 'disabled' WHERE id = $1`, [disabled]);
+    const elsewhere = await sub({ locationId: tenant.otherLoc });
+
+    // a contact at A whose first delivery is still pending when its next window closes
+    const { contactId: waiting } = await api.create(`/api/locations/${tenant.locA}/contacts`, {
+      firstName: 'W',
+    });
+    await closeAllWindows(api.db);
+    await api.patch(`/api/contacts/${waiting}`, { firstName: 'W2' });
+    const { contactId: fresh } = await api.create(`/api/locations/${tenant.locA}/contacts`, {
+      firstName: 'F',
+    });
+    const { contactId: atB } = await api.create(`/api/locations/${tenant.locB}/contacts`, {});
+    const handed = await closeDueWindows(api.db, {
+      limit: 100,
+      horizonMs: 86_400_000,
+      handOff: { chains: 100, perSubscription: () => 100, leaseMs: 60_000, workerId: undefined },
+    });
+
+    const { rows } = await api.db.query<{
+      subscription_id: string;
+      contact_id: number;
+      event_type: string;
+      status: string;
+    }>(
+      `SELECT d.subscription_id, d.contact_id, e.event_type, d.status FROM deliveries d JOIN events e ON e.seq = d.event_seq
+       ORDER BY d.seq`,
+    );
+    const of = (id: string) =>
+      rows.filter((r) => r.subscription_id === id).map((r) => [r.contact_id, r.event_type, r.status]);
+    // the first window's deliveries were written with no worker to hand them to: pending
+    expect(of(atA)).toEqual([
+      [waiting, 'contact.created', 'pending'],
+      [waiting, 'contact.updated', 'pending'],
+      // held back behind the pending ones: pending, for a claim
+      [waiting, 'contact.updated', 'pending'],
+      [fresh, 'contact.created', 'sending'],
+      [fresh, 'contact.updated', 'sending'],
+    ]);
+    expect(of(createdAtB)).toEqual([[atB, 'contact.created', 'sending']]);
+    expect(of(updatesInOrg)).toEqual([
+      [waiting, 'contact.updated', 'pending'],
+      [waiting, 'contact.updated', 'pending'],
+      [fresh, 'contact.updated', 'sending'],
+    ]);
+    // a paused subscription keeps its deliveries (parked), a disabled one gets none, another organization's none
+    expect(of(paused).map(([c, t, st]) => [c, t, st])).toEqual([
+      [waiting, 'contact.created', 'pending'],
+      [waiting, 'contact.updated', 'pending'],
+      [waiting, 'contact.updated', 'pending'],
+      [fresh, 'contact.created', 'pending'],
+      [fresh, 'contact.updated', 'pending'],
+    ]);
+    expect(of(disabled)).toEqual([]);
+    expect(of(elsewhere)).toEqual([]);
+    // what was handed over: one chain per subscription and contact, in emission order
+    expect(
+      handed.handedOff.map((chain) => chain.map((d) => [d.subscriptionId, d.contactId, d.eventType])),
+    ).toEqual(
+      [
+        [
+          [atA, fresh, 'contact.created'],
+          [atA, fresh, 'contact.updated'],
+        ],
+        [[createdAtB, atB, 'contact.created']],
+        [[updatesInOrg, fresh, 'contact.updated']],
+      ].sort((a, b) => (a[0]![0]! < b[0]![0]! ? -1 : 1)),
+    );
+    for (const chain of handed.handedOff)
+      for (const d of chain)
+        expect(JSON.parse(d.body)).toMatchObject({ eventId: d.eventId, eventType: d.eventType });
   });
 });

@@ -1,6 +1,7 @@
 import type { ContactEvent, EventType } from '../domain/events.js';
 import { INDEX_LOOKUPS_ONLY, type Db, type Queryable, type Tx } from './db.js';
 import { newEventId } from '../domain/ids.js';
+import { sqlArray } from './sql-array.js';
 import { rowToEnvelope } from './events.js';
 
 export type DeliveryStatus = 'pending' | 'sending' | 'succeeded' | 'failed';
@@ -147,12 +148,12 @@ export async function fanOut(
      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[])
        AS u (id, sub, seq, contact, lease_ms, active)`,
     [
-      rows.map((r) => r.id),
-      rows.map((r) => r.sub.id),
-      rows.map((r) => r.event.seq),
-      rows.map((r) => r.event.envelope.data.contactId),
-      rows.map((r) => r.leaseMs),
-      rows.map((r) => r.sub.active),
+      sqlArray(rows.map((r) => r.id)),
+      sqlArray(rows.map((r) => r.sub.id)),
+      sqlArray(rows.map((r) => r.event.seq)),
+      sqlArray(rows.map((r) => r.event.envelope.data.contactId)),
+      sqlArray(rows.map((r) => r.leaseMs)),
+      sqlArray(rows.map((r) => r.sub.active)),
       handOff?.workerId ?? null,
     ],
   );
@@ -211,7 +212,7 @@ async function unfinishedAhead(tx: Queryable, rows: readonly FanOutRow[]): Promi
        SELECT 1 FROM deliveries p
        WHERE p.subscription_id = x.sub AND p.contact_id = x.contact AND p.status IN ('pending', 'sending')
        LIMIT 1) p`,
-    [[...pairs.values()].map((p) => p.sub), [...pairs.values()].map((p) => p.contact)],
+    [sqlArray([...pairs.values()].map((p) => p.sub)), sqlArray([...pairs.values()].map((p) => p.contact))],
   );
   return new Set(found.map((f) => pairKey(f.sub, f.contact)));
 }
@@ -280,7 +281,7 @@ async function lease(
     `UPDATE deliveries d SET status = 'sending', attempts = attempts + 1,
        next_attempt_at = now() + u.lease_ms * interval '1 millisecond', leased_by = $3
      FROM unnest($1::text[], $2::bigint[]) AS u (id, lease_ms) WHERE d.id = u.id`,
-    [links.map((l) => l.id), links.map((l) => l.leaseMs), workerId ?? null],
+    [sqlArray(links.map((l) => l.id)), sqlArray(links.map((l) => l.leaseMs)), workerId ?? null],
   );
 }
 
@@ -527,7 +528,7 @@ export async function completeDeliveries(
       `WITH u AS MATERIALIZED (SELECT *, 'sending' AS leased FROM unnest($1::text[], $2::int[]) AS u (id, attempt))
        UPDATE deliveries d SET status = 'pending', attempts = d.attempts - 1, next_attempt_at = now()
        FROM u WHERE d.id = u.id AND d.status = u.leased AND d.attempts = u.attempt`,
-      [released.map((r) => r.deliveryId), released.map((r) => r.attempt)],
+      [sqlArray(released.map((r) => r.deliveryId)), sqlArray(released.map((r) => r.attempt))],
     );
   }
   if (done.length === 0) return { finished: [] };
@@ -551,15 +552,15 @@ export async function completeDeliveries(
        SELECT id, attempt, started_at, duration_ms, status_code, response_body, error, outcome FROM u)
      SELECT DISTINCT subscription_id, contact_id FROM updated WHERE outcome <> 'retry'`,
     [
-      done.map((c) => c.deliveryId),
-      done.map((c) => c.attempt),
-      done.map((c) => c.startedAt),
-      done.map((c) => Math.round(c.durationMs)),
-      done.map((c) => c.statusCode),
-      done.map((c) => loggable(c.responseBody)),
-      done.map((c) => loggable(c.error)),
-      done.map((c) => c.outcome),
-      done.map((c) => c.nextAttemptAt),
+      sqlArray(done.map((c) => c.deliveryId)),
+      sqlArray(done.map((c) => c.attempt)),
+      sqlArray(done.map((c) => c.startedAt)),
+      sqlArray(done.map((c) => Math.round(c.durationMs))),
+      sqlArray(done.map((c) => c.statusCode)),
+      sqlArray(done.map((c) => loggable(c.responseBody))),
+      sqlArray(done.map((c) => loggable(c.error))),
+      sqlArray(done.map((c) => c.outcome)),
+      sqlArray(done.map((c) => c.nextAttemptAt)),
     ],
   );
   const retrying = done.filter((c) => c.outcome === 'retry');
@@ -571,7 +572,7 @@ export async function completeDeliveries(
        JOIN deliveries h ON h.id = u.id
        WHERE p.subscription_id = h.subscription_id AND p.contact_id = h.contact_id
          AND p.event_seq > h.event_seq AND p.status = 'pending'`,
-      [retrying.map((c) => c.deliveryId), retrying.map((c) => c.nextAttemptAt)],
+      [sqlArray(retrying.map((c) => c.deliveryId)), sqlArray(retrying.map((c) => c.nextAttemptAt))],
     );
   }
   const failed = [...new Set(done.filter((c) => c.outcome !== 'succeeded').map((c) => c.subscriptionId))];
@@ -630,7 +631,7 @@ export async function successorsWaiting(tx: Tx, pairs: readonly FinishedPair[]):
        SELECT 1 FROM unnest($1::text[], $2::bigint[]) AS x (sub, contact)
        WHERE EXISTS (SELECT 1 FROM deliveries p
                      WHERE p.subscription_id = x.sub AND p.contact_id = x.contact AND p.status = 'pending')) AS waiting`,
-    [pairs.map((p) => p.subscriptionId), pairs.map((p) => p.contactId)],
+    [sqlArray(pairs.map((p) => p.subscriptionId)), sqlArray(pairs.map((p) => p.contactId))],
   );
   return rows[0]!.waiting;
 }

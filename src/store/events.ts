@@ -1,5 +1,6 @@
 import type { ContactEvent, EventType } from '../domain/events.js';
 import type { Queryable } from './db.js';
+import { sqlArray } from './sql-array.js';
 
 /** An event as stored: its envelope, plus what delivery needs and the envelope must not carry. */
 export interface StoredEvent {
@@ -16,22 +17,31 @@ export async function insertEvents(
   events: readonly StoredEvent[],
 ): Promise<Map<string, number>> {
   if (events.length === 0) return new Map();
+  // The events' data as one JSON array, joined back by position: as an array of JSON texts every
+  // quote of every element had to be escaped into the literal. Inserted in the order given, so that
+  // `seq` follows it.
   const { rows } = await tx.query<{ seq: number; event_id: string }>(
     `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
                          event_timestamp, data)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[],
-                          $7::bigint[], $8::timestamptz[], $9::jsonb[])
+     SELECT u.event_id, u.window_id, u.position, u.event_type, u.contact_id, u.location_id, u.organization_id,
+            u.event_timestamp, d.data
+     FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
+                 $8::timestamptz[])
+          WITH ORDINALITY AS u (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
+                                event_timestamp, n)
+     JOIN jsonb_array_elements($9::jsonb) WITH ORDINALITY AS d (data, n) ON d.n = u.n
+     ORDER BY u.n
      RETURNING seq, event_id`,
     [
-      events.map((e) => e.envelope.eventId),
-      events.map((e) => e.windowId),
-      events.map((e) => e.position),
-      events.map((e) => e.envelope.eventType),
-      events.map((e) => e.contactId),
-      events.map((e) => e.envelope.locationId),
-      events.map((e) => e.envelope.organizationId),
-      events.map((e) => e.envelope.eventTimestamp),
-      events.map((e) => JSON.stringify(e.envelope.data)),
+      sqlArray(events.map((e) => e.envelope.eventId)),
+      sqlArray(events.map((e) => e.windowId)),
+      sqlArray(events.map((e) => e.position)),
+      sqlArray(events.map((e) => e.envelope.eventType)),
+      sqlArray(events.map((e) => e.contactId)),
+      sqlArray(events.map((e) => e.envelope.locationId)),
+      sqlArray(events.map((e) => e.envelope.organizationId)),
+      sqlArray(events.map((e) => e.envelope.eventTimestamp)),
+      JSON.stringify(events.map((e) => e.envelope.data)),
     ],
   );
   return new Map(rows.map((r) => [r.event_id, r.seq]));

@@ -77,19 +77,39 @@ export async function fanOut(
     ],
   );
   if (subs.length === 0) return { deliveries: 0, handedOff: [] };
-  // byte order of ids, as the database sorts them (COLLATE "C")
-  subs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  // one chain per subscription and contact, in emission order
+  // Who wants an event: the subscriptions of its location, and those of every location of its
+  // organization, of a type they asked for (all when they named none); `replay` asks the same in
+  // SQL. Each event meets only those, not every subscription read.
+  const atLocation = groupBy(
+    subs.filter((s) => s.location_id !== null),
+    (s) => s.location_id!,
+  );
+  const inOrganization = groupBy(
+    subs.filter((s) => s.location_id === null),
+    (s) => s.organization_id,
+  );
+  const wanted = new Map<FanOutSubscription, { target: FanOutRow['target']; rows: FanOutRow[] }>();
+  for (const event of events) {
+    const e = event.envelope;
+    const candidates = [
+      ...(atLocation.get(e.locationId) ?? []),
+      ...(inOrganization.get(e.organizationId) ?? []),
+    ];
+    for (const sub of candidates) {
+      if (sub.event_types !== null && !sub.event_types.includes(e.eventType)) continue;
+      let w = wanted.get(sub);
+      if (!w) wanted.set(sub, (w = { target: { url: sub.url, secrets: signingSecrets(sub) }, rows: [] }));
+      w.rows.push({ sub, target: w.target, event, id: `dlv_${newEventId()}`, leaseMs: null });
+    }
+  }
+  // one chain per subscription and contact, in emission order: subscriptions in the byte order of
+  // their ids (as the database sorts them, COLLATE "C"), then contacts, then events as emitted
   const rows: FanOutRow[] = [];
-  for (const sub of subs) {
-    const target = { url: sub.url, secrets: signingSecrets(sub) };
-    const wanted: FanOutRow[] = [];
-    for (const event of events)
-      if (wants(sub, event.envelope))
-        wanted.push({ sub, target, event, id: `dlv_${newEventId()}`, leaseMs: null });
+  for (const sub of [...wanted.keys()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const list = wanted.get(sub)!.rows;
     // (a stable sort: a contact's events stay in emission order)
-    wanted.sort((a, b) => a.event.envelope.data.contactId - b.event.envelope.data.contactId);
-    rows.push(...wanted);
+    list.sort((a, b) => a.event.envelope.data.contactId - b.event.envelope.data.contactId);
+    rows.push(...list);
   }
   if (rows.length === 0) return { deliveries: 0, handedOff: [] };
   const blocked = handOff ? await unfinishedAhead(tx, rows) : new Set<string>();
@@ -183,14 +203,15 @@ interface FanOutRow {
   leaseMs: number | null;
 }
 
-/**
- * Whether a subscription wants an event: its location's, or any location's of its organization,
- * and of a type it asked for (all when it named none). `replay` asks the same in SQL.
- */
-function wants(s: FanOutSubscription, e: ContactEvent): boolean {
-  const scoped =
-    s.location_id === null ? s.organization_id === e.organizationId : s.location_id === e.locationId;
-  return scoped && (s.event_types === null || s.event_types.includes(e.eventType));
+function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
 }
 
 const pairKey = (subscriptionId: string, contactId: number) => `${subscriptionId} ${contactId}`;

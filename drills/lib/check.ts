@@ -2,6 +2,7 @@
  * The independent checker: compares what the receiver got with what the store holds, using only
  * the receiver's log and what the public API answers. Pure, so its own tests can feed it faults.
  */
+import { groupBy } from '../../src/collections.js';
 
 /** One request as the drill receiver recorded it (one line of arrivals.jsonl). */
 export interface Arrival {
@@ -227,15 +228,4 @@ export function describe(r: CheckResult): string[] {
   add('PARTNER VIEW DIFFERS FROM STORE', r.viewMismatches);
   add('ACKNOWLEDGED WRITES LOST', r.lostWrites);
   return lines;
-}
-
-function groupBy<T>(items: T[], key: (t: T) => number): Map<number, T[]> {
-  const m = new Map<number, T[]>();
-  for (const it of items) {
-    const k = key(it);
-    const list = m.get(k);
-    if (list) list.push(it);
-    else m.set(k, [it]);
-  }
-  return m;
 }

@@ -2,6 +2,7 @@ import type { ContactEvent, EventType } from '../domain/events.js';
 import { INDEX_LOOKUPS_ONLY, type Db, type Queryable, type Tx } from './db.js';
 import { newEventId } from '../domain/ids.js';
 import { sqlArray } from './sql-array.js';
+import { groupBy } from '../collections.js';
 import { rowToEnvelope } from './events.js';
 
 export type DeliveryStatus = 'pending' | 'sending' | 'succeeded' | 'failed';
@@ -201,17 +202,6 @@ interface FanOutRow {
   id: string;
   /** the lease of a handed-off delivery; null: pending, for a claim */
   leaseMs: number | null;
-}
-
-function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
-  const groups = new Map<K, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = groups.get(k);
-    if (list) list.push(item);
-    else groups.set(k, [item]);
-  }
-  return groups;
 }
 
 const pairKey = (subscriptionId: string, contactId: number) => `${subscriptionId} ${contactId}`;

@@ -1,4 +1,4 @@
-import type { ContactEvent, EventType } from '../domain/events.js';
+import { inPublishedOrder, type ContactEvent, type EventType } from '../domain/events.js';
 import { INDEX_LOOKUPS_ONLY, type Db, type Queryable, type Tx } from './db.js';
 import { newEventId } from '../domain/ids.js';
 import { sqlArray } from './sql-array.js';
@@ -444,7 +444,7 @@ async function claimChains(
   return chains.map((c) =>
     c.map((r) => {
       const envelope =
-        r.test_payload ??
+        (r.test_payload && inPublishedOrder(r.test_payload)) ??
         rowToEnvelope({ ...r, seq: r.seq!, event_id: r.event_id!, window_id: r.window_id! });
       return {
         id: r.id,

@@ -1,4 +1,4 @@
-import type { ContactEvent, EventType } from '../domain/events.js';
+import { inPublishedOrder, type ContactEvent, type EventType } from '../domain/events.js';
 import type { Queryable } from './db.js';
 import { sqlArray } from './sql-array.js';
 
@@ -74,9 +74,10 @@ interface EventRow {
 
 const COLUMNS = 'seq, event_id, window_id, event_type, event_timestamp, location_id, organization_id, data';
 
+/** A stored event as partners get it, its fields in the published order (jsonb keeps its own). */
 export function rowToEnvelope(r: EventRow): ContactEvent {
   // the row was written from a validated envelope; the pairing of type and data survives storage
-  return {
+  return inPublishedOrder({
     eventId: r.event_id,
     eventType: r.event_type,
     eventTimestamp: r.event_timestamp.toISOString(),
@@ -84,7 +85,7 @@ export function rowToEnvelope(r: EventRow): ContactEvent {
     organizationId: r.organization_id,
     apiVersion: 'v1',
     data: r.data,
-  } as ContactEvent;
+  } as ContactEvent);
 }
 
 /** Which events a caller may see: all, one organization's, or one location's. */

@@ -5,6 +5,8 @@ import { hostname } from 'node:os';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect } from 'vitest';
 import { isPublicAddress } from '../../src/delivery/ssrf.js';
+import { closeDueWindows } from '../../src/events/close-windows.js';
+import { groupBy } from '../../src/collections.js';
 import { SecretBox } from '../../src/delivery/secret-box.js';
 import type { DeliveryWorker } from '../../src/delivery/worker.js';
 import { resealSecrets } from '../../src/store/subscriptions.js';
@@ -293,6 +295,63 @@ describe('delivery', () => {
       [2, 500, 'retry', 'boom 2'],
       [3, 204, 'succeeded', ''],
     ]);
+  });
+
+  test('every attempt of an event sends the same bytes, its fields in the published order', async ({
+    api,
+    tenant,
+    receiver,
+    worker,
+  }) => {
+    await subscribe(api, tenant.keys.orgStaff, {
+      url: receiver.url,
+      locationId: tenant.locA,
+      eventTypes: ['contact.status_changed', 'contact.sub_group_changed'],
+    });
+    const { subGroupId } = await api.create(`/api/locations/${tenant.locA}/sub-groups`, {
+      name: 'Early birds',
+    });
+    // each event's first attempt fails
+    const seen = new Set<string>();
+    receiver.answer((r, res) => {
+      const id = r.headers['webhook-id'] as string;
+      res.writeHead(seen.has(id) ? 204 : 500).end();
+      seen.add(id);
+    });
+    // two contacts, so that each event heads its own chain
+    await contactAt(api, tenant.locA, { contactGroupId: 3 });
+    await contactAt(api, tenant.locA, { subGroupId });
+    // the first attempts are handed over by the closer (bodies serialized from the derived events),
+    // the retries claimed from the store (bodies rebuilt from jsonb, which orders keys its own way)
+    const closed = await closeDueWindows(api.db, {
+      limit: 10,
+      horizonMs: 86_400_000,
+      handOff: worker.handOffBudget(),
+    });
+    expect(closed.handedOff.flat()).toHaveLength(2);
+    worker.accept(closed.handedOff);
+    const got = await receiver.waitFor(4);
+    const byEvent = groupBy(got, (r) => r.body.eventId as string);
+    expect(byEvent.size).toBe(2);
+    for (const attempts of byEvent.values()) {
+      expect(attempts.map((r) => r.headers['x-fpt-delivery-attempt'])).toEqual(['1', '2']);
+      expect(attempts[1]!.raw).toBe(attempts[0]!.raw);
+      const sent = JSON.parse(attempts[0]!.raw) as { eventType: string; data: object };
+      expect(Object.keys(sent)).toEqual([
+        'eventId',
+        'eventType',
+        'eventTimestamp',
+        'locationId',
+        'organizationId',
+        'apiVersion',
+        'data',
+      ]);
+      expect(Object.keys(sent.data)).toEqual(
+        sent.eventType === 'contact.status_changed'
+          ? ['contactId', 'previousStatusId', 'newStatusId']
+          : ['contactId', 'previousSubGroupId', 'newSubGroupId'],
+      );
+    }
   });
 
   test('when the schedule runs out the delivery fails, stays replayable, and a retry sends it again', async ({

@@ -5,6 +5,7 @@ import {
   EVENT_TYPES,
   EventEnvelope,
   eventErrors,
+  inPublishedOrder,
   validateEvent,
 } from '../../src/domain/events.js';
 
@@ -133,5 +134,32 @@ describe('event schemas', () => {
       expect(validateEvent(v)).toBe(false);
       expect(eventErrors(v)).toEqual(['/: must be an object']);
     }
+  });
+});
+
+describe('inPublishedOrder', () => {
+  test('puts an event read back from jsonb (shortest keys first) in the order its schema documents', () => {
+    const fromJsonb = {
+      data: { contactId: 5, newSubGroupId: 7, previousSubGroupId: null },
+      eventId: '0190a1b2c3d47e5f8a9b0c1d2e3f4a5b',
+      eventType: 'contact.sub_group_changed',
+      apiVersion: 'v1',
+      locationId: 2,
+      eventTimestamp: '2026-11-30T12:00:00.000Z',
+      organizationId: 1,
+    } as const;
+    const ordered = inPublishedOrder(fromJsonb);
+    expect(ordered).toEqual(fromJsonb);
+    expect(JSON.stringify(ordered)).toBe(
+      '{"eventId":"0190a1b2c3d47e5f8a9b0c1d2e3f4a5b","eventType":"contact.sub_group_changed",' +
+        '"eventTimestamp":"2026-11-30T12:00:00.000Z","locationId":2,"organizationId":1,"apiVersion":"v1",' +
+        '"data":{"contactId":5,"previousSubGroupId":null,"newSubGroupId":7}}',
+    );
+  });
+
+  test('keeps a field its type does not name, after the named ones', () => {
+    const e = EVENT_CATALOG.find((c) => c.type === 'contact.updated')!.example;
+    const withExtra = { ...e, data: { extra: 1, ...e.data } } as typeof e;
+    expect(Object.keys(inPublishedOrder(withExtra).data)).toEqual(['contactId', 'operation', 'extra']);
   });
 });

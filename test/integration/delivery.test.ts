@@ -743,11 +743,7 @@ describe('delivery', () => {
     expect(isPublicAddress(address)).toBe(false);
     const strict = await startDeliveryWorker(db, { allowPrivateUrls: false });
     try {
-      const sub = await subscribe(api, tenant.keys.orgPartner, {
-        url: receiver.url,
-        locationId: tenant.locA,
-        eventTypes: ['contact.created'],
-      });
+      const sub = await subscribeToCreations(api, tenant, receiver);
       // as if the name resolved publicly when the subscription was checked
       await db.query('UPDATE subscriptions SET url = $2 WHERE id = $1', [
         sub.id,
@@ -805,11 +801,7 @@ describe('signing secrets sealed at rest (FPT_SECRETS_KEY)', () => {
     const api = createTestApi(db, sealedConfig());
     const worker = await startDeliveryWorker(db, { secretsKeys: keys });
     try {
-      const sub = await subscribe(api, tenant.keys.orgPartner, {
-        url: receiver.url,
-        locationId: tenant.locA,
-        eventTypes: ['contact.created'],
-      });
+      const sub = await subscribeToCreations(api, tenant, receiver);
       const stored = async () =>
         (
           await db.query<{ secret: string; previous_secret: string | null }>(

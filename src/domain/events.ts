@@ -235,18 +235,22 @@ const DATA_FIELDS = new Map<EventType, readonly string[]>(
 );
 
 /**
- * The event with its fields in the published order: the envelope's, then its data's. The store keeps
- * events (and test payloads) as jsonb, which orders an object's keys its own way, shortest first; read
+ * An event's data with its fields in the published order (its schema's). The store keeps events
+ * (and test payloads) as jsonb, which orders an object's keys its own way, shortest first; read
  * back, they are put in this order again, so that every body of one event (its first attempt, each
  * retry and replay) has the same bytes, the order its schema documents. Fields the type does not
  * name (none in a valid event) keep their place after the named ones.
  */
+export function dataInPublishedOrder<T extends EventType>(type: T, data: EventData<T>): EventData<T> {
+  const source = data as unknown as Record<string, unknown>;
+  const ordered: Record<string, unknown> = {};
+  for (const f of DATA_FIELDS.get(type) ?? []) if (f in source) ordered[f] = source[f];
+  for (const [k, v] of Object.entries(source)) if (!(k in ordered)) ordered[k] = v;
+  return ordered as unknown as EventData<T>;
+}
+
+/** The whole event in the published order: the envelope's fields, then its data's. */
 export function inPublishedOrder(e: ContactEvent): ContactEvent {
-  const fields = DATA_FIELDS.get(e.eventType) ?? [];
-  const source = e.data as unknown as Record<string, unknown>;
-  const data: Record<string, unknown> = {};
-  for (const f of fields) if (f in source) data[f] = source[f];
-  for (const [k, v] of Object.entries(source)) if (!(k in data)) data[k] = v;
   // the pairing of type and data is the caller's (a stored, validated event)
   return {
     eventId: e.eventId,
@@ -255,6 +259,6 @@ export function inPublishedOrder(e: ContactEvent): ContactEvent {
     locationId: e.locationId,
     organizationId: e.organizationId,
     apiVersion: e.apiVersion,
-    data,
+    data: dataInPublishedOrder(e.eventType, e.data),
   } as ContactEvent;
 }

@@ -444,8 +444,9 @@ async function claimChains(
   return chains.map((c) =>
     c.map((r) => {
       const envelope =
-        (r.test_payload && inPublishedOrder(r.test_payload)) ??
-        rowToEnvelope({ ...r, seq: r.seq!, event_id: r.event_id!, window_id: r.window_id! });
+        r.test_payload !== null
+          ? inPublishedOrder(r.test_payload)
+          : rowToEnvelope({ ...r, seq: r.seq!, event_id: r.event_id!, window_id: r.window_id! });
       return {
         id: r.id,
         subscriptionId: r.subscription_id,

@@ -1,4 +1,4 @@
-import { inPublishedOrder, type ContactEvent, type EventType } from '../domain/events.js';
+import { dataInPublishedOrder, type ContactEvent, type EventType } from '../domain/events.js';
 import type { Queryable } from './db.js';
 import { sqlArray } from './sql-array.js';
 
@@ -77,15 +77,15 @@ const COLUMNS = 'seq, event_id, window_id, event_type, event_timestamp, location
 /** A stored event as partners get it, its fields in the published order (jsonb keeps its own). */
 export function rowToEnvelope(r: EventRow): ContactEvent {
   // the row was written from a validated envelope; the pairing of type and data survives storage
-  return inPublishedOrder({
+  return {
     eventId: r.event_id,
     eventType: r.event_type,
     eventTimestamp: r.event_timestamp.toISOString(),
     locationId: r.location_id,
     organizationId: r.organization_id,
     apiVersion: 'v1',
-    data: r.data,
-  } as ContactEvent);
+    data: dataInPublishedOrder(r.event_type, r.data),
+  } as ContactEvent;
 }
 
 /** Which events a caller may see: all, one organization's, or one location's. */

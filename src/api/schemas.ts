@@ -26,13 +26,23 @@ export const CreateLocationBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** A partner app's id: `app_` and 32 hex digits. */
+export const AppIdSchema = Type.String({ pattern: '^app_[0-9a-f]{32}$' });
+
 export const CreateApiKeyBody = Type.Object(
   {
     role: Type.Union([Type.Literal('staff'), Type.Literal('partner')]),
     organizationId: Type.Optional(Id),
     locationId: Type.Optional(Id),
     description: Type.Optional(Type.String({ maxLength: 500 })),
+    /** the partner app the key belongs to; without it a partner key gets an app of its own */
+    appId: Type.Optional(AppIdSchema),
   },
+  { additionalProperties: false },
+);
+
+export const ApiKeyListQuery = Type.Object(
+  { appId: Type.Optional(AppIdSchema) },
   { additionalProperties: false },
 );
 

@@ -6,9 +6,11 @@ import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { appRoutes } from './routes/apps.js';
 import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
+import { subscriptionDeliveryRoutes } from './routes/subscription-deliveries.js';
 import { subscriptionRoutes } from './routes/subscriptions.js';
 import { subGroupRoutes } from './routes/sub-groups.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -100,7 +102,9 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   importRoutes(app, deps);
   automationRoutes(app, deps);
   eventRoutes(app, deps);
+  appRoutes(app, deps);
   subscriptionRoutes(app, deps);
+  subscriptionDeliveryRoutes(app, deps);
   return app;
 }
 

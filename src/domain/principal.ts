@@ -11,6 +11,8 @@ export type Principal =
       role: Role;
       organizationId: number | null;
       locationId: number | null;
+      /** the partner app a partner key belongs to; null for a staff key */
+      appId: string | null;
     };
 
 export interface LocationRef {

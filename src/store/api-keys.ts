@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Principal, Role } from '../domain/principal.js';
 import { unprocessable } from '../errors.js';
 import type { Queryable } from './db.js';
+import { createApp, getApp } from './apps.js';
 import { getLocation, getOrganization } from './tenants.js';
 
 export interface ApiKey {
@@ -10,6 +11,8 @@ export interface ApiKey {
   organizationId: number | null;
   locationId: number | null;
   description: string | null;
+  /** the partner app of a partner key; null for a staff key */
+  appId: string | null;
   /** The first characters of the key, enough to recognise it in a list. */
   prefix: string;
   createdAt: string;
@@ -22,12 +25,14 @@ interface ApiKeyRow {
   organization_id: number | null;
   location_id: number | null;
   description: string | null;
+  app_id: string | null;
   key_prefix: string;
   created_at: Date;
   revoked_at: Date | null;
 }
 
-const COLUMNS = 'id, role, organization_id, location_id, description, key_prefix, created_at, revoked_at';
+const COLUMNS =
+  'id, role, organization_id, location_id, description, app_id, key_prefix, created_at, revoked_at';
 
 const toApiKey = (r: ApiKeyRow): ApiKey => ({
   id: r.id,
@@ -35,6 +40,7 @@ const toApiKey = (r: ApiKeyRow): ApiKey => ({
   organizationId: r.organization_id,
   locationId: r.location_id,
   description: r.description,
+  appId: r.app_id,
   prefix: r.key_prefix,
   createdAt: r.created_at.toISOString(),
   revokedAt: r.revoked_at?.toISOString() ?? null,
@@ -49,9 +55,20 @@ export function generateKey(kind: Role | 'admin'): string {
   return `fpt_${kind}_${randomBytes(32).toString('base64url')}`;
 }
 
+/**
+ * A new key, shown once. A partner key belongs to `appId`, or, without one, to a new app of its
+ * own (named after the key's description, or its prefix): two partner keys made without an app are
+ * two apps, isolated from each other. Staff keys belong to no app.
+ */
 export async function createApiKey(
   q: Queryable,
-  input: { role: Role; organizationId: number | null; locationId: number | null; description: string | null },
+  input: {
+    role: Role;
+    organizationId: number | null;
+    locationId: number | null;
+    description: string | null;
+    appId?: string;
+  },
 ): Promise<ApiKey & { key: string }> {
   if (input.organizationId !== null && !(await getOrganization(q, input.organizationId))) {
     throw unprocessable('organizationId', `organization ${input.organizationId} does not exist`);
@@ -59,17 +76,29 @@ export async function createApiKey(
   if (input.locationId !== null && !(await getLocation(q, input.locationId))) {
     throw unprocessable('locationId', `location ${input.locationId} does not exist`);
   }
+  if (input.appId !== undefined && !(await getApp(q, input.appId))) {
+    throw unprocessable('appId', `app ${input.appId} does not exist`);
+  }
   const key = generateKey(input.role);
+  const prefix = key.slice(0, 16);
+  const appId =
+    input.role !== 'partner'
+      ? null
+      : (input.appId ??
+        (await createApp(q, { name: input.description ?? `Partner key ${prefix}`, description: null })).id);
   const { rows } = await q.query<ApiKeyRow>(
-    `INSERT INTO api_keys (key_hash, key_prefix, role, organization_id, location_id, description)
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
-    [hashKey(key), key.slice(0, 16), input.role, input.organizationId, input.locationId, input.description],
+    `INSERT INTO api_keys (key_hash, key_prefix, role, organization_id, location_id, description, app_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
+    [hashKey(key), prefix, input.role, input.organizationId, input.locationId, input.description, appId],
   );
   return { ...toApiKey(rows[0]!), key };
 }
 
-export async function listApiKeys(q: Queryable): Promise<ApiKey[]> {
-  const { rows } = await q.query<ApiKeyRow>(`SELECT ${COLUMNS} FROM api_keys ORDER BY id`);
+export async function listApiKeys(q: Queryable, filter: { appId?: string } = {}): Promise<ApiKey[]> {
+  const { rows } = await q.query<ApiKeyRow>(
+    `SELECT ${COLUMNS} FROM api_keys WHERE ($1::text IS NULL OR app_id = $1) ORDER BY id`,
+    [filter.appId ?? null],
+  );
   return rows.map(toApiKey);
 }
 
@@ -95,5 +124,6 @@ export async function principalForKey(q: Queryable, key: string): Promise<Princi
     role: r.role,
     organizationId: r.organization_id,
     locationId: r.location_id,
+    appId: r.app_id,
   };
 }

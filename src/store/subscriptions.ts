@@ -1,5 +1,6 @@
 import { newEventId } from '../domain/ids.js';
 import type { EventType } from '../domain/events.js';
+import type { DisabledBy, SubscriptionFilter } from '../domain/ownership.js';
 import type { Db, Queryable } from './db.js';
 
 export type SubscriptionStatus = 'active' | 'paused' | 'disabled';
@@ -12,9 +13,13 @@ export interface Subscription {
   /** the one location of a location-scoped subscription; null when organization-scoped */
   locationId: number | null;
   organizationId: number;
+  /** the partner app that owns it; null for the gym's own */
+  appId: string | null;
   description: string | null;
   status: SubscriptionStatus;
   disabledReason: string | null;
+  /** who disabled it, when the gym, the operator or its app did; null when its failures did (or it is not disabled) */
+  disabledBy: DisabledBy | null;
   /** until when the previous secret still signs, during a rotation */
   previousSecretExpiresAt: string | null;
   lastSuccessAt: string | null;
@@ -29,9 +34,11 @@ interface Row {
   event_types: EventType[] | null;
   location_id: number | null;
   organization_id: number;
+  app_id: string | null;
   description: string | null;
   status: SubscriptionStatus;
   disabled_reason: string | null;
+  disabled_by: DisabledBy | null;
   previous_secret_expires_at: Date | null;
   last_success_at: Date | null;
   failing_since: Date | null;
@@ -39,8 +46,8 @@ interface Row {
   updated_at: Date;
 }
 
-const COLUMNS = `id, url, event_types, location_id, organization_id, description, status, disabled_reason,
-  previous_secret_expires_at, last_success_at, failing_since, created_at, updated_at`;
+const COLUMNS = `id, url, event_types, location_id, organization_id, app_id, description, status,
+  disabled_reason, disabled_by, previous_secret_expires_at, last_success_at, failing_since, created_at, updated_at`;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
@@ -50,9 +57,11 @@ const toSubscription = (r: Row): Subscription => ({
   eventTypes: r.event_types,
   locationId: r.location_id,
   organizationId: r.organization_id,
+  appId: r.app_id,
   description: r.description,
   status: r.status,
   disabledReason: r.disabled_reason,
+  disabledBy: r.disabled_by,
   previousSecretExpiresAt: iso(r.previous_secret_expires_at),
   lastSuccessAt: iso(r.last_success_at),
   failingSince: iso(r.failing_since),
@@ -69,11 +78,16 @@ export async function createSubscription(
     organizationId: number;
     description: string | null;
     secret: string;
+    /** the owner (default: none, the gym's own) */
+    appId?: string | null;
+    /** the API key that created it (default: none, the operator) */
+    createdByKeyId?: number | null;
   },
 ): Promise<Subscription> {
   const { rows } = await q.query<Row>(
-    `INSERT INTO subscriptions (id, url, event_types, location_id, organization_id, description, secret)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
+    `INSERT INTO subscriptions (id, url, event_types, location_id, organization_id, description, secret,
+       app_id, created_by_key_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
     [
       `sub_${newEventId()}`,
       input.url,
@@ -82,38 +96,51 @@ export async function createSubscription(
       input.organizationId,
       input.description,
       input.secret,
+      input.appId ?? null,
+      input.createdByKeyId ?? null,
     ],
   );
   return toSubscription(rows[0]!);
 }
 
-/** Which subscriptions a caller may see: all, one organization's (with its locations'), or one location's. */
-export interface SubscriptionScope {
-  organizationId: number | null;
-  locationId: number | null;
-}
-
-const SCOPE_FILTER = `($2::bigint IS NULL OR organization_id = $2) AND ($3::bigint IS NULL OR location_id = $3)`;
+/**
+ * The subscriptions `filter` lets a caller see (`subscriptionFilter`): its scope's (all, one
+ * organization's with its locations', or one location's), and for a partner key its app's only.
+ * $1 … $4 of a statement that appends it.
+ */
+const FILTER = `($1::bigint IS NULL OR organization_id = $1) AND ($2::bigint IS NULL OR location_id = $2)
+  AND (NOT $3::boolean OR app_id = $4)`;
+const filterParams = (f: SubscriptionFilter) => [
+  f.organizationId,
+  f.locationId,
+  f.ownApp !== undefined,
+  f.ownApp?.appId ?? null,
+];
 
 export async function getSubscription(
   q: Queryable,
   id: string,
-  scope: SubscriptionScope,
+  filter: SubscriptionFilter,
   opts: { forUpdate?: boolean } = {},
 ): Promise<Subscription | undefined> {
   const { rows } = await q.query<Row>(
-    `SELECT ${COLUMNS} FROM subscriptions WHERE id = $1 AND ${SCOPE_FILTER}${opts.forUpdate ? ' FOR UPDATE' : ''}`,
-    [id, scope.organizationId, scope.locationId],
+    `SELECT ${COLUMNS} FROM subscriptions WHERE ${FILTER} AND id = $5${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+    [...filterParams(filter), id],
   );
   return rows[0] && toSubscription(rows[0]);
 }
 
-export async function listSubscriptions(q: Queryable, scope: SubscriptionScope): Promise<Subscription[]> {
+/** What `filter` lets a caller see; `appId` narrows to one app's (`null`: the gym's own). */
+export async function listSubscriptions(
+  q: Queryable,
+  filter: SubscriptionFilter,
+  opts: { appId?: string | null } = {},
+): Promise<Subscription[]> {
   const { rows } = await q.query<Row>(
     `SELECT ${COLUMNS} FROM subscriptions
-     WHERE ($1::bigint IS NULL OR organization_id = $1) AND ($2::bigint IS NULL OR location_id = $2)
+     WHERE ${FILTER} AND (NOT $5::boolean OR app_id IS NOT DISTINCT FROM $6)
      ORDER BY created_at, id`,
-    [scope.organizationId, scope.locationId],
+    [...filterParams(filter), opts.appId !== undefined, opts.appId ?? null],
   );
   return rows.map(toSubscription);
 }
@@ -125,18 +152,25 @@ export async function updateSubscription(
     url?: string;
     eventTypes?: EventType[] | null;
     description?: string | null;
-    status?: 'active' | 'paused';
+    /** `disabled` comes with who disabled it */
+    status?: { to: 'active' | 'paused' } | { to: 'disabled'; by: DisabledBy };
+    /** a new owner (the operator moves a subscription between apps and the gym) */
+    appId?: string | null;
   },
 ): Promise<Subscription> {
+  const by = patch.status?.to === 'disabled' ? patch.status.by : null;
   const { rows } = await q.query<Row>(
     `UPDATE subscriptions SET
        url = coalesce($2, url),
        event_types = CASE WHEN $3::boolean THEN $4::text[] ELSE event_types END,
        description = CASE WHEN $5::boolean THEN $6 ELSE description END,
        status = coalesce($7, status),
-       -- re-enabling starts the failure clock afresh
-       disabled_reason = CASE WHEN $7 IS NOT NULL THEN NULL ELSE disabled_reason END,
+       -- a status set by hand replaces the failures' reason; re-enabling starts the failure clock afresh
+       disabled_reason = CASE WHEN $7 IS NULL THEN disabled_reason
+                              WHEN $7 = 'disabled' THEN 'disabled by the ' || $8 ELSE NULL END,
+       disabled_by = CASE WHEN $7 IS NULL THEN disabled_by ELSE $8 END,
        failing_since = CASE WHEN $7 = 'active' AND status = 'disabled' THEN NULL ELSE failing_since END,
+       app_id = CASE WHEN $9::boolean THEN $10 ELSE app_id END,
        updated_at = now()
      WHERE id = $1 RETURNING ${COLUMNS}`,
     [
@@ -146,7 +180,10 @@ export async function updateSubscription(
       patch.eventTypes ?? null,
       'description' in patch,
       patch.description ?? null,
-      patch.status ?? null,
+      patch.status?.to ?? null,
+      by,
+      'appId' in patch,
+      patch.appId ?? null,
     ],
   );
   return toSubscription(rows[0]!);

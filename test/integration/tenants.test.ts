@@ -60,7 +60,9 @@ describe('tenants and keys', () => {
       role: 'partner',
       organizationId: null,
       locationId: tenant.locA,
+      appId: res.body.appId,
     });
+    expect(res.body.appId).toMatch(/^app_[0-9a-f]{32}$/);
   });
 
   test('a key needs exactly one scope that exists', async ({ api, tenant }) => {

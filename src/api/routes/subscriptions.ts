@@ -4,19 +4,16 @@ import Type from 'typebox';
 import { checkUrl, UrlRefused } from '../../delivery/ssrf.js';
 import { SecretBox } from '../../delivery/secret-box.js';
 import { generateSecret } from '../../delivery/signing.js';
-import { EVENT_CATALOG, EVENT_TYPES, type ContactEvent, type EventType } from '../../domain/events.js';
-import { newEventId } from '../../domain/ids.js';
-import { forbidden, invalid, notFound, AppError, conflict } from '../../errors.js';
+import { EVENT_TYPES, type EventType } from '../../domain/events.js';
 import {
-  getDelivery,
-  insertTestDelivery,
-  listDeliveries,
-  parkInactive,
-  replay,
-  unpark,
-  retryDelivery,
-  type DeliveryStatus,
-} from '../../store/deliveries.js';
+  disablerOf,
+  requireSubscriptionAction,
+  subscriptionFilter,
+  type SubscriptionAction,
+} from '../../domain/ownership.js';
+import { forbidden, invalid, notFound, AppError } from '../../errors.js';
+import { getApp } from '../../store/apps.js';
+import { parkInactive, unpark } from '../../store/deliveries.js';
 import type { Queryable } from '../../store/db.js';
 import {
   createSubscription,
@@ -27,11 +24,11 @@ import {
   updateSubscription,
   type Subscription,
 } from '../../store/subscriptions.js';
-import { listLocations } from '../../store/tenants.js';
-import { scopeFilter } from '../../domain/principal.js';
+import { getOrganization } from '../../store/tenants.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
+import { AppIdSchema } from '../schemas.js';
 
-const EventTypeSchema = Type.Unsafe<EventType>({ type: 'string', enum: [...EVENT_TYPES] });
+export const EventTypeSchema = Type.Unsafe<EventType>({ type: 'string', enum: [...EVENT_TYPES] });
 const EventTypes = Type.Unsafe<EventType[] | null>({
   type: ['array', 'null'],
   items: EventTypeSchema,
@@ -40,6 +37,7 @@ const EventTypes = Type.Unsafe<EventType[] | null>({
 });
 const Url = Type.String({ minLength: 1, maxLength: 2048 });
 const Description = Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 500 });
+const OwnerAppId = Type.Unsafe<string | null>({ ...AppIdSchema, type: ['string', 'null'] });
 
 const CreateBody = Type.Object(
   {
@@ -48,6 +46,8 @@ const CreateBody = Type.Object(
     locationId: Type.Optional(Type.Integer({ minimum: 1 })),
     organizationId: Type.Optional(Type.Integer({ minimum: 1 })),
     description: Type.Optional(Description),
+    /** the operator creates a subscription for an app (a partner key's are its app's) */
+    appId: Type.Optional(OwnerAppId),
   },
   { additionalProperties: false },
 );
@@ -57,34 +57,24 @@ const PatchBody = Type.Object(
     url: Type.Optional(Url),
     eventTypes: Type.Optional(EventTypes),
     description: Type.Optional(Description),
-    status: Type.Optional(Type.Unsafe<'active' | 'paused'>({ type: 'string', enum: ['active', 'paused'] })),
+    status: Type.Optional(
+      Type.Unsafe<'active' | 'paused' | 'disabled'>({
+        type: 'string',
+        enum: ['active', 'paused', 'disabled'],
+      }),
+    ),
+    /** the operator moves a subscription to an app, or to the gym (null) */
+    appId: Type.Optional(OwnerAppId),
   },
   { additionalProperties: false },
 );
 
-const SubParams = Type.Object({ id: Type.String({ pattern: '^sub_[0-9a-f]{32}$' }) });
-const DeliveryParams = Type.Object({ id: Type.String({ pattern: '^dlv_[0-9a-f]{32}$' }) });
-const StatusSchema = Type.Unsafe<DeliveryStatus>({
-  type: 'string',
-  enum: ['pending', 'sending', 'succeeded', 'failed'],
-});
-const DeliveriesQuery = Type.Object(
-  {
-    status: Type.Optional(StatusSchema),
-    before: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
-  },
+const ListQuery = Type.Object(
+  { appId: Type.Optional(Type.Union([AppIdSchema, Type.Literal('none')])) },
   { additionalProperties: false },
 );
-const ReplayBody = Type.Object(
-  {
-    since: Type.String({ format: 'date-time' }),
-    status: Type.Optional(
-      Type.Unsafe<'failed' | 'succeeded'>({ type: 'string', enum: ['failed', 'succeeded'] }),
-    ),
-  },
-  { additionalProperties: false },
-);
+
+export const SubParams = Type.Object({ id: Type.String({ pattern: '^sub_[0-9a-f]{32}$' }) });
 const RotateBody = Type.Union([
   Type.Null(),
   Type.Object(
@@ -92,15 +82,6 @@ const RotateBody = Type.Union([
     { additionalProperties: false },
   ),
 ]);
-const TestBody = Type.Union([
-  Type.Null(),
-  Type.Object({ eventType: Type.Optional(EventTypeSchema) }, { additionalProperties: false }),
-]);
-
-/** The contact id of every test event: never a real contact (ids count up from 1). */
-export const TEST_CONTACT_ID = Number.MAX_SAFE_INTEGER;
-
-const scopeOf = (req: FastifyRequest) => scopeFilter(req.principal);
 
 function urlOrThrow(url: string, allowPrivate: boolean): string {
   try {
@@ -111,18 +92,33 @@ function urlOrThrow(url: string, allowPrivate: boolean): string {
   }
 }
 
-async function visibleSubscription(
+/**
+ * The subscription, if it exists for the caller (its scope, and for a partner key its app: 404
+ * otherwise, never a hint that it exists), and the caller may take `action` on it (403 otherwise).
+ */
+export async function visibleSubscription(
   q: Queryable,
   req: FastifyRequest,
   id: string,
-  forUpdate = false,
+  action: SubscriptionAction,
+  opts: { forUpdate?: boolean; newStatus?: 'active' | 'paused' | 'disabled' } = {},
 ): Promise<Subscription> {
-  const sub = await getSubscription(q, id, scopeOf(req), { forUpdate });
+  const sub = await getSubscription(q, id, subscriptionFilter(req.principal), opts);
   if (!sub) throw notFound(`subscription ${id}`);
+  requireSubscriptionAction(req.principal, sub, action, opts.newStatus);
   return sub;
 }
 
-/** Subscriptions and their deliveries: both roles manage them, within their scope. */
+/** An app given as a subscription's owner: the operator's to choose, and it must exist. */
+async function ownerApp(q: Queryable, req: FastifyRequest, appId: string | null): Promise<string | null> {
+  if (req.principal.kind !== 'operator')
+    throw forbidden("only the operator sets a subscription's app; a partner key's are its own app's");
+  if (appId !== null && !(await getApp(q, appId)))
+    throw new AppError(404, 'not_found', `app ${appId} not found`, 'appId');
+  return appId;
+}
+
+/** Subscriptions: both roles manage them, within their scope and as their ownership allows. */
 export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const allowPrivate = config.delivery.allowPrivateUrls;
@@ -149,6 +145,10 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
       if (p.kind === 'api_key' && p.organizationId !== b.organizationId) {
         throw new AppError(404, 'not_found', `organization ${b.organizationId} not found`, 'organizationId');
       }
+      // the operator's subscription starts receiving at once: the organization must exist
+      if (!(await getOrganization(db, b.organizationId))) {
+        throw new AppError(404, 'not_found', `organization ${b.organizationId} not found`, 'organizationId');
+      }
       locationId = null;
       organizationId = b.organizationId;
     } else if (p.kind === 'api_key') {
@@ -161,6 +161,11 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
     } else {
       throw invalid('locationId', 'the operator key must give locationId or organizationId', 'invalid_scope');
     }
+    // a partner key's subscription is its app's; a staff key's the gym's; the operator chooses
+    let appId: string | null = p.kind === 'api_key' ? p.appId : null;
+    if (b.appId !== undefined && !(p.kind === 'api_key' && b.appId === p.appId)) {
+      appId = await ownerApp(db, req, b.appId);
+    }
     const secret = generateSecret();
     const sub = await createSubscription(db, {
       url: urlOrThrow(b.url, allowPrivate),
@@ -169,27 +174,43 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
       organizationId,
       description: b.description ?? null,
       secret: stored(secret),
+      appId,
+      createdByKeyId: p.kind === 'api_key' ? p.keyId : null,
     });
     return reply.status(201).send({ ...sub, secret });
   });
 
-  app.get('/api/subscriptions', async (req) => ({ data: await listSubscriptions(db, scopeOf(req)) }));
+  app.get('/api/subscriptions', { schema: { querystring: ListQuery } }, async (req) => {
+    const { appId } = req.query;
+    const filter = appId === undefined ? {} : { appId: appId === 'none' ? null : appId };
+    return { data: await listSubscriptions(db, subscriptionFilter(req.principal), filter) };
+  });
 
   app.get('/api/subscriptions/:id', { schema: { params: SubParams } }, async (req) =>
-    visibleSubscription(db, req, req.params.id),
+    visibleSubscription(db, req, req.params.id, 'read'),
   );
 
   app.patch('/api/subscriptions/:id', { schema: { params: SubParams, body: PatchBody } }, async (req) => {
     const b = req.body;
+    const p = req.principal;
     return db.transaction(async (tx) => {
-      await visibleSubscription(tx, req, req.params.id, true);
+      const before = await visibleSubscription(tx, req, req.params.id, 'read', { forUpdate: true });
+      if (b.url !== undefined || 'eventTypes' in b || 'description' in b)
+        requireSubscriptionAction(p, before, 'manage');
+      if (b.status !== undefined) requireSubscriptionAction(p, before, 'status', b.status);
+      const appId = b.appId === undefined ? undefined : await ownerApp(tx, req, b.appId);
       const sub = await updateSubscription(tx, req.params.id, {
         ...(b.url !== undefined ? { url: urlOrThrow(b.url, allowPrivate) } : {}),
         ...('eventTypes' in b ? { eventTypes: b.eventTypes ?? null } : {}),
         ...('description' in b ? { description: b.description ?? null } : {}),
-        ...(b.status !== undefined ? { status: b.status } : {}),
+        ...(b.status === 'disabled'
+          ? { status: { to: 'disabled' as const, by: disablerOf(p) } }
+          : b.status !== undefined
+            ? { status: { to: b.status } }
+            : {}),
+        ...(appId !== undefined ? { appId } : {}),
       });
-      // pausing parks the waiting deliveries; resuming releases them
+      // pausing or disabling parks the waiting deliveries; resuming releases them
       if (sub.status === 'active') {
         if ((await unpark(tx, sub.id)) > 0) await tx.notify('deliveries');
       } else await parkInactive(tx, [sub.id]);
@@ -198,7 +219,7 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
   });
 
   app.delete('/api/subscriptions/:id', { schema: { params: SubParams } }, async (req, reply) => {
-    await visibleSubscription(db, req, req.params.id);
+    await visibleSubscription(db, req, req.params.id, 'manage');
     await deleteSubscription(db, req.params.id);
     return reply.status(204).send();
   });
@@ -207,7 +228,7 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
     '/api/subscriptions/:id/rotate-secret',
     { schema: { params: SubParams, body: RotateBody } },
     async (req) => {
-      await visibleSubscription(db, req, req.params.id);
+      await visibleSubscription(db, req, req.params.id, 'manage');
       const secret = generateSecret();
       const overlapMs =
         req.body?.overlapHours !== undefined
@@ -217,82 +238,4 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
       return { secret, previousSecretExpiresAt };
     },
   );
-
-  app.post(
-    '/api/subscriptions/:id/test',
-    { schema: { params: SubParams, body: TestBody } },
-    async (req, reply) => {
-      const sub = await visibleSubscription(db, req, req.params.id);
-      const type = req.body?.eventType ?? 'contact.updated';
-      const example = EVENT_CATALOG.find((e) => e.type === type)!.example;
-      const locationId =
-        sub.locationId ??
-        (await listLocations(db, { organizationId: sub.organizationId, locationId: null }))[0]?.id;
-      if (locationId === undefined)
-        throw conflict('the organization has no location to send a test event for');
-      const envelope = {
-        ...example,
-        eventId: newEventId(),
-        eventTimestamp: new Date().toISOString(),
-        locationId,
-        organizationId: sub.organizationId,
-        data: { ...example.data, contactId: TEST_CONTACT_ID },
-      } as ContactEvent;
-      const deliveryId = await db.transaction(async (tx) => {
-        const id = await insertTestDelivery(tx, sub.id, envelope);
-        await tx.notify('deliveries');
-        return id;
-      });
-      return reply.status(202).send({ deliveryId, event: envelope });
-    },
-  );
-
-  app.get(
-    '/api/subscriptions/:id/deliveries',
-    { schema: { params: SubParams, querystring: DeliveriesQuery } },
-    async (req) => {
-      await visibleSubscription(db, req, req.params.id);
-      const q = req.query;
-      return listDeliveries(db, req.params.id, {
-        status: q.status,
-        before: q.before === undefined ? undefined : Number(q.before),
-        limit: q.limit ?? 50,
-      });
-    },
-  );
-
-  app.post(
-    '/api/subscriptions/:id/replay',
-    { schema: { params: SubParams, body: ReplayBody } },
-    async (req, reply) => {
-      await visibleSubscription(db, req, req.params.id);
-      const since = new Date(req.body.since);
-      const result = await db.transaction(async (tx) => {
-        const r = await replay(tx, req.params.id, since, req.body.status);
-        if (r.requeued + r.created > 0) await tx.notify('deliveries');
-        return r;
-      });
-      return reply.status(202).send({ queued: result.requeued + result.created, ...result });
-    },
-  );
-
-  app.get('/api/deliveries/:id', { schema: { params: DeliveryParams } }, async (req) => {
-    const d = await getDelivery(db, req.params.id);
-    if (!d || !(await getSubscription(db, d.subscriptionId, scopeOf(req))))
-      throw notFound(`delivery ${req.params.id}`);
-    return d;
-  });
-
-  app.post('/api/deliveries/:id/retry', { schema: { params: DeliveryParams } }, async (req, reply) => {
-    const d = await getDelivery(db, req.params.id);
-    if (!d || !(await getSubscription(db, d.subscriptionId, scopeOf(req))))
-      throw notFound(`delivery ${req.params.id}`);
-    const queued = await db.transaction(async (tx) => {
-      const ok = await retryDelivery(tx, d.id);
-      if (ok) await tx.notify('deliveries');
-      return ok;
-    });
-    if (!queued) throw conflict('the delivery is being sent right now');
-    return reply.status(202).send(await getDelivery(db, d.id));
-  });
 }

@@ -5,7 +5,14 @@ import { invalid, notFound } from '../../errors.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../store/api-keys.js';
 import { createLocation, createOrganization, getOrganization, listLocations } from '../../store/tenants.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
-import { CreateApiKeyBody, CreateLocationBody, IdParams, LocationParams, NameBody } from '../schemas.js';
+import {
+  ApiKeyListQuery,
+  CreateApiKeyBody,
+  CreateLocationBody,
+  IdParams,
+  LocationParams,
+  NameBody,
+} from '../schemas.js';
 
 /** Organizations, locations and API keys: the operator creates them, keys read their own scope. */
 export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
@@ -20,6 +27,7 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
       role: p.role,
       organizationId: p.organizationId,
       locationId: p.locationId,
+      appId: p.appId,
     };
   });
 
@@ -56,7 +64,7 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
 
   app.post('/api/api-keys', { schema: { body: CreateApiKeyBody } }, async (req, reply) => {
     requireOperator(req.principal);
-    const { role, organizationId, locationId, description } = req.body;
+    const { role, organizationId, locationId, description, appId } = req.body;
     if ((organizationId === undefined) === (locationId === undefined)) {
       throw invalid(
         organizationId === undefined ? 'organizationId' : 'locationId',
@@ -64,18 +72,25 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
         'invalid_scope',
       );
     }
-    const key = await createApiKey(db, {
-      role,
-      organizationId: organizationId ?? null,
-      locationId: locationId ?? null,
-      description: description ?? null,
-    });
+    if (appId !== undefined && role !== 'partner') {
+      throw invalid('appId', 'staff keys belong to no app; only a partner key takes appId', 'invalid_app');
+    }
+    // the key and (without appId) its new app are made together
+    const key = await db.transaction((tx) =>
+      createApiKey(tx, {
+        role,
+        organizationId: organizationId ?? null,
+        locationId: locationId ?? null,
+        description: description ?? null,
+        ...(appId !== undefined ? { appId } : {}),
+      }),
+    );
     return reply.status(201).send(key);
   });
 
-  app.get('/api/api-keys', async (req) => {
+  app.get('/api/api-keys', { schema: { querystring: ApiKeyListQuery } }, async (req) => {
     requireOperator(req.principal);
-    return { data: await listApiKeys(db) };
+    return { data: await listApiKeys(db, req.query) };
   });
 
   app.delete('/api/api-keys/:id', { schema: { params: IdParams } }, async (req) => {

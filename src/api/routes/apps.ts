@@ -1,0 +1,69 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import { requireOperator, scopeFilter } from '../../domain/principal.js';
+import { notFound } from '../../errors.js';
+import { createApp, getApp, listApps, updateApp, type App } from '../../store/apps.js';
+import type { Queryable } from '../../store/db.js';
+import type { ApiDeps } from '../context.js';
+import { AppIdSchema } from '../schemas.js';
+
+const AppName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+const AppDescription = Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 500 });
+
+const CreateAppBody = Type.Object(
+  { name: AppName, description: Type.Optional(AppDescription) },
+  { additionalProperties: false },
+);
+const PatchAppBody = Type.Object(
+  { name: Type.Optional(AppName), description: Type.Optional(AppDescription) },
+  { additionalProperties: false },
+);
+const AppParams = Type.Object({ id: AppIdSchema });
+
+/**
+ * The apps a caller may read: the operator all of them; a partner key its own; a staff key those
+ * the gym deals with (an app with a key or a subscription in its scope).
+ */
+async function visibleApps(q: Queryable, req: FastifyRequest): Promise<App[]> {
+  const p = req.principal;
+  if (p.kind === 'operator') return listApps(q);
+  if (p.role === 'partner') {
+    const own = p.appId === null ? undefined : await getApp(q, p.appId);
+    return own ? [own] : [];
+  }
+  return listApps(q, scopeFilter(p));
+}
+
+/** Partner apps: the operator creates and names them; keys read the ones they deal with. */
+export function appRoutes(root: FastifyInstance, { db }: ApiDeps): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.post('/api/apps', { schema: { body: CreateAppBody } }, async (req, reply) => {
+    requireOperator(req.principal);
+    const created = await createApp(db, {
+      name: req.body.name.trim(),
+      description: req.body.description ?? null,
+    });
+    return reply.status(201).send(created);
+  });
+
+  app.get('/api/apps', async (req) => ({ data: await visibleApps(db, req) }));
+
+  app.get('/api/apps/:id', { schema: { params: AppParams } }, async (req) => {
+    const found = (await visibleApps(db, req)).find((a) => a.id === req.params.id);
+    if (!found) throw notFound(`app ${req.params.id}`);
+    return found;
+  });
+
+  app.patch('/api/apps/:id', { schema: { params: AppParams, body: PatchAppBody } }, async (req) => {
+    requireOperator(req.principal);
+    const b = req.body;
+    const updated = await updateApp(db, req.params.id, {
+      ...(b.name !== undefined ? { name: b.name.trim() } : {}),
+      ...('description' in b ? { description: b.description ?? null } : {}),
+    });
+    if (!updated) throw notFound(`app ${req.params.id}`);
+    return updated;
+  });
+}

@@ -1,0 +1,146 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import { EVENT_CATALOG, type ContactEvent } from '../../domain/events.js';
+import { newEventId } from '../../domain/ids.js';
+import { requireSubscriptionAction, subscriptionFilter } from '../../domain/ownership.js';
+import { conflict, notFound } from '../../errors.js';
+import {
+  getDelivery,
+  insertTestDelivery,
+  listDeliveries,
+  replay,
+  retryDelivery,
+  type DeliveryStatus,
+  type DeliveryView,
+} from '../../store/deliveries.js';
+import { getSubscription } from '../../store/subscriptions.js';
+import { listLocations } from '../../store/tenants.js';
+import type { ApiDeps } from '../context.js';
+import { EventTypeSchema, SubParams, visibleSubscription } from './subscriptions.js';
+
+const DeliveryParams = Type.Object({ id: Type.String({ pattern: '^dlv_[0-9a-f]{32}$' }) });
+const StatusSchema = Type.Unsafe<DeliveryStatus>({
+  type: 'string',
+  enum: ['pending', 'sending', 'succeeded', 'failed'],
+});
+const DeliveriesQuery = Type.Object(
+  {
+    status: Type.Optional(StatusSchema),
+    before: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+  },
+  { additionalProperties: false },
+);
+const ReplayBody = Type.Object(
+  {
+    since: Type.String({ format: 'date-time' }),
+    status: Type.Optional(
+      Type.Unsafe<'failed' | 'succeeded'>({ type: 'string', enum: ['failed', 'succeeded'] }),
+    ),
+  },
+  { additionalProperties: false },
+);
+const TestBody = Type.Union([
+  Type.Null(),
+  Type.Object({ eventType: Type.Optional(EventTypeSchema) }, { additionalProperties: false }),
+]);
+
+/** The contact id of every test event: never a real contact (ids count up from 1). */
+export const TEST_CONTACT_ID = Number.MAX_SAFE_INTEGER;
+
+/** The delivery, if its subscription exists for the caller (404 otherwise) and allows `action`. */
+async function visibleDelivery(
+  deps: ApiDeps,
+  req: FastifyRequest,
+  id: string,
+  action: 'read' | 'manage',
+): Promise<DeliveryView> {
+  const d = await getDelivery(deps.db, id);
+  const sub = d && (await getSubscription(deps.db, d.subscriptionId, subscriptionFilter(req.principal)));
+  if (!d || !sub) throw notFound(`delivery ${id}`);
+  requireSubscriptionAction(req.principal, sub, action);
+  return d;
+}
+
+/**
+ * A subscription's deliveries, their attempts, test events, retries and replays: what a key may
+ * see and do follows its subscription's (`visibleSubscription`).
+ */
+export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const { db } = deps;
+
+  app.post(
+    '/api/subscriptions/:id/test',
+    { schema: { params: SubParams, body: TestBody } },
+    async (req, reply) => {
+      const sub = await visibleSubscription(db, req, req.params.id, 'manage');
+      const type = req.body?.eventType ?? 'contact.updated';
+      const example = EVENT_CATALOG.find((e) => e.type === type)!.example;
+      const locationId =
+        sub.locationId ??
+        (await listLocations(db, { organizationId: sub.organizationId, locationId: null }))[0]?.id;
+      if (locationId === undefined)
+        throw conflict('the organization has no location to send a test event for');
+      const envelope = {
+        ...example,
+        eventId: newEventId(),
+        eventTimestamp: new Date().toISOString(),
+        locationId,
+        organizationId: sub.organizationId,
+        data: { ...example.data, contactId: TEST_CONTACT_ID },
+      } as ContactEvent;
+      const deliveryId = await db.transaction(async (tx) => {
+        const id = await insertTestDelivery(tx, sub.id, envelope);
+        await tx.notify('deliveries');
+        return id;
+      });
+      return reply.status(202).send({ deliveryId, event: envelope });
+    },
+  );
+
+  app.get(
+    '/api/subscriptions/:id/deliveries',
+    { schema: { params: SubParams, querystring: DeliveriesQuery } },
+    async (req) => {
+      await visibleSubscription(db, req, req.params.id, 'read');
+      const q = req.query;
+      return listDeliveries(db, req.params.id, {
+        status: q.status,
+        before: q.before === undefined ? undefined : Number(q.before),
+        limit: q.limit ?? 50,
+      });
+    },
+  );
+
+  app.post(
+    '/api/subscriptions/:id/replay',
+    { schema: { params: SubParams, body: ReplayBody } },
+    async (req, reply) => {
+      await visibleSubscription(db, req, req.params.id, 'manage');
+      const since = new Date(req.body.since);
+      const result = await db.transaction(async (tx) => {
+        const r = await replay(tx, req.params.id, since, req.body.status);
+        if (r.requeued + r.created > 0) await tx.notify('deliveries');
+        return r;
+      });
+      return reply.status(202).send({ queued: result.requeued + result.created, ...result });
+    },
+  );
+
+  app.get('/api/deliveries/:id', { schema: { params: DeliveryParams } }, async (req) => {
+    return visibleDelivery(deps, req, req.params.id, 'read');
+  });
+
+  app.post('/api/deliveries/:id/retry', { schema: { params: DeliveryParams } }, async (req, reply) => {
+    const d = await visibleDelivery(deps, req, req.params.id, 'manage');
+    const queued = await db.transaction(async (tx) => {
+      const ok = await retryDelivery(tx, d.id);
+      if (ok) await tx.notify('deliveries');
+      return ok;
+    });
+    if (!queued) throw conflict('the delivery is being sent right now');
+    return reply.status(202).send(await getDelivery(db, d.id));
+  });
+}

@@ -6,6 +6,8 @@ import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { installOpenApi } from './openapi/document.js';
+import { PACKAGE_VERSION } from '../version.js';
 import { appRoutes } from './routes/apps.js';
 import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
@@ -82,29 +84,35 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
     if (req.url.startsWith('/api/')) req.principal = await authenticate(db, operatorKey, req);
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    try {
-      await db.ping();
-      if (await migrationsApplied(db)) return { status: 'ready' };
-      return reply.status(503).send({ status: 'not_ready', reason: 'migrations not applied' });
-    } catch {
-      return reply.status(503).send({ status: 'not_ready', reason: 'store unreachable' });
-    }
+  installOpenApi(app, PACKAGE_VERSION);
+  // the routes go in once the OpenAPI plugin has loaded, so that it sees every one of them
+  app.after((err) => {
+    if (err) throw err;
+
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/readyz', async (_req, reply) => {
+      try {
+        await db.ping();
+        if (await migrationsApplied(db)) return { status: 'ready' };
+        return reply.status(503).send({ status: 'not_ready', reason: 'migrations not applied' });
+      } catch {
+        return reply.status(503).send({ status: 'not_ready', reason: 'store unreachable' });
+      }
+    });
+
+    if (metrics) metricsRoutes(app, { metrics, operatorKey, metricsToken: config.metricsToken });
+
+    const deps = { db, config };
+    tenantRoutes(app, deps);
+    subGroupRoutes(app, deps);
+    contactRoutes(app, deps);
+    importRoutes(app, deps);
+    automationRoutes(app, deps);
+    eventRoutes(app, deps);
+    appRoutes(app, deps);
+    subscriptionRoutes(app, deps);
+    subscriptionDeliveryRoutes(app, deps);
   });
-
-  if (metrics) metricsRoutes(app, { metrics, operatorKey, metricsToken: config.metricsToken });
-
-  const deps = { db, config };
-  tenantRoutes(app, deps);
-  subGroupRoutes(app, deps);
-  contactRoutes(app, deps);
-  importRoutes(app, deps);
-  automationRoutes(app, deps);
-  eventRoutes(app, deps);
-  appRoutes(app, deps);
-  subscriptionRoutes(app, deps);
-  subscriptionDeliveryRoutes(app, deps);
   return app;
 }
 

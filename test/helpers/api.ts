@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import type { Metrics } from '../../src/metrics.js';
 import type { Db } from '../../src/store/db.js';
+import { checkAnswersAgainstContract } from './contract.js';
 import { dbTest } from './db.js';
 
 export const OPERATOR_KEY = 'test-operator-key-0123456789';
@@ -25,10 +26,15 @@ export interface CallOptions {
 }
 
 export class TestApi {
+  /** answers that broke their route's contract (checkAnswersAgainstContract) */
+  readonly contractViolations: string[] = [];
+
   constructor(
     readonly app: FastifyInstance,
     readonly db: Db,
-  ) {}
+  ) {
+    checkAnswersAgainstContract(app, this.contractViolations);
+  }
 
   async call(method: string, url: string, opts: CallOptions = {}): Promise<Reply> {
     const headers: Record<string, string> = { ...opts.headers };
@@ -50,6 +56,8 @@ export class TestApi {
     } catch {
       // not JSON: leave the text for the assertion to show
     }
+    const violation = this.contractViolations.shift();
+    if (violation !== undefined) throw new Error(`contract: ${violation}`);
     return { status: res.statusCode, body, headers: res.headers };
   }
 

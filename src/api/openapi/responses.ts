@@ -1,0 +1,255 @@
+import Type from 'typebox';
+import { contactFieldSchemas, Id, nullable } from '../../domain/contact-schema.js';
+import { CHANGE_SOURCES } from '../../domain/contact.js';
+import { EVENT_TYPES, EventEnvelope } from '../../domain/events.js';
+
+/**
+ * The JSON Schemas of what the API answers: Fastify serializes every answer with them, the OpenAPI
+ * document (`GET /openapi.json`) publishes them, and the integration tests check every answer
+ * against them (test/helpers/api.ts). Objects admit no property they do not list, so a field
+ * added to an answer without its schema fails the tests instead of being dropped unseen.
+ */
+
+const object = <P extends Record<string, Type.TSchema>>(props: P, description?: string) =>
+  Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
+
+const Time = Type.String({ format: 'date-time' });
+const NullableTime = nullable(Type.String({ format: 'date-time' }));
+const Text = Type.String();
+const NullableText = nullable(Type.String());
+const Count = Type.Integer({ minimum: 0 });
+const Cursor = Type.String({
+  pattern: '^[0-9]+$',
+  description: 'pass as `after` (or `before`) for the next page',
+});
+const enumOf = (values: readonly string[]) => Type.Unsafe<string>({ type: 'string', enum: [...values] });
+const page = <T extends Type.TSchema>(item: T, nullableCursor = true) =>
+  object({ data: Type.Array(item), nextCursor: nullableCursor ? nullable(Cursor) : Cursor });
+const list = <T extends Type.TSchema>(item: T) => object({ data: Type.Array(item) });
+
+export const ErrorBody = object(
+  {
+    error: object({
+      code: Type.String({ description: 'stable, machine-readable: see docs/api.md, "Errors"' }),
+      message: Type.String(),
+      field: Type.Optional(Type.String({ description: 'the body field, parameter or header at fault' })),
+    }),
+  },
+  'An error: a 4xx the client can fix, 503 when the store cannot serve now (retry), 500 a fault of ours.',
+);
+
+export const Organization = object({ id: Id, name: Text, createdAt: Time });
+
+export const Location = object({
+  id: Id,
+  name: Text,
+  organizationId: Type.Integer({ minimum: 0, description: '0 for a location without an organization' }),
+  defaultContactGroupId: contactFieldSchemas.contactGroupId,
+  createdAt: Time,
+});
+
+const AppId = Type.String({ pattern: '^app_[0-9a-f]{32}$' });
+const NullableAppId = nullable(Type.String({ pattern: '^app_[0-9a-f]{32}$' }));
+
+export const App = object({
+  id: AppId,
+  name: Text,
+  description: NullableText,
+  createdAt: Time,
+  updatedAt: Time,
+});
+
+const apiKeyFields = {
+  id: Id,
+  role: enumOf(['staff', 'partner']),
+  organizationId: nullable(Id),
+  locationId: nullable(Id),
+  description: NullableText,
+  appId: NullableAppId,
+  prefix: Type.String({ description: 'the first characters of the key, to recognise it' }),
+  createdAt: Time,
+  revokedAt: NullableTime,
+};
+export const ApiKey = object(apiKeyFields);
+export const ApiKeyCreated = object({
+  ...apiKeyFields,
+  key: Type.String({ description: 'the key itself: shown this once, stored only as a hash' }),
+});
+
+export const Me = Type.Union([
+  object({ kind: Type.Literal('operator') }),
+  object({
+    kind: Type.Literal('api_key'),
+    id: Id,
+    role: enumOf(['staff', 'partner']),
+    organizationId: nullable(Id),
+    locationId: nullable(Id),
+    appId: NullableAppId,
+  }),
+]);
+
+export const SubGroup = object({
+  subGroupId: Id,
+  locationId: Id,
+  name: Text,
+  createdAt: Time,
+  updatedAt: Time,
+});
+
+export const Contact = object({
+  contactId: Id,
+  locationId: Id,
+  organizationId: Type.Integer({ minimum: 0 }),
+  isActive: Type.Boolean(),
+  ...contactFieldSchemas,
+  createdAt: Time,
+  updatedAt: Time,
+});
+
+export const HistoryEntry = object({
+  seq: Type.Integer({ minimum: 1 }),
+  at: Time,
+  operation: enumOf(['create', 'update', 'delete', 'reactivate', 'transfer']),
+  source: enumOf(CHANGE_SOURCES),
+  actor: nullable(Type.Integer()),
+  actorType: enumOf(['operator', 'api_key', 'automation_rule', 'system']),
+  locationId: Id,
+  changes: Type.Record(Type.String(), object({ from: Type.Unknown(), to: Type.Unknown() }), {
+    description:
+      'each changed field (custom fields as `customFields.<name>`) with its value before and after',
+  }),
+});
+
+const RuleCondition = Type.Object({}, { additionalProperties: true });
+export const AutomationRule = object({
+  ruleId: Id,
+  locationId: Id,
+  name: Text,
+  enabled: Type.Boolean(),
+  trigger: Type.Object(
+    { type: enumOf(['field_changed', 'field_condition', 'time']) },
+    { additionalProperties: true },
+  ),
+  conditions: Type.Array(RuleCondition),
+  action: Type.Object(
+    {
+      set: Type.Object(
+        {
+          contactGroupId: Type.Optional(contactFieldSchemas.contactGroupId),
+          subGroupId: Type.Optional(nullable(Id)),
+        },
+        { additionalProperties: false },
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  lastError: Type.Union([object({ message: Text, at: Time }), Type.Null()]),
+  createdAt: Time,
+  updatedAt: Time,
+});
+
+export const ImportSummary = object({
+  total: Count,
+  created: Count,
+  updated: Count,
+  unchanged: Count,
+  deactivated: Count,
+  rejected: Type.Array(
+    object({
+      row: Type.Integer({ minimum: 1 }),
+      code: Text,
+      field: Type.Optional(Text),
+      reason: Text,
+    }),
+  ),
+});
+
+export const Event = EventEnvelope;
+
+export const EventType = object({
+  type: enumOf(EVENT_TYPES),
+  description: Text,
+  schema: Type.Object({}, { additionalProperties: true, description: "the event's JSON Schema" }),
+  example: Type.Object({}, { additionalProperties: true }),
+});
+
+const subscriptionFields = {
+  id: Type.String({ pattern: '^sub_[0-9a-f]{32}$' }),
+  url: Text,
+  eventTypes: Type.Union([Type.Array(enumOf(EVENT_TYPES)), Type.Null()]),
+  locationId: nullable(Id),
+  organizationId: Type.Integer({ minimum: 0 }),
+  appId: NullableAppId,
+  description: NullableText,
+  status: enumOf(['active', 'paused', 'disabled']),
+  disabledReason: NullableText,
+  disabledBy: Type.Union([enumOf(['app', 'gym', 'operator']), Type.Null()]),
+  previousSecretExpiresAt: NullableTime,
+  lastSuccessAt: NullableTime,
+  failingSince: NullableTime,
+  createdAt: Time,
+  updatedAt: Time,
+};
+export const Subscription = object(subscriptionFields);
+export const SubscriptionCreated = object({
+  ...subscriptionFields,
+  secret: Type.String({ description: 'the signing secret: shown here and on rotation only' }),
+});
+export const SecretRotated = object({ secret: Text, previousSecretExpiresAt: Time });
+
+const DeliveryStatus = enumOf(['pending', 'sending', 'succeeded', 'failed']);
+export const Delivery = object({
+  id: Type.String({ pattern: '^dlv_[0-9a-f]{32}$' }),
+  subscriptionId: Text,
+  eventId: Text,
+  eventType: Text,
+  contactId: Type.Integer(),
+  isTest: Type.Boolean(),
+  status: DeliveryStatus,
+  attempts: Count,
+  nextAttemptAt: NullableTime,
+  lastStatusCode: nullable(Type.Integer()),
+  lastError: NullableText,
+  createdAt: Time,
+  completedAt: NullableTime,
+  attemptLog: Type.Array(
+    object({
+      attempt: Type.Integer({ minimum: 1 }),
+      at: Time,
+      durationMs: Count,
+      statusCode: nullable(Type.Integer()),
+      responseBody: NullableText,
+      error: NullableText,
+      outcome: enumOf(['succeeded', 'retry', 'failed', 'disabled']),
+    }),
+  ),
+});
+
+export const TestSent = object({ deliveryId: Text, event: EventEnvelope });
+export const Replayed = object({
+  queued: Type.Integer({ minimum: 0, description: 'requeued + created' }),
+  requeued: Type.Integer({ minimum: 0, description: 'existing deliveries queued again' }),
+  created: Type.Integer({
+    minimum: 0,
+    description: 'new deliveries, for events the subscription had none of',
+  }),
+});
+
+export const Pages = {
+  contacts: page(Contact),
+  history: page(HistoryEntry),
+  events: page(EventEnvelope, false),
+  deliveries: page(Delivery),
+};
+export const Lists = {
+  locations: list(Location),
+  apiKeys: list(ApiKey),
+  apps: list(App),
+  subGroups: list(SubGroup),
+  rules: list(AutomationRule),
+  eventTypes: list(EventType),
+  subscriptions: list(Subscription),
+};
+
+export const Health = object({ status: Text });
+export const Ready = object({ status: Text, reason: Type.Optional(Text) });

@@ -7,6 +7,7 @@ import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { installOpenApi } from './openapi/document.js';
+import { serializerCompiler } from './openapi/serializer.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { appRoutes } from './routes/apps.js';
 import { automationRoutes } from './routes/automations.js';
@@ -68,6 +69,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
     onConstructorPoisoning: 'error',
   });
   app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   // a CSV import is read as a stream by its route (csv-parse), never buffered whole
   app.addContentTypeParser('text/csv', (_req, payload, done) => done(null, payload));
   // Fastify reads text/plain as a string by default; bodies here are JSON (or CSV for imports)

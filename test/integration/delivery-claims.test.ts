@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import { closeDueWindows } from '../../src/events/close-windows.js';
-import { claimDeliveries } from '../../src/store/deliveries.js';
+import { claimDeliveries } from '../../src/store/deliveries/claim.js';
 import { heartbeat, reapDeadWorkers, registerWorker } from '../../src/store/workers.js';
 import { apiTest, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
 import type { Db } from '../../src/store/db.js';

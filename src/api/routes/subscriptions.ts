@@ -7,16 +7,10 @@ import { generateSecret } from '../../delivery/signing.js';
 import { EVENT_CATALOG, EVENT_TYPES, type ContactEvent, type EventType } from '../../domain/events.js';
 import { newEventId } from '../../domain/ids.js';
 import { forbidden, invalid, notFound, AppError, conflict } from '../../errors.js';
-import {
-  getDelivery,
-  insertTestDelivery,
-  listDeliveries,
-  parkInactive,
-  replay,
-  unpark,
-  retryDelivery,
-  type DeliveryStatus,
-} from '../../store/deliveries.js';
+import { parkInactive, unpark } from '../../store/deliveries/park.js';
+import type { DeliveryStatus } from '../../store/deliveries/queue.js';
+import { getDelivery, listDeliveries } from '../../store/deliveries/read.js';
+import { insertTestDelivery, replay, retryDelivery } from '../../store/deliveries/requeue.js';
 import type { Queryable } from '../../store/db.js';
 import {
   createSubscription,

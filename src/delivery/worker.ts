@@ -9,10 +9,11 @@ import type { ClaimedDelivery } from '../store/deliveries/queue.js';
 import { releaseAllLeases } from '../store/deliveries/release.js';
 import type { Metrics } from '../metrics.js';
 import { completionOf, deliveryHeaders } from './attempt.js';
-import { Fifo } from './fifo.js';
+import { Capacity } from './capacity.js';
+import { chooseHandOff } from './hand-off.js';
 import { Liveness } from './liveness.js';
 import { OutcomeBatcher } from './outcomes.js';
-import { RateMeter } from './rate-meter.js';
+import { FairScheduler, type Answer } from './scheduler.js';
 import { HttpSender, type SendOutcome } from './sender.js';
 import { openSecret, SecretBox } from './secret-box.js';
 
@@ -21,28 +22,6 @@ const CLAIM_BATCH = 2000;
 /** Extra time on top of the request timeout before another worker may take a delivery over. */
 const LEASE_MARGIN_MS = 30_000;
 
-/**
- * Chains claimed ahead of the sending capacity, per subscription and per process, as a multiple of
- * the caps on requests in flight: a queue that is refilled by one claim of many chains while the
- * previous ones are still being sent, so the endpoint never waits for the database.
- */
-const PREFETCH = 2;
-/**
- * A subscription whose endpoint keeps up may hold more: as many chains as it completed in this
- * many seconds at its recent rate, so that a fast endpoint is fed from the closer's hand-off
- * instead of by claims, while a queued chain still goes out within `MAX_QUEUE_WAIT_MS` (half of
- * it). (At 5 s, the pace of a burst's first second, measured while the pipeline was starting, was
- * so low that half of a 20,000-contact burst missed the hand-off and cost a claim each.)
- */
-const PREFETCH_SECONDS = 15;
-/**
- * Chains a worker may hold for a subscription whose pace it has not seen yet: three of the
- * closer's batches, so that a burst's first second is handed over too. If the endpoint turns out
- * slow, what it cannot take within `MAX_QUEUE_WAIT_MS` goes back to the table.
- */
-const FIRST_CAPACITY = 6000;
-/** Chains one worker holds at most (in flight and queued), whatever the rates: a memory bound. */
-const MAX_HELD_CHAINS = 20_000;
 /**
  * Longest a claimed chain may wait in the local queue. One that waited longer (its endpoint is
  * slow) goes back to the queue table unsent, well before its lease could run out.
@@ -61,30 +40,27 @@ interface Queued {
 }
 
 /**
- * Claims due deliveries and sends them, many at once, within two caps: `concurrency` requests in
- * flight per process, and `perSubscription` per subscription, so a hanging endpoint ties up only
- * its own share while everyone else's deliveries keep flowing. A claim is a chain: one contact's
- * queued deliveries to one subscription, sent one after the other, so per-contact order holds
- * without a claim per event; when a link fails, the links behind it go back to the queue unsent.
+ * Claims due deliveries and sends them, many at once, sharing the process's `concurrency` request
+ * slots fairly between organizations and their subscriptions (see `FairScheduler`), each
+ * organization within `perOrganization` and each subscription within its adaptive cap (at most
+ * `perSubscription`), so a hanging endpoint ties up one slot of its own tenant's share while
+ * everyone else's deliveries keep flowing. A claim is a chain: one contact's queued deliveries to
+ * one subscription, sent one after the other, so per-contact order holds without a claim per
+ * event; when a link fails, the links behind it go back to the queue unsent.
  *
  * Chains are claimed (or handed over by the closer) ahead of what is being sent, as many as each
- * subscription's endpoint has shown it can take (see `capacity`), into a local queue per
- * subscription, so one claim feeds many sends. Outcomes are
- * written in batches (attempt log, delivery state, subscription health) as they come in; a batch
- * that freed a contact's next delivery (or gave chains back) signals the `deliveries` channel.
+ * subscription's endpoint has shown it can take (see `Capacity`), into the scheduler's queues, so
+ * one claim feeds many sends. Outcomes are written in batches as they come in (`OutcomeBatcher`);
+ * a batch that freed a contact's next delivery (or gave chains back) signals the `deliveries`
+ * channel.
  */
 export class DeliveryWorker {
   private readonly loop: WorkLoop;
   /** the only worker on its store: the embedded engine, which one process holds exclusively */
   private readonly alone: boolean;
-  /** chains being sent, per subscription */
-  private readonly perSub = new Map<string, number>();
-  /** chains completed per second, per subscription, recently */
-  private readonly rates = new Map<string, RateMeter>();
-  /** chains claimed and waiting to be sent, per subscription, oldest first */
-  private readonly queued = new Map<string, Fifo<Queued>>();
-  private inFlight = 0;
-  private queuedChains = 0;
+  /** chains claimed, waiting for a slot and being sent */
+  private readonly scheduler: FairScheduler<Queued>;
+  private readonly capacity: Capacity;
   private starved = false;
   /** subscriptions that got all their room in the last claim, so probably have more waiting */
   private capped = new Set<string>();
@@ -111,7 +87,16 @@ export class DeliveryWorker {
     this.sender = opts.sender ?? new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls });
     this.metrics = opts.metrics;
     this.secrets = s.secretsKeys ? new SecretBox(s.secretsKeys) : undefined;
-    this.metrics?.watchWorker({ inFlight: () => this.inFlight, queuedChains: () => this.queuedChains });
+    this.scheduler = new FairScheduler({
+      concurrency: s.concurrency,
+      perOrganization: Math.min(s.perOrganization, s.concurrency),
+      perSubscription: s.perSubscription,
+    });
+    this.capacity = new Capacity(s, this.alone, this.scheduler);
+    this.metrics?.watchWorker({
+      inFlight: () => this.scheduler.inFlight,
+      queuedChains: () => this.scheduler.queued,
+    });
     this.outcomes = new OutcomeBatcher(db, this.alone, log, () => this.wake());
     this.liveness = new Liveness(db, this.alone, s.deadAfterMs, log, {
       // (their leases were made due and others may have claimed them: giving them back changes
@@ -121,51 +106,22 @@ export class DeliveryWorker {
     });
   }
 
-  /** Chains of one subscription this worker may hold (in flight and queued). */
-  private capacity(sub: string): number {
-    // (an endpoint whose first second is still being measured is not seen yet: taking its pace as
-    // zero cut its share to the in-flight caps in the middle of a burst, and the closer, finding no
-    // room, wrote nearly all of the burst for claims instead of handing it over)
-    const rate = this.alone ? undefined : this.rates.get(sub)?.perSecond(performance.now());
-    if (rate === undefined) return this.unseenCapacity();
-    const fixed = this.s.perSubscription * (1 + PREFETCH);
-    return Math.min(MAX_HELD_CHAINS, Math.max(fixed, Math.floor(rate * PREFETCH_SECONDS)));
-  }
-
-  /** What a subscription not seen yet may hold (the benefit of the doubt; its pace soon decides), or any one when alone. */
-  private unseenCapacity(): number {
-    // alone on its store, the worker competes with nobody for deliveries: it takes all it may hold
-    if (this.alone) return MAX_HELD_CHAINS;
-    return Math.max(this.s.perSubscription * (1 + PREFETCH), FIRST_CAPACITY);
-  }
-
-  /** Chains of one subscription this worker has room to take on (to send or to queue). */
-  private roomFor(sub: string): number {
-    const held = (this.perSub.get(sub) ?? 0) + (this.queued.get(sub)?.length ?? 0);
-    return this.capacity(sub) - held;
-  }
-
-  private get maxHeld(): number {
-    return Math.max(this.s.concurrency * (1 + PREFETCH), MAX_HELD_CHAINS);
-  }
-
-  /** Chains this worker has room to take on, in all. */
-  private room(): number {
-    return this.maxHeld - this.inFlight - this.queuedChains;
-  }
-
   /** A claim's lease: the request, a margin, and the longest the chain may wait in the queue. */
   private get leaseMs(): number {
     if (this.alone) return ALONE_LEASE_MS;
     return this.s.timeoutMs + LEASE_MARGIN_MS + MAX_QUEUE_WAIT_MS;
   }
 
-  /** Room for deliveries handed over by the closer in this process (see `fanOut`). */
+  /** What this worker takes of the deliveries the closer in this process writes (see `fanOut`). */
   handOffBudget(): HandOff | undefined {
     if (this.stopping || !this.liveness.fresh()) return undefined;
     return {
-      chains: this.room(),
-      perSubscription: (id) => this.roomFor(id),
+      choose: (chains) =>
+        chooseHandOff(chains, {
+          total: this.capacity.room(),
+          forSubscription: (id) => this.capacity.roomFor(id),
+          forOrganization: (org) => this.capacity.roomForOrganization(org),
+        }),
       leaseMs: this.leaseMs,
       workerId: this.liveness.workerId,
     };
@@ -178,9 +134,7 @@ export class DeliveryWorker {
 
   /** Gives every chain waiting in the local queue back to the queue table unsent. */
   private releaseQueued(): void {
-    for (const list of this.queued.values()) for (const q of list) this.release(q.chain);
-    this.queued.clear();
-    this.queuedChains = 0;
+    for (const q of this.scheduler.drain()) this.release(q.chain);
   }
 
   /** Takes chains claimed elsewhere in this process (the closer's hand-off) and sends them. */
@@ -232,24 +186,30 @@ export class DeliveryWorker {
   }
 
   private async step() {
-    const room = this.room();
+    const room = this.capacity.room();
+    const max = this.capacity.max;
     // claim when at least half the room is free: larger claims cost the database less per delivery
     // (and not while this worker may have been declared dead: the next good heartbeat wakes it)
-    if (this.stopping || room < this.maxHeld / 2 || !this.liveness.fresh()) return { more: false };
+    if (this.stopping || room < max / 2 || !this.liveness.fresh()) return { more: false };
     const limit = Math.min(room, CLAIM_BATCH);
-    const full = [...new Set([...this.perSub.keys(), ...this.queued.keys(), ...this.rates.keys()])];
+    const known = this.capacity.known();
     // the rooms as they are now: a hand-off accepted while the claim runs must not change them
     // halfway (the claim may then take a little more than the room, never less than it reports)
-    const defaultRoom = this.unseenCapacity();
-    const rooms = new Map(full.map((id) => [id, this.roomFor(id)]));
+    const defaultRoom = this.capacity.unseen();
+    const rooms = new Map(known.map((id) => [id, this.capacity.roomFor(id)]));
     const roomFor = (id: string) => rooms.get(id) ?? defaultRoom;
-    const skipped = full.filter((id) => roomFor(id) <= 0);
+    const orgRooms = new Map<number, number>();
     const { chains, nextInMs } = await claimDeliveries(this.db, {
       limit,
       leaseMs: this.leaseMs,
       workerId: this.liveness.workerId,
       subscriptionRoom: rooms,
       defaultRoom,
+      organizationRoom: (org) => {
+        let r = orgRooms.get(org);
+        if (r === undefined) orgRooms.set(org, (r = this.capacity.roomForOrganization(org)));
+        return r;
+      },
     });
     this.enqueue(chains);
     // A subscription that had no room, or got all the room it had, probably has more waiting: claim
@@ -258,6 +218,7 @@ export class DeliveryWorker {
     // ones).
     const got = new Map<string, number>();
     for (const c of chains) got.set(c[0]!.subscriptionId, (got.get(c[0]!.subscriptionId) ?? 0) + 1);
+    const skipped = known.filter((id) => roomFor(id) <= 0);
     this.capped = new Set([...skipped, ...[...got].filter(([id, n]) => n >= roomFor(id)).map(([id]) => id)]);
     this.starved = chains.length < limit;
     if (chains.length === limit) return { more: true };
@@ -267,32 +228,21 @@ export class DeliveryWorker {
   private enqueue(chains: readonly ClaimedDelivery[][]): void {
     const now = Date.now();
     for (const chain of chains) {
-      const sub = chain[0]!.subscriptionId;
-      let list = this.queued.get(sub);
-      if (!list) this.queued.set(sub, (list = new Fifo()));
-      list.push({ chain, at: now });
-      this.queuedChains++;
+      const d = chain[0]!;
+      this.scheduler.enqueue(d.organizationId, d.subscriptionId, { chain, at: now });
     }
     this.pump();
   }
 
-  /** Starts queued chains while there is capacity, each subscription within its own cap. */
+  /** Starts queued chains while the scheduler gives them slots (see `FairScheduler`). */
   private pump(): void {
-    if (this.queuedChains === 0) return;
     const now = Date.now();
-    for (const [sub, list] of this.queued) {
-      while (
-        list.length > 0 &&
-        this.inFlight < this.s.concurrency &&
-        (this.perSub.get(sub) ?? 0) < this.s.perSubscription
-      ) {
-        const q = list.shift()!;
-        this.queuedChains--;
-        if (!this.alone && (now - q.at > MAX_QUEUE_WAIT_MS || !this.liveness.fresh())) this.release(q.chain);
-        else this.dispatch(q.chain);
-      }
-      if (list.length === 0) this.queued.delete(sub);
-      if (this.inFlight >= this.s.concurrency) return;
+    for (let next = this.scheduler.next(); next; next = this.scheduler.next()) {
+      const q = next.item;
+      if (!this.alone && (now - q.at > MAX_QUEUE_WAIT_MS || !this.liveness.fresh())) {
+        this.release(q.chain);
+        this.scheduler.finished(next.organizationId, next.subscriptionId);
+      } else this.dispatch(next.organizationId, q.chain);
     }
   }
 
@@ -301,24 +251,17 @@ export class DeliveryWorker {
     this.outcomes.release(chain.map((d) => ({ deliveryId: d.id, attempt: d.attempt })));
   }
 
-  private dispatch(chain: ClaimedDelivery[]): void {
+  private dispatch(org: number, chain: ClaimedDelivery[]): void {
     const sub = chain[0]!.subscriptionId;
-    this.inFlight++;
-    this.perSub.set(sub, (this.perSub.get(sub) ?? 0) + 1);
     const send = this.deliverChain(chain).finally(() => {
-      this.inFlight--;
-      let rate = this.rates.get(sub);
-      if (!rate) this.rates.set(sub, (rate = new RateMeter()));
-      rate.hit(performance.now());
-      const n = (this.perSub.get(sub) ?? 1) - 1;
-      if (n === 0) this.perSub.delete(sub);
-      else this.perSub.set(sub, n);
+      this.scheduler.finished(org, sub);
+      this.capacity.completed(sub);
       this.sends.delete(send);
       this.pump();
       // with half the room free again, claim without waiting for the next written batch
       if (
-        (this.capped.has(sub) && this.roomFor(sub) >= this.capacity(sub) / 2) ||
-        (!this.starved && this.room() >= this.maxHeld / 2)
+        (this.capped.has(sub) && this.capacity.roomFor(sub) >= this.capacity.of(sub) / 2) ||
+        (!this.starved && this.capacity.room() >= this.capacity.max / 2)
       )
         this.loop.wake();
     });
@@ -333,7 +276,8 @@ export class DeliveryWorker {
         this.release(chain.slice(i));
         return;
       }
-      const done = await this.deliver(chain[i]!);
+      const { done, answer } = await this.deliver(chain[i]!);
+      if (answer !== undefined) this.observe(chain[i]!.subscriptionId, answer);
       if (done.outcome !== 'succeeded') {
         // the contact's later deliveries must not overtake this one: back to the queue, unsent
         this.outcomes.record(
@@ -346,7 +290,19 @@ export class DeliveryWorker {
     }
   }
 
-  private async deliver(d: ClaimedDelivery): Promise<Completion> {
+  /**
+   * How the subscription's endpoint answered: its cap on requests in flight adapts (see
+   * `FairScheduler.observe`). Chains queued beyond what the shrunk cap can send go back to the
+   * queue table at once, for their turn on the retry schedule, instead of holding room here.
+   */
+  private observe(sub: string, answer: Answer): void {
+    this.scheduler.observe(sub, answer);
+    if (answer === 'answered' || !this.scheduler.isThrottled(sub)) return;
+    for (const q of this.scheduler.trim(sub, this.capacity.of(sub))) this.release(q.chain);
+  }
+
+  /** Sends one delivery; `answer` is undefined when no request was made (it could not be signed). */
+  private async deliver(d: ClaimedDelivery): Promise<{ done: Completion; answer: Answer | undefined }> {
     const startedAt = new Date();
     let out: SendOutcome;
     try {
@@ -355,10 +311,23 @@ export class DeliveryWorker {
     } catch (err) {
       // Not signable (a sealed secret and no key for it): a failed attempt, logged and retried on
       // the schedule like any other, rather than a rejection that would end the process.
-      out = { kind: 'error', error: `cannot sign: ${(err as Error).message}`, durationMs: 0 };
+      const done = completionOf(
+        d,
+        startedAt,
+        { kind: 'error', error: `cannot sign: ${(err as Error).message}`, durationMs: 0 },
+        this.s.retryScheduleMs,
+      );
+      this.metrics?.attempt(done.outcome, 0);
+      this.logUnsuccessful(d, done);
+      return { done, answer: undefined };
     }
     const done = completionOf(d, startedAt, out, this.s.retryScheduleMs);
     this.metrics?.attempt(done.outcome, out.durationMs);
+    this.logUnsuccessful(d, done);
+    return { done, answer: out.kind === 'response' ? 'answered' : 'unanswered' };
+  }
+
+  private logUnsuccessful(d: ClaimedDelivery, done: Completion): void {
     if (done.outcome !== 'succeeded') {
       this.log.info(
         {
@@ -372,6 +341,5 @@ export class DeliveryWorker {
         'delivery attempt did not succeed',
       );
     }
-    return done;
   }
 }

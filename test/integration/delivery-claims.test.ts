@@ -151,7 +151,7 @@ describe('fan-out', () => {
     const handed = await closeDueWindows(api.db, {
       limit: 100,
       horizonMs: 86_400_000,
-      handOff: { chains: 100, perSubscription: () => 100, leaseMs: 60_000, workerId: undefined },
+      handOff: { choose: (chains) => chains.keys(), leaseMs: 60_000, workerId: undefined },
     });
 
     const { rows } = await api.db.query<{

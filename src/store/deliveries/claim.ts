@@ -27,6 +27,7 @@ interface ClaimRow {
   organization_id: number;
   data: ContactEvent['data'];
   url: string;
+  subscription_organization_id: number;
   secret: string;
   previous_secret: string | null;
 }
@@ -52,7 +53,7 @@ async function lease(
 
 const CLAIM_SELECT = `SELECT d.id, d.subscription_id, d.contact_id, d.status, d.attempts, d.test_payload,
   e.seq, e.event_id, e.window_id, e.event_type, e.event_timestamp, e.location_id, e.organization_id, e.data,
-  s.url, s.secret, CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret`;
+  s.url, s.secret, s.organization_id AS subscription_organization_id, CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret`;
 
 /**
  * Claims up to `limit` chains of due deliveries, at most each subscription's room of chains, in one transaction. A chain is one contact's next deliveries to one subscription,
@@ -79,6 +80,8 @@ export async function claimDeliveries(
     subscriptionRoom: ReadonlyMap<string, number>;
     /** how many chains any other subscription may take */
     defaultRoom: number;
+    /** how many chains an organization may take (default: no limit but its subscriptions') */
+    organizationRoom?: (organizationId: number) => number;
   },
 ): Promise<{ chains: ClaimedDelivery[][]; nextInMs: number | undefined }> {
   return db.transaction(
@@ -103,25 +106,36 @@ async function claimChains(
   // order over a bounded window, keeping the rows that are next for their contact.
   await indexLookupsOnly(tx);
   // Each subscription's share is applied here already, so that only heads that will be taken
-  // get locked.
+  // get locked. The window is taken fairly, not first come, first served: organizations take turns
+  // (each one's first head, then each one's second...), and within an organization its
+  // subscriptions do, so a tenant's backlog queued ahead fills no more of the claim than its turns.
+  // (The organization of each subscription in the window: a lookup per subscription, not per row.)
   const { rows: candidates } = await tx.query<{ id: string }>(
-    `SELECT x.id FROM (
+    `WITH w AS MATERIALIZED (
+         SELECT c.id, c.subscription_id, c.contact_id, c.event_seq, c.next_attempt_at FROM deliveries c
+         WHERE c.status IN ('pending', 'sending') AND c.next_attempt_at <= now()
+           AND c.subscription_id <> ALL ($2::text[])
+         ORDER BY c.next_attempt_at, c.event_seq
+         LIMIT $3),
+       x AS (
          SELECT w.id, w.next_attempt_at, w.event_seq, w.subscription_id,
                 row_number() OVER (PARTITION BY w.subscription_id ORDER BY w.next_attempt_at, w.event_seq) AS rn
-         FROM (
-           SELECT c.id, c.subscription_id, c.contact_id, c.event_seq, c.next_attempt_at FROM deliveries c
-           WHERE c.status IN ('pending', 'sending') AND c.next_attempt_at <= now()
-             AND c.subscription_id <> ALL ($2::text[])
-           ORDER BY c.next_attempt_at, c.event_seq
-           LIMIT $3) w
+         FROM w
          WHERE NOT EXISTS (
            SELECT 1 FROM deliveries p
            WHERE p.subscription_id = w.subscription_id AND p.contact_id = w.contact_id
-             AND p.event_seq < w.event_seq AND p.status IN ('pending', 'sending'))) x
-       LEFT JOIN unnest($4::text[], $5::int[]) AS r (sub, room) ON r.sub = x.subscription_id
-       WHERE x.rn <= coalesce(r.room, $6)
-       ORDER BY x.next_attempt_at, x.event_seq
-       LIMIT $1`,
+             AND p.event_seq < w.event_seq AND p.status IN ('pending', 'sending'))),
+       o AS (
+         SELECT s.id, s.organization_id FROM (SELECT DISTINCT subscription_id FROM w) d
+         JOIN subscriptions s ON s.id = d.subscription_id)
+     SELECT y.id FROM (
+         SELECT x.id, x.next_attempt_at, x.event_seq,
+                row_number() OVER (PARTITION BY o.organization_id ORDER BY x.rn, x.next_attempt_at, x.event_seq) AS turn
+         FROM x JOIN o ON o.id = x.subscription_id
+         LEFT JOIN unnest($4::text[], $5::int[]) AS r (sub, room) ON r.sub = x.subscription_id
+         WHERE x.rn <= coalesce(r.room, $6)) y
+     ORDER BY y.turn, y.next_attempt_at, y.event_seq
+     LIMIT $1`,
     [
       opts.limit,
       [...opts.subscriptionRoom].filter(([, n]) => n <= 0).map(([id]) => id),
@@ -148,11 +162,16 @@ async function claimChains(
     [candidates.map((c) => c.id)],
   );
   const taken = new Map<string, number>();
+  const takenByOrganization = new Map<number, number>();
   const chains: ClaimRow[][] = [];
   for (const r of headRows) {
     const n = taken.get(r.subscription_id) ?? 0;
     if (n >= (opts.subscriptionRoom.get(r.subscription_id) ?? opts.defaultRoom)) continue;
+    const org = r.subscription_organization_id;
+    const m = takenByOrganization.get(org) ?? 0;
+    if (opts.organizationRoom && m >= opts.organizationRoom(org)) continue;
     taken.set(r.subscription_id, n + 1);
+    takenByOrganization.set(org, m + 1);
     chains.push([r]);
   }
   // Last, the deliveries queued behind each head for the same contact: the chain one sender sends
@@ -204,6 +223,7 @@ async function claimChains(
       return {
         id: r.id,
         subscriptionId: r.subscription_id,
+        organizationId: r.subscription_organization_id,
         contactId: r.contact_id,
         attempt: r.attempts + 1,
         eventId: envelope.eventId,

@@ -14,12 +14,19 @@ export interface FanOutEvent {
   windowId: string;
 }
 
-/** What the local delivery worker can take on right now, for a hand-off. */
+/** A chain the closer could hand to the local worker: one contact's new deliveries to one subscription. */
+export interface HandOffChain {
+  subscriptionId: string;
+  organizationId: number;
+}
+
+/** The local delivery worker, as the closer's hand-off sees it. */
 export interface HandOff {
-  /** chains it has room for */
-  chains: number;
-  /** chains it has room for to one subscription */
-  perSubscription: (id: string) => number;
+  /**
+   * Which of these chains the worker takes now (their indexes), by its own policy (see
+   * `delivery/hand-off.ts`): the rest wait, pending, for an ordinary claim.
+   */
+  choose: (chains: readonly HandOffChain[]) => Iterable<number>;
   /** the lease of a chain's first link; each further link adds as much again */
   leaseMs: number;
   /** the worker that will hold the leases (see `store/workers.ts`), if it announces itself */
@@ -96,8 +103,9 @@ export async function fanOut(
   const blocked = handOff ? await unfinishedAhead(tx, rows) : new Set<string>();
   const handedOff: ClaimedDelivery[][] = [];
   if (handOff) {
-    const taken = new Map<string, number>();
-    for (let start = 0; start < rows.length && handedOff.length < handOff.chains;) {
+    // the chains that may go now: a contact with nothing unfinished ahead, at most CHAIN_LIMIT links
+    const chains: FanOutRow[][] = [];
+    for (let start = 0; start < rows.length;) {
       const head = rows[start]!;
       let end = start + 1;
       while (
@@ -106,32 +114,33 @@ export async function fanOut(
         rows[end]!.event.envelope.data.contactId === head.event.envelope.data.contactId
       )
         end++;
-      const n = taken.get(head.sub.id) ?? 0;
-      if (
-        head.sub.active &&
-        !blocked.has(pairKey(head.sub.id, head.event.envelope.data.contactId)) &&
-        n < handOff.perSubscription(head.sub.id)
-      ) {
-        taken.set(head.sub.id, n + 1);
-        const chain = rows.slice(start, Math.min(end, start + CHAIN_LIMIT));
-        chain.forEach((r, link) => (r.leaseMs = handOff.leaseMs * (link + 1)));
-        handedOff.push(
-          chain.map((r) => ({
-            id: r.id,
-            subscriptionId: r.sub.id,
-            contactId: r.event.envelope.data.contactId,
-            attempt: 1,
-            eventId: r.event.envelope.eventId,
-            eventType: r.event.envelope.eventType,
-            body: r.event.body,
-            windowId: r.event.windowId,
-            isTest: false,
-            url: r.target.url,
-            secrets: r.target.secrets,
-          })),
-        );
-      }
+      if (head.sub.active && !blocked.has(pairKey(head.sub.id, head.event.envelope.data.contactId)))
+        chains.push(rows.slice(start, Math.min(end, start + CHAIN_LIMIT)));
       start = end;
+    }
+    const offered = chains.map((c) => ({
+      subscriptionId: c[0]!.sub.id,
+      organizationId: c[0]!.sub.organization_id,
+    }));
+    for (const i of handOff.choose(offered)) {
+      const chain = chains[i]!;
+      chain.forEach((r, link) => (r.leaseMs = handOff.leaseMs * (link + 1)));
+      handedOff.push(
+        chain.map((r) => ({
+          id: r.id,
+          subscriptionId: r.sub.id,
+          organizationId: r.sub.organization_id,
+          contactId: r.event.envelope.data.contactId,
+          attempt: 1,
+          eventId: r.event.envelope.eventId,
+          eventType: r.event.envelope.eventType,
+          body: r.event.body,
+          windowId: r.event.windowId,
+          isTest: false,
+          url: r.target.url,
+          secrets: r.target.secrets,
+        })),
+      );
     }
   }
 

@@ -35,6 +35,8 @@ export function signingSecrets(s: { secret: string; previous_secret: string | nu
 export interface ClaimedDelivery {
   id: string;
   subscriptionId: string;
+  /** the subscription's organization: the tenant its sending counts against */
+  organizationId: number;
   contactId: number;
   /** the number of this attempt within the current run of the schedule (1 for the first) */
   attempt: number;

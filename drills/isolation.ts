@@ -5,8 +5,9 @@
  *
  *   npx tsx drills/isolation.ts --seconds 60
  */
-import { arrivalLatencies, createTenant, firstArrivals, ok, readArrivals, subscribe } from './lib/api.js';
-import { count, percentile, positiveNumber, runDrill, sleep } from './lib/drill.js';
+import { createTenant, ok, subscribe } from './lib/api.js';
+import { count, positiveNumber, runDrill, sleep } from './lib/drill.js';
+import { comparePhases, p99Within, PHASE_OPTIONS } from './lib/phases.js';
 import { Load } from './lib/load.js';
 import { parseEngine, settleAndCheck, setupTenant, startStack } from './lib/stack.js';
 
@@ -37,15 +38,7 @@ await runDrill(
   {
     name: 'isolation',
     usage,
-    options: {
-      engine: { type: 'string' },
-      seconds: { type: 'string' },
-      rate: { type: 'string' },
-      contacts: { type: 'string' },
-      backlog: { type: 'string' },
-      'starvation-only': { type: 'boolean' },
-      built: { type: 'boolean' },
-    },
+    options: { ...PHASE_OPTIONS, backlog: { type: 'string' }, 'starvation-only': { type: 'boolean' } },
     timeLimitMs: (v) => (2 * positiveNumber('seconds', v.seconds, 60) + 200) * 1000,
   },
   async (ctx) => {
@@ -88,27 +81,25 @@ await runDrill(
       60_000,
     );
 
-    const arrivals = readArrivals(ctx.dir);
-    const first = firstArrivals(arrivals, 'main');
-    const a = arrivalLatencies(first, phaseA, phaseB);
-    const b = arrivalLatencies(first, phaseB, end);
-    const fmt = (l: number[]) =>
-      `n=${l.length} p50 ${percentile(l, 50)} ms, p99 ${percentile(l, 99)} ms, max ${l.at(-1)} ms`;
-    const hung = arrivals.filter((r) => r.hang).length;
-    ctx.figure("Y's latency alone", fmt(a));
-    ctx.figure("Y's latency during X's flood", fmt(b));
-    ctx.figure("requests X's endpoint held until the timeout", hung);
+    const phases = comparePhases(ctx, {
+      sub: 'main',
+      phaseA,
+      phaseB,
+      end,
+      labels: [
+        "Y's latency alone",
+        "Y's latency during X's flood",
+        "requests X's endpoint held until the timeout",
+      ],
+    });
     ctx.figure('load', load.summary());
-    if (hung === 0) ctx.fail("X's endpoint got no request: the drill tested nothing");
-    if (a.length === 0 || b.length === 0) ctx.fail('a phase delivered no event of Y');
-    const pa = percentile(a, 99);
-    const pb = percentile(b, 99);
     if (v['starvation-only']) {
-      const worst = b.at(-1) ?? 0;
+      const worst = phases.beside.at(-1) ?? 0;
       if (worst >= TIMEOUT_MS)
         ctx.fail(`one of Y's deliveries took ${worst} ms during X's flood: it waited behind X's timeouts`);
-    } else if (pb > 1.5 * pa + 250) {
-      ctx.fail(`Y's p99 went from ${pa} ms to ${pb} ms during X's flood`);
+    } else {
+      const p99 = p99Within(phases);
+      if (!p99.ok) ctx.fail(`Y's p99 went from ${p99.alone} ms to ${p99.beside} ms during X's flood`);
     }
   },
 );

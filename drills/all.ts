@@ -29,6 +29,7 @@ const SHORT: [string, ...string[]][] = [
   ['pg-restart.ts', '--seconds', '25', '--restart-every', '6'],
   ['receiver-down.ts', '--down-seconds', '20'],
   ['hanging.ts', '--seconds', '10'],
+  ['isolation.ts', '--seconds', '12', '--starvation-only'],
   ['scale.ts', '--contacts', '1000'],
   ['scale.ts', '--contacts', '3000', '--answer-ms', '100'],
 ];
@@ -39,6 +40,7 @@ const LONG: [string, ...string[]][] = [
   ['pg-restart.ts', '--seconds', '300'],
   ['receiver-down.ts', '--down-seconds', '300'],
   ['hanging.ts', '--seconds', '120'],
+  ['isolation.ts', '--seconds', '60'],
   ['scale.ts', '--contacts', '20000'],
   ['scale.ts', '--contacts', '20000', '--answer-ms', '100'],
 ];

@@ -4,8 +4,9 @@
  *
  *   npx tsx drills/hanging.ts --seconds 60
  */
-import { arrivalLatencies, firstArrivals, readArrivals, subscribe } from './lib/api.js';
-import { percentile, positiveNumber, runDrill, sleep } from './lib/drill.js';
+import { subscribe } from './lib/api.js';
+import { positiveNumber, runDrill, sleep } from './lib/drill.js';
+import { comparePhases, p99Within, PHASE_OPTIONS } from './lib/phases.js';
 import { Load } from './lib/load.js';
 import { parseEngine, settleAndCheck, setupTenant, startStack } from './lib/stack.js';
 
@@ -32,13 +33,7 @@ await runDrill(
   {
     name: 'hanging',
     usage,
-    options: {
-      engine: { type: 'string' },
-      seconds: { type: 'string' },
-      rate: { type: 'string' },
-      contacts: { type: 'string' },
-      built: { type: 'boolean' },
-    },
+    options: { ...PHASE_OPTIONS },
     timeLimitMs: (v) => (2 * positiveNumber('seconds', v.seconds, 60) + 200) * 1000,
   },
   async (ctx) => {
@@ -68,22 +63,20 @@ await runDrill(
     ctx.progress(`load stopped: ${load.summary()}`);
     await settleAndCheck(ctx, stack, { tenant, subId: sub.id, subName: 'main', acked: load.acked }, 60_000);
 
-    const arrivals = readArrivals(ctx.dir);
-    const first = firstArrivals(arrivals, 'main');
-    const a = arrivalLatencies(first, phaseA, phaseB);
-    const b = arrivalLatencies(first, phaseB, end);
-    const fmt = (l: number[]) =>
-      `n=${l.length} p50 ${percentile(l, 50)} ms, p99 ${percentile(l, 99)} ms, max ${l.at(-1)} ms`;
-    const hung = arrivals.filter((x) => x.hang).length;
-    ctx.figure('healthy latency without the hanging endpoint', fmt(a));
-    ctx.figure('healthy latency beside the hanging endpoint', fmt(b));
-    ctx.figure('requests the hanging endpoint held until timeout', hung);
+    const phases = comparePhases(ctx, {
+      sub: 'main',
+      phaseA,
+      phaseB,
+      end,
+      labels: [
+        'healthy latency without the hanging endpoint',
+        'healthy latency beside the hanging endpoint',
+        'requests the hanging endpoint held until timeout',
+      ],
+    });
     ctx.figure('load', load.summary());
-    if (hung === 0) ctx.fail('the hanging endpoint got no request: the drill tested nothing');
-    if (a.length === 0 || b.length === 0) ctx.fail('a phase delivered no event');
-    const pa = percentile(a, 99);
-    const pb = percentile(b, 99);
-    if (pb > 1.5 * pa + 250)
-      ctx.fail(`healthy p99 went from ${pa} ms to ${pb} ms beside the hanging endpoint`);
+    const p99 = p99Within(phases);
+    if (!p99.ok)
+      ctx.fail(`healthy p99 went from ${p99.alone} ms to ${p99.beside} ms beside the hanging endpoint`);
   },
 );

@@ -32,6 +32,11 @@ export interface DeliverySettings {
   concurrency: number;
   /** requests in flight per process to one subscription: one slow endpoint cannot take them all */
   perSubscription: number;
+  /**
+   * requests in flight per process for one organization (all its subscriptions), whatever its fair
+   * share: one tenant cannot take the whole process even while nobody else is sending
+   */
+  perOrganization: number;
   /** how long the previous secret keeps signing after a rotation */
   secretOverlapMs: number;
   /**
@@ -143,6 +148,7 @@ export function loadConfig(env: Env = process.env): Config {
       allowPrivateUrls: flag(env, 'FPT_ALLOW_PRIVATE_URLS'),
       concurrency: intVar(env, 'FPT_DELIVERY_CONCURRENCY', 512, 1, 10_000),
       perSubscription: intVar(env, 'FPT_DELIVERY_CONCURRENCY_PER_SUBSCRIPTION', 64, 1, 1000),
+      perOrganization: intVar(env, 'FPT_DELIVERY_CONCURRENCY_PER_ORGANIZATION', 256, 1, 10_000),
       secretOverlapMs: intVar(env, 'FPT_SECRET_OVERLAP_HOURS', 24, 0, 24 * 30) * 3_600_000,
       deadAfterMs: intVar(env, 'FPT_WORKER_DEAD_AFTER_MS', 30_000, 1000, 3_600_000),
       secretsKeys: secretsKeys(env),

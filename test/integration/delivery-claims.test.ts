@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import { closeDueWindows } from '../../src/events/close-windows.js';
-import { claimDeliveries } from '../../src/store/deliveries.js';
+import { claimDeliveries } from '../../src/store/deliveries/claim.js';
 import { heartbeat, reapDeadWorkers, registerWorker } from '../../src/store/workers.js';
 import { apiTest, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
 import type { Db } from '../../src/store/db.js';
@@ -151,7 +151,7 @@ describe('fan-out', () => {
     const handed = await closeDueWindows(api.db, {
       limit: 100,
       horizonMs: 86_400_000,
-      handOff: { chains: 100, perSubscription: () => 100, leaseMs: 60_000, workerId: undefined },
+      handOff: { choose: (chains) => chains.keys(), leaseMs: 60_000, workerId: undefined },
     });
 
     const { rows } = await api.db.query<{

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Fifo } from '../../src/delivery/worker.js';
+import { Fifo } from '../../src/delivery/fifo.js';
 
 describe('Fifo', () => {
   test('gives items back in the order they came, across its compactions', () => {

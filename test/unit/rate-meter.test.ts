@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { RateMeter } from '../../src/delivery/worker.js';
+import { RateMeter } from '../../src/delivery/rate-meter.js';
 
 // The worker sizes an endpoint's share of prefetched chains by the pace it has shown; an endpoint
 // whose first second is still being measured has shown none yet, which is not a pace of zero.

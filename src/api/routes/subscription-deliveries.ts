@@ -5,15 +5,9 @@ import { EVENT_CATALOG, type ContactEvent } from '../../domain/events.js';
 import { newEventId } from '../../domain/ids.js';
 import { requireSubscriptionAction, subscriptionFilter } from '../../domain/ownership.js';
 import { conflict, notFound } from '../../errors.js';
-import {
-  getDelivery,
-  insertTestDelivery,
-  listDeliveries,
-  replay,
-  retryDelivery,
-  type DeliveryStatus,
-  type DeliveryView,
-} from '../../store/deliveries.js';
+import type { DeliveryStatus } from '../../store/deliveries/queue.js';
+import { getDelivery, listDeliveries, type DeliveryView } from '../../store/deliveries/read.js';
+import { insertTestDelivery, replay, retryDelivery } from '../../store/deliveries/requeue.js';
 import { getSubscription } from '../../store/subscriptions.js';
 import { listLocations } from '../../store/tenants.js';
 import type { ApiDeps } from '../context.js';

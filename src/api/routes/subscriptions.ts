@@ -13,7 +13,7 @@ import {
 } from '../../domain/ownership.js';
 import { forbidden, invalid, notFound, AppError } from '../../errors.js';
 import { getApp } from '../../store/apps.js';
-import { parkInactive, unpark } from '../../store/deliveries.js';
+import { parkInactive, unpark } from '../../store/deliveries/park.js';
 import type { Queryable } from '../../store/db.js';
 import {
   createSubscription,

@@ -1,0 +1,127 @@
+import type { ContactEvent } from '../../domain/events.js';
+import type { Queryable } from '../db.js';
+import type { Completion } from './complete.js';
+import type { DeliveryStatus } from './queue.js';
+
+export interface AttemptView {
+  attempt: number;
+  at: string;
+  durationMs: number;
+  statusCode: number | null;
+  responseBody: string | null;
+  error: string | null;
+  outcome: Completion['outcome'];
+}
+
+export interface DeliveryView {
+  id: string;
+  subscriptionId: string;
+  eventId: string;
+  eventType: string;
+  contactId: number;
+  isTest: boolean;
+  status: DeliveryStatus;
+  /** attempts in the current run of the retry schedule */
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  completedAt: string | null;
+  attemptLog: AttemptView[];
+}
+
+interface DeliveryRow {
+  seq: number;
+  id: string;
+  subscription_id: string;
+  event_id: string | null;
+  event_type: string | null;
+  test_payload: ContactEvent | null;
+  contact_id: number;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: Date;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: Date;
+  completed_at: Date | null;
+}
+
+const DELIVERY_SELECT = `
+  SELECT d.seq, d.id, d.subscription_id, e.event_id, e.event_type, d.test_payload, d.contact_id, d.status,
+         d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.completed_at
+  FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq`;
+
+async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<DeliveryView[]> {
+  const { rows: attempts } = await q.query<{
+    delivery_id: string;
+    attempt: number;
+    started_at: Date;
+    duration_ms: number;
+    status_code: number | null;
+    response_body: string | null;
+    error: string | null;
+    outcome: Completion['outcome'];
+  }>(
+    `SELECT delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome
+     FROM delivery_attempts WHERE delivery_id = ANY ($1::text[]) ORDER BY id`,
+    [rows.map((r) => r.id)],
+  );
+  const byDelivery = new Map<string, AttemptView[]>();
+  for (const a of attempts) {
+    const list = byDelivery.get(a.delivery_id) ?? [];
+    list.push({
+      attempt: a.attempt,
+      at: a.started_at.toISOString(),
+      durationMs: a.duration_ms,
+      statusCode: a.status_code,
+      responseBody: a.response_body,
+      error: a.error,
+      outcome: a.outcome,
+    });
+    byDelivery.set(a.delivery_id, list);
+  }
+  return rows.map((r) => ({
+    id: r.id,
+    subscriptionId: r.subscription_id,
+    eventId: r.event_id ?? r.test_payload!.eventId,
+    eventType: r.event_type ?? r.test_payload!.eventType,
+    contactId: r.contact_id,
+    isTest: r.test_payload !== null,
+    status: r.status,
+    attempts: r.attempts,
+    // null while parked (subscription paused or disabled) or not pending
+    nextAttemptAt:
+      r.status === 'pending' && Number.isFinite(+r.next_attempt_at) ? r.next_attempt_at.toISOString() : null,
+    lastStatusCode: r.last_status_code,
+    lastError: r.last_error,
+    createdAt: r.created_at.toISOString(),
+    completedAt: r.completed_at?.toISOString() ?? null,
+    attemptLog: byDelivery.get(r.id) ?? [],
+  }));
+}
+
+/** A subscription's deliveries, newest first, with their attempts. */
+export async function listDeliveries(
+  q: Queryable,
+  subscriptionId: string,
+  opts: { status?: DeliveryStatus; before?: number; limit: number },
+): Promise<{ data: DeliveryView[]; nextCursor: string | null }> {
+  const { rows } = await q.query<DeliveryRow>(
+    `${DELIVERY_SELECT}
+     WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::bigint IS NULL OR d.seq < $3)
+     ORDER BY d.seq DESC LIMIT $4`,
+    [subscriptionId, opts.status ?? null, opts.before ?? null, opts.limit],
+  );
+  const last = rows.at(-1);
+  return {
+    data: await withAttempts(q, rows),
+    nextCursor: rows.length === opts.limit && last ? String(last.seq) : null,
+  };
+}
+
+export async function getDelivery(q: Queryable, id: string): Promise<DeliveryView | undefined> {
+  const { rows } = await q.query<DeliveryRow>(`${DELIVERY_SELECT} WHERE d.id = $1`, [id]);
+  return rows[0] && (await withAttempts(q, rows))[0];
+}

@@ -1,0 +1,64 @@
+import type { ServerResponse } from 'node:http';
+import { describe, expect } from 'vitest';
+import {
+  contactAt,
+  deliveries,
+  receiverTest as test,
+  startDeliveryWorker,
+  subscribe,
+} from '../helpers/delivery.js';
+import { closeAllWindows } from '../helpers/events.js';
+
+// Per-contact order end to end, deterministic on both engines: the contact's later delivery and
+// another contact's become claimable in one commit, so the claim that takes the other contact's
+// must leave this one's behind while its earlier delivery is still being sent. No timing decides
+// the outcome: when the other contact's event arrives, that claim has been made.
+describe('per-contact order', () => {
+  test("a contact's next delivery waits while its previous one is still being sent; another contact's does not", async ({
+    api,
+    db,
+    tenant,
+    receiver,
+  }) => {
+    const sub = await subscribe(api, tenant.keys.orgPartner, {
+      url: receiver.url,
+      locationId: tenant.locA,
+      eventTypes: ['contact.updated'],
+    });
+    let held: ServerResponse | undefined;
+    let firstArrived: () => void = () => undefined;
+    const arrived = new Promise<void>((resolve) => (firstArrived = resolve));
+    receiver.answer((_r, res) => {
+      if (held === undefined) {
+        // the first delivery is held unanswered: it stays `sending`
+        held = res;
+        firstArrived();
+      } else res.writeHead(200).end();
+    });
+    // a timeout far longer than the test, so the held request is not given up on
+    const worker = await startDeliveryWorker(db, { timeoutMs: 60_000 });
+    try {
+      const x = await contactAt(api, tenant.locA, { firstName: 'X1' });
+      await closeAllWindows(db);
+      await arrived;
+      // X's second event and Y's first, committed together by one close
+      await api.patch(`/api/contacts/${x}`, { firstName: 'X2' });
+      const y = await contactAt(api, tenant.locA, { firstName: 'Y1' });
+      await closeAllWindows(db);
+
+      const [, fromY] = await receiver.waitFor(2);
+      expect(fromY!.body.data.contactId).toBe(y);
+      // the claim that took Y's left X's behind, unclaimed
+      const ofX = (await deliveries(api, sub.id)).filter((d) => d.contactId === x);
+      expect(ofX.map((d) => d.status)).toEqual(['pending', 'sending']);
+
+      held!.writeHead(200).end();
+      const got = await receiver.waitFor(3);
+      const emitted = [...ofX].reverse().map((d) => d.eventId);
+      expect(got.filter((r) => r.body.data.contactId === x).map((r) => r.body.eventId)).toEqual(emitted);
+    } finally {
+      held?.destroy();
+      await worker.stop();
+    }
+  });
+});

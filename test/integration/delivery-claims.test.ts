@@ -82,6 +82,24 @@ describe('delivery claims after a worker died', () => {
     const again = await claim(db);
     expect(again.map((chain) => chain.map((d) => d.id))).toEqual([[ids[0]]]);
   });
+
+  test("a dead sender's chain of a subscription paused meanwhile waits for it to resume", async ({
+    api,
+    db,
+    tenant,
+  }) => {
+    const ids = await claimedChainAndOneMore(api, db, tenant);
+    const { rows } = await db.query<{ id: string }>(`SELECT id FROM subscriptions`);
+    const sub = rows[0]!.id;
+    expect((await api.patch(`/api/subscriptions/${sub}`, { status: 'paused' })).status).toBe(200);
+    // the sender died: its leases ran out (pausing parks pending deliveries, not leased ones)
+    await db.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [
+      ids[0],
+    ]);
+    expect(await claim(db)).toEqual([]);
+    expect((await api.patch(`/api/subscriptions/${sub}`, { status: 'active' })).status).toBe(200);
+    expect((await claim(db)).map((chain) => chain.map((d) => d.id))).toEqual([ids]);
+  });
 });
 
 describe('dead workers', () => {

@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import { closeDueWindows } from '../../src/events/close-windows.js';
-import { claimDeliveries } from '../../src/store/deliveries.js';
+import { CHAIN_LIMIT, claimDeliveries } from '../../src/store/deliveries.js';
 import { heartbeat, reapDeadWorkers, registerWorker } from '../../src/store/workers.js';
 import { apiTest, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
 import type { Db } from '../../src/store/db.js';
@@ -58,6 +58,32 @@ async function claimedChainAndOneMore(api: TestApi, db: Db, tenant: Tenant, work
 // than the one before it, so when the worker dies its chain's head expires first. Claiming that
 // head again took, as its successors, only the later *pending* deliveries, jumping over the links
 // still leased to the dead worker: those then reached the endpoint after later events.
+describe('chains', () => {
+  test(`a contact with more than ${CHAIN_LIMIT} deliveries queued is claimed as a chain of its first ${CHAIN_LIMIT}, in order`, async ({
+    api,
+    db,
+    tenant,
+  }) => {
+    await api.create('/api/subscriptions', {
+      url: 'http://127.0.0.1:9/hooks',
+      locationId: tenant.locA,
+      eventTypes: ['contact.updated'],
+    });
+    const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'v0' });
+    await closeAllWindows(db);
+    for (let i = 1; i <= CHAIN_LIMIT + 2; i++) {
+      await api.patch(`/api/contacts/${contactId}`, { firstName: `v${i}` });
+      await closeAllWindows(db);
+    }
+    const { rows } = await db.query<{ id: string }>(`SELECT id FROM deliveries ORDER BY event_seq`);
+    expect(rows).toHaveLength(CHAIN_LIMIT + 3);
+    const claimed = await claim(db);
+    expect(claimed.map((chain) => chain.map((d) => d.id))).toEqual([
+      rows.slice(0, CHAIN_LIMIT).map((r) => r.id),
+    ]);
+  });
+});
+
 describe('delivery claims after a worker died', () => {
   test("a head whose lease ran out is claimed again with the dead worker's whole chain, in order", async ({
     api,

@@ -1,6 +1,11 @@
 import { describe, expect } from 'vitest';
 import { closeDueWindows } from '../../src/events/close-windows.js';
-import { CHAIN_LIMIT, claimDeliveries } from '../../src/store/deliveries.js';
+import {
+  CHAIN_LIMIT,
+  claimDeliveries,
+  completeDeliveries,
+  type ClaimedDelivery,
+} from '../../src/store/deliveries.js';
 import { heartbeat, reapDeadWorkers, registerWorker } from '../../src/store/workers.js';
 import { apiTest, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
 import type { Db } from '../../src/store/db.js';
@@ -81,6 +86,85 @@ describe('chains', () => {
     expect(claimed.map((chain) => chain.map((d) => d.id))).toEqual([
       rows.slice(0, CHAIN_LIMIT).map((r) => r.id),
     ]);
+  });
+});
+
+describe('chains of several contacts', () => {
+  test("each contact's chain holds only its own deliveries, however their events interleave", async ({
+    api,
+    db,
+    tenant,
+  }) => {
+    await api.create('/api/subscriptions', {
+      url: 'http://127.0.0.1:9/hooks',
+      locationId: tenant.locA,
+      eventTypes: ['contact.updated'],
+    });
+    const a = (await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'A0' })).contactId;
+    await closeAllWindows(db);
+    const b = (await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'B0' })).contactId;
+    await closeAllWindows(db);
+    for (const [id, name] of [
+      [a, 'A1'],
+      [b, 'B1'],
+    ] as const) {
+      await api.patch(`/api/contacts/${id}`, { firstName: name });
+      await closeAllWindows(db);
+    }
+    const claimed = await claim(db);
+    const byContact = claimed.map((chain) => chain.map((d) => d.contactId)).sort((x, y) => x[0]! - y[0]!);
+    expect(byContact).toEqual(
+      [
+        [a, a],
+        [b, b],
+      ].sort((x, y) => x[0]! - y[0]!),
+    );
+  });
+});
+
+describe('completions', () => {
+  const outcome = (d: ClaimedDelivery, o: 'succeeded' | 'failed') => ({
+    deliveryId: d.id,
+    subscriptionId: d.subscriptionId,
+    attempt: d.attempt,
+    startedAt: new Date(),
+    durationMs: 5,
+    statusCode: o === 'succeeded' ? 200 : 400,
+    responseBody: '',
+    error: null,
+    outcome: o,
+    nextAttemptAt: null,
+    reason: null,
+  });
+
+  test('the outcome of a sender whose lease was lost (the delivery taken over) is logged and changes nothing else', async ({
+    api,
+    db,
+    tenant,
+  }) => {
+    const ids = await claimedChainAndOneMore(api, db, tenant);
+    expect(await claim(db)).toEqual([]);
+    // the first sender's lease ran out and another took the chain over (attempt 2)
+    await db.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [
+      ids[0],
+    ]);
+    const taken = await claim(db);
+    const head = taken[0]![0]!;
+    expect([head.id, head.attempt]).toEqual([ids[0], 2]);
+    // the first sender's late outcome (attempt 1) arrives after that
+    await db.transaction((tx) => completeDeliveries(tx, [outcome({ ...head, attempt: 1 }, 'failed')]));
+    const state = async () =>
+      (
+        await db.query<{ status: string; attempts: number; logged: number }>(
+          `SELECT status, attempts, (SELECT count(*)::int FROM delivery_attempts WHERE delivery_id = $1) AS logged
+           FROM deliveries WHERE id = $1`,
+          [head.id],
+        )
+      ).rows[0];
+    expect(await state()).toEqual({ status: 'sending', attempts: 2, logged: 1 });
+    // the sender holding the lease records its own
+    await db.transaction((tx) => completeDeliveries(tx, [outcome(head, 'succeeded')]));
+    expect(await state()).toEqual({ status: 'succeeded', attempts: 2, logged: 2 });
   });
 });
 

@@ -7,7 +7,7 @@ import {
   startDeliveryWorker,
   subscribe,
 } from '../helpers/delivery.js';
-import { closeAllWindows } from '../helpers/events.js';
+import { closeAllWindows, waitFor } from '../helpers/events.js';
 
 // Per-contact order end to end, deterministic on both engines: the contact's later delivery and
 // another contact's become claimable in one commit, so the claim that takes the other contact's
@@ -58,6 +58,45 @@ describe('per-contact order', () => {
       expect(got.filter((r) => r.body.data.contactId === x).map((r) => r.body.eventId)).toEqual(emitted);
     } finally {
       held?.destroy();
+      await worker.stop();
+    }
+  });
+
+  test("a contact's delivery held back behind a retry is not due before that retry", async ({
+    api,
+    db,
+    tenant,
+    receiver,
+  }) => {
+    const sub = await subscribe(api, tenant.keys.orgPartner, {
+      url: receiver.url,
+      locationId: tenant.locA,
+      eventTypes: ['contact.created', 'contact.updated'],
+    });
+    receiver.answer((r, res) => {
+      res.writeHead(r.body.eventType === 'contact.created' ? 500 : 200).end();
+    });
+    // the retry a minute away: the test sees it scheduled, never sent
+    const worker = await startDeliveryWorker(db, { retryScheduleMs: [60_000] });
+    try {
+      // a created and an updated event from one window: the second waits for the first
+      const x = await contactAt(api, tenant.locA, { firstName: 'X' });
+      await closeAllWindows(db);
+      await receiver.waitFor(1);
+      const [updated, created] = await waitFor(async () => {
+        const list = (await deliveries(api, sub.id)).filter((d) => d.contactId === x);
+        return list.length === 2 && list[1].attemptLog.length === 1 ? list : undefined;
+      }, 'the first attempt to be recorded');
+      expect([created.eventType, created.status, updated.eventType, updated.status]).toEqual([
+        'contact.created',
+        'pending',
+        'contact.updated',
+        'pending',
+      ]);
+      // what the API shows as its next attempt is no earlier than the retry it waits for
+      expect(Date.parse(updated.nextAttemptAt)).toBeGreaterThanOrEqual(Date.parse(created.nextAttemptAt));
+      expect(receiver.received).toHaveLength(1);
+    } finally {
       await worker.stop();
     }
   });

@@ -28,7 +28,8 @@ const SHORT: [string, ...string[]][] = [
   ['kill9.ts', '--engine', 'postgres', '--seconds', '15', '--kill-every', '5'],
   ['pg-restart.ts', '--seconds', '25', '--restart-every', '6'],
   ['receiver-down.ts', '--down-seconds', '20'],
-  ['hanging.ts', '--seconds', '10'],
+  // its latency bound only in the long run: a loaded CI machine could fail it for no fault
+  ['hanging.ts', '--seconds', '10', '--no-latency-check'],
   ['scale.ts', '--contacts', '1000'],
   ['scale.ts', '--contacts', '3000', '--answer-ms', '100'],
 ];

@@ -1,0 +1,28 @@
+// Mutation testing (`npm run test:mutation`; slow, not in CI): the modules whose bugs lose or leak
+// data, against the unit tests that cover them. docs/testing.md summarises the last report and
+// explains each mutant that survives.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts', related: false },
+  mutate: [
+    'src/events/derive.ts', // the derivation: which events a window produces
+    'src/domain/contact.ts', // diffContact and the tracked fields the derivation compares
+    'src/domain/events.ts', // the published schemas events are checked against
+    'src/delivery/policy.ts', // retry, give up, disable
+    'src/delivery/ssrf.ts', // which endpoints may be called
+    'src/delivery/signing.ts', // the signatures partners verify
+    'src/delivery/sender.ts', // the HTTP attempt, and the URL check at delivery time
+    'src/domain/principal.ts', // who may see which location and organization
+  ],
+  // the machine is shared: two test processes at most
+  concurrency: 2,
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true,
+  // a mutant that makes a test loop (a retry delay of 0, say) is reported as timed out, not waited on
+  timeoutMS: 10_000,
+  thresholds: { high: 90, low: 80, break: null },
+};

@@ -87,3 +87,10 @@ export function waitForDeliveries(api: TestApi, subId: string, status: string, n
     return list.length === n ? list : undefined;
   }, what);
 }
+
+/** Waits until the subscription is disabled, and answers it. */
+export const disabledSubscription = (api: TestApi, id: string) =>
+  waitFor(async () => {
+    const body = (await api.get(`/api/subscriptions/${id}`)).body;
+    return body.status === 'disabled' ? body : undefined;
+  }, 'the subscription to be disabled');

@@ -1,7 +1,9 @@
 import { describe, expect } from 'vitest';
+import type { TestApi } from '../helpers/api.js';
 import {
   contactAt,
   deliveries,
+  disabledSubscription,
   receiverTest as test,
   subscribeToCreations,
   waitForDeliveries,
@@ -97,6 +99,29 @@ describe('replay from `since`', () => {
 });
 
 describe('disabling a subscription after five days without a success', () => {
+  /** As if the subscription's deliveries had been failing for `interval` without a success. */
+  const failingFor = (api: TestApi, id: string, interval: string) =>
+    api.db.query(`UPDATE subscriptions SET failing_since = now() - $2::interval WHERE id = $1`, [
+      id,
+      interval,
+    ]);
+
+  test('failing for five days and a minute, a failure disables it', async ({
+    api,
+    tenant,
+    receiver,
+    worker: _w,
+  }) => {
+    const sub = await subscribeToCreations(api, tenant, receiver);
+    await failingFor(api, sub.id, '5 days 1 minute');
+    receiver.status(500);
+    await contactAt(api, tenant.locA);
+    await closeAllWindows(api.db);
+    await receiver.waitFor(1);
+    const s = await disabledSubscription(api, sub.id);
+    expect(s.disabledReason).toContain('5 days');
+  });
+
   test('failing for just under five days, a failure leaves it active', async ({
     api,
     tenant,
@@ -104,10 +129,7 @@ describe('disabling a subscription after five days without a success', () => {
     worker: _w,
   }) => {
     const sub = await subscribeToCreations(api, tenant, receiver);
-    await api.db.query(
-      `UPDATE subscriptions SET failing_since = now() - interval '4 days 23 hours' WHERE id = $1`,
-      [sub.id],
-    );
+    await failingFor(api, sub.id, '4 days 23 hours');
     receiver.status(500);
     await contactAt(api, tenant.locA);
     await closeAllWindows(api.db);
@@ -128,10 +150,7 @@ describe('disabling a subscription after five days without a success', () => {
     worker: _w,
   }) => {
     const sub = await subscribeToCreations(api, tenant, receiver);
-    await api.db.query(
-      `UPDATE subscriptions SET failing_since = now() - interval '4 days 23 hours' WHERE id = $1`,
-      [sub.id],
-    );
+    await failingFor(api, sub.id, '4 days 23 hours');
     await contactAt(api, tenant.locA);
     await closeAllWindows(api.db);
     await waitForDeliveries(api, sub.id, 'succeeded', 1, 'the delivery to succeed');

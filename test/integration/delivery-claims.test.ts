@@ -31,16 +31,20 @@ const claim = async (db: Parameters<typeof claimDeliveries>[0], workerId?: strin
     })
   ).chains;
 
+/** A subscription to contact.updated at location A (nothing is sent: these tests claim by hand). */
+const subscribeToUpdates = (api: TestApi, tenant: Tenant) =>
+  api.create('/api/subscriptions', {
+    url: 'http://127.0.0.1:9/hooks',
+    locationId: tenant.locA,
+    eventTypes: ['contact.updated'],
+  });
+
 /**
  * One contact with three contact.updated deliveries claimed as one chain (all `sending`), as a
  * worker holds them, and a fourth queued behind them.
  */
 async function claimedChainAndOneMore(api: TestApi, db: Db, tenant: Tenant, workerId?: string) {
-  await api.create('/api/subscriptions', {
-    url: 'http://127.0.0.1:9/hooks',
-    locationId: tenant.locA,
-    eventTypes: ['contact.updated'],
-  });
+  await subscribeToUpdates(api, tenant);
   const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'A' });
   await closeAllWindows(db);
   for (const name of ['B', 'C']) {
@@ -59,21 +63,13 @@ async function claimedChainAndOneMore(api: TestApi, db: Db, tenant: Tenant, work
   return rows.map((r) => r.id);
 }
 
-// Found by the kill -9 drill (drills/kill9.ts): each link of a claimed chain has a longer lease
-// than the one before it, so when the worker dies its chain's head expires first. Claiming that
-// head again took, as its successors, only the later *pending* deliveries, jumping over the links
-// still leased to the dead worker: those then reached the endpoint after later events.
 describe('chains', () => {
   test(`a contact with more than ${CHAIN_LIMIT} deliveries queued is claimed as a chain of its first ${CHAIN_LIMIT}, in order`, async ({
     api,
     db,
     tenant,
   }) => {
-    await api.create('/api/subscriptions', {
-      url: 'http://127.0.0.1:9/hooks',
-      locationId: tenant.locA,
-      eventTypes: ['contact.updated'],
-    });
+    await subscribeToUpdates(api, tenant);
     const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'v0' });
     await closeAllWindows(db);
     for (let i = 1; i <= CHAIN_LIMIT + 2; i++) {
@@ -95,11 +91,7 @@ describe('chains of several contacts', () => {
     db,
     tenant,
   }) => {
-    await api.create('/api/subscriptions', {
-      url: 'http://127.0.0.1:9/hooks',
-      locationId: tenant.locA,
-      eventTypes: ['contact.updated'],
-    });
+    await subscribeToUpdates(api, tenant);
     const a = (await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'A0' })).contactId;
     await closeAllWindows(db);
     const b = (await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'B0' })).contactId;
@@ -168,6 +160,10 @@ describe('completions', () => {
   });
 });
 
+// Found by the kill -9 drill (drills/kill9.ts): each link of a claimed chain has a longer lease
+// than the one before it, so when the worker dies its chain's head expires first. Claiming that
+// head again took, as its successors, only the later *pending* deliveries, jumping over the links
+// still leased to the dead worker: those then reached the endpoint after later events.
 describe('delivery claims after a worker died', () => {
   test("a head whose lease ran out is claimed again with the dead worker's whole chain, in order", async ({
     api,

@@ -8,11 +8,17 @@ import {
   subscribe,
 } from '../helpers/delivery.js';
 import { closeAllWindows, waitFor } from '../helpers/events.js';
+import type { Receiver } from '../helpers/receiver.js';
+import type { TestApi, Tenant } from '../helpers/api.js';
 
 // Per-contact order end to end, deterministic on both engines: the contact's later delivery and
 // another contact's become claimable in one commit, so the claim that takes the other contact's
 // must leave this one's behind while its earlier delivery is still being sent. No timing decides
 // the outcome: when the other contact's event arrives, that claim has been made.
+/** A partner's subscription to these event types at location A. */
+const subscribeAtA = (api: TestApi, tenant: Tenant, receiver: Receiver, eventTypes: string[]) =>
+  subscribe(api, tenant.keys.orgPartner, { url: receiver.url, locationId: tenant.locA, eventTypes });
+
 describe('per-contact order', () => {
   test("a contact's next delivery waits while its previous one is still being sent; another contact's does not", async ({
     api,
@@ -20,11 +26,7 @@ describe('per-contact order', () => {
     tenant,
     receiver,
   }) => {
-    const sub = await subscribe(api, tenant.keys.orgPartner, {
-      url: receiver.url,
-      locationId: tenant.locA,
-      eventTypes: ['contact.updated'],
-    });
+    const sub = await subscribeAtA(api, tenant, receiver, ['contact.updated']);
     let held: ServerResponse | undefined;
     let firstArrived: () => void = () => undefined;
     const arrived = new Promise<void>((resolve) => (firstArrived = resolve));
@@ -68,11 +70,7 @@ describe('per-contact order', () => {
     tenant,
     receiver,
   }) => {
-    const sub = await subscribe(api, tenant.keys.orgPartner, {
-      url: receiver.url,
-      locationId: tenant.locA,
-      eventTypes: ['contact.created', 'contact.updated'],
-    });
+    const sub = await subscribeAtA(api, tenant, receiver, ['contact.created', 'contact.updated']);
     receiver.answer((r, res) => {
       res.writeHead(r.body.eventType === 'contact.created' ? 500 : 200).end();
     });

@@ -10,12 +10,13 @@ import { groupBy } from '../../src/collections.js';
 import { SecretBox } from '../../src/delivery/secret-box.js';
 import type { DeliveryWorker } from '../../src/delivery/worker.js';
 import { resealSecrets } from '../../src/store/subscriptions.js';
-import { createTestApi, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
+import { createTestApi, testConfig, type Tenant } from '../helpers/api.js';
 import { engine, pgServer } from '../helpers/db.js';
 import {
   contactAt,
   deliveries,
   deliverySettings,
+  disabledSubscription,
   receiverTest,
   startDeliveryWorker,
   subscribe,
@@ -28,13 +29,6 @@ import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 // The API accepts local http:// receivers (FPT_ALLOW_PRIVATE_URLS=1), as local testing needs.
 const test = receiverTest;
-
-/** Waits until the subscription is disabled, and answers it. */
-const disabledSubscription = (api: TestApi, id: string) =>
-  waitFor(async () => {
-    const body = (await api.get(`/api/subscriptions/${id}`)).body;
-    return body.status === 'disabled' ? body : undefined;
-  }, 'the subscription to be disabled');
 
 /** The hand-written check a partner without any library would do for X-FPT-Signature. */
 function fptSignatureValid(r: Received, secret: string): boolean {
@@ -380,25 +374,6 @@ describe('delivery', () => {
     await closeAllWindows(api.db);
     const list = await deliveries(api, sub.id);
     expect(list.filter((d) => d.status !== 'failed')).toEqual([]);
-  });
-
-  test('a subscription failing for five days without a success is disabled', async ({
-    api,
-    tenant,
-    receiver,
-    worker: _w,
-  }) => {
-    const sub = await subscribeToCreations(api, tenant, receiver);
-    await api.db.query(
-      `UPDATE subscriptions SET failing_since = now() - interval '5 days 1 minute' WHERE id = $1`,
-      [sub.id],
-    );
-    receiver.status(500);
-    await contactAt(api, tenant.locA);
-    await closeAllWindows(api.db);
-    await receiver.waitFor(1);
-    const s = await disabledSubscription(api, sub.id);
-    expect(s.disabledReason).toContain('5 days');
   });
 
   test('a contact being retried holds back only its own later events, which then arrive in order', async ({

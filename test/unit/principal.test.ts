@@ -87,7 +87,9 @@ describe('requireRole and requireOperator', () => {
 
   test('only the operator passes requireOperator', () => {
     expect(() => requireOperator(operator)).not.toThrow();
-    expect(() => requireOperator(orgKey)).toThrow(expect.objectContaining({ status: 403 }));
+    expect(() => requireOperator(orgKey)).toThrow(
+      expect.objectContaining({ status: 403, message: 'this action needs the operator key' }),
+    );
   });
 });
 

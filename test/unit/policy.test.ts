@@ -107,6 +107,11 @@ describe('parseRetryAfter', () => {
     ['Wed, 15 Jan 2025 12:02:00 UTC', undefined],
     ['Fri, 31 Feb 2025 12:00:00 GMT', undefined],
     ['Wed, 15 Jan 2025 25:00:00 GMT', undefined],
+    ['Wed, 15 Jan 2025 24:00:00 GMT', undefined],
+    ['Wed, 15 Jan 2025 12:60:00 GMT', undefined],
+    ['Wed, 15 Jan 2025 12:00:61 GMT', undefined],
+    ['Wed, 15 Jan 2025 23:59:59 GMT', 43_199_000],
+    ['Wed, 15 Jan 2025 12:00:60 GMT', 59_000], // a leap second, read as :59
     ['2025-01-15T12:02:00Z', undefined],
   ])('%j is %s ms from now', (header, ms) => {
     expect(parseRetryAfter(header, NOW)).toBe(ms);
@@ -122,6 +127,8 @@ describe('decide', () => {
     ['a 204 succeeds', response(204), 3, { action: 'succeeded' }],
     ['a 2xx on the last attempt still succeeds', response(299), 8, { action: 'succeeded' }],
     ['a 301 is a failure: redirects are not followed', response(301), 1, { action: 'retry', delayMs: 5_000 }],
+    ['a 300 is not a success', response(300), 1, { action: 'retry', delayMs: 5_000 }],
+    ['a 199 is not a success', response(199), 1, { action: 'retry', delayMs: 5_000 }],
     ['a 400 is retried on the schedule', response(400), 2, { action: 'retry', delayMs: 300_000 }],
     ['a 404 is retried on the schedule', response(404), 3, { action: 'retry', delayMs: 1_800_000 }],
     ['a 500 is retried on the schedule', response(500), 1, { action: 'retry', delayMs: 5_000 }],
@@ -207,6 +214,22 @@ describe('decide', () => {
         reason:
           'retry schedule exhausted after 8 attempts; last status: HTTP 302 (redirects are not followed)',
       },
+    ],
+    [
+      'a 300 after the last scheduled delay says redirects are not followed',
+      response(300),
+      8,
+      {
+        action: 'failed',
+        reason:
+          'retry schedule exhausted after 8 attempts; last status: HTTP 300 (redirects are not followed)',
+      },
+    ],
+    [
+      'a 400 after the last scheduled delay is not called a redirect',
+      response(400),
+      8,
+      { action: 'failed', reason: 'retry schedule exhausted after 8 attempts; last status: HTTP 400' },
     ],
   ])('%s', (_name, result, attempt, decision) => {
     expect(decide({ result, attempt, schedule: SCHEDULE, nowMs: NOW, random: middle })).toEqual(decision);

@@ -31,7 +31,7 @@ describe('parseDuration', () => {
   test.each(['', '5', 's', '1.5s', '-5s', '5 s', '5S', '5sec', '5w', '1e3ms', 'abc'])(
     'rejects %j with a message naming it',
     (s) => {
-      expect(() => parseDuration(s)).toThrow(`bad duration "${s}"`);
+      expect(() => parseDuration(s)).toThrow(`bad duration "${s}": expected a whole number and a unit`);
     },
   );
 });
@@ -61,6 +61,16 @@ describe('parseRetrySchedule', () => {
 });
 
 describe('withJitter', () => {
+  test('takes a delay of 0 or more and a fraction from 0 to 1, and refuses anything else', () => {
+    expect(withJitter(0, () => 0)).toBe(0);
+    expect(withJitter(10_000, () => 0, 0)).toBe(10_000);
+    expect(withJitter(10_000, () => 0, 1)).toBe(0);
+    for (const ms of [-1, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(() => withJitter(ms)).toThrow(`withJitter: bad delay ${ms}`);
+    for (const fraction of [-0.01, 1.01, Number.NaN])
+      expect(() => withJitter(1000, Math.random, fraction)).toThrow(`withJitter: bad fraction ${fraction}`);
+  });
+
   test('spans ±20% from the lowest to the highest random value', () => {
     expect(withJitter(10_000, () => 0)).toBe(8_000);
     expect(withJitter(10_000, () => 0.5)).toBe(10_000);
@@ -101,6 +111,9 @@ describe('parseRetryAfter', () => {
     ['soon', undefined],
     ['Wed, 15 Jan 2025 12:02:00 GMT', 120_000],
     ['Wednesday, 15-Jan-25 12:00:30 GMT', 30_000],
+    // a two-digit year more than 50 years ahead is the last past year with those digits
+    ['Wednesday, 15-Jan-99 12:00:00 GMT', 0],
+    ['Wednesday, 15-Jan-75 12:00:00 GMT', Date.UTC(2075, 0, 15, 12) - NOW],
     ['Wed Jan 15 12:01:00 2025', 60_000],
     ['Wed Jan  5 12:00:00 2025', 0],
     ['Tue, 14 Jan 2025 12:00:00 GMT', 0],

@@ -124,8 +124,8 @@ describe('checkUrl', () => {
   test.each([
     ['not a url', /not a valid absolute URL/],
     ['/relative/path', /not a valid absolute URL/],
-    ['http://partner.example.com/hook', /must use https, not http/],
-    ['ftp://partner.example.com/hook', /must use https, not ftp/],
+    ['http://partner.example.com/hook', /must use https, not http$/],
+    ['ftp://partner.example.com/hook', /must use https, not ftp$/],
     ['javascript:alert(1)', /must use https/],
     ['https://user:pass@partner.example.com/hook', /credentials/],
     ['https://user@partner.example.com/hook', /credentials/],

@@ -452,7 +452,7 @@ async function main(): Promise<void> {
       const { code, tail } = await runTests(m.tests, engine, m.names);
       // killed only by failing tests, survived only with tests passing: no test run (a name filter
       // gone stale, a file moved) or a crash is an error
-      const counts = /Tests\s+(.*)/.exec(stripVTControlCharacters(tail))?.[1] ?? '';
+      const counts = /^\s*Tests\s+(.*)$/m.exec(stripVTControlCharacters(tail))?.[1] ?? '';
       if (code !== 0 && /\d+ failed/.test(counts)) result = 'killed';
       else if (code === 0 && /\d+ passed/.test(counts)) result = 'survived';
       else result = 'error';

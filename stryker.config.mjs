@@ -14,9 +14,16 @@ export default {
     'src/delivery/signing.ts', // the signatures partners verify
     'src/delivery/sender.ts', // the HTTP attempt, and the URL check at delivery time
     'src/domain/principal.ts', // who may see which location and organization
+    // to add once the partner apps' ownership checks are merged: 'src/domain/ownership.ts' (and
+    // test/unit/ownership.test.ts in vitest.mutation.config.ts)
   ],
   // the machine is shared: two test processes at most
   concurrency: 2,
+  // Static mutants (values computed when a module loads: the SSRF range tables, the regexes, the
+  // schemas) are reported as survived by the vitest runner even when a test kills them: it activates
+  // them after the module was imported (stryker-mutator/stryker-js#6144, #6209; 9.6.1 and 10.x).
+  // They are left out rather than counted wrongly; docs/testing.md says how they are covered.
+  ignoreStatic: true,
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },

@@ -13,14 +13,17 @@ import {
 // Who may see what: the checks every route applies before reading or changing a tenant's data. A
 // wrong answer here leaks one gym's contacts, events or endpoints to another's keys.
 const operator: Principal = { kind: 'operator' };
-const key = (over: Partial<Extract<Principal, { kind: 'api_key' }>>): Principal => ({
-  kind: 'api_key',
-  keyId: 7,
-  role: 'staff',
-  organizationId: null,
-  locationId: null,
-  ...over,
-});
+// (asserted: an API key's principal gains fields, such as its partner app, that these checks of
+// scope and role do not read)
+const key = (over: Partial<Extract<Principal, { kind: 'api_key' }>>) =>
+  ({
+    kind: 'api_key',
+    keyId: 7,
+    role: 'staff',
+    organizationId: null,
+    locationId: null,
+    ...over,
+  }) as Principal;
 const orgKey = key({ organizationId: 10 });
 const locationKey = key({ organizationId: 10, locationId: 100 });
 const partnerKey = key({ role: 'partner', locationId: 100 });

@@ -2,7 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'sdk/dist/', 'node_modules/', 'coverage/', '.fpt-data/'] },
+  {
+    ignores: ['dist/', 'sdk/dist/', 'node_modules/', 'coverage/', '.fpt-data/', 'reports/', '.stryker-tmp/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

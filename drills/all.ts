@@ -28,7 +28,8 @@ const SHORT: [string, ...string[]][] = [
   ['kill9.ts', '--engine', 'postgres', '--seconds', '15', '--kill-every', '5'],
   ['pg-restart.ts', '--seconds', '25', '--restart-every', '6'],
   ['receiver-down.ts', '--down-seconds', '20'],
-  ['hanging.ts', '--seconds', '10'],
+  // latency bounds only in the long runs: a loaded CI machine could fail them for no fault
+  ['hanging.ts', '--seconds', '10', '--no-latency-check'],
   ['isolation.ts', '--seconds', '12', '--starvation-only'],
   ['scale.ts', '--contacts', '1000'],
   ['scale.ts', '--contacts', '3000', '--answer-ms', '100'],

@@ -50,6 +50,25 @@ async function fingerprint(dbUrl: string): Promise<Map<string, string>> {
   return out;
 }
 
+/**
+ * Waits until nothing moves in the store on its own: no coalescing window open and no delivery
+ * pending or being sent (what the setup, or a write that should not have happened, set going).
+ * An awaited condition rather than a fixed sleep, which on a loaded machine can be too short.
+ */
+async function quiet(dbUrl: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await sql<{ quiet: boolean }>(
+      dbUrl,
+      `SELECT NOT EXISTS (SELECT 1 FROM contact_windows)
+          AND NOT EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending')) AS quiet`,
+    );
+    if (row?.quiet) return;
+    if (Date.now() > deadline) throw new Error(`the store did not settle within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 interface Bad {
   method: string;
   path: string;
@@ -85,8 +104,8 @@ await runDrill(
       firstName: 'Eve',
     })) as { contactId: number };
     const sub = await subscribe(base, t, stack.receiver.url('ok', 'main'), 'main', ctx.dir);
-    // let the setup's windows close and its events go out, so that nothing moves during the flood
-    await new Promise((r) => setTimeout(r, stack.maxMs + 2000));
+    // the setup's windows closed and its events delivered, so that nothing moves during the flood
+    await quiet(dbUrl, stack.maxMs + 60_000);
     const before = await fingerprint(dbUrl);
 
     const c = contact.contactId;
@@ -335,7 +354,8 @@ await runDrill(
         }
       }),
     );
-    await new Promise((r) => setTimeout(r, stack.maxMs + 1000));
+    // (a window a bad request wrongly opened closes first, so its events are fingerprinted too)
+    await quiet(dbUrl, stack.maxMs + 60_000);
     const after = await fingerprint(dbUrl);
     for (const [table, fp] of before) {
       if (after.get(table) !== fp) ctx.fail(`table ${table} changed: ${fp} → ${after.get(table)}`);

@@ -20,11 +20,15 @@ phases. Both endpoints are paths of one receiver, so they share an origin (as tw
 on one SaaS host do). PASS needs every event delivered to the healthy endpoint and its p99 in the
 second phase within 1.5× the first phase's p99 plus 250 ms (room for a shared, noisy machine; a
 healthy endpoint queued behind the hanging one's requests waits up to a timeout, 2 s here).
+The short run in CI passes --no-latency-check: it still needs every event delivered and the
+hanging endpoint reached, and reports the latencies, but a bound on them belongs to the long run
+(a loaded CI machine could fail it for no fault).
 
   --engine <e>     postgres or pglite (default postgres)
   --seconds <n>    length of each phase (default 60)
   --rate <n>       API writes per second (default 30)
   --contacts <n>   contacts the load creates and keeps changing (default 150)
+  --no-latency-check  report the phases' latencies without asserting the bound
   --built          run dist/cli.js instead of the TypeScript source`;
 
 const TIMEOUT_MS = 2000;
@@ -33,7 +37,7 @@ await runDrill(
   {
     name: 'hanging',
     usage,
-    options: { ...PHASE_OPTIONS },
+    options: { ...PHASE_OPTIONS, 'no-latency-check': { type: 'boolean' } },
     timeLimitMs: (v) => (2 * positiveNumber('seconds', v.seconds, 60) + 200) * 1000,
   },
   async (ctx) => {
@@ -76,7 +80,8 @@ await runDrill(
     });
     ctx.figure('load', load.summary());
     const p99 = p99Within(phases);
-    if (!p99.ok)
+    if (v['no-latency-check']) ctx.progress('latency bound not checked (--no-latency-check)');
+    else if (!p99.ok)
       ctx.fail(`healthy p99 went from ${p99.alone} ms to ${p99.beside} ms beside the hanging endpoint`);
   },
 );

@@ -1,6 +1,8 @@
 import { describe, expect } from 'vitest';
 import { closeDueWindows } from '../../src/events/close-windows.js';
 import { claimDeliveries } from '../../src/store/deliveries/claim.js';
+import { CHAIN_LIMIT, type ClaimedDelivery } from '../../src/store/deliveries/queue.js';
+import { completeDeliveries } from '../../src/store/deliveries/complete.js';
 import { heartbeat, reapDeadWorkers, registerWorker } from '../../src/store/workers.js';
 import { apiTest, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
 import type { Db } from '../../src/store/db.js';
@@ -26,16 +28,20 @@ const claim = async (db: Parameters<typeof claimDeliveries>[0], workerId?: strin
     })
   ).chains;
 
+/** A subscription to contact.updated at location A (nothing is sent: these tests claim by hand). */
+const subscribeToUpdates = (api: TestApi, tenant: Tenant) =>
+  api.create('/api/subscriptions', {
+    url: 'http://127.0.0.1:9/hooks',
+    locationId: tenant.locA,
+    eventTypes: ['contact.updated'],
+  });
+
 /**
  * One contact with three contact.updated deliveries claimed as one chain (all `sending`), as a
  * worker holds them, and a fourth queued behind them.
  */
 async function claimedChainAndOneMore(api: TestApi, db: Db, tenant: Tenant, workerId?: string) {
-  await api.create('/api/subscriptions', {
-    url: 'http://127.0.0.1:9/hooks',
-    locationId: tenant.locA,
-    eventTypes: ['contact.updated'],
-  });
+  await subscribeToUpdates(api, tenant);
   const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'A' });
   await closeAllWindows(db);
   for (const name of ['B', 'C']) {
@@ -53,6 +59,103 @@ async function claimedChainAndOneMore(api: TestApi, db: Db, tenant: Tenant, work
   );
   return rows.map((r) => r.id);
 }
+
+describe('chains', () => {
+  test(`a contact with more than ${CHAIN_LIMIT} deliveries queued is claimed as a chain of its first ${CHAIN_LIMIT}, in order`, async ({
+    api,
+    db,
+    tenant,
+  }) => {
+    await subscribeToUpdates(api, tenant);
+    const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'v0' });
+    await closeAllWindows(db);
+    for (let i = 1; i <= CHAIN_LIMIT + 2; i++) {
+      await api.patch(`/api/contacts/${contactId}`, { firstName: `v${i}` });
+      await closeAllWindows(db);
+    }
+    const { rows } = await db.query<{ id: string }>(`SELECT id FROM deliveries ORDER BY event_seq`);
+    expect(rows).toHaveLength(CHAIN_LIMIT + 3);
+    const claimed = await claim(db);
+    expect(claimed.map((chain) => chain.map((d) => d.id))).toEqual([
+      rows.slice(0, CHAIN_LIMIT).map((r) => r.id),
+    ]);
+  });
+});
+
+describe('chains of several contacts', () => {
+  test("each contact's chain holds only its own deliveries, however their events interleave", async ({
+    api,
+    db,
+    tenant,
+  }) => {
+    await subscribeToUpdates(api, tenant);
+    const a = (await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'A0' })).contactId;
+    await closeAllWindows(db);
+    const b = (await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'B0' })).contactId;
+    await closeAllWindows(db);
+    for (const [id, name] of [
+      [a, 'A1'],
+      [b, 'B1'],
+    ] as const) {
+      await api.patch(`/api/contacts/${id}`, { firstName: name });
+      await closeAllWindows(db);
+    }
+    const claimed = await claim(db);
+    const byContact = claimed.map((chain) => chain.map((d) => d.contactId)).sort((x, y) => x[0]! - y[0]!);
+    expect(byContact).toEqual(
+      [
+        [a, a],
+        [b, b],
+      ].sort((x, y) => x[0]! - y[0]!),
+    );
+  });
+});
+
+describe('completions', () => {
+  const outcome = (d: ClaimedDelivery, o: 'succeeded' | 'failed') => ({
+    deliveryId: d.id,
+    subscriptionId: d.subscriptionId,
+    attempt: d.attempt,
+    startedAt: new Date(),
+    durationMs: 5,
+    statusCode: o === 'succeeded' ? 200 : 400,
+    responseBody: '',
+    error: null,
+    outcome: o,
+    nextAttemptAt: null,
+    reason: null,
+  });
+
+  test('the outcome of a sender whose lease was lost (the delivery taken over) is logged and changes nothing else', async ({
+    api,
+    db,
+    tenant,
+  }) => {
+    const ids = await claimedChainAndOneMore(api, db, tenant);
+    expect(await claim(db)).toEqual([]);
+    // the first sender's lease ran out and another took the chain over (attempt 2)
+    await db.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [
+      ids[0],
+    ]);
+    const taken = await claim(db);
+    const head = taken[0]![0]!;
+    expect([head.id, head.attempt]).toEqual([ids[0], 2]);
+    // the first sender's late outcome (attempt 1) arrives after that
+    await db.transaction((tx) => completeDeliveries(tx, [outcome({ ...head, attempt: 1 }, 'failed')]));
+    const state = async () =>
+      (
+        await db.query<{ status: string; attempts: number; logged: number }>(
+          `SELECT status, attempts, (SELECT count(*)::int FROM delivery_attempts WHERE delivery_id = $1) AS logged
+           FROM deliveries WHERE id = $1`,
+          [head.id],
+        )
+      ).rows[0];
+    expect(await state()).toEqual({ status: 'sending', attempts: 2, logged: 1 });
+    // the sender holding the lease records its own
+    await db.transaction((tx) => completeDeliveries(tx, [outcome(head, 'succeeded')]));
+    expect(await state()).toEqual({ status: 'succeeded', attempts: 2, logged: 2 });
+  });
+});
 
 // Found by the kill -9 drill (drills/kill9.ts): each link of a claimed chain has a longer lease
 // than the one before it, so when the worker dies its chain's head expires first. Claiming that
@@ -81,6 +184,24 @@ describe('delivery claims after a worker died', () => {
     );
     const again = await claim(db);
     expect(again.map((chain) => chain.map((d) => d.id))).toEqual([[ids[0]]]);
+  });
+
+  test("a dead sender's chain of a subscription paused meanwhile waits for it to resume", async ({
+    api,
+    db,
+    tenant,
+  }) => {
+    const ids = await claimedChainAndOneMore(api, db, tenant);
+    const { rows } = await db.query<{ id: string }>(`SELECT id FROM subscriptions`);
+    const sub = rows[0]!.id;
+    expect((await api.patch(`/api/subscriptions/${sub}`, { status: 'paused' })).status).toBe(200);
+    // the sender died: its leases ran out (pausing parks pending deliveries, not leased ones)
+    await db.query(`UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [
+      ids[0],
+    ]);
+    expect(await claim(db)).toEqual([]);
+    expect((await api.patch(`/api/subscriptions/${sub}`, { status: 'active' })).status).toBe(200);
+    expect((await claim(db)).map((chain) => chain.map((d) => d.id))).toEqual([ids]);
   });
 });
 

@@ -10,43 +10,25 @@ import { groupBy } from '../../src/collections.js';
 import { SecretBox } from '../../src/delivery/secret-box.js';
 import type { DeliveryWorker } from '../../src/delivery/worker.js';
 import { resealSecrets } from '../../src/store/subscriptions.js';
-import { createTestApi, testConfig, type TestApi, type Tenant } from '../helpers/api.js';
+import { createTestApi, testConfig, type Tenant } from '../helpers/api.js';
 import { engine, pgServer } from '../helpers/db.js';
-import { deliverySettings, deliveryTest, startDeliveryWorker } from '../helpers/delivery.js';
+import {
+  contactAt,
+  deliveries,
+  deliverySettings,
+  disabledSubscription,
+  receiverTest,
+  startDeliveryWorker,
+  subscribe,
+  subscribeToCreations,
+  waitForDeliveries,
+} from '../helpers/delivery.js';
 import { allEvents, closeAllWindows, waitFor } from '../helpers/events.js';
 import { Receiver, type Received } from '../helpers/receiver.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 // The API accepts local http:// receivers (FPT_ALLOW_PRIVATE_URLS=1), as local testing needs.
-const test = deliveryTest.extend<{ receiver: Receiver }>({
-  // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
-  receiver: async ({}, use) => {
-    const r = await Receiver.start();
-    await use(r);
-    await r.close();
-  },
-});
-
-async function subscribe(api: TestApi, key: string, body: object) {
-  const res = await api.post('/api/subscriptions', body, { key });
-  if (res.status !== 201) throw new Error(`subscribe → ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body as { id: string; secret: string };
-}
-
-/** Waits until the subscription is disabled, and answers it. */
-const disabledSubscription = (api: TestApi, id: string) =>
-  waitFor(async () => {
-    const body = (await api.get(`/api/subscriptions/${id}`)).body;
-    return body.status === 'disabled' ? body : undefined;
-  }, 'the subscription to be disabled');
-
-/** A partner's subscription to contact.created at location A, the common case below. */
-const subscribeToCreations = (api: TestApi, tenant: Tenant, receiver: Receiver) =>
-  subscribe(api, tenant.keys.orgPartner, {
-    url: receiver.url,
-    locationId: tenant.locA,
-    eventTypes: ['contact.created'],
-  });
+const test = receiverTest;
 
 /** The hand-written check a partner without any library would do for X-FPT-Signature. */
 function fptSignatureValid(r: Received, secret: string): boolean {
@@ -67,24 +49,6 @@ function standardWebhooksValid(r: Received, secret: string): boolean {
   } catch {
     return false;
   }
-}
-
-const contactAt = async (api: TestApi, loc: number, body: object = {}) =>
-  (await api.create(`/api/locations/${loc}/contacts`, body)).contactId as number;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON off the wire, asserted on by the tests
-async function deliveries(api: TestApi, subId: string, query = ''): Promise<any[]> {
-  const res = await api.get(`/api/subscriptions/${subId}/deliveries?limit=200${query}`);
-  if (res.status !== 200) throw new Error(`deliveries: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.data;
-}
-
-/** Waits until exactly `n` of the subscription's deliveries have `status`, and returns them. */
-function waitForDeliveries(api: TestApi, subId: string, status: string, n: number, what: string) {
-  return waitFor(async () => {
-    const list = await deliveries(api, subId, `&status=${status}`);
-    return list.length === n ? list : undefined;
-  }, what);
 }
 
 describe('subscriptions', () => {
@@ -412,25 +376,6 @@ describe('delivery', () => {
     expect(list.filter((d) => d.status !== 'failed')).toEqual([]);
   });
 
-  test('a subscription failing for five days without a success is disabled', async ({
-    api,
-    tenant,
-    receiver,
-    worker: _w,
-  }) => {
-    const sub = await subscribeToCreations(api, tenant, receiver);
-    await api.db.query(
-      `UPDATE subscriptions SET failing_since = now() - interval '5 days 1 minute' WHERE id = $1`,
-      [sub.id],
-    );
-    receiver.status(500);
-    await contactAt(api, tenant.locA);
-    await closeAllWindows(api.db);
-    await receiver.waitFor(1);
-    const s = await disabledSubscription(api, sub.id);
-    expect(s.disabledReason).toContain('5 days');
-  });
-
   test('a contact being retried holds back only its own later events, which then arrive in order', async ({
     api,
     tenant,
@@ -535,39 +480,6 @@ describe('delivery', () => {
       for (const res of hung) res.destroy();
       await worker.stop();
     }
-  });
-
-  test('a worker stopping while its outcomes cannot be written still stops, and the delivery is not lost', async ({
-    db,
-    api,
-    tenant,
-    receiver,
-  }) => {
-    let answer: () => void = () => undefined;
-    const asked = new Promise<void>((resolve) => {
-      receiver.answer((_r, res) => {
-        answer = () => res.writeHead(200).end();
-        resolve();
-      });
-    });
-    const worker = await startDeliveryWorker(db);
-    const sub = await subscribeToCreations(api, tenant, receiver);
-    await contactAt(api, tenant.locA);
-    await closeAllWindows(api.db);
-    await asked;
-    // the attempt log cannot be written any more: not a passing fault, so retrying cannot help
-    await db.query('ALTER TABLE delivery_attempts RENAME TO delivery_attempts_away');
-    try {
-      const stopped = worker.stop();
-      answer();
-      await stopped;
-    } finally {
-      await db.query('ALTER TABLE delivery_attempts_away RENAME TO delivery_attempts');
-    }
-    // still leased to the stopped worker: sent again once the lease runs out (or, embedded, at the next start)
-    const [d] = await deliveries(api, sub.id);
-    expect(d.status).toBe('sending');
-    expect(receiver.received).toHaveLength(1);
   });
 
   test('a paused subscription keeps its events and gets them, in order, on resume', async ({
@@ -761,32 +673,6 @@ describe('delivery', () => {
       await strict.stop();
     }
   });
-});
-
-describe('the embedded engine (one process holds the store)', () => {
-  test.runIf(engine === 'pglite')(
-    'deliveries a previous process left in flight are sent again as soon as a worker starts',
-    async ({ api, db, tenant, receiver }) => {
-      await subscribeToCreations(api, tenant, receiver);
-      await contactAt(api, tenant.locA);
-      await closeAllWindows(api.db);
-      // as a process killed mid-send leaves them: leased, for far longer than this test runs
-      await db.query(
-        `UPDATE deliveries SET status = 'sending', attempts = 1, next_attempt_at = now() + interval '7 days'`,
-      );
-      const worker = await startDeliveryWorker(db);
-      try {
-        const [got] = await receiver.waitFor(1);
-        expect(got!.headers['x-fpt-delivery-attempt']).toBe('1');
-        await waitFor(async () => {
-          const { rows } = await db.query<{ status: string }>('SELECT status FROM deliveries');
-          return rows.length === 1 && rows[0]!.status === 'succeeded' ? true : undefined;
-        }, 'the delivery to be recorded as succeeded');
-      } finally {
-        await worker.stop();
-      }
-    },
-  );
 });
 
 describe('signing secrets sealed at rest (FPT_SECRETS_KEY)', () => {

@@ -1,7 +1,6 @@
 import { describe, expect } from 'vitest';
 import { eventErrors, EVENT_TYPES } from '../../src/domain/events.js';
 import { runMaintenance } from '../../src/events/runner.js';
-import { purgeEvents } from '../../src/store/events.js';
 import type { PostgresDb } from '../../src/store/postgres.js';
 import { apiTest as test, type TestApi, type Tenant } from '../helpers/api.js';
 import { engine } from '../helpers/db.js';
@@ -118,19 +117,6 @@ describe('the events pull API', () => {
       expect(eventErrors(t.example)).toEqual([]);
       expect(t.description).toEqual(expect.any(String));
     }
-  });
-});
-
-describe('retention', () => {
-  test('events older than the retention period are purged; newer ones stay', async ({ api, tenant }) => {
-    await someEvents(api, tenant);
-    await api.db.query(
-      `UPDATE events SET event_timestamp = now() - interval '31 days' WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT 2)`,
-    );
-    expect(await purgeEvents(api.db, 30, 1)).toBe(1);
-    expect(await purgeEvents(api.db, 30, 100)).toBe(1);
-    expect(await purgeEvents(api.db, 30, 100)).toBe(0);
-    expect((await allEvents(api)).events).toHaveLength(4);
   });
 });
 

@@ -3,6 +3,7 @@ import {
   applyPatch,
   BLANK_FIELDS,
   diffContact,
+  normalizeInput,
   normalizeTags,
   type Contact,
 } from '../../src/domain/contact.js';
@@ -48,7 +49,50 @@ describe('diffContact', () => {
   });
 });
 
+describe('diffContact of lists and custom fields', () => {
+  test('tags changed to others of the same number are a change; the same tags are not', () => {
+    expect(diffContact(contact({ tags: ['a'] }), contact({ tags: ['b'] }))).toEqual({
+      tags: { from: ['a'], to: ['b'] },
+    });
+    expect(diffContact(contact({ tags: ['a', 'b'] }), contact({ tags: ['a', 'b'] }))).toEqual({});
+  });
+
+  test('each custom field is its own change, named by its key', () => {
+    expect(
+      diffContact(
+        contact({ customFields: { a: 1, b: 'x' } }),
+        contact({ customFields: { b: 'y', c: true } }),
+      ),
+    ).toEqual({
+      'customFields.a': { from: 1, to: null },
+      'customFields.b': { from: 'x', to: 'y' },
+      'customFields.c': { from: null, to: true },
+    });
+  });
+});
+
+describe('normalizeInput', () => {
+  test('leaves out what was not sent, keeps a null timestamp null, and drops custom fields set to null', () => {
+    expect(normalizeInput({ firstName: 'A' })).toEqual({ firstName: 'A' });
+    expect(normalizeInput({ trialEndsAt: null })).toEqual({ trialEndsAt: null });
+    expect(normalizeInput({ trialEndsAt: '2026-01-01T01:00:00+01:00' })).toEqual({
+      trialEndsAt: '2026-01-01T00:00:00.000Z',
+    });
+    expect(normalizeInput({ customFields: { a: null, b: 1, c: false } })).toEqual({
+      customFields: { b: 1, c: false },
+    });
+  });
+});
+
 describe('applyPatch', () => {
+  test('custom fields merge: a key set to null goes, keys not named stay, others are set', () => {
+    const after = applyPatch(contact({ customFields: { a: 1, b: 2 } }), { customFields: { a: null, c: 3 } });
+    expect(after.customFields).toEqual({ b: 2, c: 3 });
+    expect(applyPatch(contact({ customFields: { a: 1 } }), { firstName: 'Z' }).customFields).toEqual({
+      a: 1,
+    });
+  });
+
   test('keeps unnamed fields, normalizes tags and timestamps, merges custom fields', () => {
     const before = contact({ firstName: 'A', customFields: { keep: 1, drop: 2 } });
     const after = applyPatch(before, {

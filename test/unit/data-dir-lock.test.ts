@@ -62,6 +62,9 @@ describe("the embedded store's folder lock", () => {
   test('an unreadable lock file (a crash while it was written) is stale', () => {
     const dir = folder();
     writeFileSync(join(dir, LOCK_FILE), '{"pid": 12');
-    lockDataDir(dir)();
+    const release = lockDataDir(dir);
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid });
+    release();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });
 });

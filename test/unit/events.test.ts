@@ -110,6 +110,19 @@ describe('event schemas', () => {
     expect(errors.some((e) => e.startsWith(where))).toBe(true);
   });
 
+  test('the errors name each problem once, unknown keys by name, at the path where they are', () => {
+    expect(eventErrors({ ...statusExample, eventType: 'contact.merged' })).toEqual([
+      `/eventType: must be one of ${EVENT_TYPES.join(', ')}`,
+    ]);
+    expect(eventErrors({ ...statusExample, data: { ...statusExample.data, extra: 1 } })).toEqual([
+      '/data: must not have additional properties (extra)',
+    ]);
+    expect(eventErrors({ ...statusExample, extra: 1, locationId: 0 })).toEqual([
+      '/: must not have additional properties (extra)',
+      '/locationId: must be >= 1',
+    ]);
+  });
+
   test('an event missing a key is rejected', () => {
     const { eventTimestamp: _dropped, ...rest } = statusExample;
     expect(validateEvent(rest)).toBe(false);

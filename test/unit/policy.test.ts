@@ -31,7 +31,7 @@ describe('parseDuration', () => {
   test.each(['', '5', 's', '1.5s', '-5s', '5 s', '5S', '5sec', '5w', '1e3ms', 'abc'])(
     'rejects %j with a message naming it',
     (s) => {
-      expect(() => parseDuration(s)).toThrow(`bad duration "${s}"`);
+      expect(() => parseDuration(s)).toThrow(`bad duration "${s}": expected a whole number and a unit`);
     },
   );
 });
@@ -61,6 +61,16 @@ describe('parseRetrySchedule', () => {
 });
 
 describe('withJitter', () => {
+  test('takes a delay of 0 or more and a fraction from 0 to 1, and refuses anything else', () => {
+    expect(withJitter(0, () => 0)).toBe(0);
+    expect(withJitter(10_000, () => 0, 0)).toBe(10_000);
+    expect(withJitter(10_000, () => 0, 1)).toBe(0);
+    for (const ms of [-1, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(() => withJitter(ms)).toThrow(`withJitter: bad delay ${ms}`);
+    for (const fraction of [-0.01, 1.01, Number.NaN])
+      expect(() => withJitter(1000, Math.random, fraction)).toThrow(`withJitter: bad fraction ${fraction}`);
+  });
+
   test('spans ±20% from the lowest to the highest random value', () => {
     expect(withJitter(10_000, () => 0)).toBe(8_000);
     expect(withJitter(10_000, () => 0.5)).toBe(10_000);
@@ -101,12 +111,20 @@ describe('parseRetryAfter', () => {
     ['soon', undefined],
     ['Wed, 15 Jan 2025 12:02:00 GMT', 120_000],
     ['Wednesday, 15-Jan-25 12:00:30 GMT', 30_000],
+    // a two-digit year more than 50 years ahead is the last past year with those digits
+    ['Wednesday, 15-Jan-99 12:00:00 GMT', 0],
+    ['Wednesday, 15-Jan-75 12:00:00 GMT', Date.UTC(2075, 0, 15, 12) - NOW],
     ['Wed Jan 15 12:01:00 2025', 60_000],
     ['Wed Jan  5 12:00:00 2025', 0],
     ['Tue, 14 Jan 2025 12:00:00 GMT', 0],
     ['Wed, 15 Jan 2025 12:02:00 UTC', undefined],
     ['Fri, 31 Feb 2025 12:00:00 GMT', undefined],
     ['Wed, 15 Jan 2025 25:00:00 GMT', undefined],
+    ['Wed, 15 Jan 2025 24:00:00 GMT', undefined],
+    ['Wed, 15 Jan 2025 12:60:00 GMT', undefined],
+    ['Wed, 15 Jan 2025 12:00:61 GMT', undefined],
+    ['Wed, 15 Jan 2025 23:59:59 GMT', 43_199_000],
+    ['Wed, 15 Jan 2025 12:00:60 GMT', 59_000], // a leap second, read as :59
     ['2025-01-15T12:02:00Z', undefined],
   ])('%j is %s ms from now', (header, ms) => {
     expect(parseRetryAfter(header, NOW)).toBe(ms);
@@ -122,6 +140,8 @@ describe('decide', () => {
     ['a 204 succeeds', response(204), 3, { action: 'succeeded' }],
     ['a 2xx on the last attempt still succeeds', response(299), 8, { action: 'succeeded' }],
     ['a 301 is a failure: redirects are not followed', response(301), 1, { action: 'retry', delayMs: 5_000 }],
+    ['a 300 is not a success', response(300), 1, { action: 'retry', delayMs: 5_000 }],
+    ['a 199 is not a success', response(199), 1, { action: 'retry', delayMs: 5_000 }],
     ['a 400 is retried on the schedule', response(400), 2, { action: 'retry', delayMs: 300_000 }],
     ['a 404 is retried on the schedule', response(404), 3, { action: 'retry', delayMs: 1_800_000 }],
     ['a 500 is retried on the schedule', response(500), 1, { action: 'retry', delayMs: 5_000 }],
@@ -207,6 +227,22 @@ describe('decide', () => {
         reason:
           'retry schedule exhausted after 8 attempts; last status: HTTP 302 (redirects are not followed)',
       },
+    ],
+    [
+      'a 300 after the last scheduled delay says redirects are not followed',
+      response(300),
+      8,
+      {
+        action: 'failed',
+        reason:
+          'retry schedule exhausted after 8 attempts; last status: HTTP 300 (redirects are not followed)',
+      },
+    ],
+    [
+      'a 400 after the last scheduled delay is not called a redirect',
+      response(400),
+      8,
+      { action: 'failed', reason: 'retry schedule exhausted after 8 attempts; last status: HTTP 400' },
     ],
   ])('%s', (_name, result, attempt, decision) => {
     expect(decide({ result, attempt, schedule: SCHEDULE, nowMs: NOW, random: middle })).toEqual(decision);

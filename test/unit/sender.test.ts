@@ -105,6 +105,42 @@ describe('HttpSender', () => {
     expect(bad).toMatchObject({ kind: 'error', error: expect.stringMatching(/^refused: /) });
   });
 
+  // IP literals never reach the connector's DNS lookup, so this check of the URL is their only guard
+  // at delivery time (a subscription stored before a policy change, or written to the table). Only
+  // loopback targets: with the check broken, the test must not reach out to anything else.
+  test('a sender refusing private addresses never calls an IP-literal private or loopback URL', async () => {
+    let requests = 0;
+    const url = await serve((_req, res) => {
+      requests++;
+      res.end();
+    });
+    const { port } = new URL(url);
+    const strict = new HttpSender({ timeoutMs: 5000, allowPrivate: false });
+    senders.push(strict);
+    for (const target of [
+      `https://127.0.0.1:${port}/hooks`,
+      `https://[::1]:${port}/hooks`,
+      `https://[::ffff:127.0.0.1]:${port}/hooks`,
+      `https://127.1.2.3:${port}/hooks`,
+    ]) {
+      const out = await strict.send(target, '{}', {});
+      expect(out).toMatchObject({
+        kind: 'error',
+        error: expect.stringMatching(/^refused: .* is not a public address/),
+      });
+    }
+    // plain http is refused too, and the server never sees a request
+    const plain = await strict.send(url, '{}', {});
+    expect(plain).toMatchObject({
+      kind: 'error',
+      error: expect.stringMatching(/^refused: the URL must use https/),
+    });
+    expect(requests).toBe(0);
+    // the same server is reached by a sender that allows private addresses
+    expect(await sender().send(url, '{}', {})).toMatchObject({ kind: 'response', status: 200 });
+    expect(requests).toBe(1);
+  });
+
   test('many requests at once to one endpoint all complete', async () => {
     let n = 0;
     const url = await serve((req, res) => {

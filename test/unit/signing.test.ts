@@ -246,4 +246,22 @@ describe('verifyFptSignature', () => {
   ])('rejects a header with %s', (_what, h) => {
     expect(verifyFptSignature(h, BODY, secret, { nowSec: t })).toBe(false);
   });
+
+  // Each header below carries the valid signature and is refused for one defect only, so a check
+  // that stopped looking at that defect would accept it.
+  const v1 = (header ?? '').split(',')[1]!;
+  test.each([
+    ['a second timestamp, even an equal one', `t=${t},t=${t},${v1}`],
+    ['a signed timestamp written with a sign', `t=+${t},${v1}`],
+    ['a signed timestamp followed by other characters', `t=${t}.0,${v1}`],
+    ['a signed timestamp with leading characters', `t=x${t},${v1}`],
+    ['the signature given under another name', `t=${t},v2${v1.slice(2)}`],
+  ])('refuses %s, though the signature is right', (_what, h) => {
+    expect(verifyFptSignature(`t=${t},${v1}`, BODY, secret, { nowSec: t })).toBe(true);
+    expect(verifyFptSignature(h, BODY, secret, { nowSec: t })).toBe(false);
+  });
+
+  test('ignores parts without "=" and spaces around keys and values', () => {
+    expect(verifyFptSignature(`junk, t = ${t} ,${v1}`, BODY, secret, { nowSec: t })).toBe(true);
+  });
 });

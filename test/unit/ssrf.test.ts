@@ -115,14 +115,21 @@ describe('checkUrl', () => {
     expect(url.search).toBe('?b=c');
   });
 
+  test('a URL of exactly 2048 characters is accepted, and the error is a UrlRefused by name', () => {
+    const base = 'https://partner.example.com/';
+    expect(checkUrl(`${base}${'a'.repeat(2048 - base.length)}`, strict).href).toHaveLength(2048);
+    expect(() => checkUrl('not a url', strict)).toThrow(expect.objectContaining({ name: 'UrlRefused' }));
+  });
+
   test.each([
     ['not a url', /not a valid absolute URL/],
     ['/relative/path', /not a valid absolute URL/],
-    ['http://partner.example.com/hook', /must use https, not http/],
-    ['ftp://partner.example.com/hook', /must use https, not ftp/],
+    ['http://partner.example.com/hook', /must use https, not http$/],
+    ['ftp://partner.example.com/hook', /must use https, not ftp$/],
     ['javascript:alert(1)', /must use https/],
     ['https://user:pass@partner.example.com/hook', /credentials/],
     ['https://user@partner.example.com/hook', /credentials/],
+    ['https://:secret@partner.example.com/hook', /credentials/],
     ['https://partner.example.com/hook#section', /fragment/],
     ['https://partner.example.com/hook#', /fragment/],
     ['https://127.0.0.1/hook', /not a public address/],
@@ -138,6 +145,10 @@ describe('checkUrl', () => {
     ['https://localhost./hook', /local machine/],
     ['https://api.localhost/hook', /local machine/],
     [`https://partner.example.com/${'a'.repeat(2048)}`, /longer than 2048/],
+    [
+      `https://partner.example.com/${'a'.repeat(2048 - 'https://partner.example.com/'.length + 1)}`,
+      /longer than 2048/,
+    ],
   ])('%s is refused', (raw, reason) => {
     let caught: unknown;
     try {

@@ -1,0 +1,488 @@
+/**
+ * Hand-planted mutants of the queue's SQL, which Stryker cannot mutate meaningfully: each one is a
+ * realistic bug in a claim, completion, replay or purge statement, planted by exact string
+ * replacement in its source file, with the tests that must fail on it. The script plants one at a
+ * time, runs its tests on the embedded engine (or PostgreSQL, for the mutants that only exist
+ * there), expects them to fail, and restores the file, also on an error or Ctrl-C.
+ *
+ *   npx tsx scripts/sql-mutants.ts            # all of them, a few minutes each on a busy machine
+ *   npx tsx scripts/sql-mutants.ts --list
+ *   npx tsx scripts/sql-mutants.ts --only claim-order-ignores-sending,replay-requeue-ignores-since
+ *
+ * docs/testing.md lists them with what each stands for and its last result.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
+import { Command } from 'commander';
+
+interface Edit {
+  /** the exact text to replace; it must occur exactly once in the file */
+  search: string;
+  replace: string;
+}
+
+export interface SqlMutant {
+  id: string;
+  /** the source file, from the repository root */
+  file: string;
+  edits: Edit[];
+  /** test files (from the root) that must fail with the mutant planted */
+  tests: string[];
+  /** only the tests whose name matches (vitest's -t), to keep a run short */
+  names?: string;
+  /** the engine whose behaviour it changes (default: the embedded one) */
+  engine?: 'pglite' | 'postgres';
+}
+
+const CLAIM = 'src/store/deliveries/claim.ts';
+const COMPLETE = 'src/store/deliveries/complete.ts';
+const RELEASE = 'src/store/deliveries/release.ts';
+const REQUEUE = 'src/store/deliveries/requeue.ts';
+const EVENTS = 'src/store/events.ts';
+const WORKERS = 'src/store/workers.ts';
+const T = {
+  boundaries: 'test/integration/delivery-boundaries.test.ts',
+  claims: 'test/integration/delivery-claims.test.ts',
+  delivery: 'test/integration/delivery.test.ts',
+  order: 'test/integration/delivery-order.test.ts',
+  recovery: 'test/integration/delivery-recovery.test.ts',
+  retention: 'test/integration/retention.test.ts',
+};
+
+/**
+ * The mutants. Kept as data (file, search, replacement, tests) so that a file split or moved only
+ * needs its path changed here; the search strings are single statements' fragments.
+ */
+export const MUTANTS: SqlMutant[] = [
+  // ── claim ──
+  {
+    id: 'claim-order-ignores-sending',
+    file: CLAIM,
+    edits: [
+      {
+        search: `AND p.event_seq < w.event_seq AND p.status IN ('pending', 'sending')`,
+        replace: `AND p.event_seq < w.event_seq AND p.status IN ('pending')`,
+      },
+    ],
+    tests: [T.order],
+  },
+  {
+    id: 'claim-order-reversed',
+    file: CLAIM,
+    edits: [
+      {
+        search: `AND p.event_seq < w.event_seq AND p.status IN ('pending', 'sending')`,
+        replace: `AND p.event_seq > w.event_seq AND p.status IN ('pending', 'sending')`,
+      },
+    ],
+    tests: [T.order, T.claims],
+  },
+  {
+    id: 'claim-not-due',
+    file: CLAIM,
+    edits: [
+      {
+        search: `WHERE c.status IN ('pending', 'sending') AND c.next_attempt_at <= now()`,
+        replace: `WHERE c.status IN ('pending', 'sending')`,
+      },
+      {
+        search: `WHERE d.id = h.id AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()`,
+        replace: `WHERE d.id = h.id AND d.status IN ('pending', 'sending')`,
+      },
+    ],
+    tests: [T.delivery],
+    names: 'retried on the schedule|Retry-After',
+  },
+  {
+    id: 'claim-inactive-subscription',
+    file: CLAIM,
+    edits: [
+      {
+        search: `JOIN subscriptions s ON s.id = d.subscription_id AND s.status = 'active'`,
+        replace: `JOIN subscriptions s ON s.id = d.subscription_id`,
+      },
+    ],
+    tests: [T.claims],
+    names: 'paused meanwhile',
+  },
+  {
+    id: 'chain-jumps-held-link',
+    file: CLAIM,
+    edits: [
+      {
+        search: `if (r.status === 'sending' && chain[0]!.status !== 'sending') cut.add(r.head);`,
+        replace: `if (r.status === 'sending' && false) cut.add(r.head);`,
+      },
+    ],
+    tests: [T.claims],
+  },
+  {
+    id: 'chain-takes-last-links',
+    file: CLAIM,
+    edits: [{ search: `ORDER BY n.event_seq LIMIT $5`, replace: `ORDER BY n.event_seq DESC LIMIT $5` }],
+    tests: [T.claims],
+    names: 'more than',
+  },
+  {
+    id: 'chain-other-contacts',
+    file: CLAIM,
+    edits: [
+      {
+        search: `WHERE n.subscription_id = h.sub AND n.contact_id = h.contact AND n.event_seq > h.seq`,
+        replace: `WHERE n.subscription_id = h.sub AND n.event_seq > h.seq`,
+      },
+    ],
+    tests: [T.claims],
+    names: 'interleave',
+  },
+  // ── completion ──
+  {
+    id: 'complete-lost-lease',
+    file: COMPLETE,
+    edits: [
+      {
+        search: `FROM u WHERE d.id = u.id AND d.status = u.leased AND d.attempts = u.attempt\n       RETURNING`,
+        replace: `FROM u WHERE d.id = u.id\n       RETURNING`,
+      },
+    ],
+    tests: [T.claims],
+    names: 'lease was lost',
+  },
+  {
+    id: 'complete-retry-is-final',
+    file: COMPLETE,
+    edits: [
+      {
+        search: `WHEN 'retry' THEN 'pending' ELSE 'failed' END`,
+        replace: `WHEN 'retry' THEN 'failed' ELSE 'failed' END`,
+      },
+    ],
+    tests: [T.delivery],
+    names: 'retried on the schedule',
+  },
+  {
+    id: 'complete-retry-frees-successors',
+    file: COMPLETE,
+    edits: [
+      {
+        search: `AND p.event_seq > h.event_seq AND p.status = 'pending'`,
+        replace: `AND p.event_seq < h.event_seq AND p.status = 'pending'`,
+      },
+    ],
+    tests: [T.order],
+    names: 'not due before',
+  },
+  {
+    id: 'disable-after-5-hours',
+    file: COMPLETE,
+    edits: [
+      {
+        search: `coalesce(failing_since, now()) < now() - $2::int * interval '1 day'\n                       THEN 'disabled'`,
+        replace: `coalesce(failing_since, now()) < now() - $2::int * interval '1 hour'\n                       THEN 'disabled'`,
+      },
+    ],
+    tests: [T.boundaries],
+  },
+  {
+    id: 'disable-never',
+    file: COMPLETE,
+    edits: [{ search: `THEN 'disabled' ELSE status END`, replace: `THEN status ELSE status END` }],
+    tests: [T.boundaries],
+    names: 'five days and a minute',
+  },
+  {
+    id: 'success-keeps-failing-since',
+    file: COMPLETE,
+    edits: [
+      {
+        search: `SET last_success_at = now(), failing_since = NULL`,
+        replace: `SET last_success_at = now()`,
+      },
+    ],
+    tests: [T.boundaries],
+  },
+  {
+    id: 'restart-releases-nothing',
+    file: RELEASE,
+    edits: [
+      {
+        search: `attempts = attempts - 1, next_attempt_at = now()\n     WHERE status = 'sending'`,
+        replace: `attempts = attempts - 1, next_attempt_at = now()\n     WHERE status = 'pending'`,
+      },
+    ],
+    tests: [T.recovery],
+  },
+  {
+    id: 'reap-frees-nothing',
+    file: WORKERS,
+    edits: [
+      {
+        search: `WHERE status = 'sending' AND leased_by = ANY ($1::text[]) AND next_attempt_at > now()`,
+        replace: `WHERE status = 'sending' AND leased_by = ANY ($1::text[]) AND false`,
+      },
+    ],
+    tests: [T.recovery],
+    engine: 'postgres',
+  },
+  // ── replay ──
+  {
+    id: 'replay-requeue-ignores-since',
+    file: REQUEUE,
+    edits: [
+      {
+        search: `AND d.created_at >= $2 AND d.event_seq IS NOT NULL`,
+        replace: `AND d.event_seq IS NOT NULL`,
+      },
+    ],
+    tests: [T.boundaries],
+  },
+  {
+    id: 'replay-create-ignores-since',
+    file: REQUEUE,
+    edits: [{ search: `JOIN events e ON e.event_timestamp >= $2`, replace: `JOIN events e ON true` }],
+    tests: [T.boundaries],
+  },
+  {
+    id: 'replay-any-status',
+    file: REQUEUE,
+    edits: [{ search: `\n       AND d.status = ANY ($3::text[])`, replace: `` }],
+    tests: [T.boundaries],
+  },
+  {
+    id: 'replay-other-locations',
+    file: REQUEUE,
+    edits: [
+      {
+        search: `AND (s.location_id = e.location_id OR (s.location_id IS NULL AND s.organization_id = e.organization_id))`,
+        replace: ``,
+      },
+    ],
+    tests: [T.boundaries],
+  },
+  {
+    id: 'replay-other-event-types',
+    file: REQUEUE,
+    edits: [{ search: `AND (s.event_types IS NULL OR e.event_type = ANY (s.event_types))`, replace: `` }],
+    tests: [T.boundaries],
+  },
+  {
+    id: 'replay-duplicates',
+    file: REQUEUE,
+    edits: [
+      {
+        search: `AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.event_seq = e.seq)`,
+        replace: ``,
+      },
+    ],
+    tests: [T.boundaries],
+  },
+  // ── purge ──
+  {
+    id: 'purge-after-30-hours',
+    file: EVENTS,
+    edits: [
+      {
+        search: `event_timestamp < now() - $1::int * interval '1 day'`,
+        replace: `event_timestamp < now() - $1::int * interval '1 hour'`,
+      },
+    ],
+    tests: [T.retention],
+  },
+  {
+    id: 'purge-no-limit',
+    file: EVENTS,
+    edits: [{ search: `ORDER BY seq LIMIT $2)`, replace: `ORDER BY seq)` }],
+    tests: [T.retention],
+  },
+  {
+    id: 'purge-leaves-deliveries',
+    file: EVENTS,
+    edits: [
+      {
+        search: `DELETE FROM deliveries WHERE event_seq IN (SELECT seq FROM gone) RETURNING id`,
+        replace: `SELECT id FROM deliveries WHERE event_seq IN (SELECT seq FROM gone)`,
+      },
+    ],
+    tests: [T.retention],
+  },
+  {
+    id: 'purge-leaves-attempts',
+    file: EVENTS,
+    edits: [
+      {
+        search: `DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone_deliveries)`,
+        replace: `SELECT 1 FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone_deliveries)`,
+      },
+    ],
+    tests: [T.retention],
+  },
+];
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** The file with the mutant's edits applied; throws when a search string is missing or not unique. */
+export function plant(source: string, m: SqlMutant): string {
+  let out = source;
+  for (const e of m.edits) {
+    const count = out.split(e.search).length - 1;
+    if (count !== 1) {
+      throw new Error(
+        `${m.id}: the text to replace occurs ${count} times in ${m.file} (expected once; was the file changed or split?):\n${e.search}`,
+      );
+    }
+    out = out.replace(e.search, () => e.replace);
+  }
+  return out;
+}
+
+type Result = 'killed' | 'survived' | 'skipped' | 'error';
+
+/** Runs vitest on `files` for `engine`; resolves with its exit code and its output's last lines. */
+function runTests(
+  files: string[],
+  engine: 'pglite' | 'postgres',
+  names: string | undefined,
+): Promise<{ code: number; tail: string }> {
+  const args = ['vitest', 'run', '--project', engine, ...(names ? ['-t', names] : []), ...files];
+  return new Promise((resolve, reject) => {
+    // its own process group, so that stopping the script stops vitest's workers too
+    const child = spawn('npx', args, {
+      cwd: root,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    running = child;
+    let out = '';
+    const keep = (chunk: Buffer) => {
+      out = (out + chunk.toString()).slice(-20_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      running = undefined;
+      resolve({ code: code ?? 1, tail: out });
+    });
+  });
+}
+
+/** The test run in flight, stopped with the script. */
+let running: ReturnType<typeof spawn> | undefined;
+/** The file currently mutated and its original text, restored on any exit. */
+let planted: { path: string; original: string } | undefined;
+
+function restore(): void {
+  if (!planted) return;
+  writeFileSync(planted.path, planted.original);
+  planted = undefined;
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('sql-mutants')
+    .description(
+      'Plants each hand-written SQL mutant in turn, runs the tests that should kill it, expects them to fail, and restores the file.',
+    )
+    .option('--only <ids>', 'comma-separated mutant ids to run (default: all)')
+    .option('--list', 'list the mutants and their tests, and exit')
+    .option('--no-baseline', 'skip the first run of every test file with nothing planted')
+    .parse();
+  const opts = program.opts<{ only?: string; list?: boolean; baseline: boolean }>();
+
+  const wanted = opts.only?.split(',').map((s) => s.trim());
+  const unknown = wanted?.filter((id) => !MUTANTS.some((m) => m.id === id)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown mutant(s): ${unknown.join(', ')} (see --list)`);
+  const mutants = wanted ? MUTANTS.filter((m) => wanted.includes(m.id)) : MUTANTS;
+  if (opts.list) {
+    for (const m of mutants)
+      console.log(
+        `${m.id}\n  ${m.file}; ${m.engine ?? 'pglite'}: ${m.tests.join(' ')}${m.names ? ` -t '${m.names}'` : ''}`,
+      );
+    return;
+  }
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      restore();
+      if (running?.pid !== undefined) process.kill(-running.pid, 'SIGTERM');
+      console.error(`\n${signal}: stopped; every file restored`);
+      process.exit(130);
+    });
+  }
+  process.on('exit', restore);
+
+  // every planted string must be found before anything runs
+  for (const m of mutants) plant(readFileSync(`${root}/${m.file}`, 'utf8'), m);
+
+  const hasPg = process.env.FPT_TEST_DATABASE_URL !== undefined;
+  if (opts.baseline) {
+    for (const engine of ['pglite', 'postgres'] as const) {
+      const files = [
+        ...new Set(mutants.filter((m) => (m.engine ?? 'pglite') === engine).flatMap((m) => m.tests)),
+      ];
+      if (files.length === 0 || (engine === 'postgres' && !hasPg)) continue;
+      console.log(`baseline (${engine}, nothing planted): ${files.length} test files…`);
+      const { code, tail } = await runTests(files, engine, undefined);
+      if (code !== 0) {
+        console.error(tail);
+        throw new Error('the tests fail with nothing planted: fix them first');
+      }
+    }
+  }
+
+  const results: { id: string; result: Result; seconds: number }[] = [];
+  for (const [i, m] of mutants.entries()) {
+    const engine = m.engine ?? 'pglite';
+    const label = `[${i + 1}/${mutants.length}] ${m.id}`;
+    if (engine === 'postgres' && !hasPg) {
+      console.log(`${label}: skipped (set FPT_TEST_DATABASE_URL for the PostgreSQL mutants)`);
+      results.push({ id: m.id, result: 'skipped', seconds: 0 });
+      continue;
+    }
+    const started = performance.now();
+    const path = `${root}/${m.file}`;
+    const original = readFileSync(path, 'utf8');
+    let result: Result;
+    try {
+      planted = { path, original };
+      writeFileSync(path, plant(original, m));
+      process.stdout.write(
+        `${label}: planted in ${m.file}; running ${m.tests.length} test file(s) on ${engine}… `,
+      );
+      const { code, tail } = await runTests(m.tests, engine, m.names);
+      // killed only by failing tests, survived only with tests passing: no test run (a name filter
+      // gone stale, a file moved) or a crash is an error
+      const counts = /^\s*Tests\s+(.*)$/m.exec(stripVTControlCharacters(tail))?.[1] ?? '';
+      if (code !== 0 && /\d+ failed/.test(counts)) result = 'killed';
+      else if (code === 0 && /\d+ passed/.test(counts)) result = 'survived';
+      else result = 'error';
+      if (result === 'error') console.error(tail.slice(-3000));
+    } catch (err) {
+      result = 'error';
+      console.error(err);
+    } finally {
+      restore();
+    }
+    const seconds = Math.round((performance.now() - started) / 1000);
+    console.log(`${result} (${seconds} s)`);
+    results.push({ id: m.id, result, seconds });
+  }
+
+  console.log('\nmutant                              result    seconds');
+  for (const r of results) console.log(`${r.id.padEnd(36)}${r.result.padEnd(10)}${r.seconds}`);
+  const bad = results.filter((r) => r.result === 'survived' || r.result === 'error');
+  const killed = results.filter((r) => r.result === 'killed').length;
+  console.log(
+    `\n${killed} killed, ${bad.length} survived or failed to run, ${results.length - killed - bad.length} skipped`,
+  );
+  if (bad.length > 0) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  restore();
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

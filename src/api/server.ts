@@ -4,8 +4,9 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
-import { authenticate, type OperatorKey } from './auth.js';
+import { requireAuthentication, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { hardenResponses } from './response-headers.js';
 import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
@@ -74,14 +75,11 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
     }
   });
   installErrorHandling(app);
+  hardenResponses(app);
+  requireAuthentication(app, db, operatorKey);
 
-  app.decorateRequest('principal', null as never);
-  app.addHook('onRequest', async (req) => {
-    if (req.url.startsWith('/api/')) req.principal = await authenticate(db, operatorKey, req);
-  });
-
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { public: true } }, async (_req, reply) => {
     try {
       await db.ping();
       if (await migrationsApplied(db)) return { status: 'ready' };
@@ -117,6 +115,7 @@ export function buildMetricsApi(opts: {
   const loggerInstance: FastifyBaseLogger = opts.logger;
   const app = Fastify({ loggerInstance, routerOptions: { ignoreTrailingSlash: true } });
   installErrorHandling(app);
+  hardenResponses(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
   metricsRoutes(app, {
     metrics: opts.metrics,

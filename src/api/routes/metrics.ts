@@ -29,7 +29,8 @@ export function metricsRoutes(
       reply.elapsedTime / 1000,
     );
   });
-  app.get('/metrics', async (req, reply) => {
+  // public to the API's authentication: it takes its own keys
+  app.get('/metrics', { config: { public: true } }, async (req, reply) => {
     await authorizeMetrics(req, operatorKey, token);
     return reply.type(METRICS_CONTENT_TYPE).send(await metrics.text());
   });

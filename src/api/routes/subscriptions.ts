@@ -30,6 +30,7 @@ import {
 import { listLocations } from '../../store/tenants.js';
 import { scopeFilter } from '../../domain/principal.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
+import { Id } from '../schemas.js';
 
 const EventTypeSchema = Type.Unsafe<EventType>({ type: 'string', enum: [...EVENT_TYPES] });
 const EventTypes = Type.Unsafe<EventType[] | null>({
@@ -45,8 +46,8 @@ const CreateBody = Type.Object(
   {
     url: Url,
     eventTypes: Type.Optional(EventTypes),
-    locationId: Type.Optional(Type.Integer({ minimum: 1 })),
-    organizationId: Type.Optional(Type.Integer({ minimum: 1 })),
+    locationId: Type.Optional(Id),
+    organizationId: Type.Optional(Id),
     description: Type.Optional(Description),
   },
   { additionalProperties: false },

@@ -288,7 +288,8 @@ export class DeliveryWorker {
   ) {
     this.loop = new WorkLoop({ name: 'delivery', log, idleMs: 30_000, step: () => this.step() });
     this.alone = db.engine === 'pglite';
-    this.sender = opts.sender ?? new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls });
+    this.sender =
+      opts.sender ?? new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls, log });
     this.metrics = opts.metrics;
     this.secrets = s.secretsKeys ? new SecretBox(s.secretsKeys) : undefined;
     this.metrics?.watchWorker({ inFlight: () => this.inFlight, queuedChains: () => this.queuedChains });

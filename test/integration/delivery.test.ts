@@ -755,7 +755,10 @@ describe('delivery', () => {
         const list = await deliveries(api, sub.id);
         return list[0]?.attemptLog.length ? list : undefined;
       }, 'the attempt');
-      expect(d.attemptLog[0].error).toContain('EFPTBLOCKED');
+      // the tenant is told the destination is not allowed, never what the name resolves to (#14)
+      expect(d.attemptLog[0].error).toBe(
+        'refused: the destination is not allowed (its host does not resolve to a public address)',
+      );
       expect(receiver.received).toHaveLength(0);
     } finally {
       await strict.stop();

@@ -230,7 +230,7 @@ program
     if (keys === undefined) throw new ConfigError('seal-secrets needs FPT_SECRETS_KEY');
     await withStore(config, createLogger(config.logLevel), async (db) => {
       const box = new SecretBox(keys);
-      const n = await resealSecrets(db, (stored) => box.reseal(stored));
+      const n = await resealSecrets(db, (stored, subscriptionId) => box.reseal(stored, subscriptionId));
       process.stdout.write(`sealed ${n} signing secret${n === 1 ? '' : 's'}\n`);
     });
   });

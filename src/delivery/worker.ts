@@ -583,7 +583,7 @@ export class DeliveryWorker {
     const startedAt = new Date();
     let out: SendOutcome;
     try {
-      const secrets = d.secrets.map((x) => openSecret(x, this.secrets));
+      const secrets = d.secrets.map((x) => openSecret(x, this.secrets, d.subscriptionId));
       out = await this.sender.send(d.url, d.body, deliveryHeaders(d, startedAt.getTime(), secrets));
     } catch (err) {
       // Not signable (a sealed secret and no key for it): a failed attempt, logged and retried on

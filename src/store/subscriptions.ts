@@ -68,20 +68,22 @@ export async function createSubscription(
     locationId: number | null;
     organizationId: number;
     description: string | null;
-    secret: string;
+    /** the stored form, or what makes it from the new subscription's id (a secret sealed for it) */
+    secret: string | ((subscriptionId: string) => string);
   },
 ): Promise<Subscription> {
+  const id = `sub_${newEventId()}`;
   const { rows } = await q.query<Row>(
     `INSERT INTO subscriptions (id, url, event_types, location_id, organization_id, description, secret)
      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
     [
-      `sub_${newEventId()}`,
+      id,
       input.url,
       input.eventTypes,
       input.locationId,
       input.organizationId,
       input.description,
-      input.secret,
+      typeof input.secret === 'string' ? input.secret : input.secret(id),
     ],
   );
   return toSubscription(rows[0]!);
@@ -186,15 +188,18 @@ export async function rotateSecret(
  * undefined to leave one as it is), in one transaction: `fpt-events seal-secrets`. Returns how many
  * values were rewritten.
  */
-export async function resealSecrets(db: Db, reseal: (stored: string) => string | undefined): Promise<number> {
+export async function resealSecrets(
+  db: Db,
+  reseal: (stored: string, subscriptionId: string) => string | undefined,
+): Promise<number> {
   return db.transaction(async (tx) => {
     const { rows } = await tx.query<{ id: string; secret: string; previous_secret: string | null }>(
       'SELECT id, secret, previous_secret FROM subscriptions ORDER BY id FOR UPDATE',
     );
     let rewritten = 0;
     for (const r of rows) {
-      const secret = reseal(r.secret);
-      const previous = r.previous_secret === null ? undefined : reseal(r.previous_secret);
+      const secret = reseal(r.secret, r.id);
+      const previous = r.previous_secret === null ? undefined : reseal(r.previous_secret, r.id);
       if (secret === undefined && previous === undefined) continue;
       rewritten += (secret === undefined ? 0 : 1) + (previous === undefined ? 0 : 1);
       await tx.query('UPDATE subscriptions SET secret = $2, previous_secret = $3 WHERE id = $1', [

@@ -813,7 +813,7 @@ describe('signing secrets sealed at rest (FPT_SECRETS_KEY)', () => {
           )
         ).rows[0]!;
       const first = await stored();
-      expect(first.secret).toMatch(/^fptenc:v1:/);
+      expect(first.secret).toMatch(/^fptenc:v2:/);
       expect(first.secret).not.toContain(sub.secret.slice(6));
       await contactAt(api, tenant.locA);
       await closeAllWindows(api.db);
@@ -828,7 +828,7 @@ describe('signing secrets sealed at rest (FPT_SECRETS_KEY)', () => {
       );
       const next = rotated.body.secret as string;
       const after = await stored();
-      expect(after.secret).toMatch(/^fptenc:v1:/);
+      expect(after.secret).toMatch(/^fptenc:v2:/);
       expect(after.previous_secret).toBe(first.secret);
       await contactAt(api, tenant.locA);
       await closeAllWindows(api.db);
@@ -852,7 +852,7 @@ describe('signing secrets sealed at rest (FPT_SECRETS_KEY)', () => {
     // created before any key was set: stored in clear
     const sub = await subscribeToCreations(api, tenant, receiver);
     const box = new SecretBox(keys);
-    const reseal = (stored: string) => box.reseal(stored);
+    const reseal = (stored: string, subscriptionId: string) => box.reseal(stored, subscriptionId);
     expect(await resealSecrets(db, reseal)).toBe(1);
     expect(await resealSecrets(db, reseal)).toBe(0);
     const worker = await startDeliveryWorker(db, { secretsKeys: keys });

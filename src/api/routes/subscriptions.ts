@@ -127,9 +127,10 @@ async function visibleSubscription(
 export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const allowPrivate = config.delivery.allowPrivateUrls;
-  // a new secret is shown once, in clear, and stored sealed when FPT_SECRETS_KEY is set
+  // a new secret is shown once, in clear, and stored sealed for its subscription when a key is set
   const box = config.delivery.secretsKeys ? new SecretBox(config.delivery.secretsKeys) : undefined;
-  const stored = (secret: string) => (box ? box.seal(secret) : secret);
+  const stored = (secret: string) => (subscriptionId: string) =>
+    box ? box.seal(secret, subscriptionId) : secret;
 
   app.post('/api/subscriptions', { schema: { body: CreateBody } }, async (req, reply) => {
     const b = req.body;
@@ -214,7 +215,7 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
         req.body?.overlapHours !== undefined
           ? req.body.overlapHours * 3_600_000
           : config.delivery.secretOverlapMs;
-      const { previousSecretExpiresAt } = await rotateSecret(db, req.params.id, stored(secret), overlapMs);
+      const { previousSecretExpiresAt } = await rotateSecret(db, req.params.id, stored(secret)(req.params.id), overlapMs);
       return { secret, previousSecretExpiresAt };
     },
   );

@@ -11,6 +11,7 @@ import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openDb } from './store/open.js';
 import { ensureGeneratedAdminKey } from './store/settings.js';
+import { withSecretsSealing } from './secrets-at-rest.js';
 
 /** Opens the store and applies pending migrations. */
 export async function openMigratedDb(config: Config, log: Logger): Promise<Db> {
@@ -39,6 +40,16 @@ export interface StartOptions {
 const toStderr = (text: string): void => {
   process.stderr.write(text);
 };
+
+/** What `step` resolves to; the store closed if it fails (the process is not starting). */
+async function closingOnError<T>(db: Db, step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
 
 /**
  * The operator key: FPT_ADMIN_TOKEN when set; otherwise one generated on the first start, shown
@@ -100,6 +111,7 @@ export async function startService(
   opts: StartOptions = {},
 ): Promise<RunningService> {
   const db = await openMigratedDb(config, log);
+  config = await closingOnError(db, withSecretsSealing(db, config, log));
   const operatorKey = await resolveOperatorKey(db, config, log, opts.showOnce);
   const metrics = processMetrics(db);
   const app = buildApi({ db, config, operatorKey, logger: log, metrics });
@@ -154,6 +166,7 @@ export async function startWorkerProcess(
   opts: StartOptions = {},
 ): Promise<RunningWorker> {
   const db = await openMigratedDb(config, log);
+  config = await closingOnError(db, withSecretsSealing(db, config, log));
   const metrics = processMetrics(db);
   let app: FastifyInstance | undefined;
   let workers: Runner | undefined;

@@ -211,3 +211,13 @@ export async function resealSecrets(
     return rewritten;
   });
 }
+
+/** How many stored signing secrets (current or previous) are kept in clear, not sealed. */
+export async function countClearSecrets(q: Queryable): Promise<number> {
+  const { rows } = await q.query<{ n: number }>(
+    `SELECT (count(*) FILTER (WHERE secret NOT LIKE 'fptenc:%')
+           + count(*) FILTER (WHERE previous_secret NOT LIKE 'fptenc:%'))::int AS n
+       FROM subscriptions`,
+  );
+  return rows[0]?.n ?? 0;
+}

@@ -133,12 +133,18 @@ describe('the fpt-events command', () => {
     }
   });
 
-  test('seal-secrets needs FPT_SECRETS_KEY, and reports what it sealed', () => {
-    const { dir, env } = embeddedEnv({ FPT_SECRETS_KEY: undefined });
+  test('seal-secrets needs FPT_SECRETS_KEY with PostgreSQL (the embedded store has its own key), and reports what it sealed', () => {
+    const { dir, env } = embeddedEnv({ FPT_SECRETS_KEY: undefined, LOG_LEVEL: 'silent' });
     try {
-      const without = spawnSync(process.execPath, [...CLI, 'seal-secrets'], { encoding: 'utf8', env });
-      expect(without.status).toBe(2);
-      expect(without.stderr).toContain('seal-secrets needs FPT_SECRETS_KEY');
+      const onPostgres = spawnSync(process.execPath, [...CLI, 'seal-secrets'], {
+        encoding: 'utf8',
+        env: { ...env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' },
+      });
+      expect(onPostgres.status).toBe(2);
+      expect(onPostgres.stderr).toContain('seal-secrets needs FPT_SECRETS_KEY');
+      const embedded = spawnSync(process.execPath, [...CLI, 'seal-secrets'], { encoding: 'utf8', env });
+      expect(embedded.stdout).toBe('sealed 0 signing secrets\n');
+      expect(embedded.status).toBe(0);
       const key = randomBytes(32).toString('base64');
       const sealed = spawnSync(process.execPath, [...CLI, 'seal-secrets'], {
         encoding: 'utf8',

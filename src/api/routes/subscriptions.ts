@@ -215,7 +215,12 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
         req.body?.overlapHours !== undefined
           ? req.body.overlapHours * 3_600_000
           : config.delivery.secretOverlapMs;
-      const { previousSecretExpiresAt } = await rotateSecret(db, req.params.id, stored(secret)(req.params.id), overlapMs);
+      const { previousSecretExpiresAt } = await rotateSecret(
+        db,
+        req.params.id,
+        stored(secret)(req.params.id),
+        overlapMs,
+      );
       return { secret, previousSecretExpiresAt };
     },
   );

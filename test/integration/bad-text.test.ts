@@ -14,6 +14,15 @@ function expectBadField(res: Reply, field: string, what: string): void {
   expect(res.body.error, what).toMatchObject({ field });
 }
 
+/** A request with a body, and the field its 400 must name. */
+type BadCall = [method: string, url: string, body: unknown, field: string];
+
+async function expectEachBad(api: TestApi, calls: BadCall[]): Promise<void> {
+  for (const [method, url, body, field] of calls) {
+    expectBadField(await api.call(method, url, { body }), field, `${method} ${url} ${JSON.stringify(body)}`);
+  }
+}
+
 /** Everything the tenant's API can read, to compare before and after bad requests. */
 async function snapshot(api: TestApi, loc: number): Promise<string> {
   return JSON.stringify([
@@ -36,7 +45,7 @@ describe('text PostgreSQL cannot store', () => {
     const loc = `/api/locations/${tenant.locA}`;
     const rule = { trigger: { type: 'time', field: 'trialEndsAt' }, action: { set: { contactGroupId: 4 } } };
     for (const bad of BAD_TEXT) {
-      const cases: [method: string, url: string, body: unknown, field: string][] = [
+      const cases: BadCall[] = [
         ['POST', `${loc}/contacts`, { firstName: bad }, 'firstName'],
         ['POST', `${loc}/contacts`, { lastName: 'x', tags: ['ok', bad] }, 'tags[1]'],
         ['POST', `${loc}/contacts`, { customFields: { goal: bad } }, 'customFields.goal'],
@@ -68,13 +77,7 @@ describe('text PostgreSQL cannot store', () => {
           'conditions[0].value',
         ],
       ];
-      for (const [method, url, body, field] of cases) {
-        expectBadField(
-          await api.call(method, url, { body }),
-          field,
-          `${method} ${url} ${JSON.stringify(body)}`,
-        );
-      }
+      await expectEachBad(api, cases);
     }
     expect(await snapshot(api, tenant.locA)).toBe(before);
   });
@@ -126,7 +129,7 @@ describe('integers past the columns range', () => {
       [`/api/organizations/${huge}`, 'id'],
     ];
     for (const [url, field] of gets) expectBadField(await api.get(url), field, url);
-    const posts: [method: string, url: string, body: unknown, field: string][] = [
+    const posts: BadCall[] = [
       ['POST', '/api/subscriptions', { url: 'https://example.com/h', locationId: 1e300 }, 'locationId'],
       [
         'POST',
@@ -141,13 +144,7 @@ describe('integers past the columns range', () => {
       ['POST', '/api/locations', { name: 'x', organizationId: 1e20 }, 'organizationId'],
       ['POST', '/api/api-keys', { role: 'staff', locationId: 1e20 }, 'locationId'],
     ];
-    for (const [method, url, body, field] of posts) {
-      expectBadField(
-        await api.call(method, url, { body }),
-        field,
-        `${method} ${url} ${JSON.stringify(body)}`,
-      );
-    }
+    await expectEachBad(api, posts);
     expect(await snapshot(api, tenant.locA)).toBe(before);
   });
 });

@@ -65,9 +65,17 @@ function makeAjv(opts: Options): Ajv {
   return ajv;
 }
 
+/** Schemas with the keyword, by the schema they came from: ajv then finds them in its own cache. */
+const storable = new WeakMap<object, object>();
+
 /** `ajv`'s validator for `schema`, every string in it checked for text PostgreSQL can store. */
 export function compileSchema(ajv: Ajv, schema: object): ValidateFunction {
-  return ajv.compile(withStorableText(schema) as object);
+  let checked = storable.get(schema);
+  if (checked === undefined) {
+    checked = withStorableText(schema) as object;
+    storable.set(schema, checked);
+  }
+  return ajv.compile(checked);
 }
 
 // Bodies are checked as sent: no coercion ("3" is not 3), nothing silently dropped (Fastify's own

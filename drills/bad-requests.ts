@@ -117,7 +117,12 @@ await runDrill(
       ],
       ['POST', `/api/locations/${L}/sub-groups`, { name: 'New group' }, t.key],
       ['PATCH', `/api/locations/${L}/sub-groups/${sg}`, { name: 'Renamed' }, t.key],
-      ['POST', '/api/subscriptions', { url: 'http://127.0.0.1:9999/x', eventTypes: ['contact.created'] }, t.key],
+      [
+        'POST',
+        '/api/subscriptions',
+        { url: 'http://127.0.0.1:9999/x', eventTypes: ['contact.created'] },
+        t.key,
+      ],
       ['PATCH', `/api/subscriptions/${sub.id}`, { status: 'paused', description: 'd' }, t.key],
       ['DELETE', `/api/subscriptions/${sub.id}`, {}, t.key],
       ['POST', `/api/subscriptions/${sub.id}/rotate-secret`, { overlapHours: 1 }, t.key],

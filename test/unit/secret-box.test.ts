@@ -68,9 +68,7 @@ describe('sealed signing secrets', () => {
     const sealed = box.seal(generateSecret(), SUB);
     expect(box.open(sealed, SUB)).toMatch(/^whsec_/); // (and cached for SUB)
     expect(() => box.open(sealed, OTHER_SUB)).toThrow(SecretUnreadable);
-    expect(() => new SecretBox([k]).open(sealed, OTHER_SUB)).toThrow(
-      /sealed for another subscription/,
-    );
+    expect(() => new SecretBox([k]).open(sealed, OTHER_SUB)).toThrow(/sealed for another subscription/);
   });
 
   test('a value sealed before the binding (v1) still opens, and reseal binds it', () => {

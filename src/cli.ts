@@ -6,6 +6,7 @@ import { DataDirInUse } from './store/data-dir-lock.js';
 import { resetGeneratedAdminKey } from './store/settings.js';
 import { resealSecrets } from './store/subscriptions.js';
 import { SecretBox } from './delivery/secret-box.js';
+import { withSecretsSealing } from './secrets-at-rest.js';
 import { runImport } from './import-cli.js';
 import { startListener } from './listen.js';
 import { openMigratedDb, startService, startWorkerProcess } from './service.js';
@@ -221,16 +222,21 @@ program
 program
   .command('seal-secrets')
   .description(
-    "seal every endpoint signing secret still stored in clear, or under another key, with FPT_SECRETS_KEY's first key (AES-256-GCM); safe to run while the service runs, and again",
+    "seal every endpoint signing secret still stored in clear, under another key, or in the format before secrets were bound to their subscription, with FPT_SECRETS_KEY's first key (AES-256-GCM; the embedded store's own key in its data folder when FPT_SECRETS_KEY is not set); safe to run while the service runs, and again",
   )
   .addHelpText('after', ENVIRONMENT_HELP)
   .action(async () => {
     const config = configFrom();
-    const keys = config.delivery.secretsKeys;
-    if (keys === undefined) throw new ConfigError('seal-secrets needs FPT_SECRETS_KEY');
-    await withStore(config, createLogger(config.logLevel), async (db) => {
+    if (config.delivery.secretsKeys === undefined && config.databaseUrl !== undefined) {
+      throw new ConfigError('seal-secrets needs FPT_SECRETS_KEY with PostgreSQL (DATABASE_URL)');
+    }
+    const log = createLogger(config.logLevel);
+    await withStore(config, log, async (db) => {
+      // the embedded store's own key when FPT_SECRETS_KEY is not set
+      const keys = (await withSecretsSealing(db, config, log)).delivery.secretsKeys;
+      if (keys === undefined) throw new ConfigError('seal-secrets needs FPT_SECRETS_KEY');
       const box = new SecretBox(keys);
-      const n = await resealSecrets(db, (stored) => box.reseal(stored));
+      const n = await resealSecrets(db, (stored, subscriptionId) => box.reseal(stored, subscriptionId));
       process.stdout.write(`sealed ${n} signing secret${n === 1 ? '' : 's'}\n`);
     });
   });

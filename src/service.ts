@@ -11,6 +11,7 @@ import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openDb } from './store/open.js';
 import { ensureGeneratedAdminKey } from './store/settings.js';
+import { withSecretsSealing } from './secrets-at-rest.js';
 
 /** Opens the store and applies pending migrations. */
 export async function openMigratedDb(config: Config, log: Logger): Promise<Db> {
@@ -28,17 +29,47 @@ export async function openMigratedDb(config: Config, log: Logger): Promise<Db> {
   }
 }
 
+export interface StartOptions {
+  /**
+   * Shows text meant for the person at the terminal, once, outside the log stream (a generated
+   * operator key): stderr unless given.
+   */
+  showOnce?: (text: string) => void;
+}
+
+const toStderr = (text: string): void => {
+  process.stderr.write(text);
+};
+
+/** What `step` resolves to; the store closed if it fails (the process is not starting). */
+async function closingOnError<T>(db: Db, step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
 /**
- * The operator key: FPT_ADMIN_TOKEN when set; otherwise one generated on the first start, printed
- * that once, and kept (hashed) in the store.
+ * The operator key: FPT_ADMIN_TOKEN when set; otherwise one generated on the first start, shown
+ * that once on the terminal, and kept (hashed) in the store. The key never goes into the log
+ * stream, which shippers keep forever: the log says only that one was generated and how to reset it.
  */
-export async function resolveOperatorKey(db: Db, config: Config, log: Logger): Promise<OperatorKey> {
+export async function resolveOperatorKey(
+  db: Db,
+  config: Config,
+  log: Logger,
+  showOnce: (text: string) => void = toStderr,
+): Promise<OperatorKey> {
   if (config.adminToken !== undefined) return operatorKeyFromToken(config.adminToken);
   const generated = await ensureGeneratedAdminKey(db);
   if (generated !== undefined) {
+    showOnce(
+      `\nThe operator key was generated; it is shown only this once (keep it, or set FPT_ADMIN_TOKEN):\n\n  ${generated}\n\n`,
+    );
     log.warn(
-      { operatorKey: generated },
-      'generated the operator key; it is shown only this once: keep it, or set FPT_ADMIN_TOKEN',
+      'the operator key was generated and shown once on the terminal (stderr), not in this log; if it was lost, run `fpt-events reset-operator-key` for a new one, or set FPT_ADMIN_TOKEN',
     );
   }
   return storedOperatorKey(db);
@@ -74,9 +105,14 @@ export async function startWorkers(db: Db, config: Config, log: Logger, metrics?
 }
 
 /** The whole service in one process: the API and the background work. */
-export async function startService(config: Config, log: Logger): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  log: Logger,
+  opts: StartOptions = {},
+): Promise<RunningService> {
   const db = await openMigratedDb(config, log);
-  const operatorKey = await resolveOperatorKey(db, config, log);
+  config = await closingOnError(db, withSecretsSealing(db, config, log));
+  const operatorKey = await resolveOperatorKey(db, config, log, opts.showOnce);
   const metrics = processMetrics(db);
   const app = buildApi({ db, config, operatorKey, logger: log, metrics });
   let workers: Runner | undefined;
@@ -124,14 +160,19 @@ export interface RunningWorker {
 }
 
 /** The background work alone (`fpt-events worker`), with `/metrics` on `FPT_METRICS_PORT` if set. */
-export async function startWorkerProcess(config: Config, log: Logger): Promise<RunningWorker> {
+export async function startWorkerProcess(
+  config: Config,
+  log: Logger,
+  opts: StartOptions = {},
+): Promise<RunningWorker> {
   const db = await openMigratedDb(config, log);
+  config = await closingOnError(db, withSecretsSealing(db, config, log));
   const metrics = processMetrics(db);
   let app: FastifyInstance | undefined;
   let workers: Runner | undefined;
   try {
     if (config.metricsPort !== undefined) {
-      const operatorKey = await resolveOperatorKey(db, config, log);
+      const operatorKey = await resolveOperatorKey(db, config, log, opts.showOnce);
       app = buildMetricsApi({ config, operatorKey, logger: log, metrics });
       await app.listen({ port: config.metricsPort, host: config.host });
     }

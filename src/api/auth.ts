@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../domain/principal.js';
 import { AppError } from '../errors.js';
 import { principalForKey } from '../store/api-keys.js';
@@ -9,6 +9,10 @@ import { hashKey } from '../store/api-keys.js';
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** served without a key (health checks), or checking its own (`/metrics`) */
+    public?: boolean;
   }
 }
 
@@ -89,4 +93,30 @@ export async function authorizeMetrics(
   if (await operator.matches(key)) return;
   if (await metricsToken?.matches(key)) return;
   throw unauthorized('/metrics takes the operator key or FPT_METRICS_TOKEN');
+}
+
+/** Whether an unmatched request's path, decoded as the router decodes it, is under `/api`. */
+function underApi(url: string): boolean {
+  const path = url.split('?', 1)[0] ?? '';
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return true; // not decodable: refused as an API request rather than guessed at
+  }
+  return /^\/+api(?:\/|$)/i.test(decoded);
+}
+
+/**
+ * Every route requires a principal unless it is declared `public`, decided on the route the router
+ * matched (never on the raw URL, which may spell `/api` as `/%61pi`); a request that matches no
+ * route is answered 401 without a key when its decoded path is under `/api`, so that a 404 does
+ * not tell a caller without a key which routes exist.
+ */
+export function requireAuthentication(app: FastifyInstance, db: Db, operatorKey: OperatorKey): void {
+  app.decorateRequest('principal', null as never);
+  app.addHook('onRequest', async (req) => {
+    if (req.is404 ? !underApi(req.url) : req.routeOptions.config.public === true) return;
+    req.principal = await authenticate(db, operatorKey, req);
+  });
 }

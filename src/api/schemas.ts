@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { ContactGroupIdSchema, Id, nullable } from '../domain/contact-schema.js';
+import { ContactGroupIdSchema, Id, INT4_MAX, nullable, SubGroupId } from '../domain/contact-schema.js';
 
 // the contact schemas live in the domain (import rows and automation rules check values with them)
 export {
@@ -48,12 +48,13 @@ export const ApiKeyListQuery = Type.Object(
 
 export const LocationParams = Type.Object({ locationId: Id });
 export const ContactParams = Type.Object({ contactId: Id });
-export const SubGroupParams = Type.Object({ locationId: Id, subGroupId: Id });
+export const SubGroupParams = Type.Object({ locationId: Id, subGroupId: SubGroupId });
 export const IdParams = Type.Object({ id: Id });
 
+/** A contact's history, paged by its sequence numbers (an `integer` column). */
 export const PageQuery = Type.Object(
   {
-    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    after: Type.Optional(Type.Integer({ minimum: 0, maximum: INT4_MAX })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   },
   { additionalProperties: false },
@@ -61,7 +62,7 @@ export const PageQuery = Type.Object(
 
 export const ContactListQuery = Type.Object(
   {
-    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
     isActive: Type.Optional(Type.Boolean()),
   },

@@ -4,8 +4,9 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
-import { authenticate, type OperatorKey } from './auth.js';
+import { requireAuthentication, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { hardenResponses } from './response-headers.js';
 import { installOpenApi } from './openapi/document.js';
 import { serializerCompiler } from './openapi/serializer.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -80,11 +81,8 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
     }
   });
   installErrorHandling(app);
-
-  app.decorateRequest('principal', null as never);
-  app.addHook('onRequest', async (req) => {
-    if (req.url.startsWith('/api/')) req.principal = await authenticate(db, operatorKey, req);
-  });
+  hardenResponses(app);
+  requireAuthentication(app, db, operatorKey);
 
   installOpenApi(app, PACKAGE_VERSION);
   // the routes go in once the OpenAPI plugin has loaded, so that it sees every one of them
@@ -131,6 +129,7 @@ export function buildMetricsApi(opts: {
   const loggerInstance: FastifyBaseLogger = opts.logger;
   const app = Fastify({ loggerInstance, routerOptions: { ignoreTrailingSlash: true } });
   installErrorHandling(app);
+  hardenResponses(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
   metricsRoutes(app, {
     metrics: opts.metrics,

@@ -1,9 +1,9 @@
 import type { FastifySchemaCompiler } from 'fastify';
-import { bodyAjv, textAjv } from '../domain/validation.js';
+import { bodyAjv, compileSchema, textAjv } from '../domain/validation.js';
 
 export { compileValidator, validationError } from '../domain/validation.js';
 
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
   const ajv = httpPart === 'body' ? bodyAjv : textAjv;
-  return ajv.compile(schema as object);
+  return compileSchema(ajv, schema as object);
 };

@@ -4,11 +4,20 @@ import { checkUrl, guardedLookup, UrlRefused } from './ssrf.js';
 /** What one HTTP attempt came to. */
 export type SendOutcome =
   | { kind: 'response'; status: number; retryAfter: string | undefined; body: string; durationMs: number }
-  | { kind: 'error'; error: string; durationMs: number };
+  | {
+      kind: 'error';
+      /** what went wrong, as the tenant may read it (the attempt log) */
+      error: string;
+      /** for the operator only (logged, never stored): the destination's resolution, when refused */
+      detail?: string;
+      durationMs: number;
+    };
 
 export interface SenderOptions {
   timeoutMs: number;
   allowPrivate: boolean;
+  /** where refused destinations are logged with their detail, for the operator */
+  log?: { warn(obj: Record<string, unknown>, msg: string): void };
 }
 
 /** The answer body kept in the attempt log. */
@@ -92,7 +101,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   failure(err: unknown): SendOutcome {
-    return { kind: 'error', error: describe(err), durationMs: performance.now() - this.started };
+    return { kind: 'error', ...describeSendError(err), durationMs: performance.now() - this.started };
   }
 
   private response(): SendOutcome {
@@ -165,13 +174,19 @@ export class HttpSender {
     } catch (err) {
       return Promise.resolve({
         kind: 'error',
-        error: describe(err),
+        ...describeSendError(err),
         durationMs: performance.now() - started,
       });
     }
     return new Promise((resolve) => {
       const x = new Exchange(started, this.opts.timeoutMs, (done, out) => {
         this.inFlight.delete(done);
+        if (out.kind === 'error' && out.detail !== undefined) {
+          this.opts.log?.warn(
+            { origin: target.origin, detail: out.detail },
+            'delivery destination refused: it does not resolve to a public address (the tenant is told only that it is not allowed)',
+          );
+        }
         resolve(out);
       });
       this.inFlight.add(x);
@@ -204,6 +219,40 @@ export class HttpSender {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
   }
+}
+
+/**
+ * What the tenant reads when the destination's name does not resolve, or resolves to an address
+ * that is not public: the same words for both, so that the attempt log tells nothing of the
+ * internal network (which names exist, what they resolve to).
+ */
+const DESTINATION_REFUSED =
+  'refused: the destination is not allowed (its host does not resolve to a public address)';
+/** A failed lookup (getaddrinfo's codes) or one refused by `guardedLookup`. */
+const LOOKUP_FAILURES = new Set([
+  'EFPTBLOCKED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NODATA',
+  'EAI_NONAME',
+  'EAI_FAIL',
+]);
+
+/** The lookup failure in `err` or its causes, if the attempt failed at resolving its host. */
+function lookupFailure(err: unknown): Error | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && LOOKUP_FAILURES.has(code)) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** A failed attempt, as the tenant may read it, and (for a refused destination) the operator's detail. */
+export function describeSendError(err: unknown): { error: string; detail?: string } {
+  const lookup = lookupFailure(err);
+  if (lookup) return { error: DESTINATION_REFUSED, detail: describe(lookup) };
+  return { error: describe(err) };
 }
 
 function describe(err: unknown): string {

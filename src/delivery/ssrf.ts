@@ -151,6 +151,16 @@ export function checkUrl(raw: string, opts: { allowPrivate: boolean }): URL {
   if (url.hash !== '' || raw.includes('#')) {
     throw new UrlRefused('the URL must not contain a fragment (#…): it is never sent to the server');
   }
+  // a low port is a system service (SSH, SMTP, an internal admin port), not a webhook endpoint
+  // (URL leaves the port empty when it is the scheme's default: 443, or 80 for http)
+  if (url.port !== '') {
+    const port = Number(url.port);
+    if (port < 1024 && port !== 443 && !(port === 80 && opts.allowPrivate)) {
+      throw new UrlRefused(
+        `the port ${port} is not allowed: use 443 (the https default) or a port from 1024 up`,
+      );
+    }
+  }
   if (opts.allowPrivate) return url;
 
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;

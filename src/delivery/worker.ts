@@ -84,7 +84,8 @@ export class DeliveryWorker {
   ) {
     this.loop = new WorkLoop({ name: 'delivery', log, idleMs: 30_000, step: () => this.step() });
     this.alone = db.engine === 'pglite';
-    this.sender = opts.sender ?? new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls });
+    this.sender =
+      opts.sender ?? new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls, log });
     this.metrics = opts.metrics;
     this.secrets = s.secretsKeys ? new SecretBox(s.secretsKeys) : undefined;
     this.scheduler = new FairScheduler({
@@ -306,7 +307,7 @@ export class DeliveryWorker {
     const startedAt = new Date();
     let out: SendOutcome;
     try {
-      const secrets = d.secrets.map((x) => openSecret(x, this.secrets));
+      const secrets = d.secrets.map((x) => openSecret(x, this.secrets, d.subscriptionId));
       out = await this.sender.send(d.url, d.body, deliveryHeaders(d, startedAt.getTime(), secrets));
     } catch (err) {
       // Not signable (a sealed secret and no key for it): a failed attempt, logged and retried on

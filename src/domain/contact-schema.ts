@@ -23,7 +23,14 @@ export function partialObject<P extends Record<string, Type.TSchema>>(props: P) 
   );
 }
 
+/** An id kept in a bigint column (every id counted by a sequence), as far as JSON numbers are exact. */
 export const Id = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
+/** The largest value of an `integer` column (sub-group ids, history sequence numbers). */
+export const INT4_MAX = 2_147_483_647;
+
+/** A sub-group's number within its location (an `integer` column). */
+export const SubGroupId = Type.Integer({ minimum: 1, maximum: INT4_MAX });
 
 export const ContactGroupIdSchema = Type.Unsafe<ContactGroupId>({ type: 'integer', enum: CONTACT_GROUP_IDS });
 
@@ -46,7 +53,7 @@ export const contactFieldSchemas = {
   email: nullable(Type.String({ format: 'email', maxLength: 320 })),
   phone: ShortText(50),
   contactGroupId: ContactGroupIdSchema,
-  subGroupId: nullable(Id),
+  subGroupId: nullable(SubGroupId),
   tags: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 }),
   canSms: Type.Boolean(),
   canEmail: Type.Boolean(),

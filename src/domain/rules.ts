@@ -11,7 +11,7 @@ import {
 } from './contact.js';
 import type { ContactGroupId } from './contact-groups.js';
 import { contactFieldSchemas, partialObject } from './contact-schema.js';
-import { compileValidator } from './validation.js';
+import { compileValidator, unstorableText } from './validation.js';
 
 /**
  * Automation rules (SPEC §7): per location, a trigger and an action that sets the contact group or
@@ -152,6 +152,9 @@ function checkCondition(raw: unknown, path: string, extraKeys: readonly string[]
         if (typeof tag !== 'string' || tag.trim() === '' || tag.length > 100) {
           throw invalid(valuePath, `${valuePath} must be a tag: a non-empty string of up to 100 characters`);
         }
+        // the one text rule of every schema string (see withStorableText), for this hand-checked one
+        const unstorable = unstorableText(tag);
+        if (unstorable !== undefined) throw invalid(valuePath, `${valuePath} ${unstorable}`);
         return { field, op, value: tag.trim() };
       }
     case 'in':

@@ -2,7 +2,7 @@
  * JSON Schema validation (ajv) and the mapping of its first violation to a 4xx error naming the
  * field: request bodies, import rows and automation rules are all checked this way.
  */
-import { Ajv, type ErrorObject, type Options } from 'ajv';
+import { Ajv, type ErrorObject, type Options, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { CONTACT_GROUP_LIST } from './contact-groups.js';
 import { AppError } from '../errors.js';
@@ -10,10 +10,72 @@ import { AppError } from '../errors.js';
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
+// with the u flag a string is read by code points: a paired surrogate is one (astral) code point,
+// so only an unpaired one is a Cs code point (String.prototype.isWellFormed is ES2024)
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Why PostgreSQL could not store `text`, or undefined: a NUL (text columns and jsonb refuse it) or
+ * a UTF-16 surrogate without its pair (no UTF-8 encoding exists for one).
+ */
+export function unstorableText(text: string): string | undefined {
+  if (text.includes('\0')) return 'must not contain a NUL character (U+0000)';
+  if (LONE_SURROGATE.test(text)) return 'must not contain a lone UTF-16 surrogate (U+D800 to U+DFFF)';
+  return undefined;
+}
+
+const STORABLE = 'storableText';
+
+const checkStorable: SchemaValidateFunction = (_schema: unknown, data: string) => {
+  const why = unstorableText(data);
+  if (why === undefined) return true;
+  checkStorable.errors = [{ keyword: STORABLE, message: why, params: {} }];
+  return false;
+};
+
+/**
+ * `schema` with the `storableText` keyword on every schema that admits a string, so that every
+ * string of every request (bodies, query strings, path parameters, import rows, rule values) is
+ * checked by the one validator that checks its type: one mechanism, no per-route patch. Keywords
+ * whose values are data, not schemas (`enum`, `const`, `default`, `examples`), are left alone.
+ */
+export function withStorableText(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withStorableText);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    out[key] = DATA_KEYWORDS.has(key) ? value : withStorableText(value);
+  }
+  const type = (schema as { type?: unknown }).type;
+  if (type === 'string' || (Array.isArray(type) && type.includes('string'))) out[STORABLE] = true;
+  return out;
+}
+const DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'examples']);
+
 function makeAjv(opts: Options): Ajv {
   const ajv = new Ajv({ allErrors: false, strict: false, ...opts });
   addFormats(ajv, ['date-time', 'email', 'uri']);
+  ajv.addKeyword({
+    keyword: STORABLE,
+    type: 'string',
+    schemaType: 'boolean',
+    errors: true,
+    validate: checkStorable,
+  });
   return ajv;
+}
+
+/** Schemas with the keyword, by the schema they came from: ajv then finds them in its own cache. */
+const storable = new WeakMap<object, object>();
+
+/** `ajv`'s validator for `schema`, every string in it checked for text PostgreSQL can store. */
+export function compileSchema(ajv: Ajv, schema: object): ValidateFunction {
+  let checked = storable.get(schema);
+  if (checked === undefined) {
+    checked = withStorableText(schema) as object;
+    storable.set(schema, checked);
+  }
+  return ajv.compile(checked);
 }
 
 // Bodies are checked as sent: no coercion ("3" is not 3), nothing silently dropped (Fastify's own
@@ -27,7 +89,7 @@ export const textAjv = makeAjv({ coerceTypes: true, removeAdditional: false, use
  * answers undefined, or the same 4xx error a request body would get.
  */
 export function compileValidator(schema: object): (value: unknown) => AppError | undefined {
-  const check = bodyAjv.compile(schema);
+  const check = compileSchema(bodyAjv, schema);
   return (value) => (check(value) ? undefined : validationError('body', check.errors ?? []));
 }
 

@@ -94,18 +94,34 @@ export function isRetryableTxError(err: unknown): boolean {
 export class DbError extends Error {
   readonly code: string | undefined;
   readonly constraint: string | undefined;
+  /** the server function that raised it (PostgreSQL's `routine` field: the same in every locale) */
+  readonly routine: string | undefined;
   constructor(cause: unknown, text: string) {
-    const e = cause as { message?: unknown; code?: unknown; constraint?: unknown };
+    const e = cause as { message?: unknown; code?: unknown; constraint?: unknown; routine?: unknown };
     const firstLine = text.trim().split('\n', 1)[0]?.slice(0, 120) ?? '';
     super(`${typeof e.message === 'string' ? e.message : String(cause)} [in: ${firstLine}]`);
     this.name = 'DbError';
     this.code = typeof e.code === 'string' ? e.code : undefined;
     this.constraint = typeof e.constraint === 'string' ? e.constraint : undefined;
+    this.routine = typeof e.routine === 'string' ? e.routine : undefined;
   }
 }
 
-/** SQLSTATEs of a server that is going away, starting, or full, and the socket errors of one that is gone. */
-const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/**
+ * SQLSTATEs of a server that cannot serve us now, whatever the statement: shutting down or
+ * restarting (57P01 admin_shutdown, 57P02 crash_shutdown), starting or in recovery (57P03
+ * cannot_connect_now), ending idle sessions (57P05), out of connections (53300
+ * too_many_connections), read-only (25006 read_only_sql_transaction: a standby, as after a
+ * failover that left this URL on the old primary); with the 08 class (connection exceptions) and
+ * the socket errors of a server that is gone.
+ */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '57P05', '53300', '25006']);
+/**
+ * 55000 object_not_in_prerequisite_state is unavailability only where the server refuses a new
+ * session to a database that does not accept connections (`ALTER DATABASE … ALLOW_CONNECTIONS
+ * false`, as for maintenance); told by the routine that raises it, since messages are translated.
+ */
+const NOT_ACCEPTING_CONNECTIONS = { code: '55000', routine: 'CheckMyDatabase' };
 const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
 
 /**
@@ -115,9 +131,11 @@ const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '
  */
 export function isDbUnavailable(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; depth++) {
-    const code = (e as { code?: unknown }).code;
+    const { code, routine } = e as { code?: unknown; routine?: unknown };
     if (typeof code === 'string') {
       if (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_SOCKET.has(code)) return true;
+      if (code === NOT_ACCEPTING_CONNECTIONS.code && routine === NOT_ACCEPTING_CONNECTIONS.routine)
+        return true;
     }
     // node-pg's own wording when the server ends a connection, before one is made, or for a
     // statement sent on a connection that has just failed or been closed (these errors carry no

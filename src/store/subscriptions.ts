@@ -77,25 +77,27 @@ export async function createSubscription(
     locationId: number | null;
     organizationId: number;
     description: string | null;
-    secret: string;
+    /** the stored form, or what makes it from the new subscription's id (a secret sealed for it) */
+    secret: string | ((subscriptionId: string) => string);
     /** the owner (default: none, the gym's own) */
     appId?: string | null;
     /** the API key that created it (default: none, the operator) */
     createdByKeyId?: number | null;
   },
 ): Promise<Subscription> {
+  const id = `sub_${newEventId()}`;
   const { rows } = await q.query<Row>(
     `INSERT INTO subscriptions (id, url, event_types, location_id, organization_id, description, secret,
        app_id, created_by_key_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
     [
-      `sub_${newEventId()}`,
+      id,
       input.url,
       input.eventTypes,
       input.locationId,
       input.organizationId,
       input.description,
-      input.secret,
+      typeof input.secret === 'string' ? input.secret : input.secret(id),
       input.appId ?? null,
       input.createdByKeyId ?? null,
     ],
@@ -223,15 +225,18 @@ export async function rotateSecret(
  * undefined to leave one as it is), in one transaction: `fpt-events seal-secrets`. Returns how many
  * values were rewritten.
  */
-export async function resealSecrets(db: Db, reseal: (stored: string) => string | undefined): Promise<number> {
+export async function resealSecrets(
+  db: Db,
+  reseal: (stored: string, subscriptionId: string) => string | undefined,
+): Promise<number> {
   return db.transaction(async (tx) => {
     const { rows } = await tx.query<{ id: string; secret: string; previous_secret: string | null }>(
       'SELECT id, secret, previous_secret FROM subscriptions ORDER BY id FOR UPDATE',
     );
     let rewritten = 0;
     for (const r of rows) {
-      const secret = reseal(r.secret);
-      const previous = r.previous_secret === null ? undefined : reseal(r.previous_secret);
+      const secret = reseal(r.secret, r.id);
+      const previous = r.previous_secret === null ? undefined : reseal(r.previous_secret, r.id);
       if (secret === undefined && previous === undefined) continue;
       rewritten += (secret === undefined ? 0 : 1) + (previous === undefined ? 0 : 1);
       await tx.query('UPDATE subscriptions SET secret = $2, previous_secret = $3 WHERE id = $1', [
@@ -242,4 +247,14 @@ export async function resealSecrets(db: Db, reseal: (stored: string) => string |
     }
     return rewritten;
   });
+}
+
+/** How many stored signing secrets (current or previous) are kept in clear, not sealed. */
+export async function countClearSecrets(q: Queryable): Promise<number> {
+  const { rows } = await q.query<{ n: number }>(
+    `SELECT (count(*) FILTER (WHERE secret NOT LIKE 'fptenc:%')
+           + count(*) FILTER (WHERE previous_secret NOT LIKE 'fptenc:%'))::int AS n
+       FROM subscriptions`,
+  );
+  return rows[0]?.n ?? 0;
 }

@@ -9,7 +9,8 @@ export type TestEngine = 'pglite' | 'postgres';
 
 export const engine: TestEngine = process.env.FPT_TEST_ENGINE === 'postgres' ? 'postgres' : 'pglite';
 
-const pgUrl = (): string => {
+/** The PostgreSQL test server's URL (`FPT_TEST_DATABASE_URL`). */
+export const testDatabaseUrl = (): string => {
   const url = process.env.FPT_TEST_DATABASE_URL;
   if (!url) throw new Error('the postgres project needs FPT_TEST_DATABASE_URL');
   return url;
@@ -17,7 +18,7 @@ const pgUrl = (): string => {
 
 /** Where the test's PostgreSQL server listens (a `TcpProxy` target). */
 export function pgServer(): { host: string; port: number } {
-  const url = new URL(pgUrl());
+  const url = new URL(testDatabaseUrl());
   return { host: url.hostname, port: Number(url.port || 5432) };
 }
 
@@ -46,12 +47,12 @@ export async function createTestDb(opts: { migrate?: boolean } = {}): Promise<Te
   let dropSchema: () => Promise<void>;
   const others: Db[] = [];
   if (engine === 'postgres') {
-    adminDb ??= new PostgresDb({ connectionString: pgUrl(), maxConnections: 2 });
+    adminDb ??= new PostgresDb({ connectionString: testDatabaseUrl(), maxConnections: 2 });
     const admin = adminDb;
     await admin.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
-    db = new PostgresDb({ connectionString: pgUrl(), schema, maxConnections: 5 });
+    db = new PostgresDb({ connectionString: testDatabaseUrl(), schema, maxConnections: 5 });
     openAnother = (via) => {
-      const url = new URL(pgUrl());
+      const url = new URL(testDatabaseUrl());
       if (via) [url.hostname, url.port] = ['127.0.0.1', String(via.port)];
       const other = new PostgresDb({ connectionString: url.href, schema, maxConnections: 5 });
       others.push(other);

@@ -31,7 +31,7 @@ const claim = async (db: Parameters<typeof claimDeliveries>[0], workerId?: strin
 /** A subscription to contact.updated at location A (nothing is sent: these tests claim by hand). */
 const subscribeToUpdates = (api: TestApi, tenant: Tenant) =>
   api.create('/api/subscriptions', {
-    url: 'http://127.0.0.1:9/hooks',
+    url: 'http://127.0.0.1:9999/hooks',
     locationId: tenant.locA,
     eventTypes: ['contact.updated'],
   });
@@ -247,7 +247,7 @@ describe('fan-out', () => {
     api,
     tenant,
   }) => {
-    const url = 'http://127.0.0.1:9/hooks';
+    const url = 'http://127.0.0.1:9999/hooks';
     const sub = async (body: object) =>
       (await api.create('/api/subscriptions', { url, ...body })).id as string;
     const atA = await sub({ locationId: tenant.locA });

@@ -667,7 +667,10 @@ describe('delivery', () => {
         const list = await deliveries(api, sub.id);
         return list[0]?.attemptLog.length ? list : undefined;
       }, 'the attempt');
-      expect(d.attemptLog[0].error).toContain('EFPTBLOCKED');
+      // the tenant is told the destination is not allowed, never what the name resolves to (#14)
+      expect(d.attemptLog[0].error).toBe(
+        'refused: the destination is not allowed (its host does not resolve to a public address)',
+      );
       expect(receiver.received).toHaveLength(0);
     } finally {
       await strict.stop();
@@ -696,7 +699,7 @@ describe('signing secrets sealed at rest (FPT_SECRETS_KEY)', () => {
           )
         ).rows[0]!;
       const first = await stored();
-      expect(first.secret).toMatch(/^fptenc:v1:/);
+      expect(first.secret).toMatch(/^fptenc:v2:/);
       expect(first.secret).not.toContain(sub.secret.slice(6));
       await contactAt(api, tenant.locA);
       await closeAllWindows(api.db);
@@ -711,7 +714,7 @@ describe('signing secrets sealed at rest (FPT_SECRETS_KEY)', () => {
       );
       const next = rotated.body.secret as string;
       const after = await stored();
-      expect(after.secret).toMatch(/^fptenc:v1:/);
+      expect(after.secret).toMatch(/^fptenc:v2:/);
       expect(after.previous_secret).toBe(first.secret);
       await contactAt(api, tenant.locA);
       await closeAllWindows(api.db);
@@ -735,7 +738,7 @@ describe('signing secrets sealed at rest (FPT_SECRETS_KEY)', () => {
     // created before any key was set: stored in clear
     const sub = await subscribeToCreations(api, tenant, receiver);
     const box = new SecretBox(keys);
-    const reseal = (stored: string) => box.reseal(stored);
+    const reseal = (stored: string, subscriptionId: string) => box.reseal(stored, subscriptionId);
     expect(await resealSecrets(db, reseal)).toBe(1);
     expect(await resealSecrets(db, reseal)).toBe(0);
     const worker = await startDeliveryWorker(db, { secretsKeys: keys });

@@ -50,7 +50,7 @@ describe('fpt-events listen', () => {
     const sub = (
       await api.post(
         '/api/subscriptions',
-        { url: 'http://127.0.0.1:9/hooks', locationId: tenant.locA },
+        { url: 'http://127.0.0.1:9999/hooks', locationId: tenant.locA },
         {
           key: tenant.keys.orgPartner,
         },

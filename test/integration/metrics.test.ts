@@ -128,7 +128,7 @@ describe('/metrics', () => {
     // no worker runs: deliveries wait
     await mapi.create(
       '/api/subscriptions',
-      { url: 'http://127.0.0.1:9/hooks', locationId: tenant.locA },
+      { url: 'http://127.0.0.1:9999/hooks', locationId: tenant.locA },
       tenant.keys.orgPartner,
     );
     for (let i = 0; i < 3; i++) await mapi.create(`/api/locations/${tenant.locA}/contacts`, {});

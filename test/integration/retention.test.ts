@@ -37,7 +37,7 @@ describe('retention', () => {
   });
 
   test("an event's deliveries and their attempts go with it; others stay", async ({ api, tenant }) => {
-    await api.create('/api/subscriptions', { url: 'http://127.0.0.1:9/hooks', locationId: tenant.locA });
+    await api.create('/api/subscriptions', { url: 'http://127.0.0.1:9999/hooks', locationId: tenant.locA });
     const old = await contactAt(api, tenant.locA);
     const kept = await contactAt(api, tenant.locA);
     await closeAllWindows(api.db);

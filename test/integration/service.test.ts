@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,6 +11,10 @@ import { startService, type RunningService } from '../../src/service.js';
 import { openDb } from '../../src/store/open.js';
 import type { ContactEvent } from '../../src/domain/events.js';
 import { Webhook } from 'standardwebhooks';
+import { parseSecretsKeys, SecretBox } from '../../src/delivery/secret-box.js';
+import { SEALING_KEY_FILE } from '../../src/secrets-at-rest.js';
+import type { Db } from '../../src/store/db.js';
+import { resealSecrets } from '../../src/store/subscriptions.js';
 import { createTestDb, engine, type TestDb } from '../helpers/db.js';
 import { Receiver } from '../helpers/receiver.js';
 
@@ -48,9 +53,10 @@ async function serviceConfig(): Promise<Config> {
 
 async function start(config: Config) {
   const { log, lines } = capturingLogger();
-  const svc: RunningService = await startService(config, log);
+  const terminal: string[] = [];
+  const svc: RunningService = await startService(config, log, { showOnce: (text) => terminal.push(text) });
   cleanups.push(() => svc.close());
-  return { svc, lines };
+  return { svc, lines, terminal };
 }
 
 describe('the service', () => {
@@ -61,8 +67,13 @@ describe('the service', () => {
     const ready = await fetch(`${first.svc.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
-    const generated = first.lines.find((l) => typeof l.operatorKey === 'string')?.operatorKey as string;
+    // shown once on the terminal, never in the log stream, which says only that one was generated (#14)
+    const generated = /fpt_admin_[A-Za-z0-9_-]{43}/.exec(first.terminal.join(''))?.[0] as string;
     expect(generated).toMatch(/^fpt_admin_/);
+    expect(JSON.stringify(first.lines)).not.toContain(generated);
+    expect(
+      first.lines.some((l) => /operator key was generated.*reset-operator-key/.test(String(l.msg))),
+    ).toBe(true);
     const org = await fetch(`${first.svc.url}/api/organizations`, {
       method: 'POST',
       headers: { authorization: `Bearer ${generated}`, 'content-type': 'application/json' },
@@ -72,15 +83,15 @@ describe('the service', () => {
     await first.svc.close();
 
     const second = await start(config);
-    expect(second.lines.some((l) => 'operatorKey' in l)).toBe(false);
+    expect(second.terminal).toEqual([]);
     const me = await fetch(`${second.svc.url}/api/me`, { headers: { authorization: `Bearer ${generated}` } });
     expect(await me.json()).toEqual({ kind: 'operator' });
   });
 
   test('FPT_ADMIN_TOKEN is the operator key when set, and nothing is generated', async () => {
     const config = { ...(await serviceConfig()), adminToken: 'a-long-operator-token-for-tests' };
-    const { svc, lines } = await start(config);
-    expect(lines.some((l) => 'operatorKey' in l)).toBe(false);
+    const { svc, terminal } = await start(config);
+    expect(terminal).toEqual([]);
     const me = await fetch(`${svc.url}/api/me`, {
       headers: { authorization: 'Bearer a-long-operator-token-for-tests' },
     });
@@ -93,6 +104,84 @@ describe('the service', () => {
     expect((await fetch(`${svc.url}/readyz`)).status).toBe(503);
     expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
   });
+});
+
+// Found by the security review (#14): signing secrets were stored in clear unless FPT_SECRETS_KEY
+// was set, with no warning.
+describe('signing secrets at rest', () => {
+  const admin = 'a-long-operator-token-for-tests';
+  /** A subscription made through the running service's API: its id and its secret (shown once). */
+  async function subscribe(url: string): Promise<{ id: string; secret: string }> {
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const org = await post('/api/organizations', { name: 'Sealed' });
+    const loc = await post('/api/locations', { name: 'Here', organizationId: org.id });
+    const sub = await post('/api/subscriptions', {
+      url: 'https://partner.example.com/hooks',
+      locationId: loc.id,
+    });
+    return sub as { id: string; secret: string };
+  }
+  const storedSecret = async (db: Db, id: string) =>
+    (await db.query<{ secret: string }>('SELECT secret FROM subscriptions WHERE id = $1', [id])).rows[0]!
+      .secret;
+
+  test.runIf(engine === 'pglite')(
+    'the embedded store seals them with a key it generates on the first start, kept owner-only in its data folder',
+    async () => {
+      const config = { ...(await serviceConfig()), adminToken: admin };
+      expect(config.delivery.secretsKeys).toBeUndefined();
+      const first = await start(config);
+      const file = join(config.dataDir, SEALING_KEY_FILE);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const keyText = readFileSync(file, 'utf8');
+      const box = new SecretBox(parseSecretsKeys(keyText.trim()));
+      const sub = await subscribe(first.svc.url);
+      const stored = await storedSecret(first.svc.db, sub.id);
+      expect(stored).toMatch(/^fptenc:v2:/);
+      expect(box.open(stored, sub.id)).toBe(sub.secret);
+      // one kept in clear (from before this) is sealed at the next start, with the same key
+      await first.svc.db.query('UPDATE subscriptions SET secret = $2 WHERE id = $1', [sub.id, sub.secret]);
+      await first.svc.close();
+      const second = await start(config);
+      expect(readFileSync(file, 'utf8')).toBe(keyText);
+      const resealed = await storedSecret(second.svc.db, sub.id);
+      expect(resealed).toMatch(/^fptenc:v2:/);
+      expect(box.open(resealed, sub.id)).toBe(sub.secret);
+    },
+  );
+
+  test.runIf(engine === 'postgres')(
+    'on PostgreSQL every start warns while they are stored in clear, until they are sealed',
+    async () => {
+      const base = { ...(await serviceConfig()), adminToken: admin };
+      const warned = (lines: Record<string, unknown>[]) =>
+        lines.filter((l) => l.level === 40 && /stored in clear/.test(String(l.msg)));
+      const first = await start(base);
+      expect(warned(first.lines)).toEqual([expect.objectContaining({ clearSecrets: 0 })]);
+      await subscribe(first.svc.url);
+      await first.svc.close();
+      const again = await start(base);
+      expect(warned(again.lines)).toEqual([expect.objectContaining({ clearSecrets: 1 })]);
+      await again.svc.close();
+      const keys = [randomBytes(32)];
+      const sealing = { ...base, delivery: { ...base.delivery, secretsKeys: keys } };
+      const keyed = await start(sealing);
+      expect(warned(keyed.lines)).toEqual([
+        expect.objectContaining({ clearSecrets: 1, msg: expect.stringMatching(/seal-secrets/) }),
+      ]);
+      const box = new SecretBox(keys);
+      expect(await resealSecrets(keyed.svc.db, (stored, id) => box.reseal(stored, id))).toBe(1);
+      await keyed.svc.close();
+      expect(warned((await start(sealing)).lines)).toEqual([]);
+    },
+  );
 });
 
 describe('the whole service', () => {

@@ -28,9 +28,15 @@ function embeddedEnv(over: NodeJS.ProcessEnv = {}): { dir: string; env: NodeJS.P
  * entry, every entry so far, and its exit.
  */
 async function startCommand(command: string, env: NodeJS.ProcessEnv, ready: string) {
-  const child = spawn(process.execPath, [...CLI, command], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...CLI, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const lines: Record<string, unknown>[] = [];
+  // what it writes to the terminal, beside the log stream
+  const stderr: string[] = [];
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr.push(chunk.toString());
+    process.stderr.write(chunk);
+  });
   const entry = await new Promise<Record<string, unknown>>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       const e = JSON.parse(line) as Record<string, unknown>;
@@ -39,7 +45,7 @@ async function startCommand(command: string, env: NodeJS.ProcessEnv, ready: stri
     });
     child.on('exit', (code) => reject(new Error(`${command} exited early with ${code}`)));
   });
-  return { child, exited, lines, entry };
+  return { child, exited, lines, entry, stderr };
 }
 
 describe('the fpt-events command', () => {
@@ -71,12 +77,20 @@ describe('the fpt-events command', () => {
   test('serve starts on the embedded store with no setup and stops cleanly on SIGTERM', async () => {
     const { dir, env } = embeddedEnv({ PORT: '0', FPT_ADMIN_TOKEN: undefined });
     try {
-      const { child, exited, lines, entry } = await startCommand('serve', env, 'fpt-events is serving');
+      const { child, exited, lines, entry, stderr } = await startCommand(
+        'serve',
+        env,
+        'fpt-events is serving',
+      );
       expect((await fetch(`${String(entry.url)}/healthz`)).status).toBe(200);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(lines.some((l) => l.msg === 'stopped cleanly')).toBe(true);
-      expect(lines.some((l) => typeof l.operatorKey === 'string')).toBe(true);
+      // the generated key is shown on the terminal, never written into the log stream (#14)
+      const key = /fpt_admin_[A-Za-z0-9_-]{43}/.exec(stderr.join(''))?.[0];
+      expect(key).toBeDefined();
+      expect(JSON.stringify(lines)).not.toContain('fpt_admin_');
+      expect(lines.some((l) => /operator key was generated/.test(String(l.msg)))).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -119,12 +133,18 @@ describe('the fpt-events command', () => {
     }
   });
 
-  test('seal-secrets needs FPT_SECRETS_KEY, and reports what it sealed', () => {
-    const { dir, env } = embeddedEnv({ FPT_SECRETS_KEY: undefined });
+  test('seal-secrets needs FPT_SECRETS_KEY with PostgreSQL (the embedded store has its own key), and reports what it sealed', () => {
+    const { dir, env } = embeddedEnv({ FPT_SECRETS_KEY: undefined, LOG_LEVEL: 'silent' });
     try {
-      const without = spawnSync(process.execPath, [...CLI, 'seal-secrets'], { encoding: 'utf8', env });
-      expect(without.status).toBe(2);
-      expect(without.stderr).toContain('seal-secrets needs FPT_SECRETS_KEY');
+      const onPostgres = spawnSync(process.execPath, [...CLI, 'seal-secrets'], {
+        encoding: 'utf8',
+        env: { ...env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' },
+      });
+      expect(onPostgres.status).toBe(2);
+      expect(onPostgres.stderr).toContain('seal-secrets needs FPT_SECRETS_KEY');
+      const embedded = spawnSync(process.execPath, [...CLI, 'seal-secrets'], { encoding: 'utf8', env });
+      expect(embedded.stdout).toBe('sealed 0 signing secrets\n');
+      expect(embedded.status).toBe(0);
       const key = randomBytes(32).toString('base64');
       const sealed = spawnSync(process.execPath, [...CLI, 'seal-secrets'], {
         encoding: 'utf8',

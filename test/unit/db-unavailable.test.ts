@@ -43,6 +43,24 @@ describe('a database that cannot be reached', () => {
     }
   });
 
+  test('every "cannot serve us now" state of a server counts as unavailable', () => {
+    const err = (code: string, routine?: string) =>
+      new DbError({ message: 'refused', code, routine }, 'INSERT');
+    for (const code of ['57P01', '57P02', '57P03', '57P05', '53300', '25006', '08006', '08001', '08P01']) {
+      expect(isDbUnavailable(err(code)), code).toBe(true);
+    }
+    // ALLOW_CONNECTIONS false: the server's check of the database at connection
+    expect(isDbUnavailable(err('55000', 'CheckMyDatabase'))).toBe(true);
+    // the same class raised by a statement ("lastval is not yet defined") is a fault of ours
+    expect(isDbUnavailable(err('55000', 'lastval'))).toBe(false);
+    // the raw error of node-pg's pool.connect, not wrapped by the adapter
+    expect(
+      isDbUnavailable(
+        Object.assign(new Error('not accepting'), { code: '55000', routine: 'CheckMyDatabase' }),
+      ),
+    ).toBe(true);
+  });
+
   test('a wrong statement is not mistaken for an unreachable database', () => {
     expect(isDbUnavailable(new DbError({ message: 'syntax error', code: '42601' }, 'SELEC 1'))).toBe(false);
     expect(isDbUnavailable(new DbError({ message: 'duplicate key', code: '23505' }, 'INSERT'))).toBe(false);

@@ -1,10 +1,14 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { afterEach, describe, expect, test } from 'vitest';
-import { HttpSender, RESPONSE_BODY_LIMIT } from '../../src/delivery/sender.js';
+import { describeSendError, HttpSender, RESPONSE_BODY_LIMIT } from '../../src/delivery/sender.js';
 
 // The sender drives undici's dispatcher with its own handler (no response stream, no AbortSignal per
 // request); these pin down what `request()` used to give for free, against real local servers.
+const DESTINATION_REFUSED =
+  'refused: the destination is not allowed (its host does not resolve to a public address)';
+
 describe('HttpSender', () => {
   const servers: Server[] = [];
   const senders: HttpSender[] = [];
@@ -139,6 +143,57 @@ describe('HttpSender', () => {
     // the same server is reached by a sender that allows private addresses
     expect(await sender().send(url, '{}', {})).toMatchObject({ kind: 'response', status: 200 });
     expect(requests).toBe(1);
+  });
+
+  // Found by the security review (#14): the tenant read `EFPTBLOCKED: refusing to connect to vm: it
+  // resolves to 127.0.0.1`, and ENOTFOUND against "blocked" told whether an internal name exists.
+  test('a refused destination tells the tenant only that it is not allowed; the operator log has the detail', async () => {
+    const logged: { obj: Record<string, unknown>; msg: string }[] = [];
+    const s = new HttpSender({
+      timeoutMs: 5000,
+      allowPrivate: false,
+      log: { warn: (obj, msg) => logged.push({ obj, msg }) },
+    });
+    senders.push(s);
+    // this machine's own name resolves to a loopback address (/etc/hosts), as an internal name would
+    const host = hostname();
+    const out = await s.send(`https://${host}:8443/hooks`, '{}', {});
+    // (the attempt log keeps `error`; `detail` is the operator's, logged below)
+    expect(out).toMatchObject({ kind: 'error', error: DESTINATION_REFUSED });
+    expect(logged).toEqual([
+      {
+        obj: expect.objectContaining({
+          origin: `https://${host}:8443`,
+          detail: expect.stringContaining('127.'),
+        }),
+        msg: expect.stringMatching(/refused/),
+      },
+    ]);
+  });
+
+  test('a name that does not resolve reads the same as a blocked one', () => {
+    const notFound = Object.assign(new Error('getaddrinfo ENOTFOUND db.internal'), {
+      code: 'ENOTFOUND',
+      hostname: 'db.internal',
+    });
+    const blocked = Object.assign(new Error('refusing to connect to vm: it resolves to 127.0.0.1'), {
+      code: 'EFPTBLOCKED',
+    });
+    // undici reports a connector's lookup failure as the error itself or as its cause
+    for (const err of [notFound, blocked, Object.assign(new Error('connect failed'), { cause: notFound })]) {
+      const { error, detail } = describeSendError(err);
+      expect(error).toBe(DESTINATION_REFUSED);
+      expect(error).not.toMatch(/internal|vm|127\.0/);
+      expect(detail).toMatch(/db\.internal|127\.0\.0\.1/);
+    }
+    // other failures are told as they are, with no separate detail
+    expect(
+      describeSendError(
+        Object.assign(new Error('connect ECONNREFUSED 8.8.8.8:443'), { code: 'ECONNREFUSED' }),
+      ),
+    ).toEqual({
+      error: 'ECONNREFUSED: connect ECONNREFUSED 8.8.8.8:443',
+    });
   });
 
   test('many requests at once to one endpoint all complete', async () => {

@@ -162,6 +162,30 @@ describe('checkUrl', () => {
   });
 
   test.each([
+    ['https://partner.example.com:22/hook', strict],
+    ['https://partner.example.com:80/hook', strict],
+    ['https://partner.example.com:25/hook', strict],
+    ['https://partner.example.com:0/hook', strict],
+    ['https://partner.example.com:1023/hook', strict],
+    ['http://localhost:22/hook', local],
+    ['http://127.0.0.1:25/hook', local],
+    ['https://localhost:80/hook', strict],
+  ])('%s: a port below 1024 other than 443 (and 80 for http) is refused', (raw, opts) => {
+    expect(() => checkUrl(raw, opts)).toThrow(/port/);
+  });
+
+  test.each([
+    ['https://partner.example.com:443/hook', strict],
+    ['https://partner.example.com:1024/hook', strict],
+    ['https://partner.example.com:8443/hook', strict],
+    ['http://localhost:80/hook', local],
+    ['http://localhost/hook', local],
+    ['http://localhost:443/hook', local],
+  ])('%s: port 443, 80 where http is allowed, and ports from 1024 up are accepted', (raw, opts) => {
+    expect(checkUrl(raw, opts)).toBeInstanceOf(URL);
+  });
+
+  test.each([
     'http://localhost:3000/hook',
     'http://127.0.0.1:3000/hook',
     'https://api.localhost/hook',

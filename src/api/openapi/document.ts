@@ -101,8 +101,14 @@ function attachContract(route: RouteOptions): void {
   if (!contract) {
     if (route.url.startsWith('/api/'))
       throw new Error(`route ${key} has no contract in src/api/openapi/contract.ts`);
+    // the document and its docs page are for anyone; no other route goes without a key unnoticed
+    if (route.url === '/openapi.json' || route.url === '/docs' || route.url.startsWith('/docs/')) {
+      route.config = { ...route.config, public: true };
+    }
     return;
   }
+  // the one place a route is declared public (`requireAuthentication` reads it)
+  if (contract.public) route.config = { ...route.config, public: true };
   const response: Record<number, object> = {};
   for (const [status, body] of Object.entries(contract.ok)) {
     response[Number(status)] = responseSchema(Number(status), body, contract.summary);

@@ -6,6 +6,7 @@ import { notFound } from '../../errors.js';
 import { getEvent, listEvents } from '../../store/events.js';
 import { scopeFilter } from '../../domain/principal.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
+import { Id } from '../schemas.js';
 
 const EventListQuery = Type.Object(
   {
@@ -13,7 +14,7 @@ const EventListQuery = Type.Object(
     type: Type.Optional(
       Type.Unsafe<(typeof EVENT_TYPES)[number]>({ type: 'string', enum: [...EVENT_TYPES] }),
     ),
-    locationId: Type.Optional(Type.Integer({ minimum: 1 })),
+    locationId: Type.Optional(Id),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   },
   { additionalProperties: false },

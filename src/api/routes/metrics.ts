@@ -29,6 +29,7 @@ export function metricsRoutes(
       reply.elapsedTime / 1000,
     );
   });
+  // public to the API's authentication (its contract says so): it takes its own keys
   app.get('/metrics', async (req, reply) => {
     await authorizeMetrics(req, operatorKey, token);
     return reply.type(METRICS_CONTENT_TYPE).send(await metrics.text());

@@ -26,7 +26,7 @@ import {
 } from '../../store/subscriptions.js';
 import { getOrganization } from '../../store/tenants.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
-import { AppIdSchema } from '../schemas.js';
+import { AppIdSchema, Id } from '../schemas.js';
 
 export const EventTypeSchema = Type.Unsafe<EventType>({ type: 'string', enum: [...EVENT_TYPES] });
 const EventTypes = Type.Unsafe<EventType[] | null>({
@@ -43,8 +43,8 @@ const CreateBody = Type.Object(
   {
     url: Url,
     eventTypes: Type.Optional(EventTypes),
-    locationId: Type.Optional(Type.Integer({ minimum: 1 })),
-    organizationId: Type.Optional(Type.Integer({ minimum: 1 })),
+    locationId: Type.Optional(Id),
+    organizationId: Type.Optional(Id),
     description: Type.Optional(Description),
     /** the operator creates a subscription for an app (a partner key's are its app's) */
     appId: Type.Optional(OwnerAppId),
@@ -122,9 +122,10 @@ async function ownerApp(q: Queryable, req: FastifyRequest, appId: string | null)
 export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const allowPrivate = config.delivery.allowPrivateUrls;
-  // a new secret is shown once, in clear, and stored sealed when FPT_SECRETS_KEY is set
+  // a new secret is shown once, in clear, and stored sealed for its subscription when a key is set
   const box = config.delivery.secretsKeys ? new SecretBox(config.delivery.secretsKeys) : undefined;
-  const stored = (secret: string) => (box ? box.seal(secret) : secret);
+  const stored = (secret: string) => (subscriptionId: string) =>
+    box ? box.seal(secret, subscriptionId) : secret;
 
   app.post('/api/subscriptions', { schema: { body: CreateBody } }, async (req, reply) => {
     const b = req.body;
@@ -234,7 +235,12 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
         req.body?.overlapHours !== undefined
           ? req.body.overlapHours * 3_600_000
           : config.delivery.secretOverlapMs;
-      const { previousSecretExpiresAt } = await rotateSecret(db, req.params.id, stored(secret), overlapMs);
+      const { previousSecretExpiresAt } = await rotateSecret(
+        db,
+        req.params.id,
+        stored(secret)(req.params.id),
+        overlapMs,
+      );
       return { secret, previousSecretExpiresAt };
     },
   );

@@ -6,6 +6,7 @@ import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { auditLogRoutes } from './routes/audit-log.js';
 import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
@@ -101,6 +102,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   automationRoutes(app, deps);
   eventRoutes(app, deps);
   subscriptionRoutes(app, deps);
+  auditLogRoutes(app, deps);
   return app;
 }
 

@@ -29,7 +29,9 @@ import {
 } from '../../store/subscriptions.js';
 import { listLocations } from '../../store/tenants.js';
 import { scopeFilter } from '../../domain/principal.js';
+import { auditDeliveryRetry, auditSubscription, auditSubscriptionChange } from '../audit-subscriptions.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
+import { enforceReplayBound, enforceSubscriptionQuota } from '../quotas.js';
 
 const EventTypeSchema = Type.Unsafe<EventType>({ type: 'string', enum: [...EVENT_TYPES] });
 const EventTypes = Type.Unsafe<EventType[] | null>({
@@ -162,13 +164,19 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
       throw invalid('locationId', 'the operator key must give locationId or organizationId', 'invalid_scope');
     }
     const secret = generateSecret();
-    const sub = await createSubscription(db, {
-      url: urlOrThrow(b.url, allowPrivate),
-      eventTypes: b.eventTypes ?? null,
-      locationId,
-      organizationId,
-      description: b.description ?? null,
-      secret: stored(secret),
+    const url = urlOrThrow(b.url, allowPrivate);
+    const sub = await db.transaction(async (tx) => {
+      await enforceSubscriptionQuota(tx, config.quotas, { organizationId });
+      const created = await createSubscription(tx, {
+        url,
+        eventTypes: b.eventTypes ?? null,
+        locationId,
+        organizationId,
+        description: b.description ?? null,
+        secret: stored(secret),
+      });
+      await auditSubscription(tx, req, 'subscription.created', created, { url: created.url });
+      return created;
     });
     return reply.status(201).send({ ...sub, secret });
   });
@@ -182,7 +190,7 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
   app.patch('/api/subscriptions/:id', { schema: { params: SubParams, body: PatchBody } }, async (req) => {
     const b = req.body;
     return db.transaction(async (tx) => {
-      await visibleSubscription(tx, req, req.params.id, true);
+      const before = await visibleSubscription(tx, req, req.params.id, true);
       const sub = await updateSubscription(tx, req.params.id, {
         ...(b.url !== undefined ? { url: urlOrThrow(b.url, allowPrivate) } : {}),
         ...('eventTypes' in b ? { eventTypes: b.eventTypes ?? null } : {}),
@@ -193,13 +201,17 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
       if (sub.status === 'active') {
         if ((await unpark(tx, sub.id)) > 0) await tx.notify('deliveries');
       } else await parkInactive(tx, [sub.id]);
+      await auditSubscriptionChange(tx, req, before, sub);
       return sub;
     });
   });
 
   app.delete('/api/subscriptions/:id', { schema: { params: SubParams } }, async (req, reply) => {
-    await visibleSubscription(db, req, req.params.id);
-    await deleteSubscription(db, req.params.id);
+    await db.transaction(async (tx) => {
+      const sub = await visibleSubscription(tx, req, req.params.id, true);
+      await deleteSubscription(tx, req.params.id);
+      await auditSubscription(tx, req, 'subscription.deleted', sub, { url: sub.url });
+    });
     return reply.status(204).send();
   });
 
@@ -207,13 +219,17 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
     '/api/subscriptions/:id/rotate-secret',
     { schema: { params: SubParams, body: RotateBody } },
     async (req) => {
-      await visibleSubscription(db, req, req.params.id);
       const secret = generateSecret();
       const overlapMs =
         req.body?.overlapHours !== undefined
           ? req.body.overlapHours * 3_600_000
           : config.delivery.secretOverlapMs;
-      const { previousSecretExpiresAt } = await rotateSecret(db, req.params.id, stored(secret), overlapMs);
+      const { previousSecretExpiresAt } = await db.transaction(async (tx) => {
+        const sub = await visibleSubscription(tx, req, req.params.id, true);
+        const rotated = await rotateSecret(tx, req.params.id, stored(secret), overlapMs);
+        await auditSubscription(tx, req, 'subscription.secret_rotated', sub, rotated);
+        return rotated;
+      });
       return { secret, previousSecretExpiresAt };
     },
   );
@@ -265,11 +281,18 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
     '/api/subscriptions/:id/replay',
     { schema: { params: SubParams, body: ReplayBody } },
     async (req, reply) => {
-      await visibleSubscription(db, req, req.params.id);
       const since = new Date(req.body.since);
+      const status = req.body.status;
       const result = await db.transaction(async (tx) => {
-        const r = await replay(tx, req.params.id, since, req.body.status);
+        const sub = await visibleSubscription(tx, req, req.params.id, true);
+        await enforceReplayBound(tx, config.quotas, { subscriptionId: sub.id, since, status });
+        const r = await replay(tx, req.params.id, since, status);
         if (r.requeued + r.created > 0) await tx.notify('deliveries');
+        await auditSubscription(tx, req, 'subscription.replayed', sub, {
+          since: since.toISOString(),
+          status: status ?? null,
+          ...r,
+        });
         return r;
       });
       return reply.status(202).send({ queued: result.requeued + result.created, ...result });
@@ -290,6 +313,7 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
     const queued = await db.transaction(async (tx) => {
       const ok = await retryDelivery(tx, d.id);
       if (ok) await tx.notify('deliveries');
+      if (ok) await auditDeliveryRetry(tx, req, d);
       return ok;
     });
     if (!queued) throw conflict('the delivery is being sent right now');

@@ -6,6 +6,7 @@ import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { installRateLimits } from './rate-limit.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
@@ -77,6 +78,8 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   installErrorHandling(app);
 
   app.decorateRequest('principal', null as never);
+  // (before authentication: an address out of failed attempts is refused before its key is checked)
+  installRateLimits(app, config.rateLimits);
   app.addHook('onRequest', async (req) => {
     if (req.url.startsWith('/api/')) req.principal = await authenticate(db, operatorKey, req);
   });

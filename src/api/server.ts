@@ -6,6 +6,7 @@ import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { installIdempotency } from './idempotency.js';
 import { installRateLimits } from './rate-limit.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { automationRoutes } from './routes/automations.js';
@@ -80,6 +81,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   app.decorateRequest('principal', null as never);
   // (before authentication: an address out of failed attempts is refused before its key is checked)
   installRateLimits(app, config.rateLimits);
+  installIdempotency(app, db);
   app.addHook('onRequest', async (req) => {
     if (req.url.startsWith('/api/')) req.principal = await authenticate(db, operatorKey, req);
   });

@@ -53,9 +53,14 @@ function take(reply: FastifyReply, key: string, policies: Policy[]): void {
       break;
     }
   }
+  setHeaders(reply, states);
+  if (refused) throw tooMany(reply, ...refused);
+}
+
+/** The draft's `RateLimit-Policy` and `RateLimit` headers, for the policies a request met. */
+function setHeaders(reply: FastifyReply, states: [Policy, BucketState][]): void {
   void reply.header('ratelimit-policy', states.map(([p]) => policyItem(p)).join(', '));
   void reply.header('ratelimit', states.map(([p, s]) => stateItem(p, s)).join(', '));
-  if (refused) throw tooMany(reply, ...refused);
 }
 
 /** The API key a request is limited as; none for the operator (FPT's own staff, never throttled). */
@@ -101,7 +106,9 @@ export function installRateLimits(app: FastifyInstance, settings: RateLimitSetti
     app.addHook('onRequest', async (req, reply) => {
       if (OPEN_ROUTES.has(req.routeOptions.url ?? '')) return;
       const s = authFailures.buckets.peek(req.ip);
-      if (!s.allowed) throw tooMany(reply, authFailures, s);
+      if (s.allowed) return;
+      setHeaders(reply, [[authFailures, s]]);
+      throw tooMany(reply, authFailures, s);
     });
     app.addHook('onSend', async (req, reply, payload) => {
       if (reply.statusCode === 401) authFailures.buckets.take(req.ip);

@@ -22,24 +22,30 @@ export async function enforceSubscriptionQuota(
   quotas: QuotaSettings,
   owner: { organizationId: number; appId?: string | number | null },
 ): Promise<void> {
-  await lockQuota(tx, `subscriptions:organization:${owner.organizationId}`);
-  const inOrg = await countOrganizationSubscriptions(tx, owner.organizationId);
-  if (inOrg >= quotas.subscriptionsPerOrganization) {
-    throw quotaExceeded(
-      'subscriptionsPerOrganization',
-      `FPT_SUBSCRIPTIONS_PER_ORGANIZATION=${quotas.subscriptionsPerOrganization}`,
-      `organization ${owner.organizationId} has ${inOrg} subscriptions`,
-    );
+  const checks = [
+    {
+      name: 'subscriptionsPerOrganization',
+      setting: 'FPT_SUBSCRIPTIONS_PER_ORGANIZATION',
+      limit: quotas.subscriptionsPerOrganization,
+      owner: `organization ${owner.organizationId}`,
+      count: () => countOrganizationSubscriptions(tx, owner.organizationId),
+    },
+  ];
+  const appId = owner.appId;
+  if (appId !== undefined && appId !== null) {
+    checks.push({
+      name: 'subscriptionsPerApp',
+      setting: 'FPT_SUBSCRIPTIONS_PER_APP',
+      limit: quotas.subscriptionsPerApp,
+      owner: `app ${appId}`,
+      count: () => countAppSubscriptions(tx, appId),
+    });
   }
-  if (owner.appId !== undefined && owner.appId !== null) {
-    await lockQuota(tx, `subscriptions:app:${owner.appId}`);
-    const inApp = await countAppSubscriptions(tx, owner.appId);
-    if (inApp >= quotas.subscriptionsPerApp) {
-      throw quotaExceeded(
-        'subscriptionsPerApp',
-        `FPT_SUBSCRIPTIONS_PER_APP=${quotas.subscriptionsPerApp}`,
-        `app ${owner.appId} has ${inApp} subscriptions`,
-      );
+  for (const c of checks) {
+    await lockQuota(tx, `subscriptions:${c.owner}`);
+    const n = await c.count();
+    if (n >= c.limit) {
+      throw quotaExceeded(c.name, `${c.setting}=${c.limit}`, `${c.owner} has ${n} subscriptions`);
     }
   }
 }

@@ -1,34 +1,23 @@
 import { describe, expect } from 'vitest';
 import { EXPENSIVE_ROUTES } from '../../src/api/rate-limit.js';
+import type { RateLimitSettings } from '../../src/config.js';
 import { apiTest, testConfig, type TestApi } from '../helpers/api.js';
 import { deliverySettings } from '../helpers/delivery.js';
 
-// one request a second per key (bursts of two), two expensive actions a minute, three failed
-// authentications a minute per address; local endpoints allowed
-const test = apiTest.extend({
-  // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
-  apiConfig: async ({}, use) => {
-    await use(
-      testConfig({
-        delivery: deliverySettings(),
-        rateLimits: { perSecond: 1, expensivePerMinute: 2, authFailuresPerMinute: 3 },
-      }),
-    );
-  },
-});
+/** `apiTest` with these rate limits; local endpoints allowed. */
+const withLimits = (rateLimits: RateLimitSettings) =>
+  apiTest.extend({
+    // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
+    apiConfig: async ({}, use) => {
+      await use(testConfig({ delivery: deliverySettings(), rateLimits }));
+    },
+  });
 
+// one request a second per key (bursts of two), two expensive actions a minute, three failed
+// authentications a minute per address
+const test = withLimits({ perSecond: 1, expensivePerMinute: 2, authFailuresPerMinute: 3 });
 // the expensive bucket alone (the per-key limit off, as FPT_RATE_LIMIT_PER_SECOND=0 turns it off)
-const expensiveTest = apiTest.extend({
-  // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
-  apiConfig: async ({}, use) => {
-    await use(
-      testConfig({
-        delivery: deliverySettings(),
-        rateLimits: { perSecond: 0, expensivePerMinute: 2, authFailuresPerMinute: 3 },
-      }),
-    );
-  },
-});
+const expensiveTest = withLimits({ perSecond: 0, expensivePerMinute: 2, authFailuresPerMinute: 3 });
 
 /** GETs `url` with `key` until the first 429 (a request would have to take a second for none to come). */
 async function untilLimited(api: TestApi, url: string, key: string) {

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createTenant, ok, subscribe } from './lib/api.js';
 import { positiveNumber, runDrill } from './lib/drill.js';
 import { sql } from './lib/pg.js';
+import { rateLimitFlood } from './lib/rate-flood.js';
 import { startStack } from './lib/stack.js';
 
 const usage = `usage: npx tsx drills/bad-requests.ts [options]
@@ -19,6 +20,10 @@ Sets up a tenant with contacts, sub-groups and a subscription (and a second tena
 scope), fingerprints every table, sends --requests bad requests (16 at a time) spread over every
 write endpoint, then fingerprints again. FAIL on any 5xx or 2xx answer, any error body without
 {error: {code, message}}, or any table that changed.
+
+Then floods a second serve process, with low rate limits, over each of them (one key's requests, one
+key's expensive actions, failed authentications from one address): FAIL unless each limit answers
+429 with Retry-After and the RateLimit-Policy / RateLimit headers, and nothing is written.
 
   --requests <n>   how many bad requests (default 5000)
   --built          run dist/cli.js instead of the TypeScript source`;
@@ -36,6 +41,8 @@ const TABLES = [
   'deliveries',
   'delivery_attempts',
   'settings',
+  'audit_log',
+  'idempotency_keys',
 ];
 
 async function fingerprint(dbUrl: string): Promise<Map<string, string>> {
@@ -88,7 +95,18 @@ await runDrill(
   },
   async (ctx) => {
     const total = positiveNumber('requests', ctx.values.requests, 5000);
-    const stack = await startStack(ctx, { engine: 'postgres', built: ctx.values.built ?? false });
+    const stack = await startStack(ctx, {
+      engine: 'postgres',
+      built: ctx.values.built ?? false,
+      // the flood below is bad input, not an attack: with the rate limits on, most of it would be
+      // answered 429 before reaching the checks it is for; the limits are flooded on a process of
+      // their own (rateLimitFlood)
+      env: {
+        FPT_RATE_LIMIT_PER_SECOND: '0',
+        FPT_EXPENSIVE_RATE_LIMIT_PER_MINUTE: '0',
+        FPT_AUTH_FAILURES_PER_MINUTE: '0',
+      },
+    });
     const base = stack.serve.url;
     const dbUrl = stack.dbUrl!;
     const t = await createTenant(base, stack.adminToken);
@@ -435,6 +453,15 @@ await runDrill(
         }
       }),
     );
+
+    // Rate limits: floods over each limit, on a second process with low ones (drills/lib/rate-flood.ts)
+    await rateLimitFlood(ctx, stack, {
+      staff: t.key,
+      partner: partnerKey,
+      locationId: L,
+      subscriptionId: sub.id,
+    });
+
     // (a window a bad request wrongly opened closes first, so its events are fingerprinted too)
     await quiet(dbUrl, stack.maxMs + 60_000);
     const after = await fingerprint(dbUrl);

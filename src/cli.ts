@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { hostname, userInfo } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
@@ -42,6 +43,14 @@ Environment:
                       held (default 30000)
   FPT_SECRETS_KEY     base64 of 32 bytes: endpoint signing secrets are stored sealed with it
                       (AES-256-GCM); several, comma-separated: the first seals, all open
+  FPT_RATE_LIMIT_PER_SECOND  requests a second per API key, burst twice that, per process
+                      (default 1000; 0: off)
+  FPT_EXPENSIVE_RATE_LIMIT_PER_MINUTE  test events, replays, imports, secret rotations a minute
+                      per key (default 20; 0: off)
+  FPT_AUTH_FAILURES_PER_MINUTE  failed authentications a minute per client address (default 30)
+  FPT_SUBSCRIPTIONS_PER_ORGANIZATION, FPT_SUBSCRIPTIONS_PER_APP  quotas (default 50 each)
+  FPT_REPLAY_MAX_DELIVERIES  the most deliveries one replay queues (default 100000)
+  FPT_AUDIT_RETENTION_DAYS  how long the audit log is kept (default 365)
   FPT_METRICS_TOKEN   a token that may read /metrics besides the operator key (16+ characters)
   FPT_METRICS_PORT    worker: serve /metrics and /healthz on this port (serve: on the API's)
   PORT, HOST          where the API listens (default 8080 on 0.0.0.0)
@@ -213,7 +222,12 @@ program
     }
     // (silent: what it prints on stdout is the key alone)
     await withStore(config, createLogger('silent'), async (db) => {
-      const key = await resetGeneratedAdminKey(db);
+      // recorded in the audit log: from the command line, by whom on which host
+      const key = await resetGeneratedAdminKey(db, {
+        via: 'cli',
+        user: userInfo().username,
+        host: hostname(),
+      });
       process.stdout.write(`${key}\n`);
       process.stderr.write('the new operator key is above; it is shown only this once\n');
     });

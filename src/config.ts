@@ -19,7 +19,29 @@ export interface Config {
   importBodyLimit: number;
   coalesce: CoalesceSettings;
   eventRetentionDays: number;
+  /** how long audit-log entries are kept (`FPT_AUDIT_RETENTION_DAYS`) */
+  auditRetentionDays: number;
   delivery: DeliverySettings;
+  rateLimits: RateLimitSettings;
+  quotas: QuotaSettings;
+}
+
+/** Request rate limits, per process (docs/api.md, "Rate limits"); 0 turns one off. */
+export interface RateLimitSettings {
+  /** requests a second per API key (and for the operator key), with a burst of twice that */
+  perSecond: number;
+  /** expensive actions (test events, replays, imports, secret rotations) a minute per key, as a burst too */
+  expensivePerMinute: number;
+  /** failed authentications a minute per client address, as a burst too */
+  authFailuresPerMinute: number;
+}
+
+/** Limits on what a tenant may hold or ask for at once (docs/api.md, "Quotas"). */
+export interface QuotaSettings {
+  subscriptionsPerOrganization: number;
+  subscriptionsPerApp: number;
+  /** the most deliveries one replay may queue */
+  replayMaxDeliveries: number;
 }
 
 export interface DeliverySettings {
@@ -142,6 +164,17 @@ export function loadConfig(env: Env = process.env): Config {
       maxMs: intVar(env, 'FPT_COALESCE_MAX_MS', 10_000, 0, 86_400_000),
     },
     eventRetentionDays: intVar(env, 'FPT_EVENT_RETENTION_DAYS', 30, 1, 3650),
+    auditRetentionDays: intVar(env, 'FPT_AUDIT_RETENTION_DAYS', 365, 1, 36500),
+    rateLimits: {
+      perSecond: intVar(env, 'FPT_RATE_LIMIT_PER_SECOND', 1000, 0, 1_000_000),
+      expensivePerMinute: intVar(env, 'FPT_EXPENSIVE_RATE_LIMIT_PER_MINUTE', 20, 0, 100_000),
+      authFailuresPerMinute: intVar(env, 'FPT_AUTH_FAILURES_PER_MINUTE', 30, 0, 100_000),
+    },
+    quotas: {
+      subscriptionsPerOrganization: intVar(env, 'FPT_SUBSCRIPTIONS_PER_ORGANIZATION', 50, 1, 1_000_000),
+      subscriptionsPerApp: intVar(env, 'FPT_SUBSCRIPTIONS_PER_APP', 50, 1, 1_000_000),
+      replayMaxDeliveries: intVar(env, 'FPT_REPLAY_MAX_DELIVERIES', 100_000, 1, 100_000_000),
+    },
     delivery: {
       retryScheduleMs: schedule(env, 'FPT_RETRY_SCHEDULE'),
       timeoutMs: intVar(env, 'FPT_DELIVERY_TIMEOUT_MS', 30_000, 100, 600_000),

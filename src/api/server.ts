@@ -7,10 +7,13 @@ import { migrationsApplied } from '../store/migrate.js';
 import { requireAuthentication, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { hardenResponses } from './response-headers.js';
+import { installIdempotency } from './idempotency.js';
 import { installOpenApi } from './openapi/document.js';
 import { serializerCompiler } from './openapi/serializer.js';
+import { installRateLimits } from './rate-limit.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { appRoutes } from './routes/apps.js';
+import { auditLogRoutes } from './routes/audit-log.js';
 import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
@@ -82,6 +85,9 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   });
   installErrorHandling(app);
   hardenResponses(app);
+  // (before authentication: an address out of failed attempts is refused before its key is checked)
+  installRateLimits(app, config.rateLimits);
+  installIdempotency(app, db);
   requireAuthentication(app, db, operatorKey);
 
   installOpenApi(app, PACKAGE_VERSION);
@@ -112,6 +118,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
     appRoutes(app, deps);
     subscriptionRoutes(app, deps);
     subscriptionDeliveryRoutes(app, deps);
+    auditLogRoutes(app, deps);
   });
   return app;
 }

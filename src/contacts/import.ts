@@ -9,7 +9,7 @@ import {
   type ContactChange,
   type StoredContact,
 } from '../store/contacts.js';
-import type { Db } from '../store/db.js';
+import type { Db, Tx } from '../store/db.js';
 import { existingSubGroups } from '../store/sub-groups.js';
 import type { Location } from '../store/tenants.js';
 
@@ -75,6 +75,8 @@ export async function importContacts(
     meta: ChangeMeta;
     log: ChainLogger;
     onProgress?: (p: ImportProgress) => void;
+    /** runs last in the import's transaction, with what it did (the API records it in the audit log) */
+    beforeCommit?: (tx: Tx, summary: ImportSummary) => Promise<void>;
   },
 ): Promise<ImportSummary> {
   const summary: ImportSummary = {
@@ -210,6 +212,7 @@ export async function importContacts(
         opts.onProgress?.({ phase: 'deactivating', done: summary.deactivated, total: missing.length });
       }
     }
+    await opts.beforeCommit?.(tx, summary);
   });
   summary.rejected.sort((a, b) => a.row - b.row);
   return summary;

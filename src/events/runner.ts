@@ -2,7 +2,9 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { WorkLoop } from '../loop.js';
 import type { Db } from '../store/db.js';
+import { purgeAudit } from '../store/audit-log.js';
 import { purgeEvents } from '../store/events.js';
+import { purgeIdempotencyKeys } from '../store/idempotency.js';
 import { msUntilNextWindow } from '../store/windows.js';
 import type { DeliveryWorker } from '../delivery/worker.js';
 import type { Metrics } from '../metrics.js';
@@ -136,8 +138,15 @@ export function startMaintenance(db: Db, log: Logger): Runner | undefined {
   return { stop: () => loop.stop() };
 }
 
-/** Deletes events past the retention period, hourly and at start, in batches. */
-export function startEventPurge(db: Db, config: Pick<Config, 'eventRetentionDays'>, log: Logger): Runner {
+/**
+ * Deletes events and audit-log entries past their retention periods, and idempotency keys past 24
+ * hours, hourly and at start, in batches.
+ */
+export function startEventPurge(
+  db: Db,
+  config: Pick<Config, 'eventRetentionDays' | 'auditRetentionDays'>,
+  log: Logger,
+): Runner {
   const loop = new WorkLoop({
     name: 'event-purge',
     log,
@@ -145,7 +154,12 @@ export function startEventPurge(db: Db, config: Pick<Config, 'eventRetentionDays
     step: async () => {
       const n = await purgeEvents(db, config.eventRetentionDays, PURGE_BATCH);
       if (n > 0) log.info({ purged: n, retentionDays: config.eventRetentionDays }, 'old events purged');
-      return { more: n === PURGE_BATCH, nextInMs: HOUR };
+      const audit = await purgeAudit(db, config.auditRetentionDays, PURGE_BATCH);
+      if (audit > 0)
+        log.info({ purged: audit, retentionDays: config.auditRetentionDays }, 'old audit-log entries purged');
+      const keys = await purgeIdempotencyKeys(db, PURGE_BATCH);
+      if (keys > 0) log.info({ purged: keys }, 'idempotency keys past 24 hours purged');
+      return { more: Math.max(n, audit, keys) === PURGE_BATCH, nextInMs: HOUR };
     },
   });
   loop.start();

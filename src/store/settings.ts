@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Queryable } from './db.js';
+import type { Db, Queryable } from './db.js';
 import { generateKey, hashKey } from './api-keys.js';
+import { insertAudit } from './audit-log.js';
 
 const ADMIN_KEY_HASH = 'admin_key_hash';
 
@@ -22,12 +23,24 @@ export async function ensureGeneratedAdminKey(q: Queryable): Promise<string | un
  * Replaces the generated operator key with a new one and returns it (the caller shows it once).
  * The old key stops working in every process within `OPERATOR_KEY_REFRESH_MS`.
  */
-export async function resetGeneratedAdminKey(q: Queryable): Promise<string> {
+export async function resetGeneratedAdminKey(db: Db, via: Record<string, unknown> = {}): Promise<string> {
   const key = generateKey('admin');
-  await q.query(
-    'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-    [ADMIN_KEY_HASH, hashKey(key)],
-  );
+  await db.transaction(async (tx) => {
+    await tx.query(
+      'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      [ADMIN_KEY_HASH, hashKey(key)],
+    );
+    await insertAudit(tx, {
+      actor: { type: 'operator', id: null },
+      clientAddress: null,
+      action: 'operator_key.reset',
+      targetType: 'operator_key',
+      targetId: 'operator',
+      organizationId: null,
+      locationId: null,
+      details: via,
+    });
+  });
   return key;
 }
 

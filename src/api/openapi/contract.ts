@@ -51,6 +51,12 @@ export const CONTRACT: Record<string, RouteContract> = {
     description: 'Takes the operator key or `FPT_METRICS_TOKEN` as a bearer token; API keys are refused.',
   },
 
+  'GET /api/audit-log': {
+    summary: 'Security-relevant actions, oldest first from a cursor (operator: all; staff: their scope)',
+    tag: 'Tenants',
+    ok: { 200: R.Pages.audit },
+    errors: [403],
+  },
   'GET /api/me': { summary: 'Who this key is', tag: 'Tenants', ok: { 200: R.Me } },
   'POST /api/organizations': {
     summary: 'Create an organization',
@@ -237,7 +243,7 @@ export const CONTRACT: Record<string, RouteContract> = {
     summary: 'Subscribe an endpoint (the secret is shown once)',
     tag: 'Subscriptions',
     ok: { 201: R.SubscriptionCreated },
-    errors: [403, 404],
+    errors: [403, 404, 409],
   },
   'GET /api/subscriptions': {
     summary: 'The subscriptions this key may see',
@@ -284,7 +290,7 @@ export const CONTRACT: Record<string, RouteContract> = {
     summary: 'Send again what was sent (or failed, or missed) since a time',
     tag: 'Deliveries',
     ok: { 202: R.Replayed },
-    errors: [403, 404],
+    errors: [403, 404, 422],
   },
   'GET /api/deliveries/:id': {
     summary: 'One delivery and its attempts',
@@ -299,6 +305,9 @@ export const CONTRACT: Record<string, RouteContract> = {
     errors: [403, 404, 409],
   },
 };
+
+/** What every POST may also answer: an `Idempotency-Key` still in use (409) or reused for another request (422). */
+export const IDEMPOTENT_POST_ERRORS = [409, 422];
 
 /**
  * What every API route may answer besides its own: bad input, no key, a body too large or not JSON

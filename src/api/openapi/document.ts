@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import type { OpenAPIV3, OpenAPIV3_1 } from 'openapi-types';
 import { EVENT_CATALOG } from '../../domain/events.js';
-import { COMMON_API_ERRORS, CONTRACT, TAGS, type RouteContract } from './contract.js';
+import { COMMON_API_ERRORS, CONTRACT, IDEMPOTENT_POST_ERRORS, TAGS, type RouteContract } from './contract.js';
 import { ErrorBody } from './responses.js';
 
 /**
@@ -18,10 +18,10 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: 'No key, a malformed Authorization header, or an unknown or revoked key',
   403: "The key's role or ownership does not allow this action",
   404: 'No such thing, or not visible to this key',
-  409: 'A conflict with the current state (a duplicate, a delivery being sent)',
+  409: 'A conflict with the current state (a duplicate, a quota reached, a delivery being sent, an Idempotency-Key whose first request is still running)',
   413: 'The body is larger than this endpoint takes',
   415: 'The body is not JSON (or CSV where accepted)',
-  422: 'A well-formed reference to something that does not exist there',
+  422: 'A well-formed reference to something that does not exist there, a bound exceeded, or an Idempotency-Key reused for another request',
   429: 'Too many requests: see Retry-After',
   503: 'The store cannot serve now: nothing was written; retry after Retry-After',
 };
@@ -114,7 +114,12 @@ function attachContract(route: RouteOptions): void {
     response[Number(status)] = responseSchema(Number(status), body, contract.summary);
   }
   const api = route.url.startsWith('/api/');
-  const statuses = new Set([...(api ? COMMON_API_ERRORS : []), ...(contract.errors ?? [])]);
+  const post = methods.includes('POST');
+  const statuses = new Set([
+    ...(api ? COMMON_API_ERRORS : []),
+    ...(api && post ? IDEMPOTENT_POST_ERRORS : []),
+    ...(contract.errors ?? []),
+  ]);
   for (const status of [...statuses].sort()) {
     response[status] = { ...ErrorBody, description: ERROR_DESCRIPTIONS[status] ?? 'An error' };
   }

@@ -235,11 +235,27 @@ export const Replayed = object({
   }),
 });
 
+export const AuditRecord = object({
+  seq: Cursor,
+  at: Time,
+  actor: object({
+    type: Type.String({ description: 'operator, api_key, the command line or the service itself' }),
+    id: nullable(Type.Integer()),
+  }),
+  clientAddress: NullableText,
+  action: Type.String({ description: '`<target type>.<verb>`, as `subscription.created`' }),
+  target: object({ type: Text, id: Text }),
+  organizationId: nullable(Type.Integer({ minimum: 0 })),
+  locationId: nullable(Id),
+  details: Type.Object({}, { additionalProperties: true }),
+});
+
 export const Pages = {
   contacts: page(Contact),
   history: page(HistoryEntry),
   events: page(EventEnvelope, false),
   deliveries: page(Delivery),
+  audit: page(AuditRecord, false),
 };
 export const Lists = {
   locations: list(Location),

@@ -5,6 +5,7 @@ import { requireOperator, scopeFilter } from '../../domain/principal.js';
 import { notFound } from '../../errors.js';
 import { createApp, getApp, listApps, updateApp, type App } from '../../store/apps.js';
 import type { Queryable } from '../../store/db.js';
+import { recordAudit } from '../audit.js';
 import type { ApiDeps } from '../context.js';
 import { AppIdSchema } from '../schemas.js';
 
@@ -41,9 +42,20 @@ export function appRoutes(root: FastifyInstance, { db }: ApiDeps): void {
 
   app.post('/api/apps', { schema: { body: CreateAppBody } }, async (req, reply) => {
     requireOperator(req.principal);
-    const created = await createApp(db, {
-      name: req.body.name.trim(),
-      description: req.body.description ?? null,
+    const created = await db.transaction(async (tx) => {
+      const made = await createApp(tx, {
+        name: req.body.name.trim(),
+        description: req.body.description ?? null,
+      });
+      await recordAudit(tx, req, {
+        action: 'app.created',
+        targetType: 'app',
+        targetId: made.id,
+        organizationId: null,
+        locationId: null,
+        details: { name: made.name },
+      });
+      return made;
     });
     return reply.status(201).send(created);
   });
@@ -59,11 +71,21 @@ export function appRoutes(root: FastifyInstance, { db }: ApiDeps): void {
   app.patch('/api/apps/:id', { schema: { params: AppParams, body: PatchAppBody } }, async (req) => {
     requireOperator(req.principal);
     const b = req.body;
-    const updated = await updateApp(db, req.params.id, {
-      ...(b.name !== undefined ? { name: b.name.trim() } : {}),
-      ...('description' in b ? { description: b.description ?? null } : {}),
+    return db.transaction(async (tx) => {
+      const updated = await updateApp(tx, req.params.id, {
+        ...(b.name !== undefined ? { name: b.name.trim() } : {}),
+        ...('description' in b ? { description: b.description ?? null } : {}),
+      });
+      if (!updated) throw notFound(`app ${req.params.id}`);
+      await recordAudit(tx, req, {
+        action: 'app.updated',
+        targetType: 'app',
+        targetId: updated.id,
+        organizationId: null,
+        locationId: null,
+        details: { ...b },
+      });
+      return updated;
     });
-    if (!updated) throw notFound(`app ${req.params.id}`);
-    return updated;
   });
 }

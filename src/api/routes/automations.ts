@@ -16,6 +16,7 @@ import {
 import type { Queryable } from '../../store/db.js';
 import { existingSubGroups } from '../../store/sub-groups.js';
 import type { Location } from '../../store/tenants.js';
+import { auditScopeOfLocation, recordAudit } from '../audit.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
 import { Id, LocationParams } from '../schemas.js';
 
@@ -73,6 +74,23 @@ async function manageableRule(
   return { loc, rule };
 }
 
+/** Records a change to a rule of `loc`, in the location's scope. */
+const auditRule = (
+  tx: Queryable,
+  req: FastifyRequest,
+  action: string,
+  loc: Location,
+  ruleId: number,
+  details: Record<string, unknown>,
+) =>
+  recordAudit(tx, req, {
+    action,
+    targetType: 'automation_rule',
+    targetId: ruleId,
+    ...auditScopeOfLocation(loc),
+    details,
+  });
+
 /**
  * Automation rules of a location (SPEC §7): staff (and the operator) manage them; partners do not
  * see them. Creating, changing, enabling or disabling a time rule re-plans its timers in the same
@@ -92,6 +110,7 @@ export function automationRoutes(root: FastifyInstance, { db }: ApiDeps): void {
         await assertActionRefs(tx, loc, def);
         const created = await createRule(tx, loc.id, def);
         if (await scheduleRule(tx, created)) await tx.notify('timers');
+        await auditRule(tx, req, 'automation_rule.created', loc, created.id, { rule: view(created) });
         return created;
       });
       return reply.status(201).send(view(rule));
@@ -130,6 +149,10 @@ export function automationRoutes(root: FastifyInstance, { db }: ApiDeps): void {
         await assertActionRefs(tx, loc, def);
         const updated = await updateRule(tx, old.id, def);
         if (await scheduleRule(tx, updated)) await tx.notify('timers');
+        await auditRule(tx, req, 'automation_rule.updated', loc, old.id, {
+          from: view(old),
+          to: view(updated),
+        });
         return updated;
       });
       return view(rule);
@@ -141,8 +164,9 @@ export function automationRoutes(root: FastifyInstance, { db }: ApiDeps): void {
     { schema: { params: RuleParams } },
     async (req, reply) => {
       await db.transaction(async (tx) => {
-        const { rule } = await manageableRule(tx, req, req.params.locationId, req.params.ruleId, true);
+        const { loc, rule } = await manageableRule(tx, req, req.params.locationId, req.params.ruleId, true);
         await deleteRule(tx, rule.id);
+        await auditRule(tx, req, 'automation_rule.deleted', loc, rule.id, { rule: view(rule) });
       });
       return reply.status(204).send();
     },

@@ -3,7 +3,7 @@ import Type from 'typebox';
 import { PassThrough, Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { csvColumns, csvRow, type ColumnTarget } from '../../contacts/csv.js';
-import { importContacts } from '../../contacts/import.js';
+import { importContacts, type ImportSummary } from '../../contacts/import.js';
 import { createContacts, writeChanges } from '../../automation/apply.js';
 import { compileValidator } from '../validation.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -18,9 +18,10 @@ import {
   type StoredContact,
 } from '../../store/contacts.js';
 import type { Config } from '../../config.js';
-import type { Db, Queryable } from '../../store/db.js';
+import type { Db, Queryable, Tx } from '../../store/db.js';
 import { listHistory } from '../../store/history.js';
 import { getLocation } from '../../store/tenants.js';
+import { auditScopeOfLocation, recordAudit } from '../audit.js';
 import { changeMeta, visibleContact, visibleLocation, type ApiDeps } from '../context.js';
 import {
   ContactListQuery,
@@ -270,8 +271,25 @@ export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): vo
         rows = body.contacts;
         deactivateMissing = body.deactivateMissing ?? deactivateMissing;
       }
+      // recorded in the audit log in the import's transaction, with its counts
+      const beforeCommit = (tx: Tx, s: ImportSummary) =>
+        recordAudit(tx, req, {
+          action: 'contacts.imported',
+          targetType: 'location',
+          targetId: loc.id,
+          ...auditScopeOfLocation(loc),
+          details: {
+            total: s.total,
+            created: s.created,
+            updated: s.updated,
+            unchanged: s.unchanged,
+            deactivated: s.deactivated,
+            rejected: s.rejected.length,
+            deactivateMissing,
+          },
+        });
       if (!(req.headers.accept ?? '').includes(NDJSON)) {
-        return importContacts(db, loc, rows, { deactivateMissing, meta, log: req.log });
+        return importContacts(db, loc, rows, { deactivateMissing, meta, log: req.log, beforeCommit });
       }
       // Progress as it runs: one JSON object per line, `{progress}` lines, then `{summary}` (or
       // `{error}`, since the 200 status has gone out by then). Everything that can be refused as a
@@ -284,6 +302,7 @@ export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): vo
         meta,
         log: req.log,
         onProgress: (progress) => line({ progress }),
+        beforeCommit,
       })
         .then(
           (summary) => line({ summary }),

@@ -10,7 +10,9 @@ import { getDelivery, listDeliveries, type DeliveryView } from '../../store/deli
 import { insertTestDelivery, replay, retryDelivery } from '../../store/deliveries/requeue.js';
 import { getSubscription } from '../../store/subscriptions.js';
 import { listLocations } from '../../store/tenants.js';
+import { auditDeliveryRetry, auditSubscription } from '../audit-subscriptions.js';
 import type { ApiDeps } from '../context.js';
+import { enforceReplayBound } from '../quotas.js';
 import { EventTypeSchema, SubParams, visibleSubscription } from './subscriptions.js';
 
 const DeliveryParams = Type.Object({ id: Type.String({ pattern: '^dlv_[0-9a-f]{32}$' }) });
@@ -63,7 +65,7 @@ async function visibleDelivery(
  */
 export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { db } = deps;
+  const { db, config } = deps;
 
   app.post(
     '/api/subscriptions/:id/test',
@@ -112,11 +114,18 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
     '/api/subscriptions/:id/replay',
     { schema: { params: SubParams, body: ReplayBody } },
     async (req, reply) => {
-      await visibleSubscription(db, req, req.params.id, 'manage');
       const since = new Date(req.body.since);
+      const status = req.body.status;
       const result = await db.transaction(async (tx) => {
-        const r = await replay(tx, req.params.id, since, req.body.status);
+        const sub = await visibleSubscription(tx, req, req.params.id, 'manage');
+        await enforceReplayBound(tx, config.quotas, { subscriptionId: sub.id, since, status });
+        const r = await replay(tx, req.params.id, since, status);
         if (r.requeued + r.created > 0) await tx.notify('deliveries');
+        await auditSubscription(tx, req, 'subscription.replayed', sub, {
+          since: since.toISOString(),
+          status: status ?? null,
+          ...r,
+        });
         return r;
       });
       return reply.status(202).send({ queued: result.requeued + result.created, ...result });
@@ -132,6 +141,7 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
     const queued = await db.transaction(async (tx) => {
       const ok = await retryDelivery(tx, d.id);
       if (ok) await tx.notify('deliveries');
+      if (ok) await auditDeliveryRetry(tx, req, d);
       return ok;
     });
     if (!queued) throw conflict('the delivery is being sent right now');

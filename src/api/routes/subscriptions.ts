@@ -25,7 +25,9 @@ import {
   type Subscription,
 } from '../../store/subscriptions.js';
 import { getOrganization } from '../../store/tenants.js';
+import { auditSubscription, auditSubscriptionChange } from '../audit-subscriptions.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
+import { enforceSubscriptionQuota } from '../quotas.js';
 import { AppIdSchema, Id } from '../schemas.js';
 
 export const EventTypeSchema = Type.Unsafe<EventType>({ type: 'string', enum: [...EVENT_TYPES] });
@@ -168,15 +170,21 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
       appId = await ownerApp(db, req, b.appId);
     }
     const secret = generateSecret();
-    const sub = await createSubscription(db, {
-      url: urlOrThrow(b.url, allowPrivate),
-      eventTypes: b.eventTypes ?? null,
-      locationId,
-      organizationId,
-      description: b.description ?? null,
-      secret: stored(secret),
-      appId,
-      createdByKeyId: p.kind === 'api_key' ? p.keyId : null,
+    const url = urlOrThrow(b.url, allowPrivate);
+    const sub = await db.transaction(async (tx) => {
+      await enforceSubscriptionQuota(tx, config.quotas, { organizationId, appId });
+      const created = await createSubscription(tx, {
+        url,
+        eventTypes: b.eventTypes ?? null,
+        locationId,
+        organizationId,
+        description: b.description ?? null,
+        secret: stored(secret),
+        appId,
+        createdByKeyId: p.kind === 'api_key' ? p.keyId : null,
+      });
+      await auditSubscription(tx, req, 'subscription.created', created, { url: created.url });
+      return created;
     });
     return reply.status(201).send({ ...sub, secret });
   });
@@ -215,13 +223,17 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
       if (sub.status === 'active') {
         if ((await unpark(tx, sub.id)) > 0) await tx.notify('deliveries');
       } else await parkInactive(tx, [sub.id]);
+      await auditSubscriptionChange(tx, req, before, sub);
       return sub;
     });
   });
 
   app.delete('/api/subscriptions/:id', { schema: { params: SubParams } }, async (req, reply) => {
-    await visibleSubscription(db, req, req.params.id, 'manage');
-    await deleteSubscription(db, req.params.id);
+    await db.transaction(async (tx) => {
+      const sub = await visibleSubscription(tx, req, req.params.id, 'manage');
+      await deleteSubscription(tx, req.params.id);
+      await auditSubscription(tx, req, 'subscription.deleted', sub, { url: sub.url });
+    });
     return reply.status(204).send();
   });
 
@@ -229,18 +241,17 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
     '/api/subscriptions/:id/rotate-secret',
     { schema: { params: SubParams, body: RotateBody } },
     async (req) => {
-      await visibleSubscription(db, req, req.params.id, 'manage');
       const secret = generateSecret();
       const overlapMs =
         req.body?.overlapHours !== undefined
           ? req.body.overlapHours * 3_600_000
           : config.delivery.secretOverlapMs;
-      const { previousSecretExpiresAt } = await rotateSecret(
-        db,
-        req.params.id,
-        stored(secret)(req.params.id),
-        overlapMs,
-      );
+      const { previousSecretExpiresAt } = await db.transaction(async (tx) => {
+        const sub = await visibleSubscription(tx, req, req.params.id, 'manage');
+        const rotated = await rotateSecret(tx, req.params.id, stored(secret)(req.params.id), overlapMs);
+        await auditSubscription(tx, req, 'subscription.secret_rotated', sub, rotated);
+        return rotated;
+      });
       return { secret, previousSecretExpiresAt };
     },
   );

@@ -4,6 +4,7 @@ import { canSeeOrganization, requireOperator, scopeFilter } from '../../domain/p
 import { invalid, notFound } from '../../errors.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../store/api-keys.js';
 import { createLocation, createOrganization, getOrganization, listLocations } from '../../store/tenants.js';
+import { auditScopeOfKey, auditScopeOfLocation, recordAudit } from '../audit.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
 import {
   ApiKeyListQuery,
@@ -33,7 +34,18 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
 
   app.post('/api/organizations', { schema: { body: NameBody } }, async (req, reply) => {
     requireOperator(req.principal);
-    return reply.status(201).send(await createOrganization(db, req.body.name.trim()));
+    const org = await db.transaction(async (tx) => {
+      const created = await createOrganization(tx, req.body.name.trim());
+      await recordAudit(tx, req, {
+        action: 'organization.created',
+        targetType: 'organization',
+        targetId: created.id,
+        organizationId: created.id,
+        details: { name: created.name },
+      });
+      return created;
+    });
+    return reply.status(201).send(org);
   });
 
   app.get('/api/organizations/:id', { schema: { params: IdParams } }, async (req) => {
@@ -46,10 +58,20 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
 
   app.post('/api/locations', { schema: { body: CreateLocationBody } }, async (req, reply) => {
     requireOperator(req.principal);
-    const loc = await createLocation(db, {
-      name: req.body.name.trim(),
-      organizationId: req.body.organizationId ?? null,
-      defaultContactGroupId: req.body.defaultContactGroupId ?? 1,
+    const loc = await db.transaction(async (tx) => {
+      const created = await createLocation(tx, {
+        name: req.body.name.trim(),
+        organizationId: req.body.organizationId ?? null,
+        defaultContactGroupId: req.body.defaultContactGroupId ?? 1,
+      });
+      await recordAudit(tx, req, {
+        action: 'location.created',
+        targetType: 'location',
+        targetId: created.id,
+        ...auditScopeOfLocation(created),
+        details: { name: created.name },
+      });
+      return created;
     });
     return reply.status(201).send(loc);
   });
@@ -75,16 +97,24 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
     if (appId !== undefined && role !== 'partner') {
       throw invalid('appId', 'staff keys belong to no app; only a partner key takes appId', 'invalid_app');
     }
-    // the key and (without appId) its new app are made together
-    const key = await db.transaction((tx) =>
-      createApiKey(tx, {
+    // the key, (without appId) its new app, and their audit entries are made together
+    const key = await db.transaction(async (tx) => {
+      const created = await createApiKey(tx, {
         role,
         organizationId: organizationId ?? null,
         locationId: locationId ?? null,
         description: description ?? null,
         ...(appId !== undefined ? { appId } : {}),
-      }),
-    );
+      });
+      await recordAudit(tx, req, {
+        action: 'api_key.created',
+        targetType: 'api_key',
+        targetId: created.id,
+        ...(await auditScopeOfKey(tx, created)),
+        details: { role, prefix: created.prefix, appId: created.appId },
+      });
+      return created;
+    });
     return reply.status(201).send(key);
   });
 
@@ -95,8 +125,17 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
 
   app.delete('/api/api-keys/:id', { schema: { params: IdParams } }, async (req) => {
     requireOperator(req.principal);
-    const key = await revokeApiKey(db, req.params.id);
-    if (!key) throw notFound(`API key ${req.params.id}`);
-    return key;
+    return db.transaction(async (tx) => {
+      const key = await revokeApiKey(tx, req.params.id);
+      if (!key) throw notFound(`API key ${req.params.id}`);
+      await recordAudit(tx, req, {
+        action: 'api_key.revoked',
+        targetType: 'api_key',
+        targetId: key.id,
+        ...(await auditScopeOfKey(tx, key)),
+        details: { role: key.role, prefix: key.prefix },
+      });
+      return key;
+    });
   });
 }

@@ -148,12 +148,14 @@ describe('FairScheduler', () => {
         const s = new FairScheduler<number>(lim);
         const running: Started<number>[] = [];
         const waiting = new Map<string, number>();
+        // items numbered in the order they are queued, across subscriptions
+        let next = 0;
         let queued = 0;
         let done = 0;
         for (const o of ops) {
           if (o.kind === 'enqueue') {
             const sub = `${o.org}/${o.sub}`;
-            for (let i = 0; i < o.n; i++) s.enqueue(o.org, sub, i);
+            for (let i = 0; i < o.n; i++) s.enqueue(o.org, sub, next++);
             waiting.set(sub, (waiting.get(sub) ?? 0) + o.n);
             queued += o.n;
           } else if (o.kind === 'finish' && running.length > 0) {

@@ -14,8 +14,7 @@ export default {
     'src/delivery/signing.ts', // the signatures partners verify
     'src/delivery/sender.ts', // the HTTP attempt, and the URL check at delivery time
     'src/domain/principal.ts', // who may see which location and organization
-    // to add once the partner apps' ownership checks are merged: 'src/domain/ownership.ts' (and
-    // test/unit/ownership.test.ts in vitest.mutation.config.ts)
+    'src/domain/ownership.ts', // which app's subscriptions a key sees, and what it may do to them
   ],
   // the machine is shared: two test processes at most
   concurrency: 2,

@@ -15,6 +15,7 @@ export default defineConfig({
       'test/unit/signing.test.ts',
       'test/unit/sender.test.ts',
       'test/unit/principal.test.ts',
+      'test/unit/ownership.test.ts',
     ],
     testTimeout: 30_000,
   },

@@ -42,7 +42,7 @@ Environment:
   FPT_SECRETS_KEY     base64 of 32 bytes: endpoint signing secrets are stored sealed with it
                       (AES-256-GCM); several, comma-separated: the first seals, all open
   FPT_METRICS_TOKEN   a token that may read /metrics besides the operator key (16+ characters)
-  FPT_METRICS_PORT    worker: serve /metrics and /healthz on this port (serve: on the API's)
+  FPT_METRICS_PORT    worker: serve /metrics, /healthz and /readyz on this port, on HOST
   PORT, HOST          where the API listens (default 8080 on 0.0.0.0)
   LOG_LEVEL           trace, debug, info, warn, error (default info)`;
 
@@ -112,7 +112,10 @@ program
     const config = configFrom();
     const log = createLogger(config.logLevel);
     const worker = await startWorkerProcess(config, log);
-    log.info({ engine: worker.db.engine, metrics: worker.metricsUrl }, 'fpt-events worker is running');
+    log.info(
+      { engine: worker.db.engine, metrics: worker.metricsUrl, listening: worker.metricsListening },
+      'fpt-events worker is running',
+    );
     onShutdown(log, () => worker.close());
   });
 

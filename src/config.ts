@@ -104,6 +104,21 @@ function nonEmpty(env: Env, name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
+/**
+ * A window closes at min(last change + quiet, first change + max): a quiet period longer than the
+ * maximum would never be reached, so the setting would silently mean nothing; it is refused.
+ */
+function coalesceSettings(env: Env): CoalesceSettings {
+  const quietMs = intVar(env, 'FPT_COALESCE_QUIET_MS', 5000, 0, 86_400_000);
+  const maxMs = intVar(env, 'FPT_COALESCE_MAX_MS', 10_000, 0, 86_400_000);
+  if (quietMs > maxMs) {
+    throw new ConfigError(
+      `FPT_COALESCE_QUIET_MS (${quietMs}) must not exceed FPT_COALESCE_MAX_MS (${maxMs}): a window closes at the first of the two`,
+    );
+  }
+  return { quietMs, maxMs };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const adminToken = nonEmpty(env, 'FPT_ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < 16) {
@@ -117,6 +132,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
   }
+  const coalesce = coalesceSettings(env);
   return {
     port: intVar(env, 'PORT', 8080, 0, 65535),
     host: nonEmpty(env, 'HOST') ?? '0.0.0.0',
@@ -132,10 +148,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: nonEmpty(env, 'LOG_LEVEL') ?? 'info',
     bodyLimit: intVar(env, 'FPT_BODY_LIMIT_BYTES', 1024 * 1024, 1024),
     importBodyLimit: intVar(env, 'FPT_IMPORT_BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024),
-    coalesce: {
-      quietMs: intVar(env, 'FPT_COALESCE_QUIET_MS', 5000, 0, 86_400_000),
-      maxMs: intVar(env, 'FPT_COALESCE_MAX_MS', 10_000, 0, 86_400_000),
-    },
+    coalesce,
     eventRetentionDays: intVar(env, 'FPT_EVENT_RETENTION_DAYS', 30, 1, 3650),
     delivery: {
       retryScheduleMs: schedule(env, 'FPT_RETRY_SCHEDULE'),

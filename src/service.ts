@@ -103,11 +103,24 @@ export async function startService(config: Config, log: Logger): Promise<Running
   };
 }
 
-/** Where a listening app answers on this machine (its port, which may have been picked at random). */
+/**
+ * Where a listening app answers on this machine (its port, which may have been picked at random):
+ * the address it is bound to, or loopback when it is bound to every address (0.0.0.0, ::).
+ */
 function localUrl(app: FastifyInstance): string | undefined {
   const addr = app.server.address();
-  return typeof addr === 'object' && addr ? `http://127.0.0.1:${addr.port}` : undefined;
+  if (typeof addr !== 'object' || !addr) return undefined;
+  const wildcard = addr.address === '0.0.0.0' || addr.address === '::';
+  return `http://${wildcard ? '127.0.0.1' : hostPart(addr.address)}:${addr.port}`;
 }
+
+/** The address and port an app is really bound to, as logged: `0.0.0.0:9464`, `[::1]:9464`. */
+function boundAddress(app: FastifyInstance): string | undefined {
+  const addr = app.server.address();
+  return typeof addr === 'object' && addr ? `${hostPart(addr.address)}:${addr.port}` : undefined;
+}
+
+const hostPart = (address: string) => (address.includes(':') ? `[${address}]` : address);
 
 /** This process's metrics, with the store's figures read at each scrape. */
 function processMetrics(db: Db): Metrics {
@@ -118,8 +131,10 @@ function processMetrics(db: Db): Metrics {
 
 export interface RunningWorker {
   db: Db;
-  /** where `/metrics` and `/healthz` are served, when `FPT_METRICS_PORT` is set */
+  /** where `/metrics`, `/healthz` and `/readyz` are served, when `FPT_METRICS_PORT` is set */
   metricsUrl: string | undefined;
+  /** the address and port the metrics port is bound to (HOST), when it is set */
+  metricsListening: string | undefined;
   close(): Promise<void>;
 }
 
@@ -132,7 +147,7 @@ export async function startWorkerProcess(config: Config, log: Logger): Promise<R
   try {
     if (config.metricsPort !== undefined) {
       const operatorKey = await resolveOperatorKey(db, config, log);
-      app = buildMetricsApi({ config, operatorKey, logger: log, metrics });
+      app = buildMetricsApi({ db, config, operatorKey, logger: log, metrics });
       await app.listen({ port: config.metricsPort, host: config.host });
     }
     workers = await startWorkers(db, config, log, metrics);
@@ -145,6 +160,7 @@ export async function startWorkerProcess(config: Config, log: Logger): Promise<R
   return {
     db,
     metricsUrl: app && localUrl(app),
+    metricsListening: app && boundAddress(app),
     close: () =>
       (closing ??= (async () => {
         await workers?.stop();

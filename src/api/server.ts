@@ -45,6 +45,19 @@ function refuseUnexpectedBody(body: unknown): void {
   throw new AppError(400, 'invalid_request', 'this endpoint takes no request body (send none, or {})');
 }
 
+/** `GET /readyz`: 200 while the store answers and every migration is applied, 503 otherwise. */
+function readinessRoute(app: FastifyInstance, db: Db): void {
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await db.ping();
+      if (await migrationsApplied(db)) return { status: 'ready' };
+      return reply.status(503).send({ status: 'not_ready', reason: 'migrations not applied' });
+    } catch {
+      return reply.status(503).send({ status: 'not_ready', reason: 'store unreachable' });
+    }
+  });
+}
+
 export interface ApiOptions {
   db: Db;
   config: Config;
@@ -83,15 +96,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    try {
-      await db.ping();
-      if (await migrationsApplied(db)) return { status: 'ready' };
-      return reply.status(503).send({ status: 'not_ready', reason: 'migrations not applied' });
-    } catch {
-      return reply.status(503).send({ status: 'not_ready', reason: 'store unreachable' });
-    }
-  });
+  readinessRoute(app, db);
 
   if (metrics) metricsRoutes(app, { metrics, operatorKey, metricsToken: config.metricsToken });
 
@@ -109,10 +114,11 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
 }
 
 /**
- * What a `worker` process (no API) serves on `FPT_METRICS_PORT`: `/healthz` and `/metrics`, with
- * the same checks and error bodies as the API.
+ * What a `worker` process (no API) serves on `FPT_METRICS_PORT`: `/healthz`, `/readyz` and
+ * `/metrics`, with the same checks and error bodies as the API.
  */
 export function buildMetricsApi(opts: {
+  db: Db;
   config: Config;
   operatorKey: OperatorKey;
   logger: Logger;
@@ -122,6 +128,7 @@ export function buildMetricsApi(opts: {
   const app = Fastify({ loggerInstance, routerOptions: { ignoreTrailingSlash: true } });
   installErrorHandling(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
+  readinessRoute(app, opts.db);
   metricsRoutes(app, {
     metrics: opts.metrics,
     operatorKey: opts.operatorKey,

@@ -156,4 +156,21 @@ describe('the fpt-events command', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('worker answers /readyz on FPT_METRICS_PORT and logs the address it really binds (HOST)', async () => {
+    const { dir, env } = embeddedEnv({ FPT_METRICS_PORT: '0', HOST: '::1' });
+    try {
+      const { child, exited, entry } = await startCommand('worker', env, 'fpt-events worker is running');
+      const url = String(entry.metrics);
+      expect(url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+      expect(entry.listening).toBe(`[::1]:${new URL(url).port}`);
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'ready' });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -14,6 +14,7 @@ import {
   type DeliveryStatus,
   type DeliveryView,
 } from '../../store/deliveries.js';
+import { waitingBehind } from '../../store/delivery-waiting.js';
 import { getSubscription } from '../../store/subscriptions.js';
 import { listLocations } from '../../store/tenants.js';
 import type { ApiDeps } from '../context.js';
@@ -141,6 +142,8 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
       return ok;
     });
     if (!queued) throw conflict('the delivery is being sent right now');
-    return reply.status(202).send(await getDelivery(db, d.id));
+    // queued behind an earlier unfinished delivery of the same contact, it is sent after that one
+    const behind = await waitingBehind(db, d.id);
+    return reply.status(202).send({ ...(await getDelivery(db, d.id)), waitingBehind: behind ?? null });
   });
 }

@@ -44,7 +44,8 @@ Environment:
   FPT_METRICS_TOKEN   a token that may read /metrics besides the operator key (16+ characters)
   FPT_METRICS_PORT    worker: serve /metrics, /healthz and /readyz on this port, on HOST
   PORT, HOST          where the API listens (default 8080 on 0.0.0.0)
-  LOG_LEVEL           trace, debug, info, warn, error (default info)`;
+  LOG_LEVEL           trace, debug, info, warn, error, fatal or silent (default info)
+  LOG_FORMAT          pretty (readable lines) or json (default: pretty at a terminal, json otherwise)`;
 
 /** Opens the store (applying pending migrations), runs `fn` with it, and closes it. */
 async function withStore(
@@ -96,7 +97,7 @@ program
       ...(opts.port !== undefined ? { port: opts.port } : {}),
       ...(opts.host !== undefined ? { host: opts.host } : {}),
     });
-    const log = createLogger(config.logLevel);
+    const log = createLogger({ level: config.logLevel, format: config.logFormat });
     const service = await startService(config, log);
     log.info({ url: service.url, engine: service.db.engine }, 'fpt-events is serving');
     onShutdown(log, () => service.close());
@@ -110,7 +111,7 @@ program
   .addHelpText('after', ENVIRONMENT_HELP)
   .action(async () => {
     const config = configFrom();
-    const log = createLogger(config.logLevel);
+    const log = createLogger({ level: config.logLevel, format: config.logFormat });
     const worker = await startWorkerProcess(config, log);
     log.info(
       { engine: worker.db.engine, metrics: worker.metricsUrl, listening: worker.metricsListening },
@@ -231,11 +232,15 @@ program
     const config = configFrom();
     const keys = config.delivery.secretsKeys;
     if (keys === undefined) throw new ConfigError('seal-secrets needs FPT_SECRETS_KEY');
-    await withStore(config, createLogger(config.logLevel), async (db) => {
-      const box = new SecretBox(keys);
-      const n = await resealSecrets(db, (stored) => box.reseal(stored));
-      process.stdout.write(`sealed ${n} signing secret${n === 1 ? '' : 's'}\n`);
-    });
+    await withStore(
+      config,
+      createLogger({ level: config.logLevel, format: config.logFormat }),
+      async (db) => {
+        const box = new SecretBox(keys);
+        const n = await resealSecrets(db, (stored) => box.reseal(stored));
+        process.stdout.write(`sealed ${n} signing secret${n === 1 ? '' : 's'}\n`);
+      },
+    );
   });
 
 program
@@ -244,7 +249,11 @@ program
   .addHelpText('after', ENVIRONMENT_HELP)
   .action(async () => {
     const config = configFrom();
-    await withStore(config, createLogger(config.logLevel), async () => {});
+    await withStore(
+      config,
+      createLogger({ level: config.logLevel, format: config.logFormat }),
+      async () => {},
+    );
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -1,5 +1,6 @@
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './delivery/policy.js';
 import { parseSecretsKeys } from './delivery/secret-box.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from './log.js';
 
 export interface Config {
   port: number;
@@ -13,6 +14,8 @@ export interface Config {
   /** Where a `worker` process serves `/metrics` and `/healthz` (none when unset). */
   metricsPort: number | undefined;
   logLevel: string;
+  /** `pretty` (readable lines) or `json` (one object per line) */
+  logFormat: LogFormat;
   /** Largest JSON body the API reads, in bytes. */
   bodyLimit: number;
   /** Largest JSON body of a bulk import, in bytes. */
@@ -119,7 +122,23 @@ function coalesceSettings(env: Env): CoalesceSettings {
   return { quietMs, maxMs };
 }
 
-export function loadConfig(env: Env = process.env): Config {
+/** LOG_LEVEL and LOG_FORMAT: readable lines at a terminal, JSON lines for a collector. */
+function logSettings(env: Env, stdoutIsTTY: boolean): { logLevel: string; logFormat: LogFormat } {
+  const logLevel = nonEmpty(env, 'LOG_LEVEL') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const format = nonEmpty(env, 'LOG_FORMAT') ?? (stdoutIsTTY ? 'pretty' : 'json');
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new ConfigError(`LOG_FORMAT must be ${LOG_FORMATS.join(' or ')}, got "${format}"`);
+  }
+  return { logLevel, logFormat: format as LogFormat };
+}
+
+export function loadConfig(
+  env: Env = process.env,
+  { stdoutIsTTY = process.stdout.isTTY === true }: { stdoutIsTTY?: boolean } = {},
+): Config {
   const adminToken = nonEmpty(env, 'FPT_ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new ConfigError('FPT_ADMIN_TOKEN must be at least 16 characters long');
@@ -145,7 +164,7 @@ export function loadConfig(env: Env = process.env): Config {
       nonEmpty(env, 'FPT_METRICS_PORT') === undefined
         ? undefined
         : intVar(env, 'FPT_METRICS_PORT', 0, 0, 65535),
-    logLevel: nonEmpty(env, 'LOG_LEVEL') ?? 'info',
+    ...logSettings(env, stdoutIsTTY),
     bodyLimit: intVar(env, 'FPT_BODY_LIMIT_BYTES', 1024 * 1024, 1024),
     importBodyLimit: intVar(env, 'FPT_IMPORT_BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024),
     coalesce,

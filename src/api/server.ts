@@ -6,6 +6,7 @@ import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { logEachRequest } from './request-log.js';
 import { appRoutes } from './routes/apps.js';
 import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
@@ -72,6 +73,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
+    disableRequestLogging: true,
     bodyLimit: config.bodyLimit,
     // ids in paths are numbers; a trailing slash is the same route
     routerOptions: { ignoreTrailingSlash: true },
@@ -89,6 +91,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
     }
   });
   installErrorHandling(app);
+  logEachRequest(app);
 
   app.decorateRequest('principal', null as never);
   app.addHook('onRequest', async (req) => {
@@ -125,8 +128,13 @@ export function buildMetricsApi(opts: {
   metrics: Metrics;
 }): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = opts.logger;
-  const app = Fastify({ loggerInstance, routerOptions: { ignoreTrailingSlash: true } });
+  const app = Fastify({
+    loggerInstance,
+    disableRequestLogging: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
   installErrorHandling(app);
+  logEachRequest(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
   readinessRoute(app, opts.db);
   metricsRoutes(app, {

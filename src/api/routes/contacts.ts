@@ -93,6 +93,7 @@ export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): v
         after: req.query.after ?? 0,
         limit,
         isActive: req.query.isActive,
+        externalId: req.query.externalId,
       });
       const last = rows.at(-1);
       return {

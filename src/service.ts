@@ -9,12 +9,66 @@ import { DeliveryWorker } from './delivery/worker.js';
 import { startCoalescer, startEventPurge, startMaintenance, type Runner } from './events/runner.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
+import { DataDirInUse } from './store/data-dir-lock.js';
 import { openDb } from './store/open.js';
 import { ensureGeneratedAdminKey } from './store/settings.js';
 
+/**
+ * A failure at start (the store cannot be opened, the port cannot be bound), said in one line
+ * naming what was tried; `unreachable` when a network address could not be reached.
+ */
+export class StartupError extends Error {
+  override name = 'StartupError';
+  constructor(
+    message: string,
+    readonly unreachable: boolean,
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const NETWORK_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+]);
+
+function startupError(what: string, err: unknown): StartupError {
+  let root: unknown = err;
+  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+  if (root instanceof AggregateError && root.errors[0] instanceof Error) root = root.errors[0];
+  const code = (root as { code?: unknown } | undefined)?.code;
+  const reason = root instanceof Error ? root.message : String(root);
+  return new StartupError(`${what}: ${reason}`, typeof code === 'string' && NETWORK_FAILURES.has(code), {
+    cause: err,
+  });
+}
+
+/** Where the store is, for a message: the server of DATABASE_URL (no credentials), or the folder. */
+function storeName(config: Config): string {
+  if (config.databaseUrl === undefined) return `the embedded store in ${config.dataDir}`;
+  try {
+    const u = new URL(config.databaseUrl);
+    return `the database at ${u.host}${u.pathname} (DATABASE_URL)`;
+  } catch {
+    return 'the database of DATABASE_URL';
+  }
+}
+
 /** Opens the store and applies pending migrations. */
 export async function openMigratedDb(config: Config, log: Logger): Promise<Db> {
-  const db = await openDb(config);
+  let db: Db;
+  try {
+    db = await openDb(config);
+  } catch (err) {
+    if (err instanceof DataDirInUse) throw err;
+    throw startupError(`cannot open ${storeName(config)}`, err);
+  }
   try {
     const applied = await migrate(db);
     log.info(
@@ -23,8 +77,8 @@ export async function openMigratedDb(config: Config, log: Logger): Promise<Db> {
     );
     return db;
   } catch (err) {
-    await db.close();
-    throw err;
+    await db.close().catch(() => {});
+    throw startupError(`cannot open ${storeName(config)}`, err);
   }
 }
 
@@ -73,6 +127,14 @@ export async function startWorkers(db: Db, config: Config, log: Logger, metrics?
   };
 }
 
+async function listenOn(app: FastifyInstance, port: number, host: string, settings: string): Promise<void> {
+  try {
+    await app.listen({ port, host });
+  } catch (err) {
+    throw startupError(`cannot listen on ${host}:${port} (${settings})`, err);
+  }
+}
+
 /** The whole service in one process: the API and the background work. */
 export async function startService(config: Config, log: Logger): Promise<RunningService> {
   const db = await openMigratedDb(config, log);
@@ -81,7 +143,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
   const app = buildApi({ db, config, operatorKey, logger: log, metrics });
   let workers: Runner | undefined;
   try {
-    await app.listen({ port: config.port, host: config.host });
+    await listenOn(app, config.port, config.host, 'HOST, PORT');
     workers = await startWorkers(db, config, log, metrics);
   } catch (err) {
     await app.close();
@@ -148,7 +210,7 @@ export async function startWorkerProcess(config: Config, log: Logger): Promise<R
     if (config.metricsPort !== undefined) {
       const operatorKey = await resolveOperatorKey(db, config, log);
       app = buildMetricsApi({ db, config, operatorKey, logger: log, metrics });
-      await app.listen({ port: config.metricsPort, host: config.host });
+      await listenOn(app, config.metricsPort, config.host, 'HOST, FPT_METRICS_PORT');
     }
     workers = await startWorkers(db, config, log, metrics);
   } catch (err) {

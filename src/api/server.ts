@@ -6,7 +6,7 @@ import type { Db } from '../store/db.js';
 import { migrationsApplied } from '../store/migrate.js';
 import { authenticate, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
-import { logEachRequest } from './request-log.js';
+import { logEachRequest, quietRequests } from './request-log.js';
 import { appRoutes } from './routes/apps.js';
 import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
@@ -73,7 +73,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
-    disableRequestLogging: true,
+    logController: quietRequests(),
     bodyLimit: config.bodyLimit,
     // ids in paths are numbers; a trailing slash is the same route
     routerOptions: { ignoreTrailingSlash: true },
@@ -130,7 +130,7 @@ export function buildMetricsApi(opts: {
   const loggerInstance: FastifyBaseLogger = opts.logger;
   const app = Fastify({
     loggerInstance,
-    disableRequestLogging: true,
+    logController: quietRequests(),
     routerOptions: { ignoreTrailingSlash: true },
   });
   installErrorHandling(app);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { RunningCli, runCli } from '../helpers/cli.js';
+import { freePort, RunningCli, runCli } from '../helpers/cli.js';
 
 const OPERATOR = 'test-operator-key-0123456789';
 
@@ -48,15 +48,6 @@ class App {
   }
 
   close = () => new Promise<void>((resolve) => this.server.close(() => resolve()));
-}
-
-/** A port nothing listens on (bound, then closed). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 // Each command is a child process (through tsx, a second or more each on a loaded machine).

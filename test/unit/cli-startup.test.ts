@@ -1,19 +1,8 @@
-import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { runCli } from '../helpers/cli.js';
-
-/** A port nothing listens on (bound, then closed). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort, runCli } from '../helpers/cli.js';
 
 /** Runs a command in a folder of its own, on the embedded store there unless `env` says otherwise. */
 async function inTempDir(args: string[], over: NodeJS.ProcessEnv) {

@@ -1,5 +1,6 @@
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './delivery/policy.js';
 import { parseSecretsKeys } from './delivery/secret-box.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from './log.js';
 
 export interface Config {
   port: number;
@@ -13,6 +14,8 @@ export interface Config {
   /** Where a `worker` process serves `/metrics` and `/healthz` (none when unset). */
   metricsPort: number | undefined;
   logLevel: string;
+  /** `pretty` (readable lines) or `json` (one object per line) */
+  logFormat: LogFormat;
   /** Largest JSON body the API reads, in bytes. */
   bodyLimit: number;
   /** Largest JSON body of a bulk import, in bytes. */
@@ -131,7 +134,38 @@ function nonEmpty(env: Env, name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * A window closes at min(last change + quiet, first change + max): a quiet period longer than the
+ * maximum would never be reached, so the setting would silently mean nothing; it is refused.
+ */
+function coalesceSettings(env: Env): CoalesceSettings {
+  const quietMs = intVar(env, 'FPT_COALESCE_QUIET_MS', 5000, 0, 86_400_000);
+  const maxMs = intVar(env, 'FPT_COALESCE_MAX_MS', 10_000, 0, 86_400_000);
+  if (quietMs > maxMs) {
+    throw new ConfigError(
+      `FPT_COALESCE_QUIET_MS (${quietMs}) must not exceed FPT_COALESCE_MAX_MS (${maxMs}): a window closes at the first of the two`,
+    );
+  }
+  return { quietMs, maxMs };
+}
+
+/** LOG_LEVEL and LOG_FORMAT: readable lines at a terminal, JSON lines for a collector. */
+function logSettings(env: Env, stdoutIsTTY: boolean): { logLevel: string; logFormat: LogFormat } {
+  const logLevel = nonEmpty(env, 'LOG_LEVEL') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const format = nonEmpty(env, 'LOG_FORMAT') ?? (stdoutIsTTY ? 'pretty' : 'json');
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new ConfigError(`LOG_FORMAT must be ${LOG_FORMATS.join(' or ')}, got "${format}"`);
+  }
+  return { logLevel, logFormat: format as LogFormat };
+}
+
+export function loadConfig(
+  env: Env = process.env,
+  { stdoutIsTTY = process.stdout.isTTY === true }: { stdoutIsTTY?: boolean } = {},
+): Config {
   const adminToken = nonEmpty(env, 'FPT_ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new ConfigError('FPT_ADMIN_TOKEN must be at least 16 characters long');
@@ -144,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
   }
+  const coalesce = coalesceSettings(env);
   return {
     port: intVar(env, 'PORT', 8080, 0, 65535),
     host: nonEmpty(env, 'HOST') ?? '0.0.0.0',
@@ -156,13 +191,10 @@ export function loadConfig(env: Env = process.env): Config {
       nonEmpty(env, 'FPT_METRICS_PORT') === undefined
         ? undefined
         : intVar(env, 'FPT_METRICS_PORT', 0, 0, 65535),
-    logLevel: nonEmpty(env, 'LOG_LEVEL') ?? 'info',
+    ...logSettings(env, stdoutIsTTY),
     bodyLimit: intVar(env, 'FPT_BODY_LIMIT_BYTES', 1024 * 1024, 1024),
     importBodyLimit: intVar(env, 'FPT_IMPORT_BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024),
-    coalesce: {
-      quietMs: intVar(env, 'FPT_COALESCE_QUIET_MS', 5000, 0, 86_400_000),
-      maxMs: intVar(env, 'FPT_COALESCE_MAX_MS', 10_000, 0, 86_400_000),
-    },
+    coalesce,
     eventRetentionDays: intVar(env, 'FPT_EVENT_RETENTION_DAYS', 30, 1, 3650),
     auditRetentionDays: intVar(env, 'FPT_AUDIT_RETENTION_DAYS', 365, 1, 36500),
     rateLimits: {

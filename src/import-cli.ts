@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Transform } from 'node:stream';
 import { request } from 'undici';
+import { CliError, EXIT, isNetworkError, rootMessage } from './cli/failure.js';
 
 export interface ImportCliOptions {
   file: string;
@@ -59,7 +60,16 @@ interface Summary {
  * Resolves to the exit code: 0 all rows applied, 3 some rows rejected (listed).
  */
 export async function runImport(o: ImportCliOptions): Promise<number> {
-  const size = statSync(o.file).size;
+  let size: number;
+  try {
+    size = statSync(o.file).size;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new CliError(
+      `cannot read ${o.file}: ${code === 'ENOENT' ? 'no such file' : rootMessage(err)}`,
+      EXIT.usage,
+    );
+  }
   const isCsv = extname(o.file).toLowerCase() !== '.json';
   let body: string | Transform;
   if (isCsv) {
@@ -79,7 +89,12 @@ export async function runImport(o: ImportCliOptions): Promise<number> {
       }),
     );
   } else {
-    const parsed: unknown = JSON.parse(readFileSync(o.file, 'utf8'));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(o.file, 'utf8'));
+    } catch (err) {
+      throw new CliError(`${o.file} is not JSON: ${rootMessage(err)}`, EXIT.usage);
+    }
     body = JSON.stringify(Array.isArray(parsed) ? { contacts: parsed } : parsed);
     o.progress(`read ${o.file} (${(size / 1e6).toFixed(1)} MB)`);
   }
@@ -97,6 +112,9 @@ export async function runImport(o: ImportCliOptions): Promise<number> {
     body,
     headersTimeout: 30 * 60_000,
     bodyTimeout: 30 * 60_000,
+  }).catch((err: unknown) => {
+    if (!isNetworkError(err)) throw err;
+    throw new CliError(`cannot reach the service at ${o.url}: ${rootMessage(err)}`, EXIT.unreachable);
   });
   let answer: Summary | { error: ErrorBody } | undefined;
   let shown: { phase?: Progress['phase']; pct: number } = { pct: -1 };

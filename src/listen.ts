@@ -15,14 +15,70 @@ export interface ListenOptions {
   /** one line (or a short block) per request */
   out: (text: string) => void;
   toleranceSec?: number;
+  /**
+   * The local app under development: each verified delivery is POSTed to it, body bytes and
+   * headers (signatures included) unchanged, and its answer is relayed to the service, so a
+   * failing app sees retries exactly as in production.
+   */
+  forwardTo?: string;
 }
 
 export interface Listener {
   url: string;
+  /** verify with this secret from now on (a temporary subscription's, known once it exists) */
+  useSecret(secret: string): void;
   close(): Promise<void>;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
+const FORWARD_TIMEOUT_MS = 30_000;
+// hop-by-hop headers, and those fetch sets itself; every other header goes to the app unchanged
+const NOT_FORWARDED = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'expect',
+]);
+
+interface Forwarded {
+  status: number;
+  contentType: string | undefined;
+  body: Buffer;
+  ms: number;
+}
+
+/** POSTs a delivery to the local app as it came: same bytes, same headers. */
+async function forward(to: string, h: IncomingHttpHeaders, body: Buffer): Promise<Forwarded> {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(h)) {
+    if (value === undefined || NOT_FORWARDED.has(name)) continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  const started = performance.now();
+  const res = await fetch(to, {
+    method: 'POST',
+    headers,
+    body,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+  });
+  const answer = Buffer.from(await res.arrayBuffer());
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? undefined,
+    body: answer,
+    ms: Math.round(performance.now() - started),
+  };
+}
+
+/** The app's answer in one line: status, time, the start of its body. */
+function answerLine(f: Forwarded): string {
+  const text = f.body.toString('utf8').replace(/\s+/g, ' ').trim();
+  const shown = text.length > 120 ? `${text.slice(0, 120)}…` : text;
+  return `      → app ${f.status} in ${f.ms} ms${shown ? `  ${shown}` : ''}`;
+}
 const TOLERANCE_SEC = 300;
 
 type Check = 'valid' | 'invalid' | 'absent';
@@ -101,10 +157,12 @@ const clock = () => new Date().toISOString().slice(11, 23);
  */
 export async function startListener(o: ListenOptions): Promise<Listener> {
   const toleranceSec = o.toleranceSec ?? TOLERANCE_SEC;
+  let secret = o.secret;
   const seen = new Set<string>();
   const server = createServer((req, res) => {
-    const answer = (status: number, body: object) =>
+    const answer = (status: number, body: object): void => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
     const url = new URL(req.url ?? '/', 'http://listener');
     if (url.pathname !== o.path)
       return answer(404, { error: { code: 'not_found', message: `deliveries go to ${o.path}` } });
@@ -118,7 +176,7 @@ export async function startListener(o: ListenOptions): Promise<Listener> {
           return answer(413, { error: { code: 'body_too_large', message: 'body too large' } });
         }
         const body = bytes.toString('utf8');
-        const sig = checkSignatures(req.headers, body, o.secret, toleranceSec);
+        const sig = checkSignatures(req.headers, body, secret, toleranceSec);
         const sigText = `[fpt ${mark(sig.fpt)} standard ${mark(sig.standard)}]`;
         const attempt = header(req.headers, 'x-fpt-delivery-attempt');
         const window = header(req.headers, 'x-fpt-window-id');
@@ -158,7 +216,24 @@ export async function startListener(o: ListenOptions): Promise<Listener> {
             `      location ${e.locationId} · org ${e.organizationId} · event ${e.eventId} · window ${window ?? '–'} · ` +
             `attempt ${attempt ?? '–'} ${sigText}`,
         );
-        return answer(200, { received: true });
+        if (o.forwardTo === undefined) return answer(200, { received: true });
+        return forward(o.forwardTo, req.headers, bytes).then(
+          (f) => {
+            o.out(answerLine(f));
+            res.writeHead(f.status, f.contentType ? { 'content-type': f.contentType } : {}).end(f.body);
+          },
+          (err: unknown) => {
+            // the service retries, as it would if the app itself were down
+            const why =
+              err instanceof Error
+                ? err.cause instanceof Error
+                  ? err.cause.message
+                  : err.message
+                : String(err);
+            o.out(`      → app unreachable at ${o.forwardTo}: ${why} (answered 502: the service will retry)`);
+            answer(502, { error: { code: 'app_unreachable', message: `forwarding failed: ${why}` } });
+          },
+        );
       },
       (err: unknown) => {
         o.out(
@@ -176,6 +251,9 @@ export async function startListener(o: ListenOptions): Promise<Listener> {
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
   return {
     url: `http://${host}:${port}${o.path}`,
+    useSecret: (s) => {
+      secret = s;
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));

@@ -9,13 +9,67 @@ import { DeliveryWorker } from './delivery/worker.js';
 import { startCoalescer, startEventPurge, startMaintenance, type Runner } from './events/runner.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
+import { DataDirInUse } from './store/data-dir-lock.js';
 import { openDb } from './store/open.js';
 import { ensureGeneratedAdminKey } from './store/settings.js';
 import { withSecretsSealing } from './secrets-at-rest.js';
 
+/**
+ * A failure at start (the store cannot be opened, the port cannot be bound), said in one line
+ * naming what was tried; `unreachable` when a network address could not be reached.
+ */
+export class StartupError extends Error {
+  override name = 'StartupError';
+  constructor(
+    message: string,
+    readonly unreachable: boolean,
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const NETWORK_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+]);
+
+function startupError(what: string, err: unknown): StartupError {
+  let root: unknown = err;
+  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+  if (root instanceof AggregateError && root.errors[0] instanceof Error) root = root.errors[0];
+  const code = (root as { code?: unknown } | undefined)?.code;
+  const reason = root instanceof Error ? root.message : String(root);
+  return new StartupError(`${what}: ${reason}`, typeof code === 'string' && NETWORK_FAILURES.has(code), {
+    cause: err,
+  });
+}
+
+/** Where the store is, for a message: the server of DATABASE_URL (no credentials), or the folder. */
+function storeName(config: Config): string {
+  if (config.databaseUrl === undefined) return `the embedded store in ${config.dataDir}`;
+  try {
+    const u = new URL(config.databaseUrl);
+    return `the database at ${u.host}${u.pathname} (DATABASE_URL)`;
+  } catch {
+    return 'the database of DATABASE_URL';
+  }
+}
+
 /** Opens the store and applies pending migrations. */
 export async function openMigratedDb(config: Config, log: Logger): Promise<Db> {
-  const db = await openDb(config);
+  let db: Db;
+  try {
+    db = await openDb(config);
+  } catch (err) {
+    if (err instanceof DataDirInUse) throw err;
+    throw startupError(`cannot open ${storeName(config)}`, err);
+  }
   try {
     const applied = await migrate(db);
     log.info(
@@ -24,8 +78,8 @@ export async function openMigratedDb(config: Config, log: Logger): Promise<Db> {
     );
     return db;
   } catch (err) {
-    await db.close();
-    throw err;
+    await db.close().catch(() => {});
+    throw startupError(`cannot open ${storeName(config)}`, err);
   }
 }
 
@@ -104,6 +158,14 @@ export async function startWorkers(db: Db, config: Config, log: Logger, metrics?
   };
 }
 
+async function listenOn(app: FastifyInstance, port: number, host: string, settings: string): Promise<void> {
+  try {
+    await app.listen({ port, host });
+  } catch (err) {
+    throw startupError(`cannot listen on ${host}:${port} (${settings})`, err);
+  }
+}
+
 /** The whole service in one process: the API and the background work. */
 export async function startService(
   config: Config,
@@ -117,7 +179,7 @@ export async function startService(
   const app = buildApi({ db, config, operatorKey, logger: log, metrics });
   let workers: Runner | undefined;
   try {
-    await app.listen({ port: config.port, host: config.host });
+    await listenOn(app, config.port, config.host, 'HOST, PORT');
     workers = await startWorkers(db, config, log, metrics);
   } catch (err) {
     await app.close();
@@ -139,11 +201,24 @@ export async function startService(
   };
 }
 
-/** Where a listening app answers on this machine (its port, which may have been picked at random). */
+/**
+ * Where a listening app answers on this machine (its port, which may have been picked at random):
+ * the address it is bound to, or loopback when it is bound to every address (0.0.0.0, ::).
+ */
 function localUrl(app: FastifyInstance): string | undefined {
   const addr = app.server.address();
-  return typeof addr === 'object' && addr ? `http://127.0.0.1:${addr.port}` : undefined;
+  if (typeof addr !== 'object' || !addr) return undefined;
+  const wildcard = addr.address === '0.0.0.0' || addr.address === '::';
+  return `http://${wildcard ? '127.0.0.1' : hostPart(addr.address)}:${addr.port}`;
 }
+
+/** The address and port an app is really bound to, as logged: `0.0.0.0:9464`, `[::1]:9464`. */
+function boundAddress(app: FastifyInstance): string | undefined {
+  const addr = app.server.address();
+  return typeof addr === 'object' && addr ? `${hostPart(addr.address)}:${addr.port}` : undefined;
+}
+
+const hostPart = (address: string) => (address.includes(':') ? `[${address}]` : address);
 
 /** This process's metrics, with the store's figures read at each scrape. */
 function processMetrics(db: Db): Metrics {
@@ -154,8 +229,10 @@ function processMetrics(db: Db): Metrics {
 
 export interface RunningWorker {
   db: Db;
-  /** where `/metrics` and `/healthz` are served, when `FPT_METRICS_PORT` is set */
+  /** where `/metrics`, `/healthz` and `/readyz` are served, when `FPT_METRICS_PORT` is set */
   metricsUrl: string | undefined;
+  /** the address and port the metrics port is bound to (HOST), when it is set */
+  metricsListening: string | undefined;
   close(): Promise<void>;
 }
 
@@ -173,8 +250,8 @@ export async function startWorkerProcess(
   try {
     if (config.metricsPort !== undefined) {
       const operatorKey = await resolveOperatorKey(db, config, log, opts.showOnce);
-      app = buildMetricsApi({ config, operatorKey, logger: log, metrics });
-      await app.listen({ port: config.metricsPort, host: config.host });
+      app = buildMetricsApi({ db, config, operatorKey, logger: log, metrics });
+      await listenOn(app, config.metricsPort, config.host, 'HOST, FPT_METRICS_PORT');
     }
     workers = await startWorkers(db, config, log, metrics);
   } catch (err) {
@@ -186,6 +263,7 @@ export async function startWorkerProcess(
   return {
     db,
     metricsUrl: app && localUrl(app),
+    metricsListening: app && boundAddress(app),
     close: () =>
       (closing ??= (async () => {
         await workers?.stop();

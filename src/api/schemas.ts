@@ -65,6 +65,8 @@ export const ContactListQuery = Type.Object(
     after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
     isActive: Type.Optional(Type.Boolean()),
+    // the one contact with this externalId at the location (unique there), active or not
+    externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
   },
   { additionalProperties: false },
 );

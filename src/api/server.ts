@@ -12,6 +12,7 @@ import { installOpenApi } from './openapi/document.js';
 import { serializerCompiler } from './openapi/serializer.js';
 import { installRateLimits } from './rate-limit.js';
 import { PACKAGE_VERSION } from '../version.js';
+import { logEachRequest, quietRequests } from './request-log.js';
 import { appRoutes } from './routes/apps.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { automationRoutes } from './routes/automations.js';
@@ -52,6 +53,19 @@ function refuseUnexpectedBody(body: unknown): void {
   throw new AppError(400, 'invalid_request', 'this endpoint takes no request body (send none, or {})');
 }
 
+/** `GET /readyz`: 200 while the store answers and every migration is applied, 503 otherwise. */
+function readinessRoute(app: FastifyInstance, db: Db): void {
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await db.ping();
+      if (await migrationsApplied(db)) return { status: 'ready' };
+      return reply.status(503).send({ status: 'not_ready', reason: 'migrations not applied' });
+    } catch {
+      return reply.status(503).send({ status: 'not_ready', reason: 'store unreachable' });
+    }
+  });
+}
+
 export interface ApiOptions {
   db: Db;
   config: Config;
@@ -66,6 +80,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
+    logController: quietRequests(),
     bodyLimit: config.bodyLimit,
     // ids in paths are numbers; a trailing slash is the same route
     routerOptions: { ignoreTrailingSlash: true },
@@ -89,6 +104,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   installRateLimits(app, config.rateLimits);
   installIdempotency(app, db);
   requireAuthentication(app, db, operatorKey);
+  logEachRequest(app);
 
   installOpenApi(app, PACKAGE_VERSION);
   // the routes go in once the OpenAPI plugin has loaded, so that it sees every one of them
@@ -96,15 +112,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
     if (err) throw err;
 
     app.get('/healthz', async () => ({ status: 'ok' }));
-    app.get('/readyz', async (_req, reply) => {
-      try {
-        await db.ping();
-        if (await migrationsApplied(db)) return { status: 'ready' };
-        return reply.status(503).send({ status: 'not_ready', reason: 'migrations not applied' });
-      } catch {
-        return reply.status(503).send({ status: 'not_ready', reason: 'store unreachable' });
-      }
-    });
+    readinessRoute(app, db);
 
     if (metrics) metricsRoutes(app, { metrics, operatorKey, metricsToken: config.metricsToken });
 
@@ -124,20 +132,27 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
 }
 
 /**
- * What a `worker` process (no API) serves on `FPT_METRICS_PORT`: `/healthz` and `/metrics`, with
- * the same checks and error bodies as the API.
+ * What a `worker` process (no API) serves on `FPT_METRICS_PORT`: `/healthz`, `/readyz` and
+ * `/metrics`, with the same checks and error bodies as the API.
  */
 export function buildMetricsApi(opts: {
+  db: Db;
   config: Config;
   operatorKey: OperatorKey;
   logger: Logger;
   metrics: Metrics;
 }): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = opts.logger;
-  const app = Fastify({ loggerInstance, routerOptions: { ignoreTrailingSlash: true } });
+  const app = Fastify({
+    loggerInstance,
+    logController: quietRequests(),
+    routerOptions: { ignoreTrailingSlash: true },
+  });
   installErrorHandling(app);
   hardenResponses(app);
+  logEachRequest(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
+  readinessRoute(app, opts.db);
   metricsRoutes(app, {
     metrics: opts.metrics,
     operatorKey: opts.operatorKey,

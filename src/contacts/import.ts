@@ -11,10 +11,11 @@ import {
 } from '../store/contacts.js';
 import type { Db, Tx } from '../store/db.js';
 import { existingSubGroups } from '../store/sub-groups.js';
+import { RowRejection } from './csv.js';
 import type { Location } from '../store/tenants.js';
 
 export interface RejectedRow {
-  /** 1-based position in the file */
+  /** 1-based data row: the row's place in the JSON array, or in the CSV after its header (blank lines not counted) */
   row: number;
   code: string;
   field?: string;
@@ -96,6 +97,12 @@ export async function importContacts(
   const seen = { external: new Map<string, number>(), email: new Map<string, number>() };
   rows.forEach((raw, i) => {
     const row = i + 1;
+    if (raw instanceof RowRejection) {
+      reject(row, raw.code, raw.reason, raw.field);
+      if (raw.keys.externalId !== undefined) protectedKeys.external.add(raw.keys.externalId);
+      if (raw.keys.email !== undefined) protectedKeys.email.add(raw.keys.email.toLowerCase());
+      return;
+    }
     const err = validateRow(raw);
     if (err) {
       reject(row, err.code, err.message, err.field);

@@ -152,6 +152,21 @@ export function validationError(context: string, errors: readonly ErrorObject[])
         `${subject} must be one of ${JSON.stringify(params.allowedValues)}`,
         field,
       );
+    case 'const': {
+      // a union of literals (`role`: staff or partner) fails one `const` per branch, then `anyOf`:
+      // name every allowed value rather than the first branch's "must be equal to constant"
+      const allowed = errors
+        .filter((x) => x.keyword === 'const' && x.instancePath === e.instancePath)
+        .map((x) => JSON.stringify((x.params as { allowedValue: unknown }).allowedValue));
+      return new AppError(
+        400,
+        'invalid_value',
+        allowed.length > 1
+          ? `${subject} must be one of ${allowed.join(', ')}`
+          : `${subject} must be ${allowed[0]}`,
+        field,
+      );
+    }
     case 'propertyNames':
       return new AppError(
         400,

@@ -155,12 +155,13 @@ export async function getContacts(
 export async function listContacts(
   q: Queryable,
   locationId: number,
-  opts: { after: number; limit: number; isActive?: boolean },
+  opts: { after: number; limit: number; isActive?: boolean; externalId?: string },
 ): Promise<StoredContact[]> {
   const { rows } = await q.query<Row>(
     `${SELECT_CONTACT} WHERE c.location_id = $1 AND c.contact_id > $2 AND ($3::boolean IS NULL OR c.is_active = $3)
+       AND ($5::text IS NULL OR c.external_id = $5)
      ORDER BY c.contact_id LIMIT $4`,
-    [locationId, opts.after, opts.isActive ?? null, opts.limit],
+    [locationId, opts.after, opts.isActive ?? null, opts.limit, opts.externalId ?? null],
   );
   return rows.map(rowToContact);
 }

@@ -84,7 +84,7 @@ export function createTestApi(db: Db, config: Config = testConfig(), metrics?: M
     db,
     config,
     operatorKey: operatorKeyFromToken(OPERATOR_KEY),
-    logger: createLogger(config.logLevel),
+    logger: createLogger({ level: config.logLevel, format: config.logFormat }),
     ...(metrics ? { metrics } : {}),
   });
   return new TestApi(app, db);

@@ -90,6 +90,19 @@ describe('creating contacts', () => {
     expect(elsewhere.status).toBe(201);
   });
 
+  test('a contact is found by its externalId, active or not, at its location only', async ({
+    api,
+    tenant,
+  }) => {
+    const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { externalId: 'crm-9' });
+    await api.create(`/api/locations/${tenant.locA}/contacts`, { externalId: 'crm-10' });
+    await api.delete(`/api/contacts/${contactId}`);
+    const found = await api.get(`/api/locations/${tenant.locA}/contacts?externalId=crm-9`);
+    expect(found.body.data.map((c: { contactId: number }) => c.contactId)).toEqual([contactId]);
+    const elsewhere = await api.get(`/api/locations/${tenant.locB}/contacts?externalId=crm-9`);
+    expect(elsewhere.body.data).toEqual([]);
+  });
+
   test('contacts of a location are listed oldest first with a cursor', async ({ api, tenant }) => {
     const ids: number[] = [];
     for (let i = 0; i < 5; i++)

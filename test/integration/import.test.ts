@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import { apiTest as test, type TestApi } from '../helpers/api.js';
 
@@ -226,6 +227,71 @@ describe('bulk import from CSV', () => {
     expect(broken.status).toBe(400);
     expect(broken.body.error.code).toBe('invalid_csv');
     expect((await api.get(`/api/locations/${tenant.locA}/contacts`)).body.data).toEqual([]);
+  });
+
+  test('a row with the wrong number of cells is rejected on its own, by data row number; the rest apply', async ({
+    api,
+    tenant,
+  }) => {
+    const text = 'externalId,firstName,lastName\nr1,Ann,Lee\nr2,Bob,Ray,extra\nr3,Cy\n\nr4,Di,Fox\n';
+    const res = await csv(api, tenant.locA, text);
+    expect(res.status).toBe(200);
+    // data rows: the header is not counted, nor the blank line
+    expect(res.body).toMatchObject({ total: 4, created: 2 });
+    expect(res.body.rejected).toEqual([
+      { row: 2, code: 'invalid_row', reason: 'this row has 4 cells; the header has 3 columns' },
+      { row: 3, code: 'invalid_row', reason: 'this row has 2 cells; the header has 3 columns' },
+    ]);
+    const names = (await api.get(`/api/locations/${tenant.locA}/contacts`)).body.data.map(
+      (c: { externalId: string }) => c.externalId,
+    );
+    expect(names).toEqual(['r1', 'r4']);
+  });
+
+  test('tags are separated by ";" (or "|"); a comma in a tags cell rejects the row instead of making one tag', async ({
+    api,
+    tenant,
+  }) => {
+    const text = 'externalId,tags\nt1,vip;hiit\nt2,"vip, hiit"\nt3,yoga|spin\n';
+    const res = await csv(api, tenant.locA, text);
+    expect(res.body).toMatchObject({ created: 2 });
+    expect(res.body.rejected).toEqual([
+      {
+        row: 2,
+        code: 'invalid_value',
+        field: 'tags',
+        reason: 'tags are separated by ";" in a CSV cell, not by "," (write vip;hiit)',
+      },
+    ]);
+    const tags = (await api.get(`/api/locations/${tenant.locA}/contacts`)).body.data.map(
+      (c: { tags: string[] }) => c.tags,
+    );
+    expect(tags).toEqual([
+      ['hiit', 'vip'],
+      ['spin', 'yoga'],
+    ]);
+  });
+
+  test('the documented example file imports as its README says', async ({ api, tenant }) => {
+    const text = readFileSync('examples/import/contacts.csv', 'utf8');
+    const res = await csv(api, tenant.locA, text);
+    expect(res.body).toMatchObject({ total: 4, created: 4, rejected: [] });
+    const all = (await api.get(`/api/locations/${tenant.locA}/contacts`)).body.data;
+    expect(all[0]).toMatchObject({
+      tags: ['early-bird', 'vip'],
+      canSms: true,
+      canEmail: true,
+      trialEndsAt: null,
+    });
+    expect(all[2]).toMatchObject({ firstName: 'Smith, Jr.', email: null });
+    expect(all[3]).toMatchObject({ tags: ['spin', 'yoga'], canEmail: false, customFields: { belt: '007' } });
+    expect((await csv(api, tenant.locA, text)).body).toMatchObject({ unchanged: 4 });
+  });
+
+  test('an unreadable CSV names the data row where reading stopped', async ({ api, tenant }) => {
+    const broken = await csv(api, tenant.locA, 'externalId,firstName\nx,Ann\ny,"unclosed\n');
+    expect(broken.status).toBe(400);
+    expect(broken.body.error.message).toMatch(/^the CSV could not be read at data row 2: /);
   });
 
   test('deactivateMissing comes as a query parameter', async ({ api, tenant }) => {

@@ -79,6 +79,7 @@ describe('tenants and keys', () => {
     const badRole = await api.post('/api/api-keys', { role: 'owner', locationId: tenant.locA });
     expect(badRole.status).toBe(400);
     expect(badRole.body.error.field).toBe('role');
+    expect(badRole.body.error.message).toBe('role must be one of "staff", "partner"');
     const ghost = await api.post('/api/api-keys', { role: 'staff', locationId: 999999 });
     expect(ghost.status).toBe(422);
     expect(ghost.body.error.field).toBe('locationId');

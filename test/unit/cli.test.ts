@@ -50,20 +50,29 @@ async function startCommand(command: string, env: NodeJS.ProcessEnv, ready: stri
 
 describe('the fpt-events command', () => {
   test.each([
-    [[]],
-    [['serve']],
-    [['worker']],
-    [['migrate']],
-    [['import']],
-    [['reset-operator-key']],
-    [['seal-secrets']],
-  ])('%j --help explains itself', (args) => {
-    const res = spawnSync(process.execPath, [...CLI, ...args, '--help'], { encoding: 'utf8' });
-    expect(res.status).toBe(0);
-    expect(res.stdout).toContain('Usage: fpt-events');
-    // the import command talks to a running service; the others open the store themselves
-    expect(res.stdout).toContain(args[0] === 'import' ? 'FPT_API_KEY' : 'DATABASE_URL');
-  });
+    [[], 'Exit status', 'FPT_COALESCE_QUIET_MS'],
+    [['serve'], 'DATABASE_URL', 'FPT_API_KEY'],
+    [['worker'], 'FPT_METRICS_PORT', 'FPT_API_KEY'],
+    [['migrate'], 'DATABASE_URL', 'FPT_SECRETS_KEY'],
+    [['import'], 'FPT_API_KEY', 'DATABASE_URL'],
+    [['reset-operator-key'], 'FPT_ADMIN_TOKEN', 'FPT_API_KEY'],
+    [['seal-secrets'], 'FPT_SECRETS_KEY', 'FPT_API_KEY'],
+    [['trigger'], 'FPT_API_KEY', 'DATABASE_URL'],
+    [['subscriptions', 'create'], 'FPT_API_KEY', 'FPT_WEBHOOK_SECRET'],
+    [['deliveries', 'retry'], 'FPT_URL', 'DATABASE_URL'],
+    [['replay'], 'FPT_URL', 'DATABASE_URL'],
+    [['events', 'tail'], 'FPT_API_KEY', 'FPT_WEBHOOK_SECRET'],
+  ])(
+    '%j --help explains itself, with its exit statuses and only the environment it reads',
+    (args, reads, not) => {
+      const res = spawnSync(process.execPath, [...CLI, ...args, '--help'], { encoding: 'utf8' });
+      expect(res.status).toBe(0);
+      expect(res.stdout).toContain('Usage: fpt-events');
+      expect(res.stdout).toContain('Exit status');
+      expect(res.stdout).toContain(reads);
+      expect(res.stdout).not.toContain(not);
+    },
+  );
 
   test('a bad setting is a clear configuration error', () => {
     const res = spawnSync(process.execPath, [...CLI, 'migrate'], {
@@ -170,6 +179,23 @@ describe('the fpt-events command', () => {
       expect(text).toContain('\nfpt_delivery_requests_in_flight 0\n');
       expect((await fetch(`${url}/metrics`)).status).toBe(401);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('worker answers /readyz on FPT_METRICS_PORT and logs the address it really binds (HOST)', async () => {
+    const { dir, env } = embeddedEnv({ FPT_METRICS_PORT: '0', HOST: '::1' });
+    try {
+      const { child, exited, entry } = await startCommand('worker', env, 'fpt-events worker is running');
+      const url = String(entry.metrics);
+      expect(url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+      expect(entry.listening).toBe(`[::1]:${new URL(url).port}`);
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'ready' });
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {

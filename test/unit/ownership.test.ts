@@ -102,6 +102,28 @@ describe('requireSubscriptionAction', () => {
     expect(allowed(partner, sub({ status: 'active', disabledBy: 'gym' }), 'status', 'paused')).toBe(true);
   });
 
+  test('the operator may enable what the gym disabled; the refusals say who may', () => {
+    const cutOff = (by: 'gym' | 'operator') => sub({ status: 'disabled', disabledBy: by });
+    expect(allowed(operator, cutOff('gym'), 'status', 'active')).toBe(true);
+    const message = (p: Principal, s: OwnedSubscription, action: SubscriptionAction, to?: 'active') => {
+      try {
+        requireSubscriptionAction(p, s, action, to);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return undefined;
+    };
+    expect(message(staff, sub(), 'manage')).toBe(
+      "subscription sub_x belongs to app app_a: a staff key may read it and pause, resume or disable it; the rest is the app's",
+    );
+    expect(message(partner, cutOff('gym'), 'status', 'active')).toBe(
+      "subscription sub_x was disabled by the gym's staff; only they can enable it again",
+    );
+    expect(message(partner, cutOff('operator'), 'status', 'active')).toBe(
+      'subscription sub_x was disabled by the operator; only they can enable it again',
+    );
+  });
+
   test('who disabled is recorded by kind', () => {
     expect([disablerOf(operator), disablerOf(staff), disablerOf(partner)]).toEqual([
       'operator',

@@ -299,9 +299,9 @@ export const CONTRACT: Record<string, RouteContract> = {
     errors: [404],
   },
   'POST /api/deliveries/:id/retry': {
-    summary: 'Send a delivery again now',
+    summary: 'Send a delivery again now (or as soon as the earlier ones of its contact are done)',
     tag: 'Deliveries',
-    ok: { 202: R.Delivery },
+    ok: { 202: R.DeliveryRetried },
     errors: [403, 404, 409],
   },
 };

@@ -198,7 +198,7 @@ export const SubscriptionCreated = object({
 export const SecretRotated = object({ secret: Text, previousSecretExpiresAt: Time });
 
 const DeliveryStatus = enumOf(['pending', 'sending', 'succeeded', 'failed']);
-export const Delivery = object({
+const deliveryFields = {
   id: Type.String({ pattern: '^dlv_[0-9a-f]{32}$' }),
   subscriptionId: Text,
   eventId: Text,
@@ -222,6 +222,25 @@ export const Delivery = object({
       error: NullableText,
       outcome: enumOf(['succeeded', 'retry', 'failed', 'disabled']),
     }),
+  ),
+};
+export const Delivery = object(deliveryFields);
+export const DeliveryRetried = object({
+  ...deliveryFields,
+  waitingBehind: Type.Union(
+    [
+      object({
+        id: Text,
+        eventType: Text,
+        status: enumOf(['pending', 'sending']),
+        nextAttemptAt: NullableTime,
+      }),
+      Type.Null(),
+    ],
+    {
+      description:
+        "the earlier unfinished delivery of the same contact this one waits behind (a contact's events arrive in order), or null when it is first in line",
+    },
   ),
 });
 

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { PassThrough, Readable } from 'node:stream';
 import { parse } from 'csv-parse';
-import { csvColumns, csvRow, type ColumnTarget } from '../../contacts/csv.js';
+import { cellCountRejection, csvColumns, csvRow, type ColumnTarget } from '../../contacts/csv.js';
 import { importContacts, type ImportSummary } from '../../contacts/import.js';
 import { createContacts, writeChanges } from '../../automation/apply.js';
 import { compileValidator } from '../validation.js';
@@ -94,6 +94,7 @@ export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): v
         after: req.query.after ?? 0,
         limit,
         isActive: req.query.isActive,
+        externalId: req.query.externalId,
       });
       const last = rows.at(-1);
       return {
@@ -206,7 +207,8 @@ const validateImportBody = compileValidator(ImportBody);
  */
 async function readCsv(body: Readable, byteLimit: number): Promise<unknown[]> {
   let bytes = 0;
-  const parser = parse({ bom: true, skip_empty_lines: true });
+  // a row with the wrong number of cells is rejected on its own (below), not the whole file
+  const parser = parse({ bom: true, skip_empty_lines: true, relax_column_count: true });
   body.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
     if (bytes > byteLimit)
@@ -228,13 +230,22 @@ async function readCsv(body: Readable, byteLimit: number): Promise<unknown[]> {
       }
       if (rows.length >= MAX_IMPORT_ROWS)
         throw new AppError(413, 'payload_too_large', `an import takes at most ${MAX_IMPORT_ROWS} rows`);
-      rows.push(csvRow(targets, record));
+      rows.push(
+        record.length === targets.length ? csvRow(targets, record) : cellCountRejection(targets, record),
+      );
     }
   } catch (err) {
     body.unpipe(parser);
     body.resume(); // drain the rest so the connection can answer
     if (err instanceof AppError) throw err;
-    throw new AppError(400, 'invalid_csv', `the CSV could not be read: ${(err as Error).message}`);
+    // rows are counted as the per-row report counts them: data rows, the header and blank lines
+    // not counted (the parser's own message counts file lines, which a quoted newline shifts)
+    const reason = (err as Error).message.replace(/,? (?:at|on) line \d+/g, '');
+    throw new AppError(
+      400,
+      'invalid_csv',
+      `the CSV could not be read at data row ${parser.info.records}: ${reason}`,
+    );
   }
   return rows;
 }

@@ -8,6 +8,7 @@ import { conflict, notFound } from '../../errors.js';
 import type { DeliveryStatus } from '../../store/deliveries/queue.js';
 import { getDelivery, listDeliveries, type DeliveryView } from '../../store/deliveries/read.js';
 import { insertTestDelivery, replay, retryDelivery } from '../../store/deliveries/requeue.js';
+import { waitingBehind } from '../../store/deliveries/waiting.js';
 import { getSubscription } from '../../store/subscriptions.js';
 import { listLocations } from '../../store/tenants.js';
 import { auditDeliveryRetry, auditSubscription } from '../audit-subscriptions.js';
@@ -145,6 +146,8 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
       return ok;
     });
     if (!queued) throw conflict('the delivery is being sent right now');
-    return reply.status(202).send(await getDelivery(db, d.id));
+    // queued behind an earlier unfinished delivery of the same contact, it is sent after that one
+    const behind = await waitingBehind(db, d.id);
+    return reply.status(202).send({ ...(await getDelivery(db, d.id)), waitingBehind: behind ?? null });
   });
 }

@@ -1,0 +1,43 @@
+import type { Queryable } from '../db.js';
+
+/** The unfinished delivery a delivery waits behind, as the retry answer shows it. */
+export interface WaitingBehind {
+  id: string;
+  eventType: string;
+  status: 'pending' | 'sending';
+  /** when it is next tried (null while being sent, or while its subscription is paused) */
+  nextAttemptAt: string | null;
+}
+
+/**
+ * Events of one contact reach a subscription in the order they were emitted: a delivery is sent
+ * only once no earlier delivery of the same contact to the same subscription is unfinished (see
+ * `claimDeliveries`). This answers the earliest such delivery, the head of the line, or undefined
+ * when the delivery is first in line (test events never wait: they belong to no contact's line).
+ */
+export async function waitingBehind(q: Queryable, deliveryId: string): Promise<WaitingBehind | undefined> {
+  const { rows } = await q.query<{
+    id: string;
+    event_type: string;
+    status: 'pending' | 'sending';
+    next_attempt_at: Date;
+  }>(
+    `SELECT p.id, e.event_type, p.status, p.next_attempt_at
+     FROM deliveries d
+     JOIN deliveries p ON p.subscription_id = d.subscription_id AND p.contact_id = d.contact_id
+       AND p.event_seq < d.event_seq AND p.status IN ('pending', 'sending')
+     JOIN events e ON e.seq = p.event_seq
+     WHERE d.id = $1 AND d.event_seq IS NOT NULL
+     ORDER BY p.event_seq LIMIT 1`,
+    [deliveryId],
+  );
+  const r = rows[0];
+  if (r === undefined) return undefined;
+  return {
+    id: r.id,
+    eventType: r.event_type,
+    status: r.status,
+    nextAttemptAt:
+      r.status === 'pending' && Number.isFinite(+r.next_attempt_at) ? r.next_attempt_at.toISOString() : null,
+  };
+}

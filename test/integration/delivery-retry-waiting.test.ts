@@ -10,7 +10,7 @@ describe('a retry queued behind an earlier delivery of the same contact', () => 
   }) => {
     const sub = await api.create(
       '/api/subscriptions',
-      { url: 'http://127.0.0.1:9/hooks', locationId: tenant.locA },
+      { url: 'http://127.0.0.1:9999/hooks', locationId: tenant.locA },
       tenant.keys.orgPartner,
     );
     const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'Ada' });

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ok } from '../drills/lib/api.js';
+import { call } from '../drills/lib/api.js';
 import { count, positiveNumber, runDrill, sleep, type DrillContext } from '../drills/lib/drill.js';
 import { Load } from '../drills/lib/load.js';
 import { ROOT, type ServiceProc } from '../drills/lib/procs.js';
@@ -175,9 +175,15 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
       firstName: `Burst${i}`,
       contactGroupId: 2,
     }));
-    await ok(base, tenant.key, 'POST', `/api/locations/${tenant.locationId}/contacts/import`, {
-      contacts: rows,
-    });
+    const imported = await call(
+      base,
+      tenant.key,
+      'POST',
+      `/api/locations/${tenant.locationId}/contacts/import`,
+      { contacts: rows },
+      600_000,
+    );
+    if (imported.status !== 200) throw new Error(`the import answered ${imported.status}`);
     const expected = o.contacts * 3;
     let burstHeap = 0;
     for (let last = 0; arrivals.count() < expected; await sleep(500)) {

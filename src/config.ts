@@ -27,6 +27,7 @@ export interface Config {
   delivery: DeliverySettings;
   rateLimits: RateLimitSettings;
   quotas: QuotaSettings;
+  embedded: EmbeddedOptions;
 }
 
 /** Request rate limits, per process (docs/api.md, "Rate limits"); 0 turns one off. */
@@ -45,6 +46,14 @@ export interface QuotaSettings {
   subscriptionsPerApp: number;
   /** the most deliveries one replay may queue */
   replayMaxDeliveries: number;
+}
+
+/** The embedded engine's memory (src/store/pglite.ts; docs/design.md). */
+export interface EmbeddedOptions {
+  /** PostgreSQL settings over the engine's own (`EMBEDDED_SETTINGS`) */
+  settings: Record<string, string>;
+  /** let V8 recompile the engine's hot WebAssembly with its optimizing compiler (~60 MB more RSS) */
+  wasmOptimize: boolean;
 }
 
 export interface DeliverySettings {
@@ -128,6 +137,64 @@ function secretsKeys(env: Env): Buffer[] | undefined {
     throw new ConfigError(`FPT_SECRETS_KEY: ${(err as Error).message}`);
   }
 }
+
+// --- the embedded engine's memory (docs/design.md, "The embedded engine's memory") ---
+
+/** A size as PostgreSQL reads it, with its unit: 512kB, 16MB, 1GB. */
+const SIZE = /^(\d+)(kB|MB|GB)$/;
+const KB: Record<string, number> = { kB: 1, MB: 1024, GB: 1024 * 1024 };
+
+/** The `FPT_EMBEDDED_*` variable of each setting an operator may size, and its bounds in kB. */
+const EMBEDDED_SIZES = [
+  // the WebAssembly heap stops at 2 GB: the buffer cache has to fit in it beside everything else
+  { name: 'FPT_EMBEDDED_SHARED_BUFFERS', setting: 'shared_buffers', minKb: 128, maxKb: 1024 * 1024 },
+  { name: 'FPT_EMBEDDED_WORK_MEM', setting: 'work_mem', minKb: 64, maxKb: 256 * 1024 },
+  {
+    name: 'FPT_EMBEDDED_MAINTENANCE_WORK_MEM',
+    setting: 'maintenance_work_mem',
+    minKb: 1024,
+    maxKb: 1024 * 1024,
+  },
+] as const;
+
+function sizeVar(env: Env, name: string, minKb: number, maxKb: number): string | undefined {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return undefined;
+  const m = SIZE.exec(raw);
+  const kb = m ? Number(m[1]) * KB[m[2]!]! : NaN;
+  if (!(kb >= minKb && kb <= maxKb)) {
+    throw new ConfigError(
+      `${name} must be a size with its unit (kB, MB or GB) from ${minKb}kB to ${maxKb / 1024}MB, got "${raw}"`,
+    );
+  }
+  return raw;
+}
+
+/**
+ * The embedded engine's settings from the environment: the sizes above, then any PostgreSQL
+ * setting passed through `FPT_EMBEDDED_PG_SETTINGS` as `name=value` pairs separated by commas
+ * (a pair there wins over the variable of the same setting).
+ */
+function embeddedOptions(env: Env): EmbeddedOptions {
+  const out: Record<string, string> = {};
+  for (const s of EMBEDDED_SIZES) {
+    const v = sizeVar(env, s.name, s.minKb, s.maxKb);
+    if (v !== undefined) out[s.setting] = v;
+  }
+  const raw = nonEmpty(env, 'FPT_EMBEDDED_PG_SETTINGS');
+  for (const pair of raw === undefined ? [] : raw.split(',')) {
+    const m = /^\s*([a-z][a-z0-9_.]*)\s*=\s*(\S(?:.*\S)?)\s*$/.exec(pair);
+    if (!m) {
+      throw new ConfigError(
+        `FPT_EMBEDDED_PG_SETTINGS must be name=value pairs separated by commas (work_mem=8MB,max_wal_size=256MB), got "${pair.trim()}"`,
+      );
+    }
+    out[m[1]!] = m[2]!;
+  }
+  return { settings: out, wasmOptimize: flag(env, 'FPT_EMBEDDED_WASM_OPTIMIZE') };
+}
+
+// --- end of the embedded engine's memory ---
 
 function nonEmpty(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
@@ -218,5 +285,6 @@ export function loadConfig(
       deadAfterMs: intVar(env, 'FPT_WORKER_DEAD_AFTER_MS', 30_000, 1000, 3_600_000),
       secretsKeys: secretsKeys(env),
     },
+    embedded: embeddedOptions(env),
   };
 }

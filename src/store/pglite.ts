@@ -1,6 +1,12 @@
+import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { EmbeddedOptions } from '../config.js';
 import { lockDataDir } from './data-dir-lock.js';
 import {
   DbError,
@@ -15,6 +21,64 @@ import {
 } from './db.js';
 
 const INT8_OID = 20;
+
+/**
+ * PostgreSQL settings the embedded engine starts with (see docs/design.md, "The embedded engine's
+ * memory"), measured for one process holding a small store: PostgreSQL's defaults are sized for a
+ * server. Each can be overridden by the operator (`FPT_EMBEDDED_*`, src/config.ts).
+ */
+export const EMBEDDED_SETTINGS: Readonly<Record<string, string>> = {
+  // the buffer cache lives in the WebAssembly heap, which never shrinks: 128MB by default
+  shared_buffers: '16MB',
+  // a sort or hash past this spills to a temporary file instead of growing the heap for good
+  work_mem: '4MB',
+  // CREATE INDEX in a migration, VACUUM: 64MB by default
+  maintenance_work_mem: '16MB',
+  // only tables created TEMPORARY use it; none does
+  temp_buffers: '1MB',
+};
+
+/**
+ * V8 compiles PGlite's 9 MB of WebAssembly with its baseline compiler (Liftoff) and then, by
+ * default, recompiles the functions that run often with its optimizing one (TurboFan): ~60 MB more
+ * RSS that stays, for no throughput the delivery bench can tell apart (BENCHMARKS.md). Unless the
+ * operator asks for it (`FPT_EMBEDDED_WASM_OPTIMIZE=1`), the engine keeps the baseline code. The
+ * flag is the process's: set before the module is compiled, it holds for any WebAssembly compiled
+ * after it (undici's HTTP parser among them).
+ */
+function chooseWasmTier(optimize: boolean): void {
+  if (!optimize) setFlagsFromString('--liftoff-only');
+}
+
+/** PGlite's own start arguments, then ours (a later `-c` wins). */
+function startParams(settings: Readonly<Record<string, string>>): string[] {
+  const ours = Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+  return [...PGlite.defaultStartParams, ...ours];
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Creates the cluster in an empty `dataDir` in a child process. Run in this process, PGlite's
+ * initdb leaves a second engine's memory behind that is never given back (~500 MB of RSS measured
+ * after the first start on an empty folder, against ~100 MB once the folder exists).
+ */
+async function initDataDir(dataDir: string, params: string[]): Promise<void> {
+  const pglite = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  const script = `
+    const { PGlite } = require(process.argv[1]);
+    const pg = new PGlite({ dataDir: process.argv[2], startParams: JSON.parse(process.argv[3]) });
+    pg.waitReady.then(() => pg.close()).catch((err) => {
+      process.stderr.write(String(err && err.message));
+      process.exit(1);
+    });`;
+  try {
+    await execFileAsync(process.execPath, ['-e', script, pglite, dataDir, JSON.stringify(params)]);
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new Error(`creating the embedded store in ${dataDir} failed: ${stderr || (err as Error).message}`);
+  }
+}
 
 /**
  * One PGlite engine, possibly shared by several `PgliteDb` handles that each work in their own
@@ -36,17 +100,45 @@ export class PgliteEngine {
     private readonly unlock: () => void,
   ) {}
 
-  /** Opens the store in `dataDir`, which this process then holds alone (in memory when undefined). */
-  static async open(dataDir?: string): Promise<PgliteEngine> {
+  /**
+   * Opens the store in `dataDir`, which this process then holds alone (in memory when undefined),
+   * with `EMBEDDED_SETTINGS` and the operator's overrides of them.
+   */
+  static async open(dataDir?: string, options: Partial<EmbeddedOptions> = {}): Promise<PgliteEngine> {
+    chooseWasmTier(options.wasmOptimize ?? false);
+    const params = startParams({ ...EMBEDDED_SETTINGS, ...options.settings });
     let unlock = () => {};
     if (dataDir !== undefined) {
       mkdirSync(dataDir, { recursive: true });
       unlock = lockDataDir(dataDir);
     }
     try {
-      // int8 ids come back as JS numbers (safe up to 2^53) on both engines.
-      const pg = new PGlite({ dataDir, parsers: { [INT8_OID]: (v: string) => Number(v) } });
-      await pg.waitReady;
+      if (dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'))) {
+        await initDataDir(dataDir, params);
+      }
+      // what PostgreSQL says while it starts: the reason when it refuses a setting
+      let startLog: string[] | undefined = [];
+      const pg = new PGlite({
+        dataDir,
+        startParams: params,
+        // int8 ids come back as JS numbers (safe up to 2^53) on both engines.
+        parsers: { [INT8_OID]: (v: string) => Number(v) },
+        onStderr: (line) => {
+          startLog?.push(line);
+          return false;
+        },
+      });
+      try {
+        await pg.waitReady;
+      } catch (err) {
+        const fatal = startLog
+          .filter((l) => /FATAL|ERROR/.test(l))
+          .map((l) => l.replace(/^.*?(FATAL|ERROR):\s*/, ''));
+        throw new Error(
+          `the embedded store did not start${fatal.length ? `: ${fatal.join('; ')}` : ''} (${(err as Error).message}); check FPT_EMBEDDED_* settings`,
+        );
+      }
+      startLog = undefined;
       return new PgliteEngine(pg, unlock);
     } catch (err) {
       unlock();
@@ -77,9 +169,9 @@ export class PgliteDb implements Db {
     private readonly ownsEngine: boolean,
   ) {}
 
-  /** Opens the embedded store kept in `dataDir` (in memory when undefined). */
-  static async open(dataDir?: string): Promise<PgliteDb> {
-    return new PgliteDb(await PgliteEngine.open(dataDir), undefined, true);
+  /** Opens the embedded store kept in `dataDir` (in memory when undefined); see `PgliteEngine.open`. */
+  static async open(dataDir?: string, options?: Partial<EmbeddedOptions>): Promise<PgliteDb> {
+    return new PgliteDb(await PgliteEngine.open(dataDir, options), undefined, true);
   }
 
   /** A handle on a shared engine that works inside `schema`. */

@@ -1,0 +1,298 @@
+/**
+ * Memory of a `serve` process as an operator meets it, on each engine, checked against targets:
+ * idle after start, the peak while a bulk import of --contacts contacts is delivered to one
+ * subscription, the peak during a steady --rate writes/s through the API, and after.
+ *
+ *   npx tsx bench/memory.ts [--engine pglite|postgres|both] [--contacts 20000] [--rate 200] [--minutes 10]
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { call } from '../drills/lib/api.js';
+import { count, positiveNumber, runDrill, sleep, type DrillContext } from '../drills/lib/drill.js';
+import { Load } from '../drills/lib/load.js';
+import { ROOT, type ServiceProc } from '../drills/lib/procs.js';
+import { setupTenant, startStack, type Engine } from '../drills/lib/stack.js';
+import { heapGrowth, summarizeSnapshot, totalBytes } from './heap-snapshot.js';
+import { machine, parseEngines } from './lib.js';
+
+const usage = `usage: npx tsx bench/memory.ts [options]
+
+Starts \`fpt-events serve\` (dist/cli.js, built first, as operators run it) on an empty store and
+samples its resident set (RSS, /proc every 100 ms) and V8 heap (/metrics): idle after the start;
+during a bulk import of --contacts contacts (three events each) delivered to one subscription;
+during --minutes of steady load at --rate writes/s through the API (peak over the first minute,
+RSS after the first minute and at the end); after the load. Heap snapshots after the first minute
+and at the end are compared: what kind of object grew. Each figure is checked against its target.
+
+  --engine <e>      pglite, postgres or both (default both)
+  --contacts <n>    contacts in the burst (default 20000)
+  --rate <n>        writes per second of the steady load (default 200)
+  --minutes <n>     length of the steady load (default 10)
+  --no-snapshots    skip the heap snapshots (each pauses the service for a few seconds, and the
+                    first leaves it ~80 MB larger: the growth is then measured from after it)
+  --source          run the TypeScript source through tsx (adds the loader's ~75 MB) instead of dist/`;
+
+/** MB of RSS; `steadyGrowth` is the end's RSS over the first minute's. */
+const TARGETS: Record<Engine, { idle: number; burstPeak: number; steadyGrowth: number }> = {
+  pglite: { idle: 256, burstPeak: 512, steadyGrowth: 1.1 },
+  postgres: { idle: 150, burstPeak: 300, steadyGrowth: 1.1 },
+};
+
+const MB = 1024 * 1024;
+const mb = (bytes: number) => Math.round(bytes / MB);
+
+/** The process's resident set, sampled; `peakSince` the largest sample since the last `mark`. */
+class RssSampler {
+  private peak = 0;
+  private timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number) {
+    this.timer = setInterval(() => this.sample(), 100);
+  }
+
+  now(): number {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
+    return Number(m?.[1] ?? 0) * 1024;
+  }
+
+  private sample(): void {
+    try {
+      this.peak = Math.max(this.peak, this.now());
+    } catch {
+      // the process is gone
+    }
+  }
+
+  mark(): void {
+    this.peak = this.now();
+  }
+
+  peakSince(): number {
+    this.sample();
+    return this.peak;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** The V8 heap in use, from the process's own /metrics. */
+async function heapUsed(base: string, adminToken: string): Promise<number> {
+  const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
+  const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(await res.text());
+  return Number(m?.[1] ?? NaN);
+}
+
+/** Lines the receiver has appended to arrivals.jsonl, read on from where the last call stopped. */
+class ArrivalCounter {
+  private offset = 0;
+  private n = 0;
+  private readonly buf = Buffer.alloc(1 << 20);
+
+  constructor(private readonly file: string) {}
+
+  count(): number {
+    let fd: number;
+    try {
+      fd = openSync(this.file, 'r');
+    } catch {
+      return 0;
+    }
+    try {
+      for (;;) {
+        const got = readSync(fd, this.buf, 0, this.buf.length, this.offset);
+        if (got === 0) return this.n;
+        for (let i = 0; i < got; i++) if (this.buf[i] === 10) this.n++;
+        this.offset += got;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Has the service write a heap snapshot (SIGUSR2, see NODE_OPTIONS below) and returns its path. */
+async function heapSnapshot(ctx: DrillContext<unknown>, serve: ServiceProc, label: string): Promise<string> {
+  const before = new Set(readdirSync(ctx.dir));
+  process.kill(serve.child!.pid!, 'SIGUSR2');
+  // the snapshot is written on the service's main thread: once it answers, the file is whole
+  for (;;) {
+    await sleep(500);
+    const made = readdirSync(ctx.dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (made === undefined) continue;
+    const res = await fetch(`${serve.url}/healthz`).catch(() => undefined);
+    if (res?.ok) {
+      ctx.progress(`heap snapshot (${label}) written`);
+      return join(ctx.dir, made);
+    }
+  }
+}
+
+interface RunOptions {
+  contacts: number;
+  rate: number;
+  minutes: number;
+  snapshots: boolean;
+  built: boolean;
+}
+
+async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): Promise<void> {
+  rmSync(join(ctx.dir, 'arrivals.jsonl'), { force: true });
+  const stack = await startStack(ctx, {
+    engine,
+    built: o.built,
+    env: {
+      LOG_LEVEL: 'warn',
+      // windows that close as in production, not the drills' short ones
+      FPT_COALESCE_QUIET_MS: '5000',
+      FPT_COALESCE_MAX_MS: '10000',
+      NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${ctx.dir}`,
+    },
+  });
+  const target = TARGETS[engine];
+  const base = stack.serve.url;
+  const rss = new RssSampler(stack.serve.child!.pid!);
+  const arrivals = new ArrivalCounter(join(ctx.dir, 'arrivals.jsonl'));
+  const figure = (name: string, value: string) => ctx.figure(`${engine}: ${name}`, value);
+  const check = (name: string, value: number, limit: number) => {
+    if (value > limit) ctx.fail(`${engine}: ${name} ${value} MB, over the target of ${limit} MB`);
+  };
+  const heap = async () => mb(await heapUsed(base, stack.adminToken));
+  try {
+    const { tenant } = await setupTenant(ctx, stack);
+    await sleep(5000);
+    const idle = mb(rss.now());
+    figure('idle after start: RSS / heap', `${idle} MB / ${await heap()} MB`);
+    check('idle RSS', idle, target.idle);
+
+    // the burst: one import, every event delivered
+    rss.mark();
+    const t0 = Date.now();
+    const rows = Array.from({ length: o.contacts }, (_, i) => ({
+      externalId: `x${i}`,
+      firstName: `Burst${i}`,
+      contactGroupId: 2,
+    }));
+    const imported = await call(
+      base,
+      tenant.key,
+      'POST',
+      `/api/locations/${tenant.locationId}/contacts/import`,
+      { contacts: rows },
+      600_000,
+    );
+    if (imported.status !== 200) throw new Error(`the import answered ${imported.status}`);
+    const expected = o.contacts * 3;
+    let burstHeap = 0;
+    for (let last = 0; arrivals.count() < expected; await sleep(500)) {
+      burstHeap = Math.max(burstHeap, await heap());
+      if (Date.now() - last > 5000) {
+        ctx.progress(`${engine}: burst ${arrivals.count()} of ${expected} events delivered`);
+        last = Date.now();
+      }
+    }
+    const burstPeak = mb(rss.peakSince());
+    figure(
+      `burst of ${o.contacts} contacts (${expected} events, ${((Date.now() - t0) / 1000).toFixed(1)} s): peak RSS / heap`,
+      `${burstPeak} MB / ${burstHeap} MB`,
+    );
+    check('burst peak RSS', burstPeak, target.burstPeak);
+    await sleep(5000);
+    figure('after the burst: RSS / heap', `${mb(rss.now())} MB / ${await heap()} MB`);
+
+    // the steady load
+    rss.mark();
+    const load = new Load(() => base, tenant, { rate: o.rate, contacts: 5000 });
+    load.start();
+    const minuteMs = 60_000;
+    let firstMinute = 0;
+    let firstMinuteHeap = 0;
+    let snapshotAtMinute: string | undefined;
+    const start = Date.now();
+    for (let minute = 1; minute <= o.minutes; minute++) {
+      await sleep(start + minute * minuteMs - Date.now());
+      const now = mb(rss.now());
+      const h = await heap();
+      ctx.progress(`${engine}: steady minute ${minute}: RSS ${now} MB, heap ${h} MB; ${load.summary()}`);
+      if (minute === 1) {
+        figure(`steady ${o.rate} writes/s, first minute: peak RSS`, `${mb(rss.peakSince())} MB`);
+        [firstMinute, firstMinuteHeap] = [now, h];
+        if (o.snapshots) {
+          // writing a snapshot leaves the process ~80 MB larger for good (V8's and malloc's own
+          // buffers): the growth is measured from after it, and the end's RSS before the second
+          snapshotAtMinute = await heapSnapshot(ctx, stack.serve, 'after one minute');
+          await sleep(5000);
+          firstMinute = mb(rss.now());
+          figure('RSS after the first minute, then after its heap snapshot', `${now} MB, ${firstMinute} MB`);
+        }
+      }
+    }
+    const end = mb(rss.now());
+    const endHeap = await heap();
+    const snapshotAtEnd = o.snapshots ? await heapSnapshot(ctx, stack.serve, 'at the end') : undefined;
+    await load.stop();
+    figure(
+      `steady ${o.rate} writes/s for ${o.minutes} min: RSS / heap after the first minute → at the end`,
+      `${firstMinute} → ${end} MB (${((100 * end) / firstMinute - 100).toFixed(1)}%) / ${firstMinuteHeap} → ${endHeap} MB; peak RSS ${mb(rss.peakSince())} MB; ${load.summary()}`,
+    );
+    if (o.minutes > 1)
+      check('RSS at the end of the steady run', end, Math.round(firstMinute * target.steadyGrowth));
+    if (snapshotAtMinute && snapshotAtEnd) {
+      const [a, b] = [summarizeSnapshot(snapshotAtMinute), summarizeSnapshot(snapshotAtEnd)];
+      figure(
+        'heap snapshot after 1 min → at the end',
+        `${mb(totalBytes(a))} → ${mb(totalBytes(b))} MB; grew most: ${heapGrowth(a, b, 8)
+          .map((g) => `${g.kind} ${g.count >= 0 ? '+' : ''}${g.count} (${(g.bytes / 1024).toFixed(0)} kB)`)
+          .join(', ')}`,
+      );
+      rmSync(snapshotAtMinute);
+      rmSync(snapshotAtEnd);
+    }
+
+    const settled = Date.now();
+    for (let n = -1; n !== arrivals.count() || Date.now() - settled < 15_000; await sleep(5000)) {
+      n = arrivals.count();
+    }
+    figure('after the load (settled): RSS / heap', `${mb(rss.now())} MB / ${await heap()} MB`);
+  } finally {
+    rss.stop();
+    await stack.serve.stop();
+    await stack.receiver.stop();
+    rmSync(join(ctx.dir, 'pglite-data'), { recursive: true, force: true });
+  }
+}
+
+await runDrill(
+  {
+    name: 'memory',
+    usage,
+    options: {
+      engine: { type: 'string' },
+      contacts: { type: 'string' },
+      rate: { type: 'string' },
+      minutes: { type: 'string' },
+      'no-snapshots': { type: 'boolean' },
+      source: { type: 'boolean' },
+    },
+    timeLimitMs: (v) => (2 * Number(v.minutes ?? 10) + 20) * 60_000,
+  },
+  async (ctx) => {
+    const engines = parseEngines(ctx.values.engine);
+    const o: RunOptions = {
+      contacts: count('contacts', ctx.values.contacts, 20_000),
+      rate: positiveNumber('rate', ctx.values.rate, 200),
+      minutes: count('minutes', ctx.values.minutes, 10),
+      snapshots: ctx.values['no-snapshots'] !== true,
+      built: ctx.values.source !== true,
+    };
+    if (o.built) {
+      ctx.progress('building dist/ (npm run build)');
+      const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
+      if (b.status !== 0) throw new Error(`npm run build failed: ${b.stderr}`);
+    }
+    ctx.figure('machine', machine());
+    for (const engine of engines) await run(ctx, engine, o);
+  },
+);

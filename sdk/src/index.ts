@@ -61,3 +61,10 @@ export {
   type ExpressLikeResponse,
   type PlainResponse,
 } from './adapters.js';
+export {
+  createFptClient,
+  type FptApiError,
+  type FptApiPaths,
+  type FptClient,
+  type FptClientOptions,
+} from './client.js';

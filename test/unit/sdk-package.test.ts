@@ -11,18 +11,21 @@ const npm = (args: string[], cwd: string) =>
 /**
  * The SDK README's install line, as a partner follows it: `npm pack` in sdk/ (which builds it),
  * then `npm install <tarball>` in a project of their own outside this repository, and a delivery
- * verified through the installed package. Offline: the SDK's one runtime dependency (typebox) is
- * installed from this repository's copy, packed, so nothing is fetched from a registry.
+ * verified through the installed package. Offline: the SDK's runtime dependencies (typebox, openapi-fetch
+ * and its helpers) are installed from this repository's copies, packed, so nothing is fetched.
  */
 describe('the SDK as a package', () => {
   test('npm pack builds a tarball that installs in a fresh project and verifies a delivery', () => {
     const work = mkdtempSync(join(tmpdir(), 'fpt-sdk-pack-'));
     try {
       npm(['pack', '--pack-destination', work], resolve('sdk'));
-      npm(['pack', '--pack-destination', work], resolve('node_modules/typebox'));
+      // its runtime dependencies, packed from this repository's copies
+      const dependencies = ['typebox', 'openapi-fetch', 'openapi-typescript-helpers'];
+      for (const dep of dependencies)
+        npm(['pack', '--pack-destination', work], resolve(`node_modules/${dep}`));
       const tarballs = readdirSync(work).filter((f) => f.endsWith('.tgz'));
       const sdk = tarballs.find((f) => f.startsWith('fpt-webhooks-'));
-      const typebox = tarballs.find((f) => f.startsWith('typebox-'));
+      const deps = dependencies.map((dep) => tarballs.find((f) => f.startsWith(`${dep}-`))!);
       expect(sdk).toMatch(/^fpt-webhooks-\d+\.\d+\.\d+\.tgz$/);
 
       const app = join(work, 'partner-app');
@@ -31,7 +34,7 @@ describe('the SDK as a package', () => {
         join(app, 'package.json'),
         JSON.stringify({ name: 'partner-app', private: true, type: 'module' }),
       );
-      npm(['install', '--offline', join(work, sdk!), join(work, typebox!)], app);
+      npm(['install', '--offline', join(work, sdk!), ...deps.map((d) => join(work, d))], app);
 
       const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
       const event = {
@@ -52,7 +55,8 @@ describe('the SDK as a package', () => {
       });
       writeFileSync(
         join(app, 'check.mjs'),
-        `import { Webhooks, contactGroupName } from '@fpt/webhooks';
+        `import { Webhooks, contactGroupName, createFptClient } from '@fpt/webhooks';
+if (typeof createFptClient({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k' }).GET !== 'function') throw new Error('no API client');
 const webhooks = new Webhooks({ secret: process.env.SECRET });
 const { event } = webhooks.verify(process.env.BODY, JSON.parse(process.env.HEADERS));
 console.log(event.eventType, contactGroupName(event.data.newStatusId));

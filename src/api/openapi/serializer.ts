@@ -5,8 +5,8 @@ import type { FastifySerializerCompiler } from 'fastify/types/schema.js';
  * Serializes answers with their contract's schemas (fast-json-stringify, as Fastify does by
  * default), compiling each distinct schema once per process and only when first used. Fastify
  * compiles a serializer per route and status at start: ~50 routes of up to ten statuses, most of
- * them the same error body. Building the API and making it ready took a median of 192–298 ms that
- * way and 121 ms this way (15 builds in one process, alternated, on the shared two-core machine),
+ * them the same error body. Building the API and making it ready takes a median of 24–35 ms that
+ * way and 6–11 ms this way on a quiet machine (bench/api-build.ts; BENCHMARKS.md, "API start-up"),
  * which every test that builds an API pays.
  */
 const compiled = new Map<string, (data: unknown) => string>();

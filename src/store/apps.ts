@@ -47,28 +47,27 @@ export async function getApp(q: Queryable, id: string): Promise<App | undefined>
 }
 
 /**
- * Apps, oldest first. With a scope (a staff key's), only the apps a gym deals with there: those
- * with a key or a subscription in that scope.
+ * Apps, oldest first (or the one of that `id`). With a scope (a staff key's), only the apps a gym
+ * deals with there: those with a key or a subscription in that scope.
  */
 export async function listApps(
   q: Queryable,
-  scope?: { organizationId: number | null; locationId: number | null },
+  opts: { scope?: { organizationId: number | null; locationId: number | null }; id?: string } = {},
 ): Promise<App[]> {
-  if (!scope) {
-    const { rows } = await q.query<AppRow>(`SELECT ${COLUMNS} FROM apps ORDER BY created_at, id`);
-    return rows.map(toApp);
-  }
+  const { scope, id } = opts;
   const { rows } = await q.query<AppRow>(
     `SELECT ${COLUMNS} FROM apps a
-     WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.app_id = a.id
-                     AND ($1::bigint IS NULL OR s.organization_id = $1)
-                     AND ($2::bigint IS NULL OR s.location_id = $2))
-        OR EXISTS (SELECT 1 FROM api_keys k LEFT JOIN locations l ON l.id = k.location_id
+     WHERE ($1::text IS NULL OR a.id = $1)
+       AND (NOT $2::boolean
+         OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.app_id = a.id
+                     AND ($3::bigint IS NULL OR s.organization_id = $3)
+                     AND ($4::bigint IS NULL OR s.location_id = $4))
+         OR EXISTS (SELECT 1 FROM api_keys k LEFT JOIN locations l ON l.id = k.location_id
                    WHERE k.app_id = a.id AND k.revoked_at IS NULL
-                     AND ($1::bigint IS NULL OR k.organization_id = $1 OR l.organization_id = $1)
-                     AND ($2::bigint IS NULL OR k.location_id = $2))
+                     AND ($3::bigint IS NULL OR k.organization_id = $3 OR l.organization_id = $3)
+                     AND ($4::bigint IS NULL OR k.location_id = $4)))
      ORDER BY created_at, id`,
-    [scope.organizationId, scope.locationId],
+    [id ?? null, scope !== undefined, scope?.organizationId ?? null, scope?.locationId ?? null],
   );
   return rows.map(toApp);
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { requireOperator, scopeFilter } from '../../domain/principal.js';
 import { notFound } from '../../errors.js';
-import { createApp, getApp, listApps, updateApp, type App } from '../../store/apps.js';
+import { createApp, listApps, updateApp, type App } from '../../store/apps.js';
 import type { Queryable } from '../../store/db.js';
 import { recordAudit } from '../audit.js';
 import type { ApiDeps } from '../context.js';
@@ -23,17 +23,18 @@ const PatchAppBody = Type.Object(
 const AppParams = Type.Object({ id: AppIdSchema });
 
 /**
- * The apps a caller may read: the operator all of them; a partner key its own; a staff key those
- * the gym deals with (an app with a key or a subscription in its scope).
+ * The apps a caller may read (or the one of that `id`, if it may): the operator all of them; a
+ * partner key its own; a staff key those the gym deals with (an app with a key or a subscription
+ * in its scope).
  */
-async function visibleApps(q: Queryable, req: FastifyRequest): Promise<App[]> {
+async function visibleApps(q: Queryable, req: FastifyRequest, id?: string): Promise<App[]> {
   const p = req.principal;
-  if (p.kind === 'operator') return listApps(q);
+  if (p.kind === 'operator') return listApps(q, { id });
   if (p.role === 'partner') {
-    const own = p.appId === null ? undefined : await getApp(q, p.appId);
-    return own ? [own] : [];
+    if (p.appId === null || (id !== undefined && id !== p.appId)) return [];
+    return listApps(q, { id: p.appId });
   }
-  return listApps(q, scopeFilter(p));
+  return listApps(q, { scope: scopeFilter(p), id });
 }
 
 /** Partner apps: the operator creates and names them; keys read the ones they deal with. */
@@ -63,7 +64,7 @@ export function appRoutes(root: FastifyInstance, { db }: ApiDeps): void {
   app.get('/api/apps', async (req) => ({ data: await visibleApps(db, req) }));
 
   app.get('/api/apps/:id', { schema: { params: AppParams } }, async (req) => {
-    const found = (await visibleApps(db, req)).find((a) => a.id === req.params.id);
+    const [found] = await visibleApps(db, req, req.params.id);
     if (!found) throw notFound(`app ${req.params.id}`);
     return found;
   });

@@ -1,37 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import type { Static } from 'typebox';
 import { out, printJson, table } from './api-client.js';
 import { apiCommand, client } from './subscriptions.js';
-import { positiveInt } from './options.js';
+import { positiveInt, type ApiOpts } from './options.js';
+import type * as R from '../api/openapi/responses.js';
 
-interface Attempt {
-  attempt: number;
-  at: string;
-  durationMs: number;
-  statusCode: number | null;
-  error: string | null;
-  outcome: string;
-  responseBody: string | null;
-}
-
-interface Delivery {
-  id: string;
-  subscriptionId: string;
-  eventId: string;
-  eventType: string;
-  contactId: number;
-  isTest: boolean;
-  status: string;
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  createdAt: string;
-  completedAt: string | null;
-  attemptLog: Attempt[];
-  waitingBehind?: { id: string; eventType: string; status: string; nextAttemptAt: string | null } | null;
-}
-
-type ApiOpts = { url?: string; apiKey?: string; key?: string; json: boolean };
+/** A delivery as the API answers it (its published schema); `waitingBehind` only on a retry. */
+type Delivery = Static<typeof R.Delivery> & Partial<Pick<Static<typeof R.DeliveryRetried>, 'waitingBehind'>>;
 
 const STATUSES = ['pending', 'sending', 'succeeded', 'failed'];
 

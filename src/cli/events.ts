@@ -3,10 +3,8 @@ import type { Command } from 'commander';
 import type { ContactEvent } from '../domain/events.js';
 import { describeEvent } from '../listen.js';
 import { note, out, type ApiClient } from './api-client.js';
-import { positiveInt } from './options.js';
+import { positiveInt, type ApiOpts } from './options.js';
 import { apiCommand, client, parseEventType } from './subscriptions.js';
-
-type ApiOpts = { url?: string; apiKey?: string; key?: string; json: boolean };
 
 interface Page {
   data: ContactEvent[];

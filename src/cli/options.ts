@@ -137,6 +137,9 @@ export function apiOptions(cmd: Command): Command {
     .addOption(new Option('--key <key>').hideHelp());
 }
 
+/** The options of every command that calls the API (`--url`, `--api-key`, `--json`). */
+export type ApiOpts = { url?: string; apiKey?: string; key?: string; json: boolean };
+
 export interface ApiTarget {
   url: string;
   key: string;

@@ -1,21 +1,21 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import type { Static } from 'typebox';
 import { EVENT_TYPES } from '../domain/events.js';
 import { ApiClient, out, printJson, table } from './api-client.js';
 import { EXIT } from './failure.js';
-import { apiOptions, apiTarget, exitHelp, jsonOption, positiveInt, withHelp } from './options.js';
+import type * as R from '../api/openapi/responses.js';
+import {
+  apiOptions,
+  apiTarget,
+  exitHelp,
+  jsonOption,
+  positiveInt,
+  withHelp,
+  type ApiOpts,
+} from './options.js';
 
-export interface Subscription {
-  id: string;
-  url: string;
-  eventTypes: string[] | null;
-  locationId: number | null;
-  organizationId: number;
-  appId: string | null;
-  description: string | null;
-  status: string;
-  disabledReason: string | null;
-  secret?: string;
-}
+/** A subscription as the API answers it (its published schema); `secret` only when created. */
+export type Subscription = Static<typeof R.Subscription> & { secret?: string };
 
 export function parseEventTypes(v: string): string[] {
   const types = v
@@ -40,8 +40,6 @@ export const API_EXIT = exitHelp([EXIT.ok, EXIT.failed, EXIT.usage, EXIT.unreach
   [EXIT.usage]: 'usage error: no API key, a bad option',
 });
 export const API_ENV = ['FPT_URL', 'FPT_API_KEY'] as const;
-
-type ApiOpts = { url?: string; apiKey?: string; key?: string; json: boolean };
 
 /** A command over the REST API: --url, --api-key, --json, and its help. */
 export function apiCommand(parent: Command, name: string, description: string, about?: string): Command {

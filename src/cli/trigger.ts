@@ -1,33 +1,30 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import type { Static } from 'typebox';
+import type * as R from '../api/openapi/responses.js';
 import { EVENT_TYPES, type ContactEvent } from '../domain/events.js';
 import { ApiClient, note, out, printJson } from './api-client.js';
 import { eventLine, eventsPath, endCursor } from './events.js';
 import { CliError, EXIT } from './failure.js';
-import { apiOptions, apiTarget, exitHelp, jsonOption, positiveInt, withHelp } from './options.js';
+import {
+  apiOptions,
+  apiTarget,
+  exitHelp,
+  jsonOption,
+  positiveInt,
+  withHelp,
+  type ApiOpts,
+} from './options.js';
 
 /** The sandbox contact's externalId at a location: one per location, found again by it. */
 export const SANDBOX_EXTERNAL_ID = 'fpt-events-sandbox';
 const SANDBOX_NAME = { firstName: 'Sandbox', lastName: 'Contact (fpt-events trigger)' };
 const SANDBOX_SUB_GROUP = 'Sandbox (fpt-events trigger)';
 
-interface Contact {
-  contactId: number;
-  locationId: number;
-  isActive: boolean;
-  contactGroupId: number;
-  subGroupId: number | null;
-}
+/** A contact as the API answers it (its published schema). */
+type Contact = Static<typeof R.Contact>;
 
-type TriggerOpts = {
-  url?: string;
-  apiKey?: string;
-  key?: string;
-  json: boolean;
-  location?: number;
-  wait: boolean;
-  timeout: number;
-};
+type TriggerOpts = ApiOpts & { location?: number; wait: boolean; timeout: number };
 
 const ABOUT = `It makes the event happen for real, so the whole path runs (the contact write, its history,
 the coalescing window, the event, every subscription's delivery), as \`stripe trigger\` does:

@@ -222,6 +222,23 @@ describe('audit log', () => {
     }
   });
 
+  test('a subscription disabled by hand is recorded once, with who disabled it', async ({ api, tenant }) => {
+    const sub = await api.create(
+      '/api/subscriptions',
+      { url: 'https://crm.example.com/hooks' },
+      tenant.keys.locAPartner,
+    );
+    const off = await api.patch(
+      `/api/subscriptions/${sub.id}`,
+      { status: 'disabled' },
+      { key: tenant.keys.locAStaff },
+    );
+    expect(off.status).toBe(200);
+    const entries = await auditLog(api, undefined, `&action=subscription.disabled&targetId=${sub.id}`);
+    expect(entries.map((e) => e.actor.type)).toEqual(['api_key']);
+    expect(entries[0]).toMatchObject({ target: { type: 'subscription', id: sub.id } });
+  });
+
   test('an operator-key reset is recorded, for the operator alone; old entries are purged', async ({
     api,
     tenant,

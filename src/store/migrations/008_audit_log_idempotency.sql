@@ -31,7 +31,8 @@ CREATE INDEX audit_log_organization ON audit_log (organization_id, seq) WHERE or
 
 -- A subscription disabled by the service (its endpoint answered 410, or failed for five days) is
 -- recorded by the database itself, in the transaction that disables it: the delivery worker needs
--- no knowledge of the audit log.
+-- no knowledge of the audit log. One disabled by hand (`disabled_by` set: the gym, the operator or
+-- its app) is recorded by its route, with who did it.
 CREATE FUNCTION audit_subscription_disabled() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO audit_log (actor_type, action, target_type, target_id, organization_id, location_id, details)
@@ -40,7 +41,7 @@ BEGIN
   RETURN NULL;
 END $$;
 CREATE TRIGGER subscription_disabled AFTER UPDATE OF status ON subscriptions
-  FOR EACH ROW WHEN (NEW.status = 'disabled' AND OLD.status IS DISTINCT FROM 'disabled')
+  FOR EACH ROW WHEN (NEW.status = 'disabled' AND OLD.status IS DISTINCT FROM 'disabled' AND NEW.disabled_by IS NULL)
   EXECUTE FUNCTION audit_subscription_disabled();
 
 -- Idempotency keys: the first request with a key inserts its row, in a transaction of its own,

@@ -1,6 +1,7 @@
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './delivery/policy.js';
 import { parseSecretsKeys } from './delivery/secret-box.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from './log.js';
+import { tracingSettings, type TracingSettings } from './tracing/settings.js';
 
 export interface Config {
   port: number;
@@ -28,6 +29,8 @@ export interface Config {
   rateLimits: RateLimitSettings;
   quotas: QuotaSettings;
   embedded: EmbeddedOptions;
+  /** OpenTelemetry traces (the standard `OTEL_*` variables); undefined: off */
+  tracing: TracingSettings | undefined;
 }
 
 /** Request rate limits, per process (docs/api.md, "Rate limits"); 0 turns one off. */
@@ -125,6 +128,14 @@ function schedule(env: Env, name: string): number[] {
     return parseRetrySchedule(nonEmpty(env, name) ?? DEFAULT_RETRY_SCHEDULE);
   } catch (err) {
     throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+}
+
+function tracing(env: Env): TracingSettings | undefined {
+  try {
+    return tracingSettings(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
 }
 
@@ -286,5 +297,6 @@ export function loadConfig(
       secretsKeys: secretsKeys(env),
     },
     embedded: embeddedOptions(env),
+    tracing: tracing(env),
   };
 }

@@ -13,6 +13,7 @@ import { DataDirInUse } from './store/data-dir-lock.js';
 import { openDb } from './store/open.js';
 import { ensureGeneratedAdminKey } from './store/settings.js';
 import { withSecretsSealing } from './secrets-at-rest.js';
+import { startTracing, type Tracing } from './tracing/start.js';
 
 /**
  * A failure at start (the store cannot be opened, the port cannot be bound), said in one line
@@ -176,6 +177,8 @@ export async function startService(
   config = await closingOnError(db, withSecretsSealing(db, config, log));
   const operatorKey = await resolveOperatorKey(db, config, log, opts.showOnce);
   const metrics = processMetrics(db);
+  // before the API is built: its request spans are installed only while tracing is on
+  const tracing = config.tracing && (await startTracing(config.tracing, log));
   const app = buildApi({ db, config, operatorKey, logger: log, metrics });
   let workers: Runner | undefined;
   try {
@@ -183,6 +186,7 @@ export async function startService(
     workers = await startWorkers(db, config, log, metrics);
   } catch (err) {
     await app.close();
+    await tracing?.stop();
     await db.close();
     throw err;
   }
@@ -196,6 +200,7 @@ export async function startService(
       (closing ??= (async () => {
         await app.close(); // stops accepting, waits for in-flight requests
         await workers?.stop(); // lets the batch in progress commit
+        await tracing?.stop(); // exports the spans left
         await db.close();
       })()),
   };
@@ -247,7 +252,9 @@ export async function startWorkerProcess(
   const metrics = processMetrics(db);
   let app: FastifyInstance | undefined;
   let workers: Runner | undefined;
+  let tracing: Tracing | undefined;
   try {
+    tracing = config.tracing && (await startTracing(config.tracing, log));
     if (config.metricsPort !== undefined) {
       const operatorKey = await resolveOperatorKey(db, config, log, opts.showOnce);
       app = buildMetricsApi({ db, config, operatorKey, logger: log, metrics });
@@ -256,6 +263,7 @@ export async function startWorkerProcess(
     workers = await startWorkers(db, config, log, metrics);
   } catch (err) {
     await app?.close();
+    await tracing?.stop();
     await db.close();
     throw err;
   }
@@ -268,6 +276,7 @@ export async function startWorkerProcess(
       (closing ??= (async () => {
         await workers?.stop();
         await app?.close();
+        await tracing?.stop();
         await db.close();
       })()),
   };

@@ -25,6 +25,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { validatorCompiler } from './validation.js';
 import { AppError } from '../errors.js';
+import { traceRequests } from '../tracing/http.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -93,6 +94,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   app.addContentTypeParser('text/csv', (_req, payload, done) => done(null, payload));
   // Fastify reads text/plain as a string by default; bodies here are JSON (or CSV for imports)
   app.removeContentTypeParser('text/plain');
+  traceRequests(app); // a span per request, while tracing is on
   app.addHook('preValidation', async (req) => {
     if (req.routeOptions.schema?.body === undefined && !req.routeOptions.config.ownBody) {
       refuseUnexpectedBody(req.body);

@@ -6,6 +6,7 @@ import { WorkLoop } from '../loop.js';
 import { msUntilNextTimer, rulesById, takeDueTimers } from '../store/automation-rules.js';
 import { getContacts } from '../store/contacts.js';
 import type { Db } from '../store/db.js';
+import { inSpan } from '../tracing/context.js';
 import { followRules, writeSteps } from './apply.js';
 
 /** Contacts whose due timers one transaction fires. */
@@ -52,9 +53,12 @@ export async function fireDueTimers(
       actorId: null,
       coalesce: opts.coalesce,
     };
-    const round = await writeSteps(tx, steps, meta);
-    await followRules(tx, round, meta, opts.log, 2);
-    return { timers: timers.length, changed: round.length };
+    // while tracing is on, a span around the rules' writes: the windows they open take it as parent
+    return inSpan('automation.time_triggers', { 'fpt.automation.timers': timers.length }, async () => {
+      const round = await writeSteps(tx, steps, meta);
+      await followRules(tx, round, meta, opts.log, 2);
+      return { timers: timers.length, changed: round.length };
+    });
   });
 }
 

@@ -15,6 +15,8 @@ import { Liveness } from './liveness.js';
 import { OutcomeBatcher } from './outcomes.js';
 import { FairScheduler, type Answer } from './scheduler.js';
 import { HttpSender, type SendOutcome } from './sender.js';
+import { traceparentOf } from '../tracing/context.js';
+import { endAttemptSpan, startAttemptSpan } from '../tracing/delivery.js';
 import { openSecret, SecretBox } from './secret-box.js';
 
 /** Deliveries claimed per statement at most. */
@@ -305,10 +307,14 @@ export class DeliveryWorker {
   /** Sends one delivery; `answer` is undefined when no request was made (it could not be signed). */
   private async deliver(d: ClaimedDelivery): Promise<{ done: Completion; answer: Answer | undefined }> {
     const startedAt = new Date();
+    const span = startAttemptSpan(d); // undefined while tracing is off
     let out: SendOutcome;
     try {
       const secrets = d.secrets.map((x) => openSecret(x, this.secrets, d.subscriptionId));
-      out = await this.sender.send(d.url, d.body, deliveryHeaders(d, startedAt.getTime(), secrets));
+      const headers = deliveryHeaders(d, startedAt.getTime(), secrets);
+      // (not signed: the signatures cover the id, the timestamp and the body only)
+      if (span) headers.traceparent = traceparentOf(span);
+      out = await this.sender.send(d.url, d.body, headers);
     } catch (err) {
       // Not signable (a sealed secret and no key for it): a failed attempt, logged and retried on
       // the schedule like any other, rather than a rejection that would end the process.
@@ -320,9 +326,11 @@ export class DeliveryWorker {
       );
       this.metrics?.attempt(done.outcome, 0);
       this.logUnsuccessful(d, done);
+      if (span) endAttemptSpan(span, done);
       return { done, answer: undefined };
     }
     const done = completionOf(d, startedAt, out, this.s.retryScheduleMs);
+    if (span) endAttemptSpan(span, done);
     this.metrics?.attempt(done.outcome, out.durationMs);
     this.logUnsuccessful(d, done);
     return { done, answer: out.kind === 'response' ? 'answered' : 'unanswered' };

@@ -9,6 +9,8 @@ export interface StoredEvent {
   /** order within the window */
   position: number;
   contactId: number;
+  /** the W3C traceparent of the event's span, while tracing is on (parent of its delivery attempts) */
+  traceparent?: string;
 }
 
 /** Writes events with one multi-row statement; returns each event's `seq` by its eventId. */
@@ -20,15 +22,17 @@ export async function insertEvents(
   // The events' data as one JSON array, joined back by position: as an array of JSON texts every
   // quote of every element had to be escaped into the literal. Inserted in the order given, so that
   // `seq` follows it.
+  // (the traceparent column only while tracing is on: otherwise not even a NULL is sent)
+  const traced = events[0]!.traceparent !== undefined;
   const { rows } = await tx.query<{ seq: number; event_id: string }>(
     `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
-                         event_timestamp, data)
+                         event_timestamp, data${traced ? ', traceparent' : ''})
      SELECT u.event_id, u.window_id, u.position, u.event_type, u.contact_id, u.location_id, u.organization_id,
-            u.event_timestamp, d.data
+            u.event_timestamp, d.data${traced ? ', u.traceparent' : ''}
      FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
-                 $8::timestamptz[])
+                 $8::timestamptz[]${traced ? ', $10::text[]' : ''})
           WITH ORDINALITY AS u (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
-                                event_timestamp, n)
+                                event_timestamp, ${traced ? 'traceparent, ' : ''}n)
      JOIN jsonb_array_elements($9::jsonb) WITH ORDINALITY AS d (data, n) ON d.n = u.n
      ORDER BY u.n
      RETURNING seq, event_id`,
@@ -42,6 +46,7 @@ export async function insertEvents(
       sqlArray(events.map((e) => e.envelope.organizationId)),
       sqlArray(events.map((e) => e.envelope.eventTimestamp)),
       JSON.stringify(events.map((e) => e.envelope.data)),
+      ...(traced ? [sqlArray(events.map((e) => e.traceparent ?? null))] : []),
     ],
   );
   return new Map(rows.map((r) => [r.event_id, r.seq]));

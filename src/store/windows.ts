@@ -2,6 +2,7 @@ import type { CoalesceSettings } from '../config.js';
 import type { Contact } from '../domain/contact.js';
 import type { ContactGroupId } from '../domain/contact-groups.js';
 import { newEventId } from '../domain/ids.js';
+import { currentTraceparent } from '../tracing/context.js';
 import type { Queryable } from './db.js';
 
 /** One committed change, as it opens or extends its contact's window. */
@@ -13,7 +14,15 @@ export interface WindowTouch {
   before: Contact | null;
   /** for a creation: the location's default group */
   defaultGroupId: ContactGroupId | null;
+  /**
+   * the W3C traceparent of the write, when it was made outside the span active here (a write queued
+   * by one request and committed by another); by default, the active span's
+   */
+  traceparent?: string;
 }
+
+/** Links a window's span keeps to the writes that joined it after the first (docs/design.md, "Tracing"). */
+export const MAX_TRACE_LINKS = 32;
 
 /**
  * Opens a window for each contact that has none, or extends the open one, in the caller's
@@ -28,8 +37,22 @@ export async function touchWindows(
   s: CoalesceSettings,
 ): Promise<void> {
   if (touches.length === 0) return;
-  await tx.query(
-    `INSERT INTO contact_windows AS w
+  // Tracing: the write's trace context goes with its window (one branch when tracing is off)
+  const traceparent = currentTraceparent();
+  const traced = traceparent !== undefined || touches.some((t) => t.traceparent !== undefined);
+  await tx.query(traced ? TOUCH_TRACED : TOUCH, [
+    touches.map((t) => t.contactId),
+    touches.map(() => newEventId()),
+    touches.map((t) => (t.before === null ? null : JSON.stringify(t.before))),
+    touches.map((t) => t.defaultGroupId),
+    touches.map((t) => t.seq),
+    s.quietMs,
+    s.maxMs,
+    ...(traced ? [touches.map((t) => t.traceparent ?? traceparent ?? null)] : []),
+  ]);
+}
+
+const TOUCH = `INSERT INTO contact_windows AS w
        (contact_id, window_id, before_state, default_group_id, first_seq, last_seq, opened_at, last_change_at, close_at)
      SELECT u.contact_id, u.window_id, u.before_state, u.default_group_id, u.seq, u.seq, now(), now(),
             now() + least($6::int, $7::int) * interval '1 millisecond'
@@ -39,18 +62,32 @@ export async function touchWindows(
        last_seq = EXCLUDED.last_seq,
        last_change_at = EXCLUDED.last_change_at,
        close_at = least(EXCLUDED.last_change_at + $6::int * interval '1 millisecond',
-                        w.opened_at + $7::int * interval '1 millisecond')`,
-    [
-      touches.map((t) => t.contactId),
-      touches.map(() => newEventId()),
-      touches.map((t) => (t.before === null ? null : JSON.stringify(t.before))),
-      touches.map((t) => t.defaultGroupId),
-      touches.map((t) => t.seq),
-      s.quietMs,
-      s.maxMs,
-    ],
-  );
-}
+                        w.opened_at + $7::int * interval '1 millisecond')`;
+
+/**
+ * As TOUCH, with each write's traceparent: the window keeps its first (its span's parent; a window
+ * opened untraced takes the first traced write's) and adds each other one once to its links, up to
+ * MAX_TRACE_LINKS.
+ */
+const TOUCH_TRACED = `INSERT INTO contact_windows AS w
+       (contact_id, window_id, before_state, default_group_id, first_seq, last_seq, opened_at, last_change_at, close_at,
+        traceparent)
+     SELECT u.contact_id, u.window_id, u.before_state, u.default_group_id, u.seq, u.seq, now(), now(),
+            now() + least($6::int, $7::int) * interval '1 millisecond', u.traceparent
+     FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[], $8::text[])
+       AS u (contact_id, window_id, before_state, default_group_id, seq, traceparent)
+     ON CONFLICT (contact_id) DO UPDATE SET
+       last_seq = EXCLUDED.last_seq,
+       last_change_at = EXCLUDED.last_change_at,
+       close_at = least(EXCLUDED.last_change_at + $6::int * interval '1 millisecond',
+                        w.opened_at + $7::int * interval '1 millisecond'),
+       traceparent = coalesce(w.traceparent, EXCLUDED.traceparent),
+       trace_links = CASE
+         WHEN w.traceparent IS NULL OR EXCLUDED.traceparent IS NULL OR EXCLUDED.traceparent = w.traceparent
+           OR EXCLUDED.traceparent = ANY (coalesce(w.trace_links, '{}'))
+           OR cardinality(coalesce(w.trace_links, '{}')) >= ${MAX_TRACE_LINKS}
+         THEN w.trace_links
+         ELSE coalesce(w.trace_links, '{}') || EXCLUDED.traceparent END`;
 
 export interface DueWindow {
   contactId: number;
@@ -60,6 +97,15 @@ export interface DueWindow {
   firstSeq: number;
   lastSeq: number;
   lastChangeAt: Date;
+  /** read while tracing is on: what the window's span needs */
+  trace?: WindowTrace;
+}
+
+/** A window's trace context: when it opened, the write that opened it, and those that joined it. */
+export interface WindowTrace {
+  openedAt: Date;
+  traceparent: string | null;
+  links: string[];
 }
 
 interface WindowRow {
@@ -70,6 +116,9 @@ interface WindowRow {
   first_seq: number;
   last_seq: number;
   last_change_at: Date;
+  opened_at?: Date;
+  traceparent?: string | null;
+  trace_links?: string[] | null;
 }
 
 /**
@@ -77,14 +126,20 @@ interface WindowRow {
  * closed by exactly one transaction). `horizonMs` closes windows that will be due that much later:
  * tests use it to let time pass without waiting for it.
  */
-export async function claimDueWindows(tx: Queryable, limit: number, horizonMs = 0): Promise<DueWindow[]> {
+export async function claimDueWindows(
+  tx: Queryable,
+  limit: number,
+  horizonMs = 0,
+  traced = false,
+): Promise<DueWindow[]> {
   const { rows } = await tx.query<WindowRow>(
     `SELECT contact_id, window_id, before_state, default_group_id, first_seq, last_seq, last_change_at
+            ${traced ? ', opened_at, traceparent, trace_links' : ''}
      FROM contact_windows WHERE close_at <= now() + $2::int * interval '1 millisecond'
      ORDER BY close_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [limit, horizonMs],
   );
-  return rows.map((r) => ({
+  const due: DueWindow[] = rows.map((r) => ({
     contactId: r.contact_id,
     windowId: r.window_id,
     before: r.before_state,
@@ -93,6 +148,16 @@ export async function claimDueWindows(tx: Queryable, limit: number, horizonMs = 
     lastSeq: r.last_seq,
     lastChangeAt: r.last_change_at,
   }));
+  if (traced) {
+    rows.forEach((r, i) => {
+      due[i]!.trace = {
+        openedAt: r.opened_at!,
+        traceparent: r.traceparent ?? null,
+        links: r.trace_links ?? [],
+      };
+    });
+  }
+  return due;
 }
 
 export async function deleteWindows(tx: Queryable, contactIds: readonly number[]): Promise<void> {

@@ -30,6 +30,7 @@ interface ClaimRow {
   subscription_organization_id: number;
   secret: string;
   previous_secret: string | null;
+  traceparent: string | null;
 }
 
 /**
@@ -52,7 +53,7 @@ async function lease(
 }
 
 const CLAIM_SELECT = `SELECT d.id, d.subscription_id, d.contact_id, d.status, d.attempts, d.test_payload,
-  e.seq, e.event_id, e.window_id, e.event_type, e.event_timestamp, e.location_id, e.organization_id, e.data,
+  e.seq, e.event_id, e.window_id, e.event_type, e.event_timestamp, e.location_id, e.organization_id, e.data, e.traceparent,
   s.url, s.secret, s.organization_id AS subscription_organization_id, CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret`;
 
 /**
@@ -233,6 +234,7 @@ async function claimChains(
         isTest: r.test_payload !== null,
         url: r.url,
         secrets: signingSecrets(r),
+        traceparent: r.traceparent,
       };
     }),
   );

@@ -12,6 +12,8 @@ export interface FanOutEvent {
   /** the envelope as JSON: the body every delivery of the event sends */
   body: string;
   windowId: string;
+  /** the event span's traceparent, while tracing is on */
+  traceparent?: string;
 }
 
 /** A chain the closer could hand to the local worker: one contact's new deliveries to one subscription. */
@@ -139,6 +141,7 @@ export async function fanOut(
           isTest: false,
           url: r.target.url,
           secrets: r.target.secrets,
+          traceparent: r.event.traceparent ?? null,
         })),
       );
     }

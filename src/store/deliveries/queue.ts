@@ -49,6 +49,8 @@ export interface ClaimedDelivery {
   url: string;
   /** every secret that signs now: the current one, and the previous one during a rotation */
   secrets: string[];
+  /** the W3C traceparent of the event's span, when it was traced: its attempts' spans are its children */
+  traceparent?: string | null;
 }
 
 /**

@@ -6322,6 +6322,8 @@ export interface operations {
     parameters: {
       query?: never;
       header: {
+        /** @description W3C Trace Context of this attempt, when the service traces (OpenTelemetry): continue it in your own tracing. Not signed (the signatures cover the id, the timestamp and the body) */
+        traceparent?: string;
         /** @description Standard Webhooks: the eventId */
         'webhook-id': string;
         /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256>`, space-separated during a rotation */
@@ -6415,6 +6417,8 @@ export interface operations {
     parameters: {
       query?: never;
       header: {
+        /** @description W3C Trace Context of this attempt, when the service traces (OpenTelemetry): continue it in your own tracing. Not signed (the signatures cover the id, the timestamp and the body) */
+        traceparent?: string;
         /** @description Standard Webhooks: the eventId */
         'webhook-id': string;
         /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256>`, space-separated during a rotation */
@@ -6508,6 +6512,8 @@ export interface operations {
     parameters: {
       query?: never;
       header: {
+        /** @description W3C Trace Context of this attempt, when the service traces (OpenTelemetry): continue it in your own tracing. Not signed (the signatures cover the id, the timestamp and the body) */
+        traceparent?: string;
         /** @description Standard Webhooks: the eventId */
         'webhook-id': string;
         /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256>`, space-separated during a rotation */
@@ -6610,6 +6616,8 @@ export interface operations {
     parameters: {
       query?: never;
       header: {
+        /** @description W3C Trace Context of this attempt, when the service traces (OpenTelemetry): continue it in your own tracing. Not signed (the signatures cover the id, the timestamp and the body) */
+        traceparent?: string;
         /** @description Standard Webhooks: the eventId */
         'webhook-id': string;
         /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256>`, space-separated during a rotation */
@@ -6706,6 +6714,8 @@ export interface operations {
     parameters: {
       query?: never;
       header: {
+        /** @description W3C Trace Context of this attempt, when the service traces (OpenTelemetry): continue it in your own tracing. Not signed (the signatures cover the id, the timestamp and the body) */
+        traceparent?: string;
         /** @description Standard Webhooks: the eventId */
         'webhook-id': string;
         /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256>`, space-separated during a rotation */

@@ -58,7 +58,7 @@ export class CloseTrace {
   end(err?: unknown): void {
     for (const span of this.spans) {
       if (err !== undefined) {
-        span.recordException(err instanceof Error ? err : String(err));
+        if (err instanceof Error) span.recordException(err);
         span.setStatus({ code: SpanStatusCode.ERROR, message: 'the closing transaction did not commit' });
       }
       span.end();

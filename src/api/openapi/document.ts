@@ -41,7 +41,14 @@ const DELIVERY_HEADERS: [string, string][] = [
   ['x-fpt-delivery-id', 'this delivery'],
   ['x-fpt-delivery-attempt', 'the attempt number'],
   ['x-fpt-test-event', '`true` on test events only'],
+  [
+    'traceparent',
+    'W3C Trace Context of this attempt, when the service traces (OpenTelemetry): continue it in your own tracing. Not signed (the signatures cover the id, the timestamp and the body)',
+  ],
 ];
+
+/** Headers a delivery carries only sometimes. */
+const OPTIONAL_HEADERS = new Set(['x-fpt-test-event', 'traceparent']);
 
 function webhooks(): Record<string, OpenAPIV3_1.PathItemObject> {
   return Object.fromEntries(
@@ -56,7 +63,7 @@ function webhooks(): Record<string, OpenAPIV3_1.PathItemObject> {
           parameters: DELIVERY_HEADERS.map(([name, description]) => ({
             name,
             in: 'header',
-            required: name !== 'x-fpt-test-event',
+            required: !OPTIONAL_HEADERS.has(name),
             description,
             schema: { type: 'string' as const },
           })),

@@ -2,6 +2,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
+import { fireDueTimers } from '../../src/automation/scheduler.js';
 import { closeDueWindows } from '../../src/events/close-windows.js';
 import { createLogger } from '../../src/log.js';
 import { tracingOn } from '../../src/tracing/context.js';
@@ -176,6 +177,49 @@ describe('traces across write, window, events and deliveries', () => {
       }
       const headers = receiver.received.map((r) => r.headers.traceparent);
       expect(headers).toEqual(attempts.map((a) => `00-${hex(a).traceId}-${hex(a).spanId}-01`));
+    },
+  );
+
+  tracedTest(
+    'an import and a time-triggered rule: their windows are children of the import request and of the scheduler span',
+    async ({ api, db, tenant, traced }) => {
+      await api.create(`/api/locations/${tenant.locA}/automations`, {
+        name: 'trial ended',
+        trigger: { type: 'time', field: 'trialEndsAt' },
+        conditions: [],
+        action: { set: { contactGroupId: 4 } },
+      });
+      const trialEndsAt = new Date(Date.now() + DAY).toISOString();
+      const res = await api.post(`/api/locations/${tenant.locA}/contacts/import`, {
+        contacts: [{ firstName: 'Ada', trialEndsAt }, { firstName: 'Grace' }],
+      });
+      expect(res.body).toMatchObject({ created: 2 });
+      await closeAllWindows(db);
+      expect(
+        await fireDueTimers(db, {
+          coalesce: testConfig().coalesce,
+          log: createLogger('silent'),
+          horizonMs: 2 * DAY,
+        }),
+      ).toEqual({
+        timers: 1,
+        changed: 1,
+      });
+      await closeAllWindows(db);
+      await traced.tracing.flush();
+      const spans = traced.exported.getFinishedSpans();
+      const importRequest = one(spans, 'POST /api/locations/:locationId/contacts/import');
+      const rules = one(spans, 'automation.time_triggers');
+      const windows = named(spans, 'contact.window');
+      expect(windows).toHaveLength(3);
+      const [ada, grace, fired] = windows;
+      for (const w of [ada!, grace!]) {
+        expect(parentOf(w)).toBe(hex(importRequest).spanId);
+        expect(hex(w).traceId).toBe(hex(importRequest).traceId);
+      }
+      expect(parentOf(fired!)).toBe(hex(rules).spanId);
+      expect(hex(fired!).traceId).toBe(hex(rules).traceId);
+      expect(one(spans, 'emit contact.status_changed').parentSpanContext?.spanId).toBe(hex(fired!).spanId);
     },
   );
 

@@ -61,6 +61,14 @@ const ENV: Record<string, string> = {
   HOST: 'the address to bind (default 0.0.0.0)',
   LOG_LEVEL: 'trace, debug, info, warn, error, fatal or silent (default info)',
   LOG_FORMAT: 'pretty (readable lines) or json (default: pretty at a terminal, json otherwise)',
+  // OpenTelemetry traces (README, "Configuration"); the SDK also reads the rest of OTEL_*
+  OTEL_TRACES_EXPORTER: 'otlp, console or none: traces are off unless this or an OTLP endpoint is set',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'the OTLP/HTTP collector (…/v1/traces is added); turns tracing on',
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'the same, used as it is',
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf (default) or http/json',
+  OTEL_SERVICE_NAME: "the traces' service.name (default fpt-events)",
+  OTEL_TRACES_SAMPLER: 'default parentbased_always_on; OTEL_TRACES_SAMPLER_ARG its argument',
+  OTEL_SDK_DISABLED: 'true: no tracing, whatever else is set',
   FPT_URL: 'the service, when --url is not given (default http://localhost:8080)',
   FPT_API_KEY: 'the API key, when --api-key is not given',
   FPT_WEBHOOK_SECRET: "the subscription's signing secret, when --secret is not given",
@@ -93,6 +101,17 @@ export const SERVICE_ENV = [
 ] as const;
 
 export const LOG_ENV = ['LOG_LEVEL', 'LOG_FORMAT'] as const;
+
+/** What turns traces on and where they go (the processes that run the service: serve, worker). */
+export const TRACING_ENV = [
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_SERVICE_NAME',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_SDK_DISABLED',
+] as const;
 
 export function envHelp(names: readonly string[]): string {
   const lines = names.map((n) => {

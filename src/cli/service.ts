@@ -8,7 +8,7 @@ import { resetGeneratedAdminKey } from '../store/settings.js';
 import { resealSecrets } from '../store/subscriptions.js';
 import { withSecretsSealing } from '../secrets-at-rest.js';
 import { EXIT } from './failure.js';
-import { exitHelp, LOG_ENV, portOption, SERVICE_ENV, withHelp } from './options.js';
+import { exitHelp, LOG_ENV, portOption, SERVICE_ENV, TRACING_ENV, withHelp } from './options.js';
 
 const STORE_ENV = ['DATABASE_URL', 'FPT_DATA_DIR'] as const;
 const START_EXIT = exitHelp([EXIT.ok, EXIT.failed, EXIT.usage, EXIT.unreachable], {
@@ -87,6 +87,7 @@ export function serviceCommands(program: Command): void {
         'PORT',
         'HOST',
         ...LOG_ENV,
+        ...TRACING_ENV,
       ],
     },
   ).action(async (opts: { port?: number; host?: string }) => {
@@ -106,7 +107,10 @@ export function serviceCommands(program: Command): void {
       .description(
         'run only the background work (closing windows into events, delivering them, firing time-triggered rules, purging), no API; for scaling out on PostgreSQL',
       ),
-    { exit: START_EXIT, env: [...SERVICE_ENV, 'FPT_ADMIN_TOKEN', 'FPT_METRICS_PORT', 'HOST', ...LOG_ENV] },
+    {
+      exit: START_EXIT,
+      env: [...SERVICE_ENV, 'FPT_ADMIN_TOKEN', 'FPT_METRICS_PORT', 'HOST', ...LOG_ENV, ...TRACING_ENV],
+    },
   ).action(async () => {
     const config = configFrom();
     const log = loggerFor(config);

@@ -1,7 +1,7 @@
 import { eventErrors } from '../domain/events.js';
 import { newEventId } from '../domain/ids.js';
 import { contactView, getContacts } from '../store/contacts.js';
-import type { Db, Tx } from '../store/db.js';
+import type { Db } from '../store/db.js';
 import { fanOut, type HandOff } from '../store/deliveries/fan-out.js';
 import type { ClaimedDelivery } from '../store/deliveries/queue.js';
 import { insertEvents, lastEventLocations, type StoredEvent } from '../store/events.js';
@@ -38,92 +38,87 @@ export async function closeDueWindows(
 ): Promise<CloseResult> {
   // Tracing (off: undefined): the spans of this batch's windows and events, ended once it commits
   let trace: CloseTrace | undefined;
-  try {
-    const result = await db.transaction(async (tx) => {
-      trace?.end(new Error('retried')); // a retried transaction's first try
-      trace = closeTrace();
-      return closeIn(tx, opts, trace);
-    });
-    trace?.end();
-    return result;
-  } catch (err) {
-    trace?.end(err);
-    throw err;
-  }
-}
-
-async function closeIn(
-  tx: Tx,
-  opts: { limit: number; horizonMs?: number; handOff?: HandOff },
-  trace: CloseTrace | undefined,
-): Promise<CloseResult> {
-  const due = await claimDueWindows(tx, opts.limit, opts.horizonMs, trace !== undefined);
-  if (due.length === 0) return { windows: 0, events: 0, eventTypes: [], deliveries: 0, handedOff: [] };
-  const contacts = await getContacts(
-    tx,
-    due.map((w) => w.contactId),
+  const closing = db.transaction(async (tx) => {
+    trace?.end(new Error('retried')); // a retried transaction's first try
+    trace = closeTrace();
+    const due = await claimDueWindows(tx, opts.limit, opts.horizonMs, trace !== undefined);
+    if (due.length === 0) return { windows: 0, events: 0, eventTypes: [], deliveries: 0, handedOff: [] };
+    const contacts = await getContacts(
+      tx,
+      due.map((w) => w.contactId),
+    );
+    // where partners last saw the contacts these windows reactivate (rare: one lookup each)
+    const reactivated = due.filter(
+      (w) => w.before !== null && !w.before.isActive && contacts.get(w.contactId)?.isActive,
+    );
+    const lastSeen = await lastEventLocations(
+      tx,
+      reactivated.map((w) => w.contactId),
+    );
+    const events: StoredEvent[] = [];
+    for (const [n, w] of due.entries()) {
+      // Deriving and validating a batch's events is the closer's longest stretch of JavaScript
+      // (20-40 ms for 2,000 windows): it lets the requests that finished meanwhile be answered
+      // between slices, instead of stalling every delivery in flight in this process.
+      if (n > 0 && n % DERIVE_SLICE === 0) await new Promise((r) => setImmediate(r));
+      const current = contacts.get(w.contactId);
+      if (!current) throw new Error(`window ${w.windowId}: contact ${w.contactId} is missing`);
+      const after = contactView(current);
+      const timestamp = w.lastChangeAt.toISOString();
+      const windowSpan = trace?.window(w);
+      const derived = deriveEvents({
+        before: w.before,
+        after,
+        defaultGroupId: w.defaultGroupId ?? after.contactGroupId,
+        lastSeenLocationId: lastSeen.get(w.contactId),
+      });
+      derived.forEach((e, position) => {
+        const envelope = toEnvelope(e, newEventId(), timestamp);
+        // the published schemas validate what is emitted, not only what partners parse
+        const errors = eventErrors(envelope);
+        if (errors.length > 0) {
+          throw new Error(`window ${w.windowId} derived an invalid ${e.type}: ${errors.join('; ')}`);
+        }
+        const stored: StoredEvent = { envelope, windowId: w.windowId, position, contactId: w.contactId };
+        if (windowSpan) stored.traceparent = trace!.event(windowSpan, envelope);
+        events.push(stored);
+      });
+    }
+    const seqs = await insertEvents(tx, events);
+    const fanned = await fanOut(
+      tx,
+      events.map((e) => ({
+        seq: seqs.get(e.envelope.eventId)!,
+        envelope: e.envelope,
+        body: JSON.stringify(e.envelope),
+        windowId: e.windowId,
+        traceparent: e.traceparent,
+      })),
+      opts.handOff,
+    );
+    const handedOff = fanned.handedOff;
+    // the rest are for any worker to claim
+    if (fanned.deliveries > handedOff.reduce((n, c) => n + c.length, 0)) await tx.notify('deliveries');
+    await deleteWindows(
+      tx,
+      due.map((w) => w.contactId),
+    );
+    return {
+      windows: due.length,
+      events: events.length,
+      eventTypes: events.map((e) => e.envelope.eventType),
+      deliveries: fanned.deliveries,
+      handedOff,
+    };
+  });
+  return closing.then(
+    (result) => {
+      trace?.end();
+      return result;
+    },
+    (err: unknown) => {
+      trace?.end(err);
+      throw err;
+    },
   );
-  // where partners last saw the contacts these windows reactivate (rare: one lookup each)
-  const reactivated = due.filter(
-    (w) => w.before !== null && !w.before.isActive && contacts.get(w.contactId)?.isActive,
-  );
-  const lastSeen = await lastEventLocations(
-    tx,
-    reactivated.map((w) => w.contactId),
-  );
-  const events: StoredEvent[] = [];
-  for (const [n, w] of due.entries()) {
-    // Deriving and validating a batch's events is the closer's longest stretch of JavaScript
-    // (20-40 ms for 2,000 windows): it lets the requests that finished meanwhile be answered
-    // between slices, instead of stalling every delivery in flight in this process.
-    if (n > 0 && n % DERIVE_SLICE === 0) await new Promise((r) => setImmediate(r));
-    const current = contacts.get(w.contactId);
-    if (!current) throw new Error(`window ${w.windowId}: contact ${w.contactId} is missing`);
-    const after = contactView(current);
-    const timestamp = w.lastChangeAt.toISOString();
-    const windowSpan = trace?.window(w);
-    const derived = deriveEvents({
-      before: w.before,
-      after,
-      defaultGroupId: w.defaultGroupId ?? after.contactGroupId,
-      lastSeenLocationId: lastSeen.get(w.contactId),
-    });
-    derived.forEach((e, position) => {
-      const envelope = toEnvelope(e, newEventId(), timestamp);
-      // the published schemas validate what is emitted, not only what partners parse
-      const errors = eventErrors(envelope);
-      if (errors.length > 0) {
-        throw new Error(`window ${w.windowId} derived an invalid ${e.type}: ${errors.join('; ')}`);
-      }
-      const stored: StoredEvent = { envelope, windowId: w.windowId, position, contactId: w.contactId };
-      if (windowSpan) stored.traceparent = trace!.event(windowSpan, envelope);
-      events.push(stored);
-    });
-  }
-  const seqs = await insertEvents(tx, events);
-  const fanned = await fanOut(
-    tx,
-    events.map((e) => ({
-      seq: seqs.get(e.envelope.eventId)!,
-      envelope: e.envelope,
-      body: JSON.stringify(e.envelope),
-      windowId: e.windowId,
-      traceparent: e.traceparent,
-    })),
-    opts.handOff,
-  );
-  const handedOff = fanned.handedOff;
-  // the rest are for any worker to claim
-  if (fanned.deliveries > handedOff.reduce((n, c) => n + c.length, 0)) await tx.notify('deliveries');
-  await deleteWindows(
-    tx,
-    due.map((w) => w.contactId),
-  );
-  return {
-    windows: due.length,
-    events: events.length,
-    eventTypes: events.map((e) => e.envelope.eventType),
-    deliveries: fanned.deliveries,
-    handedOff,
-  };
 }

@@ -2,7 +2,7 @@ import type { CoalesceSettings } from '../config.js';
 import type { Contact } from '../domain/contact.js';
 import type { ContactGroupId } from '../domain/contact-groups.js';
 import { newEventId } from '../domain/ids.js';
-import { currentTraceparent } from '../tracing/context.js';
+import { currentTraceparent, tracingOn } from '../tracing/context.js';
 import type { Queryable } from './db.js';
 
 /** One committed change, as it opens or extends its contact's window. */
@@ -38,8 +38,8 @@ export async function touchWindows(
 ): Promise<void> {
   if (touches.length === 0) return;
   // Tracing: the write's trace context goes with its window (one branch when tracing is off)
-  const traceparent = currentTraceparent();
-  const traced = traceparent !== undefined || touches.some((t) => t.traceparent !== undefined);
+  const traced = tracingOn();
+  const traceparent = traced ? currentTraceparent() : undefined;
   await tx.query(traced ? TOUCH_TRACED : TOUCH, [
     touches.map((t) => t.contactId),
     touches.map(() => newEventId()),

@@ -85,6 +85,30 @@ async function heapUsed(base: string, adminToken: string): Promise<number> {
   return Number(m?.[1] ?? NaN);
 }
 
+/** The embedded engine's memory from /metrics: WebAssembly memory and PostgreSQL's contexts by name (MB). */
+async function engineMemory(
+  base: string,
+  adminToken: string,
+): Promise<{ wasm: number; contexts: Map<string, number> }> {
+  const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
+  const text = await res.text();
+  const wasm = Number(/^fpt_embedded_wasm_memory_bytes (\S+)$/m.exec(text)?.[1] ?? NaN);
+  const contexts = new Map<string, number>();
+  for (const m of text.matchAll(/^fpt_embedded_pg_memory_bytes\{context="([^"]*)"\} (\S+)$/gm))
+    contexts.set(m[1]!, Number(m[2]));
+  return { wasm: wasm / MB, contexts };
+}
+
+/** `total` of PostgreSQL's contexts and the largest few, as one line. */
+function describeContexts(contexts: Map<string, number>, top = 5): string {
+  const total = [...contexts.values()].reduce((a, b) => a + b, 0);
+  const largest = [...contexts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, bytes]) => `${name} ${(bytes / MB).toFixed(1)}`);
+  return `contexts ${(total / MB).toFixed(1)} MB (${largest.join(', ')})`;
+}
+
 /** Lines the receiver has appended to arrivals.jsonl, read on from where the last call stopped. */
 class ArrivalCounter {
   private offset = 0;
@@ -160,12 +184,22 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
     if (value > limit) ctx.fail(`${engine}: ${name} ${value} MB, over the target of ${limit} MB`);
   };
   const heap = async () => mb(await heapUsed(base, stack.adminToken));
+  /** the embedded engine's memory beside a figure, as a figure of its own */
+  const engineFigure = async (when: string) => {
+    if (engine !== 'pglite') return;
+    const e = await engineMemory(base, stack.adminToken);
+    figure(
+      `${when}: WebAssembly memory, PostgreSQL`,
+      `${e.wasm.toFixed(0)} MB, ${describeContexts(e.contexts)}`,
+    );
+  };
   try {
     const { tenant } = await setupTenant(ctx, stack);
     await sleep(5000);
     const idle = mb(rss.now());
     figure('idle after start: RSS / heap', `${idle} MB / ${await heap()} MB`);
     check('idle RSS', idle, target.idle);
+    await engineFigure('idle after start');
 
     // the burst: one import, every event delivered
     rss.mark();
@@ -201,6 +235,7 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
     check('burst peak RSS', burstPeak, target.burstPeak);
     await sleep(5000);
     figure('after the burst: RSS / heap', `${mb(rss.now())} MB / ${await heap()} MB`);
+    await engineFigure('after the burst');
 
     // the steady load
     rss.mark();
@@ -215,7 +250,15 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
       await sleep(start + minute * minuteMs - Date.now());
       const now = mb(rss.now());
       const h = await heap();
-      ctx.progress(`${engine}: steady minute ${minute}: RSS ${now} MB, heap ${h} MB; ${load.summary()}`);
+      const inside =
+        engine === 'pglite'
+          ? await engineMemory(base, stack.adminToken).then(
+              (e) => `; WebAssembly memory ${e.wasm.toFixed(0)} MB, ${describeContexts(e.contexts)}`,
+            )
+          : '';
+      ctx.progress(
+        `${engine}: steady minute ${minute}: RSS ${now} MB, heap ${h} MB${inside}; ${load.summary()}`,
+      );
       if (minute === 1) {
         figure(`steady ${o.rate} writes/s, first minute: peak RSS`, `${mb(rss.peakSince())} MB`);
         [firstMinute, firstMinuteHeap] = [now, h];
@@ -256,6 +299,7 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
       n = arrivals.count();
     }
     figure('after the load (settled): RSS / heap', `${mb(rss.now())} MB / ${await heap()} MB`);
+    await engineFigure('after the load');
   } finally {
     rss.stop();
     await stack.serve.stop();

@@ -35,6 +35,10 @@ and at the end are compared: what kind of object grew. Each figure is checked ag
   --wasm-optimize   start serve with FPT_EMBEDDED_WASM_OPTIMIZE=1 (V8 optimizes PGlite's code), to
                     compare its memory and the write rate it reaches with the default
 
+The growth over the steady load is checked twice: RSS at the end against RSS after the first
+minute (its heap snapshot taken), and the median RSS of the last minute against that of the
+second (one sample swings by tens of MB with the collector's cycle; a minute's median does not).
+
 The steady load sends at most 32 requests at a time: a service slower than --rate is measured at
 the rate it reached, which the results give (writes/s) beside the rate asked for. Every minute
 shows RSS, the V8 heap, and on the embedded engine its WebAssembly memory and PostgreSQL's
@@ -53,6 +57,8 @@ const mb = (bytes: number) => Math.round(bytes / MB);
 class RssSampler {
   private peak = 0;
   private timer: NodeJS.Timeout;
+  /** the samples since `newWindow` */
+  private window: number[] = [];
 
   constructor(private readonly pid: number) {
     this.timer = setInterval(() => this.sample(), 100);
@@ -65,7 +71,9 @@ class RssSampler {
 
   private sample(): void {
     try {
-      this.peak = Math.max(this.peak, this.now());
+      const now = this.now();
+      this.peak = Math.max(this.peak, now);
+      this.window.push(now);
     } catch {
       // the process is gone
     }
@@ -78,6 +86,16 @@ class RssSampler {
   peakSince(): number {
     this.sample();
     return this.peak;
+  }
+
+  /**
+   * The median of the samples since the last call, then starts a new window. (One sample swings by
+   * tens of MB with where V8's collector is in its cycle; a minute's median does not.)
+   */
+  newWindow(): number {
+    const sorted = this.window.sort((a, b) => a - b);
+    this.window = [];
+    return sorted.length === 0 ? this.now() : sorted[Math.floor(sorted.length / 2)]!;
   }
 
   stop(): void {
@@ -255,8 +273,12 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
     let firstMinuteHeap = 0;
     let snapshotAtMinute: string | undefined;
     const start = Date.now();
+    /** the median RSS of each minute (MB) */
+    const medians: number[] = [];
+    rss.newWindow();
     for (let minute = 1; minute <= o.minutes; minute++) {
       await sleep(start + minute * minuteMs - Date.now());
+      medians.push(mb(rss.newWindow()));
       const now = mb(rss.now());
       const h = await heap();
       const inside =
@@ -266,7 +288,7 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
             )
           : '';
       ctx.progress(
-        `${engine}: steady minute ${minute}: RSS ${now} MB, heap ${h} MB${inside}; ${load.summary()}`,
+        `${engine}: steady minute ${minute}: RSS ${now} MB (median of the minute ${medians.at(-1)} MB), heap ${h} MB${inside}; ${load.summary()}`,
       );
       if (minute === 1) {
         figure(`steady ${o.rate} writes/s, first minute: peak RSS`, `${mb(rss.peakSince())} MB`);
@@ -296,6 +318,15 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
     );
     if (o.minutes > 1)
       check('RSS at the end of the steady run', end, Math.round(firstMinute * target.steadyGrowth));
+    if (o.minutes > 2) {
+      // the second minute: after the first one's warm-up (and its heap snapshot's one-off growth)
+      const [second, last] = [medians[1]!, medians.at(-1)!];
+      figure(
+        'steady load: median RSS per minute',
+        `${medians.join(', ')} MB; last minute over the second: ${((100 * last) / second - 100).toFixed(1)}%`,
+      );
+      check('median RSS of the last minute', last, Math.round(second * target.steadyGrowth));
+    }
     if (snapshotAtMinute && snapshotAtEnd) {
       const [a, b] = [summarizeSnapshot(snapshotAtMinute), summarizeSnapshot(snapshotAtEnd)];
       figure(

@@ -31,7 +31,18 @@ and at the end are compared: what kind of object grew. Each figure is checked ag
   --minutes <n>     length of the steady load (default 10)
   --no-snapshots    skip the heap snapshots (each pauses the service for a few seconds, and the
                     first leaves it ~80 MB larger: the growth is then measured from after it)
-  --source          run the TypeScript source through tsx (adds the loader's ~75 MB) instead of dist/`;
+  --source          run the TypeScript source through tsx (adds the loader's ~75 MB) instead of dist/
+  --wasm-optimize   start serve with FPT_EMBEDDED_WASM_OPTIMIZE=1 (V8 optimizes PGlite's code), to
+                    compare its memory and the write rate it reaches with the default
+
+The growth over the steady load is checked twice: RSS at the end against RSS after the first
+minute (its heap snapshot taken), and the median RSS of the last minute against that of the
+second (one sample swings by tens of MB with the collector's cycle; a minute's median does not).
+
+The steady load sends at most 32 requests at a time: a service slower than --rate is measured at
+the rate it reached, which the results give (writes/s) beside the rate asked for. Every minute
+shows RSS, the V8 heap, and on the embedded engine its WebAssembly memory and PostgreSQL's
+memory contexts (from /metrics).`;
 
 /** MB of RSS; `steadyGrowth` is the end's RSS over the first minute's. */
 const TARGETS: Record<Engine, { idle: number; burstPeak: number; steadyGrowth: number }> = {
@@ -46,6 +57,8 @@ const mb = (bytes: number) => Math.round(bytes / MB);
 class RssSampler {
   private peak = 0;
   private timer: NodeJS.Timeout;
+  /** the samples since `newWindow` */
+  private window: number[] = [];
 
   constructor(private readonly pid: number) {
     this.timer = setInterval(() => this.sample(), 100);
@@ -58,7 +71,9 @@ class RssSampler {
 
   private sample(): void {
     try {
-      this.peak = Math.max(this.peak, this.now());
+      const now = this.now();
+      this.peak = Math.max(this.peak, now);
+      this.window.push(now);
     } catch {
       // the process is gone
     }
@@ -73,6 +88,16 @@ class RssSampler {
     return this.peak;
   }
 
+  /**
+   * The median of the samples since the last call, then starts a new window. (One sample swings by
+   * tens of MB with where V8's collector is in its cycle; a minute's median does not.)
+   */
+  newWindow(): number {
+    const sorted = this.window.sort((a, b) => a - b);
+    this.window = [];
+    return sorted.length === 0 ? this.now() : sorted[Math.floor(sorted.length / 2)]!;
+  }
+
   stop(): void {
     clearInterval(this.timer);
   }
@@ -83,6 +108,30 @@ async function heapUsed(base: string, adminToken: string): Promise<number> {
   const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
   const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(await res.text());
   return Number(m?.[1] ?? NaN);
+}
+
+/** The embedded engine's memory from /metrics: WebAssembly memory and PostgreSQL's contexts by name (MB). */
+async function engineMemory(
+  base: string,
+  adminToken: string,
+): Promise<{ wasm: number; contexts: Map<string, number> }> {
+  const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
+  const text = await res.text();
+  const wasm = Number(/^fpt_embedded_wasm_memory_bytes (\S+)$/m.exec(text)?.[1] ?? NaN);
+  const contexts = new Map<string, number>();
+  for (const m of text.matchAll(/^fpt_embedded_pg_memory_bytes\{context="([^"]*)"\} (\S+)$/gm))
+    contexts.set(m[1]!, Number(m[2]));
+  return { wasm: wasm / MB, contexts };
+}
+
+/** `total` of PostgreSQL's contexts and the largest few, as one line. */
+function describeContexts(contexts: Map<string, number>, top = 5): string {
+  const total = [...contexts.values()].reduce((a, b) => a + b, 0);
+  const largest = [...contexts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, bytes]) => `${name} ${(bytes / MB).toFixed(1)}`);
+  return `contexts ${(total / MB).toFixed(1)} MB (${largest.join(', ')})`;
 }
 
 /** Lines the receiver has appended to arrivals.jsonl, read on from where the last call stopped. */
@@ -136,6 +185,7 @@ interface RunOptions {
   minutes: number;
   snapshots: boolean;
   built: boolean;
+  wasmOptimize: boolean;
 }
 
 async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): Promise<void> {
@@ -149,6 +199,7 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
       FPT_COALESCE_QUIET_MS: '5000',
       FPT_COALESCE_MAX_MS: '10000',
       NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${ctx.dir}`,
+      ...(o.wasmOptimize ? { FPT_EMBEDDED_WASM_OPTIMIZE: '1' } : {}),
     },
   });
   const target = TARGETS[engine];
@@ -160,12 +211,22 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
     if (value > limit) ctx.fail(`${engine}: ${name} ${value} MB, over the target of ${limit} MB`);
   };
   const heap = async () => mb(await heapUsed(base, stack.adminToken));
+  /** the embedded engine's memory beside a figure, as a figure of its own */
+  const engineFigure = async (when: string) => {
+    if (engine !== 'pglite') return;
+    const e = await engineMemory(base, stack.adminToken);
+    figure(
+      `${when}: WebAssembly memory, PostgreSQL`,
+      `${e.wasm.toFixed(0)} MB, ${describeContexts(e.contexts)}`,
+    );
+  };
   try {
     const { tenant } = await setupTenant(ctx, stack);
     await sleep(5000);
     const idle = mb(rss.now());
     figure('idle after start: RSS / heap', `${idle} MB / ${await heap()} MB`);
     check('idle RSS', idle, target.idle);
+    await engineFigure('idle after start');
 
     // the burst: one import, every event delivered
     rss.mark();
@@ -201,6 +262,7 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
     check('burst peak RSS', burstPeak, target.burstPeak);
     await sleep(5000);
     figure('after the burst: RSS / heap', `${mb(rss.now())} MB / ${await heap()} MB`);
+    await engineFigure('after the burst');
 
     // the steady load
     rss.mark();
@@ -211,11 +273,23 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
     let firstMinuteHeap = 0;
     let snapshotAtMinute: string | undefined;
     const start = Date.now();
+    /** the median RSS of each minute (MB) */
+    const medians: number[] = [];
+    rss.newWindow();
     for (let minute = 1; minute <= o.minutes; minute++) {
       await sleep(start + minute * minuteMs - Date.now());
+      medians.push(mb(rss.newWindow()));
       const now = mb(rss.now());
       const h = await heap();
-      ctx.progress(`${engine}: steady minute ${minute}: RSS ${now} MB, heap ${h} MB; ${load.summary()}`);
+      const inside =
+        engine === 'pglite'
+          ? await engineMemory(base, stack.adminToken).then(
+              (e) => `; WebAssembly memory ${e.wasm.toFixed(0)} MB, ${describeContexts(e.contexts)}`,
+            )
+          : '';
+      ctx.progress(
+        `${engine}: steady minute ${minute}: RSS ${now} MB (median of the minute ${medians.at(-1)} MB), heap ${h} MB${inside}; ${load.summary()}`,
+      );
       if (minute === 1) {
         figure(`steady ${o.rate} writes/s, first minute: peak RSS`, `${mb(rss.peakSince())} MB`);
         [firstMinute, firstMinuteHeap] = [now, h];
@@ -231,6 +305,11 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
     }
     const end = mb(rss.now());
     const endHeap = await heap();
+    const achieved = load.stats.sent / ((Date.now() - start) / 1000);
+    figure(
+      'steady load: write rate reached',
+      `${achieved.toFixed(0)} writes/s of ${o.rate} asked${achieved < 0.9 * o.rate ? ' (NOT reached: the service was the limit)' : ''}`,
+    );
     const snapshotAtEnd = o.snapshots ? await heapSnapshot(ctx, stack.serve, 'at the end') : undefined;
     await load.stop();
     figure(
@@ -239,6 +318,15 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
     );
     if (o.minutes > 1)
       check('RSS at the end of the steady run', end, Math.round(firstMinute * target.steadyGrowth));
+    if (o.minutes > 2) {
+      // the second minute: after the first one's warm-up (and its heap snapshot's one-off growth)
+      const [second, last] = [medians[1]!, medians.at(-1)!];
+      figure(
+        'steady load: median RSS per minute',
+        `${medians.join(', ')} MB; last minute over the second: ${((100 * last) / second - 100).toFixed(1)}%`,
+      );
+      check('median RSS of the last minute', last, Math.round(second * target.steadyGrowth));
+    }
     if (snapshotAtMinute && snapshotAtEnd) {
       const [a, b] = [summarizeSnapshot(snapshotAtMinute), summarizeSnapshot(snapshotAtEnd)];
       figure(
@@ -256,6 +344,7 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
       n = arrivals.count();
     }
     figure('after the load (settled): RSS / heap', `${mb(rss.now())} MB / ${await heap()} MB`);
+    await engineFigure('after the load');
   } finally {
     rss.stop();
     await stack.serve.stop();
@@ -275,6 +364,7 @@ await runDrill(
       minutes: { type: 'string' },
       'no-snapshots': { type: 'boolean' },
       source: { type: 'boolean' },
+      'wasm-optimize': { type: 'boolean' },
     },
     timeLimitMs: (v) => (2 * Number(v.minutes ?? 10) + 20) * 60_000,
   },
@@ -286,6 +376,7 @@ await runDrill(
       minutes: count('minutes', ctx.values.minutes, 10),
       snapshots: ctx.values['no-snapshots'] !== true,
       built: ctx.values.source !== true,
+      wasmOptimize: ctx.values['wasm-optimize'] === true,
     };
     if (o.built) {
       ctx.progress('building dist/ (npm run build)');

@@ -8,15 +8,14 @@
  *
  * test/unit/sdk-api.test.ts fails when the committed file differs from what this renders.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
-import prettier from 'prettier';
 import { operatorKeyFromToken } from '../src/api/auth.js';
 import { buildApi } from '../src/api/server.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import type { Db } from '../src/store/db.js';
+import { formatAs, writeOrCheck } from './generated-file.js';
 
 export const GENERATED_API_PATH = fileURLToPath(new URL('../sdk/src/api.generated.ts', import.meta.url));
 
@@ -79,18 +78,13 @@ export async function renderSdkApi(): Promise<string> {
 /* eslint-disable */
 
 ${astToString(ast)}`;
-  const options = await prettier.resolveConfig(GENERATED_API_PATH);
-  return prettier.format(source, { ...options, filepath: GENERATED_API_PATH });
+  return formatAs(GENERATED_API_PATH, source);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const text = await renderSdkApi();
-  if (process.argv.includes('--check')) {
-    const stale = readFileSync(GENERATED_API_PATH, 'utf8') !== text;
-    process.stdout.write(stale ? `${GENERATED_API_PATH} is stale\n` : `${GENERATED_API_PATH} is current\n`);
-    process.exitCode = stale ? 1 : 0;
-  } else {
-    writeFileSync(GENERATED_API_PATH, text);
-    process.stdout.write(`wrote ${GENERATED_API_PATH}\n`);
-  }
+  await writeOrCheck(
+    GENERATED_API_PATH,
+    renderSdkApi,
+    "Writes sdk/src/api.generated.ts, the SDK's types of the REST API, from the service's OpenAPI document.",
+  );
 }

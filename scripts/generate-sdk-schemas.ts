@@ -8,11 +8,10 @@
  *
  * test/unit/sdk-schemas.test.ts fails when the committed file differs from what this renders.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import prettier from 'prettier';
 import { CONTACT_GROUPS } from '../src/domain/contact-groups.js';
 import { API_VERSION, EVENT_CATALOG, EVENT_SCHEMAS, EVENT_TYPES } from '../src/domain/events.js';
+import { formatAs, writeOrCheck } from './generated-file.js';
 
 export const GENERATED_PATH = fileURLToPath(new URL('../sdk/src/schemas.generated.ts', import.meta.url));
 
@@ -44,18 +43,13 @@ export const EVENT_SCHEMAS = ${json(EVENT_SCHEMAS)} as const;
 /** A valid example envelope of each event type, as in the published catalog. */
 export const EVENT_EXAMPLES = ${json(examples)} as const;
 `;
-  const options = await prettier.resolveConfig(GENERATED_PATH);
-  return prettier.format(source, { ...options, filepath: GENERATED_PATH });
+  return formatAs(GENERATED_PATH, source);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const text = await renderSdkSchemas();
-  if (process.argv.includes('--check')) {
-    const stale = readFileSync(GENERATED_PATH, 'utf8') !== text;
-    process.stdout.write(stale ? `${GENERATED_PATH} is stale\n` : `${GENERATED_PATH} is current\n`);
-    process.exitCode = stale ? 1 : 0;
-  } else {
-    writeFileSync(GENERATED_PATH, text);
-    process.stdout.write(`wrote ${GENERATED_PATH}\n`);
-  }
+  await writeOrCheck(
+    GENERATED_PATH,
+    renderSdkSchemas,
+    "Writes sdk/src/schemas.generated.ts, the SDK's event schemas, from src/domain/events.ts and src/domain/contact-groups.ts.",
+  );
 }

@@ -175,6 +175,36 @@ export class Metrics {
     });
   }
 
+  /**
+   * The embedded engine's memory at each scrape: its WebAssembly memory (which never shrinks) and
+   * what PostgreSQL has allocated inside it, by memory context name (a set fixed by PostgreSQL's
+   * code), so that growth can be told apart: caches, plans, buffers, or the allocator's free space.
+   */
+  watchEmbeddedEngine(db: Db & { wasmMemoryBytes(): number }): void {
+    const registers = [this.registry];
+    const wasm = new Gauge({
+      name: 'fpt_embedded_wasm_memory_bytes',
+      help: "The embedded engine's WebAssembly memory (PostgreSQL's whole heap; it never shrinks)",
+      registers,
+    });
+    const contexts = new Gauge({
+      name: 'fpt_embedded_pg_memory_bytes',
+      help: "Bytes PostgreSQL's memory contexts hold inside the embedded engine, by context name",
+      labelNames: ['context'],
+      registers,
+    });
+    this.updaters.push(async () => {
+      wasm.set(db.wasmMemoryBytes());
+      contexts.reset();
+      try {
+        const { rows } = await db.query<{ name: string; bytes: number }>(PG_MEMORY_CONTEXTS);
+        for (const r of rows) contexts.set({ context: r.name }, r.bytes);
+      } catch {
+        // the store's own gauge (fpt_store_up) tells that it could not be read
+      }
+    });
+  }
+
   /** The Prometheus text of every metric, with the watched figures read now. */
   async text(): Promise<string> {
     await Promise.all(this.updaters.map((u) => u()));
@@ -208,3 +238,7 @@ const STORE_FIGURES = `SELECT
   (SELECT count(*) FROM contact_windows)::int AS windows,
   (SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*)::int AS n FROM subscriptions GROUP BY status) s) AS subscriptions,
   (SELECT count(*) FROM delivery_workers)::int AS workers`;
+
+/** PostgreSQL's memory contexts of the embedded engine's one backend, summed by name. */
+const PG_MEMORY_CONTEXTS = `SELECT name, sum(total_bytes)::float8 AS bytes
+  FROM pg_backend_memory_contexts GROUP BY name`;

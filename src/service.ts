@@ -11,6 +11,7 @@ import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { DataDirInUse } from './store/data-dir-lock.js';
 import { openDb } from './store/open.js';
+import { PgliteDb } from './store/pglite.js';
 import { ensureGeneratedAdminKey } from './store/settings.js';
 import { withSecretsSealing } from './secrets-at-rest.js';
 import { startTracing, type Tracing } from './tracing/start.js';
@@ -225,10 +226,11 @@ function boundAddress(app: FastifyInstance): string | undefined {
 
 const hostPart = (address: string) => (address.includes(':') ? `[${address}]` : address);
 
-/** This process's metrics, with the store's figures read at each scrape. */
+/** This process's metrics, with the store's figures (and the embedded engine's memory) read at each scrape. */
 function processMetrics(db: Db): Metrics {
   const metrics = new Metrics();
   metrics.watchStore(db);
+  if (db instanceof PgliteDb) metrics.watchEmbeddedEngine(db);
   return metrics;
 }
 

@@ -53,6 +53,21 @@ export class Capacity {
     rate.hit(performance.now());
   }
 
+  /** Subscriptions whose pace this worker has measured. */
+  measured(): IterableIterator<string> {
+    return this.rates.keys();
+  }
+
+  /** When a chain of the subscription last completed (performance.now()), if it is measured. */
+  lastCompletedAt(sub: string): number | undefined {
+    return this.rates.get(sub)?.lastHitAt;
+  }
+
+  /** Drops the subscription's measured pace: it is learned again if it has work again. */
+  forget(sub: string): boolean {
+    return this.rates.delete(sub);
+  }
+
   /** Subscriptions this worker holds chains of or has measured. */
   known(): string[] {
     return [...new Set([...this.scheduler.subscriptions(), ...this.rates.keys()])];

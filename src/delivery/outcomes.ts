@@ -50,6 +50,16 @@ export class OutcomeBatcher {
     private readonly written: () => void,
   ) {}
 
+  /** Subscriptions whose last success this worker remembers noting. */
+  noted(): IterableIterator<string> {
+    return this.successNotedAt.keys();
+  }
+
+  /** Forgets when the subscription's success was last noted (its next success is written). */
+  forget(subscriptionId: string): boolean {
+    return this.successNotedAt.delete(subscriptionId);
+  }
+
   /** An attempt's outcome, and the links behind it given back unsent when it failed. */
   record(done: Completion, released: readonly Release[] = []): void {
     this.outcomes.push(done);

@@ -6,14 +6,19 @@
 export class RateMeter {
   private n = 0;
 
-  constructor(private since = performance.now()) {}
+  constructor(private since = performance.now()) {
+    this.lastHitAt = since;
+  }
 
   /** undefined until a first second has been measured */
   private best: number | undefined;
+  /** when the last hit was counted (the clock of `hit`) */
+  lastHitAt: number;
 
   hit(now: number): void {
     this.roll(now);
     this.n++;
+    this.lastHitAt = now;
   }
 
   /** The pace shown, or undefined while the first second is still being measured. */

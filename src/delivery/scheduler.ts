@@ -90,6 +90,16 @@ export class FairScheduler<T> {
     return this.caps.has(subscriptionId);
   }
 
+  /** Subscriptions whose cap is below the configured one. */
+  throttled(): IterableIterator<string> {
+    return this.caps.keys();
+  }
+
+  /** Drops the subscription's adapted cap (it has the full cap again); nothing it holds changes. */
+  forgetCap(subscriptionId: string): boolean {
+    return this.caps.delete(subscriptionId);
+  }
+
   /** Items of one subscription in flight and waiting. */
   heldBy(subscriptionId: string): number {
     const s = this.subs.get(subscriptionId);

@@ -10,6 +10,7 @@ import { releaseAllLeases } from '../store/deliveries/release.js';
 import type { Metrics } from '../metrics.js';
 import { completionOf, deliveryHeaders } from './attempt.js';
 import { Capacity } from './capacity.js';
+import { FORGET_EVERY_MS, FORGET_IDLE_MS, forgetSubscriptions } from './forgetting.js';
 import { chooseHandOff } from './hand-off.js';
 import { Liveness } from './liveness.js';
 import { OutcomeBatcher } from './outcomes.js';
@@ -35,6 +36,14 @@ const MAX_QUEUE_WAIT_MS = 30_000;
  * process, and a new process releases them all at start.
  */
 const ALONE_LEASE_MS = 7 * 24 * 3_600_000;
+
+/** What a worker keeps per subscription (see `DeliveryWorker.remembered`). */
+export interface Remembered {
+  paces: string[];
+  caps: string[];
+  successes: string[];
+  holding: string[];
+}
 
 interface Queued {
   chain: ClaimedDelivery[];
@@ -72,6 +81,8 @@ export class DeliveryWorker {
   private stopped: Promise<void> | undefined;
   private readonly liveness: Liveness;
   private readonly outcomes: OutcomeBatcher;
+  private readonly forgetIdleMs: number;
+  private forgetTimer: NodeJS.Timeout | undefined;
 
   private readonly sender: HttpSender;
   private readonly metrics: Metrics | undefined;
@@ -82,13 +93,19 @@ export class DeliveryWorker {
     private readonly db: Db,
     private readonly s: DeliverySettings,
     private readonly log: Logger,
-    opts: { sender?: HttpSender; metrics?: Metrics } = {},
+    opts: {
+      sender?: HttpSender;
+      metrics?: Metrics;
+      /** how long a subscription may go without work before its state is forgotten (see `forgetNow`) */
+      forgetIdleMs?: number;
+    } = {},
   ) {
     this.loop = new WorkLoop({ name: 'delivery', log, idleMs: 30_000, step: () => this.step() });
     this.alone = db.engine === 'pglite';
     this.sender =
       opts.sender ?? new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls, log });
     this.metrics = opts.metrics;
+    this.forgetIdleMs = opts.forgetIdleMs ?? FORGET_IDLE_MS;
     this.secrets = s.secretsKeys ? new SecretBox(s.secretsKeys) : undefined;
     this.scheduler = new FairScheduler({
       concurrency: s.concurrency,
@@ -135,6 +152,30 @@ export class DeliveryWorker {
     return this.liveness.heartbeatNow();
   }
 
+  /**
+   * What this worker keeps per subscription, by subscription id: measured paces, adapted caps,
+   * noted successes, and chains held (queued or in flight). For tests and the memory bench.
+   */
+  remembered(): Remembered {
+    const ids = (it: Iterable<string>) => [...it].sort();
+    return {
+      paces: ids(this.capacity.measured()),
+      caps: ids(this.scheduler.throttled()),
+      successes: ids(this.outcomes.noted()),
+      holding: ids(this.scheduler.subscriptions()),
+    };
+  }
+
+  /**
+   * Forgets what this worker keeps for subscriptions that are gone, disabled or paused, or idle
+   * too long (see `forgetting.ts`); runs every few minutes, and tests call it directly. Answers
+   * how many subscriptions were forgotten.
+   */
+  forgetNow(): Promise<number> {
+    const state = { capacity: this.capacity, scheduler: this.scheduler, outcomes: this.outcomes };
+    return forgetSubscriptions(this.db, state, this.forgetIdleMs);
+  }
+
   /** Gives every chain waiting in the local queue back to the queue table unsent. */
   private releaseQueued(): void {
     for (const q of this.scheduler.drain()) this.release(q.chain);
@@ -156,6 +197,12 @@ export class DeliveryWorker {
     }
     this.unlisten = await this.db.listen('deliveries', () => this.wake());
     this.loop.start();
+    this.forgetTimer = setInterval(() => {
+      this.forgetNow().catch((err: unknown) =>
+        this.log.warn({ err }, 'could not read which subscriptions to forget; trying again later'),
+      );
+    }, FORGET_EVERY_MS);
+    this.forgetTimer.unref();
   }
 
   /**
@@ -170,6 +217,7 @@ export class DeliveryWorker {
 
   private async shutDown(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.forgetTimer);
     await this.unlisten?.();
     await this.loop.stop();
     this.releaseQueued();

@@ -239,6 +239,16 @@ export class PgliteDb implements Db {
     await this.query('SELECT 1');
   }
 
+  /**
+   * Bytes of the engine's WebAssembly memory: PostgreSQL's whole C heap (buffers, caches, every
+   * memory context) lives in it. It grows when PostgreSQL asks for more and never shrinks.
+   */
+  wasmMemoryBytes(): number {
+    // PGlite keeps its Emscripten module in a protected field; its heap view is the memory's size
+    const mod = (this.eng.pg as unknown as { mod?: { HEAPU8?: Uint8Array } }).mod;
+    return mod?.HEAPU8?.byteLength ?? Number.NaN;
+  }
+
   async close(): Promise<void> {
     if (this.ownsEngine) await this.eng.close();
   }

@@ -6,6 +6,15 @@ import { createInterface } from 'node:readline';
 // The CLI runs from its TypeScript source through tsx, exactly as the built one runs from dist/.
 export const CLI = ['--import', 'tsx', 'src/cli.ts'];
 
+/**
+ * The bound of a test that starts Node processes. Each waits on conditions (a line printed, an
+ * answer, the exit), never on time, but a process's start through tsx takes 1–2 s on a quiet
+ * machine and 5–10 s (a store's start 20 s) on a loaded one: the 30 s default timed such tests out
+ * on a shared machine while nothing was wrong. Four times the default leaves room for that and
+ * still ends a test that really hangs.
+ */
+export const PROCESS_TEST_TIMEOUT_MS = 120_000;
+
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -48,15 +57,27 @@ export class RunningCli {
     return new RunningCli(spawn(process.execPath, [...CLI, ...args], { env }));
   }
 
-  /** The first line (so far or to come) that matches; fails if the process ends first. */
-  lineMatching(pattern: RegExp): Promise<RegExpExecArray> {
+  /**
+   * The first line (so far or to come) that matches; fails if the process ends first, or prints no
+   * such line within `withinMs` (with what it printed, rather than the test's bare timeout).
+   */
+  lineMatching(pattern: RegExp, withinMs = PROCESS_TEST_TIMEOUT_MS / 2): Promise<RegExpExecArray> {
     return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(`no line matching ${pattern} within ${withinMs} ms; output:\n${this.lines.join('\n')}`),
+        );
+      }, withinMs);
       const check = () => {
         for (const l of this.lines) {
           const m = pattern.exec(l);
-          if (m) return resolve(m);
+          if (m) {
+            clearTimeout(timer);
+            return resolve(m);
+          }
         }
         if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          clearTimeout(timer);
           return reject(new Error(`exited before printing ${pattern}; output:\n${this.lines.join('\n')}`));
         }
         this.waiters.push(check);

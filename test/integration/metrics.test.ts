@@ -7,6 +7,8 @@ import { apiTest, createTestApi, testConfig, type TestApi } from '../helpers/api
 import { deliverySettings } from '../helpers/delivery.js';
 import { closeAllWindows, waitFor } from '../helpers/events.js';
 import { Receiver } from '../helpers/receiver.js';
+import { engine } from '../helpers/db.js';
+import type { PgliteDb } from '../../src/store/pglite.js';
 
 const METRICS_TOKEN = 'prometheus-scrape-token-0123';
 
@@ -140,4 +142,17 @@ describe('/metrics', () => {
     expect(sample(text, 'fpt_delivery_lag_seconds')).toBeGreaterThanOrEqual(3600);
     expect(sample(text, 'fpt_windows_open')).toBe(0);
   });
+
+  test.runIf(engine === 'pglite')(
+    "the embedded engine's memory: its WebAssembly memory and PostgreSQL's memory contexts by name",
+    async ({ db }) => {
+      const metrics = new Metrics();
+      metrics.watchEmbeddedEngine(db as PgliteDb);
+      const text = await metrics.text();
+      // PGlite's module asks for 128 MB at start (2,048 pages of 64 kB)
+      expect(sample(text, 'fpt_embedded_wasm_memory_bytes')).toBeGreaterThanOrEqual(128 * 1024 * 1024);
+      expect(sample(text, 'fpt_embedded_pg_memory_bytes{context="TopMemoryContext"}')).toBeGreaterThan(0);
+      expect(sample(text, 'fpt_embedded_pg_memory_bytes{context="CacheMemoryContext"}')).toBeGreaterThan(0);
+    },
+  );
 });

@@ -4,6 +4,7 @@ import { describe, expect } from 'vitest';
 import { createTestApi, createTenant, testConfig } from '../helpers/api.js';
 import { dbTest as test, engine } from '../helpers/db.js';
 import { allEvents, waitFor } from '../helpers/events.js';
+import { PROCESS_TEST_TIMEOUT_MS } from '../helpers/cli.js';
 
 /** A real `fpt-events worker` process on the test's schema; resolves once it reports running. */
 function startWorker(databaseUrl: string): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
@@ -26,7 +27,7 @@ function startWorker(databaseUrl: string): Promise<{ child: ChildProcess; exited
   });
 }
 
-describe('several processes on one PostgreSQL', () => {
+describe('several processes on one PostgreSQL', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   test.runIf(engine === 'postgres')(
     'two worker processes close every window exactly once, and stop cleanly on SIGTERM',
     async ({ testDb }) => {

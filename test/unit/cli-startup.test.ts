@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { freePort, runCli } from '../helpers/cli.js';
+import { freePort, PROCESS_TEST_TIMEOUT_MS, runCli } from '../helpers/cli.js';
 
 /** Runs a command in a folder of its own, on the embedded store there unless `env` says otherwise. */
 async function inTempDir(args: string[], over: NodeJS.ProcessEnv) {
@@ -17,7 +17,7 @@ async function inTempDir(args: string[], over: NodeJS.ProcessEnv) {
 }
 
 // Each is one line on stderr, "fpt-events: …", never a stack trace.
-describe('startup and command failures are one line', () => {
+describe('startup and command failures are one line', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   test('a database that cannot be reached: exit 4, naming the server, without credentials', async () => {
     const port = await freePort();
     const res = await inTempDir(['migrate'], {

@@ -1,13 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, test } from 'vitest';
-
-// The CLI runs from its TypeScript source through tsx, exactly as the built one runs from dist/.
-const CLI = ['--import', 'tsx', 'src/cli.ts'];
+import { CLI, PROCESS_TEST_TIMEOUT_MS, runCli } from '../helpers/cli.js';
 
 /** A folder of its own for the test (removed at the end) and an environment on the embedded store there. */
 function embeddedEnv(over: NodeJS.ProcessEnv = {}): { dir: string; env: NodeJS.ProcessEnv } {
@@ -48,7 +46,7 @@ async function startCommand(command: string, env: NodeJS.ProcessEnv, ready: stri
   return { child, exited, lines, entry, stderr };
 }
 
-describe('the fpt-events command', () => {
+describe('the fpt-events command', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   test.each([
     [[], 'Exit status', 'FPT_COALESCE_QUIET_MS'],
     [['serve'], 'DATABASE_URL', 'FPT_API_KEY'],
@@ -67,9 +65,9 @@ describe('the fpt-events command', () => {
     [['events', 'tail'], 'FPT_API_KEY', 'FPT_WEBHOOK_SECRET'],
   ])(
     '%j --help explains itself, with its exit statuses and only the environment it reads',
-    (args, reads, not) => {
-      const res = spawnSync(process.execPath, [...CLI, ...args, '--help'], { encoding: 'utf8' });
-      expect(res.status).toBe(0);
+    async (args, reads, not) => {
+      const res = await runCli([...args, '--help']);
+      expect(res.code).toBe(0);
       expect(res.stdout).toContain('Usage: fpt-events');
       expect(res.stdout).toContain('Exit status');
       expect(res.stdout).toContain(reads);
@@ -77,12 +75,9 @@ describe('the fpt-events command', () => {
     },
   );
 
-  test('a bad setting is a clear configuration error', () => {
-    const res = spawnSync(process.execPath, [...CLI, 'migrate'], {
-      encoding: 'utf8',
-      env: { ...process.env, DATABASE_URL: 'mysql://nope' },
-    });
-    expect(res.status).toBe(2);
+  test('a bad setting is a clear configuration error', async () => {
+    const res = await runCli(['migrate'], { ...process.env, DATABASE_URL: 'mysql://nope' });
+    expect(res.code).toBe(2);
     expect(res.stderr).toContain('DATABASE_URL must be a postgres://');
   });
 
@@ -112,32 +107,32 @@ describe('the fpt-events command', () => {
     const { dir, env } = embeddedEnv({ PORT: '0', FPT_ADMIN_TOKEN: 'test-operator-key-0123456789' });
     try {
       const { child, exited } = await startCommand('serve', env, 'fpt-events is serving');
-      const second = spawnSync(process.execPath, [...CLI, 'migrate'], { encoding: 'utf8', env });
-      expect(second.status).toBe(2);
+      const second = await runCli(['migrate'], env);
+      expect(second.code).toBe(2);
       expect(second.stderr).toContain(`is in use by process ${child.pid}`);
       expect(second.stderr).toContain('DATABASE_URL');
       // killed, it cannot give the folder back: the next process finds its lock stale and opens it
       child.kill('SIGKILL');
       await exited;
-      const after = spawnSync(process.execPath, [...CLI, 'migrate'], { encoding: 'utf8', env });
+      const after = await runCli(['migrate'], env);
       expect(after.stderr).toBe('');
-      expect(after.status).toBe(0);
+      expect(after.code).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  test('reset-operator-key prints a new key alone, and refuses when the key is FPT_ADMIN_TOKEN', () => {
+  test('reset-operator-key prints a new key alone, and refuses when the key is FPT_ADMIN_TOKEN', async () => {
     const { dir, env } = embeddedEnv({ FPT_ADMIN_TOKEN: undefined });
     try {
-      const reset = spawnSync(process.execPath, [...CLI, 'reset-operator-key'], { encoding: 'utf8', env });
-      expect(reset.status).toBe(0);
+      const reset = await runCli(['reset-operator-key'], env);
+      expect(reset.code).toBe(0);
       expect(reset.stdout).toMatch(/^fpt_admin_[A-Za-z0-9_-]{43}\n$/);
-      const fixed = spawnSync(process.execPath, [...CLI, 'reset-operator-key'], {
-        encoding: 'utf8',
-        env: { ...env, FPT_ADMIN_TOKEN: 'test-operator-key-0123456789' },
+      const fixed = await runCli(['reset-operator-key'], {
+        ...env,
+        FPT_ADMIN_TOKEN: 'test-operator-key-0123456789',
       });
-      expect(fixed.status).toBe(2);
+      expect(fixed.code).toBe(2);
       expect(fixed.stderr).toContain('FPT_ADMIN_TOKEN');
       expect(fixed.stdout).toBe('');
     } finally {
@@ -145,25 +140,22 @@ describe('the fpt-events command', () => {
     }
   });
 
-  test('seal-secrets needs FPT_SECRETS_KEY with PostgreSQL (the embedded store has its own key), and reports what it sealed', () => {
+  test('seal-secrets needs FPT_SECRETS_KEY with PostgreSQL (the embedded store has its own key), and reports what it sealed', async () => {
     const { dir, env } = embeddedEnv({ FPT_SECRETS_KEY: undefined, LOG_LEVEL: 'silent' });
     try {
-      const onPostgres = spawnSync(process.execPath, [...CLI, 'seal-secrets'], {
-        encoding: 'utf8',
-        env: { ...env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' },
+      const onPostgres = await runCli(['seal-secrets'], {
+        ...env,
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none',
       });
-      expect(onPostgres.status).toBe(2);
+      expect(onPostgres.code).toBe(2);
       expect(onPostgres.stderr).toContain('seal-secrets needs FPT_SECRETS_KEY');
-      const embedded = spawnSync(process.execPath, [...CLI, 'seal-secrets'], { encoding: 'utf8', env });
+      const embedded = await runCli(['seal-secrets'], env);
       expect(embedded.stdout).toBe('sealed 0 signing secrets\n');
-      expect(embedded.status).toBe(0);
+      expect(embedded.code).toBe(0);
       const key = randomBytes(32).toString('base64');
-      const sealed = spawnSync(process.execPath, [...CLI, 'seal-secrets'], {
-        encoding: 'utf8',
-        env: { ...env, FPT_SECRETS_KEY: key, LOG_LEVEL: 'silent' },
-      });
+      const sealed = await runCli(['seal-secrets'], { ...env, FPT_SECRETS_KEY: key, LOG_LEVEL: 'silent' });
       expect(sealed.stdout).toBe('sealed 0 signing secrets\n');
-      expect(sealed.status).toBe(0);
+      expect(sealed.code).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,23 +1,22 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, expect, test } from 'vitest';
+import { CLI, PROCESS_TEST_TIMEOUT_MS, runCli } from '../helpers/cli.js';
 import { signatureHeaders } from '../../src/delivery/signing.js';
 
-const CLI = ['--import', 'tsx', 'src/cli.ts'];
-
-describe('fpt-events listen (as a process)', () => {
-  test('--help explains itself', () => {
-    const res = spawnSync(process.execPath, [...CLI, 'listen', '--help'], { encoding: 'utf8' });
-    expect(res.status).toBe(0);
+describe('fpt-events listen (as a process)', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+  test('--help explains itself', async () => {
+    const res = await runCli(['listen', '--help']);
+    expect(res.code).toBe(0);
     expect(res.stdout).toContain('Usage: fpt-events listen');
     expect(res.stdout).toContain('FPT_WEBHOOK_SECRET');
   });
 
-  test('without a secret it is a configuration error', () => {
+  test('without a secret it is a configuration error', async () => {
     const env = { ...process.env };
     delete env.FPT_WEBHOOK_SECRET;
-    const res = spawnSync(process.execPath, [...CLI, 'listen'], { encoding: 'utf8', env });
-    expect(res.status).toBe(2);
+    const res = await runCli(['listen'], env);
+    expect(res.code).toBe(2);
     expect(res.stderr).toContain('--secret');
   });
 

@@ -46,8 +46,19 @@ const program = new Command('data-scale')
   )
   .option('--contacts <n>', 'contacts written for the throughput run (3 events each)', '10000')
   .option('--keep', 'keep both databases afterwards (default: dropped)')
+  .option(
+    '--fill-only',
+    'create and fill both databases, keep them, and stop (no timing: run it outside the bench lock)',
+  )
+  .option('--reuse', 'time the databases a --fill-only run left (no fill)')
   .parse();
-const opts = program.opts<{ scale: string; contacts: string; keep?: boolean }>();
+const opts = program.opts<{
+  scale: string;
+  contacts: string;
+  keep?: boolean;
+  fillOnly?: boolean;
+  reuse?: boolean;
+}>();
 const SCALE = Number(opts.scale);
 const CONTACTS = Number(opts.contacts);
 if (!(SCALE > 0 && SCALE <= 2) || !(CONTACTS > 0)) program.error('--scale must be in (0, 2], --contacts > 0');
@@ -215,6 +226,28 @@ async function measure(label: string, db: Db, bigSubscription: string, receiver:
   return { ms: r, deliveriesPerSecond: rate(CONTACTS * 3, ms) };
 }
 
+/** The first organization-wide subscription the fill made: a quarter of the deliveries. */
+async function bigSubscriptionOf(db: Db): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM subscriptions WHERE location_id IS NULL AND description = 'data-scale bench'
+     ORDER BY created_at, id LIMIT 1`,
+  );
+  return rows[0]!.id;
+}
+
+/** Rows per filled table and the database's size. */
+async function describeFill(db: Db) {
+  const { rows } = await db.query<{ t: string; n: number }>(
+    `SELECT relname AS t, reltuples::float8 AS n FROM pg_class
+     WHERE relnamespace = current_schema()::regnamespace
+       AND relname IN ('contacts', 'contact_history', 'events', 'deliveries', 'delivery_attempts')`,
+  );
+  const { rows: size } = await db.query<{ size: string }>(
+    `SELECT pg_size_pretty(pg_database_size(current_database())) AS size`,
+  );
+  return { ...Object.fromEntries(rows.map((r) => [r.t, Math.round(r.n)])), size: size[0]!.size };
+}
+
 const fmt = (t: { first: number; median: number; pages?: number }) =>
   `${t.median.toFixed(1)} (first ${t.first.toFixed(1)})${t.pages === undefined ? '' : `, ${t.pages} pages`}`;
 
@@ -222,35 +255,53 @@ const receiver = await ReceiverProcess.start();
 const dbs: Db[] = [];
 try {
   const load0 = (await import('node:os')).loadavg();
-  const empty = await freshDatabase('fpt_scale_empty');
-  const filled = await freshDatabase('fpt_scale_filled');
-  dbs.push(empty, filled);
-  progress(`filling at scale ${SCALE}`);
-  const f: Filled = await fillDatabase(filled, SCALE);
-  // the empty database gets the same tenants and subscriptions, without history
-  const e: Filled = await fillDatabase(empty, 0);
-  const onEmpty = await measure('empty', empty, e.bigSubscription, receiver);
-  const onFilled = await measure('filled', filled, f.bigSubscription, receiver);
-  const load1 = (await import('node:os')).loadavg();
-  console.log(`# data-scale bench: ${machine()}; scale ${SCALE}; ${CONTACTS} contacts for throughput`);
-  console.log(`filled: ${JSON.stringify(f.counts)}, ${f.size}, in ${f.minutes.toFixed(1)} min`);
-  console.log(
-    `load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')}`,
-  );
-  console.log('| what (ms: median, first run; pages touched) | empty | filled | filled ÷ empty (median) |');
-  console.log('|---|---|---|---|');
-  for (const key of Object.keys(onEmpty.ms)) {
-    const a = onEmpty.ms[key]!;
-    const b = onFilled.ms[key]!;
-    console.log(`| ${key} | ${fmt(a)} | ${fmt(b)} | ${(b.median / a.median).toFixed(2)} |`);
+  let empty: Db;
+  let filled: Db;
+  let fill: string;
+  if (opts.reuse) {
+    empty = new PostgresDb({ connectionString: urlOf('fpt_scale_empty'), maxConnections: 8 });
+    filled = new PostgresDb({ connectionString: urlOf('fpt_scale_filled'), maxConnections: 8 });
+    dbs.push(empty, filled);
+    fill = `reused: ${JSON.stringify(await describeFill(filled))}`;
+  } else {
+    empty = await freshDatabase('fpt_scale_empty');
+    filled = await freshDatabase('fpt_scale_filled');
+    dbs.push(empty, filled);
+    progress(`filling at scale ${SCALE}`);
+    const f: Filled = await fillDatabase(filled, SCALE);
+    // the empty database gets the same tenants and subscriptions, without history
+    await fillDatabase(empty, 0);
+    fill = `${JSON.stringify(f.counts)}, ${f.size}, in ${f.minutes.toFixed(1)} min`;
   }
-  console.log(
-    `| deliveries/s (${CONTACTS * 3} events) | ${onEmpty.deliveriesPerSecond} | ${onFilled.deliveriesPerSecond} | ${(onFilled.deliveriesPerSecond / onEmpty.deliveriesPerSecond).toFixed(2)} |`,
-  );
+  if (opts.fillOnly) {
+    console.log(`filled: ${fill}`);
+    process.exitCode = 0;
+  } else {
+    const e = { bigSubscription: await bigSubscriptionOf(empty) };
+    const f = { bigSubscription: await bigSubscriptionOf(filled) };
+    const onEmpty = await measure('empty', empty, e.bigSubscription, receiver);
+    const onFilled = await measure('filled', filled, f.bigSubscription, receiver);
+    const load1 = (await import('node:os')).loadavg();
+    console.log(`# data-scale bench: ${machine()}; scale ${SCALE}; ${CONTACTS} contacts for throughput`);
+    console.log(`filled: ${fill}`);
+    console.log(
+      `load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')}`,
+    );
+    console.log('| what (ms: median, first run; pages touched) | empty | filled | filled ÷ empty (median) |');
+    console.log('|---|---|---|---|');
+    for (const key of Object.keys(onEmpty.ms)) {
+      const a = onEmpty.ms[key]!;
+      const b = onFilled.ms[key]!;
+      console.log(`| ${key} | ${fmt(a)} | ${fmt(b)} | ${(b.median / a.median).toFixed(2)} |`);
+    }
+    console.log(
+      `| deliveries/s (${CONTACTS * 3} events) | ${onEmpty.deliveriesPerSecond} | ${onFilled.deliveriesPerSecond} | ${(onFilled.deliveriesPerSecond / onEmpty.deliveriesPerSecond).toFixed(2)} |`,
+    );
+  }
 } finally {
   await receiver.stop();
   for (const db of dbs) await db.close();
-  if (!opts.keep) {
+  if (!opts.keep && !opts.fillOnly) {
     await admin.query('DROP DATABASE IF EXISTS fpt_scale_empty');
     await admin.query('DROP DATABASE IF EXISTS fpt_scale_filled');
   }

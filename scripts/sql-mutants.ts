@@ -39,7 +39,7 @@ export interface SqlMutant {
 const CLAIM = 'src/store/deliveries/claim.ts';
 const COMPLETE = 'src/store/deliveries/complete.ts';
 const RELEASE = 'src/store/deliveries/release.ts';
-const REQUEUE = 'src/store/deliveries/requeue.ts';
+const REPLAY = 'src/store/deliveries/replay.ts';
 const EVENTS = 'src/store/events.ts';
 const WORKERS = 'src/store/workers.ts';
 const T = {
@@ -229,7 +229,7 @@ export const MUTANTS: SqlMutant[] = [
   // ── replay ──
   {
     id: 'replay-requeue-ignores-since',
-    file: REQUEUE,
+    file: REPLAY,
     edits: [
       {
         search: `AND d.created_at >= $2 AND d.event_seq IS NOT NULL`,
@@ -240,36 +240,45 @@ export const MUTANTS: SqlMutant[] = [
   },
   {
     id: 'replay-create-ignores-since',
-    file: REQUEUE,
-    edits: [{ search: `JOIN events e ON e.event_timestamp >= $2`, replace: `JOIN events e ON true` }],
+    file: REPLAY,
+    edits: [
+      {
+        search: `WHERE e.location_id = s.location_id AND e.event_timestamp >= $2`,
+        replace: `WHERE e.location_id = s.location_id`,
+      },
+      {
+        search: `e.organization_id = s.organization_id AND e.event_timestamp >= $2) e`,
+        replace: `e.organization_id = s.organization_id) e`,
+      },
+    ],
     tests: [T.boundaries],
   },
   {
     id: 'replay-any-status',
-    file: REQUEUE,
-    edits: [{ search: `\n       AND d.status = ANY ($3::text[])`, replace: `` }],
+    file: REPLAY,
+    edits: [{ search: ` AND d.status = ANY ($3::text[])`, replace: `` }],
     tests: [T.boundaries],
   },
   {
     id: 'replay-other-locations',
-    file: REQUEUE,
+    file: REPLAY,
     edits: [
       {
-        search: `AND (s.location_id = e.location_id OR (s.location_id IS NULL AND s.organization_id = e.organization_id))`,
-        replace: ``,
+        search: `WHERE e.location_id = s.location_id AND e.event_timestamp >= $2`,
+        replace: `WHERE e.organization_id = s.organization_id AND e.event_timestamp >= $2`,
       },
     ],
     tests: [T.boundaries],
   },
   {
     id: 'replay-other-event-types',
-    file: REQUEUE,
+    file: REPLAY,
     edits: [{ search: `AND (s.event_types IS NULL OR e.event_type = ANY (s.event_types))`, replace: `` }],
     tests: [T.boundaries],
   },
   {
     id: 'replay-duplicates',
-    file: REQUEUE,
+    file: REPLAY,
     edits: [
       {
         search: `AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.event_seq = e.seq)`,

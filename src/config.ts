@@ -25,6 +25,8 @@ export interface Config {
   eventRetentionDays: number;
   /** how long audit-log entries are kept (`FPT_AUDIT_RETENTION_DAYS`) */
   auditRetentionDays: number;
+  /** how often the maintenance loop checks the queue's tables (`FPT_MAINTENANCE_EVERY_MS`) */
+  maintenanceEveryMs: number;
   delivery: DeliverySettings;
   rateLimits: RateLimitSettings;
   quotas: QuotaSettings;
@@ -275,6 +277,7 @@ export function loadConfig(
     coalesce,
     eventRetentionDays: intVar(env, 'FPT_EVENT_RETENTION_DAYS', 30, 1, 3650),
     auditRetentionDays: intVar(env, 'FPT_AUDIT_RETENTION_DAYS', 365, 1, 36500),
+    maintenanceEveryMs: intVar(env, 'FPT_MAINTENANCE_EVERY_MS', 10_000, 1000, 3_600_000),
     rateLimits: {
       perSecond: intVar(env, 'FPT_RATE_LIMIT_PER_SECOND', 1000, 0, 1_000_000),
       expensivePerMinute: intVar(env, 'FPT_EXPENSIVE_RATE_LIMIT_PER_MINUTE', 20, 0, 100_000),

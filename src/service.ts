@@ -6,7 +6,8 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { startRuleScheduler } from './automation/scheduler.js';
 import { DeliveryWorker } from './delivery/worker.js';
-import { startCoalescer, startEventPurge, startMaintenance, type Runner } from './events/runner.js';
+import { startMaintenance } from './events/maintenance.js';
+import { startCoalescer, startEventPurge, type Runner } from './events/runner.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { DataDirInUse } from './store/data-dir-lock.js';
@@ -145,13 +146,13 @@ export interface RunningService {
 export async function startWorkers(db: Db, config: Config, log: Logger, metrics?: Metrics): Promise<Runner> {
   const delivery = new DeliveryWorker(db, config.delivery, log, { metrics });
   await delivery.start();
-  const maintenance = startMaintenance(db, log);
+  const maintenance = startMaintenance(db, log, { everyMs: config.maintenanceEveryMs });
   const runners: Runner[] = [
-    await startCoalescer(db, log, delivery, metrics),
+    await startCoalescer(db, log, delivery, metrics, maintenance),
     delivery,
     await startRuleScheduler(db, { coalesce: config.coalesce, log }),
     startEventPurge(db, config, log),
-    ...(maintenance ? [maintenance] : []),
+    maintenance,
   ];
   return {
     stop: async () => {

@@ -9,6 +9,7 @@ import { msUntilNextWindow } from '../store/windows.js';
 import type { DeliveryWorker } from '../delivery/worker.js';
 import type { Metrics } from '../metrics.js';
 import { closeDueWindows } from './close-windows.js';
+import type { Maintenance } from './maintenance.js';
 
 /** Windows closed per transaction: large enough to amortize statements, small enough to keep locks short. */
 export const CLOSE_BATCH = 2000;
@@ -35,8 +36,8 @@ export async function startCoalescer(
   log: Logger,
   worker?: DeliveryWorker,
   metrics?: Metrics,
+  maintenance?: Pick<Maintenance, 'grew'>,
 ): Promise<Runner> {
-  const stats = new QueueStatistics(db, log);
   let lastClose = -Infinity;
   const loop = new WorkLoop({
     name: 'coalescer',
@@ -55,7 +56,8 @@ export async function startCoalescer(
       const r = await closeDueWindows(db, { limit: CLOSE_BATCH, handOff: worker?.handOffBudget() });
       worker?.accept(r.handedOff);
       metrics?.closed(r.windows, r.eventTypes);
-      await stats.grew(r.deliveries);
+      // the statistics of the grown queue are the maintenance loop's business, never this loop's
+      maintenance?.grew(r.deliveries);
       if (r.windows > 0) log.debug({ windows: r.windows, events: r.events }, 'windows closed');
       if (r.windows === CLOSE_BATCH) return { more: true };
       const next = await msUntilNextWindow(db);
@@ -73,69 +75,6 @@ export async function startCoalescer(
       await loop.stop();
     },
   };
-}
-
-/**
- * Keeps the planner's statistics of the delivery queue in step with bursts. Autovacuum analyzes a
- * table a minute after it changed at best (never, on the embedded engine), and with statistics of a
- * nearly empty queue the planner scans and hashes the whole table for statements that look up a
- * few hundred deliveries by id. So the closer, which knows how many deliveries it has just added,
- * analyzes the queue itself once it has grown by half (at least 2,000 rows) since the last time.
- */
-class QueueStatistics {
-  private added = 0;
-  private rows = 0;
-
-  constructor(
-    private readonly db: Db,
-    private readonly log: Logger,
-  ) {}
-
-  async grew(n: number): Promise<void> {
-    this.added += n;
-    if (this.added < Math.max(2000, this.rows / 2)) return;
-    this.added = 0;
-    const t0 = performance.now();
-    await this.db.query('ANALYZE deliveries, delivery_attempts');
-    const { rows } = await this.db.query<{ n: number }>(
-      `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'deliveries'::regclass`,
-    );
-    this.rows = Math.max(0, rows[0]?.n ?? 0);
-    this.log.debug({ rows: this.rows, ms: Math.round(performance.now() - t0) }, 'delivery queue analyzed');
-  }
-}
-
-const MAINTENANCE_EVERY_MS = 10 * 60_000;
-
-/**
- * Vacuums and analyzes the embedded store. PGlite runs no autovacuum: without this the queue
- * tables would bloat and the planner would never get statistics. (A PostgreSQL server has its own
- * autovacuum; nothing to do there.)
- */
-export async function runMaintenance(db: Db): Promise<void> {
-  await db.query('VACUUM ANALYZE');
-}
-
-export function startMaintenance(db: Db, log: Logger): Runner | undefined {
-  if (db.engine !== 'pglite') return undefined;
-  let first = true;
-  const loop = new WorkLoop({
-    name: 'maintenance',
-    log,
-    idleMs: MAINTENANCE_EVERY_MS,
-    step: async () => {
-      // not at start: a freshly started store has nothing to vacuum, and start-up should be quick
-      if (!first) {
-        const t0 = performance.now();
-        await runMaintenance(db);
-        log.debug({ ms: Math.round(performance.now() - t0) }, 'embedded store vacuumed and analyzed');
-      }
-      first = false;
-      return { more: false, nextInMs: MAINTENANCE_EVERY_MS };
-    },
-  });
-  loop.start();
-  return { stop: () => loop.stop() };
 }
 
 /**

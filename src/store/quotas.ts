@@ -1,4 +1,5 @@
 import type { Queryable, Tx } from './db.js';
+import { REPLAY_FINISHED, REPLAY_MISSED, replayStatuses } from './deliveries/replay.js';
 
 /**
  * Serializes the creations counted against one quota (an organization's, an app's), until the
@@ -31,8 +32,8 @@ export async function countAppSubscriptions(q: Queryable, appId: string | number
 /**
  * How many deliveries a replay of `subscriptionId` since `since` would queue, counted up to
  * `atMost + 1` only (enough to say it is too many): its finished deliveries since then (of
- * `status`, or both), and, when no status is given, the events since then it never had.
- * The same selection as `replay` in deliveries.ts.
+ * `status`, or both), and, when no status is given, the events since then it never had. The
+ * replay's own selection (`deliveries/replay.ts`), through the same indexes.
  */
 export async function countReplay(
   q: Queryable,
@@ -41,22 +42,11 @@ export async function countReplay(
   status: 'failed' | 'succeeded' | undefined,
   atMost: number,
 ): Promise<number> {
-  const statuses = status === undefined ? ['failed', 'succeeded'] : [status];
   const { rows } = await q.query<{ n: number }>(
-    `SELECT (SELECT count(*) FROM (
-               SELECT 1 FROM deliveries d
-               WHERE d.subscription_id = $1 AND d.created_at >= $2 AND d.event_seq IS NOT NULL
-                 AND d.status = ANY ($3::text[])
-               LIMIT $4) r)::int
-          + (CASE WHEN $5::boolean THEN 0 ELSE (SELECT count(*) FROM (
-               SELECT 1 FROM subscriptions s
-               JOIN events e ON e.event_timestamp >= $2
-                 AND (s.location_id = e.location_id OR (s.location_id IS NULL AND s.organization_id = e.organization_id))
-                 AND (s.event_types IS NULL OR e.event_type = ANY (s.event_types))
-               WHERE s.id = $1
-                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_id = s.id AND d.event_seq = e.seq)
-               LIMIT $4) c) END)::int AS n`,
-    [subscriptionId, since, statuses, atMost + 1, status !== undefined],
+    `SELECT (SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE ${REPLAY_FINISHED} LIMIT $4) r)::int
+          + (CASE WHEN $5::boolean THEN 0
+             ELSE (SELECT count(*) FROM (SELECT 1 ${REPLAY_MISSED} LIMIT $4) c) END)::int AS n`,
+    [subscriptionId, since, replayStatuses(status), atMost + 1, status !== undefined],
   );
   return rows[0]!.n;
 }

@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import { eventErrors, EVENT_TYPES } from '../../src/domain/events.js';
-import { runMaintenance } from '../../src/events/runner.js';
+import { vacuumAnalyzeAll } from '../../src/store/maintenance.js';
 import type { PostgresDb } from '../../src/store/postgres.js';
 import { apiTest as test, type TestApi, type Tenant } from '../helpers/api.js';
 import { engine } from '../helpers/db.js';
@@ -152,7 +152,7 @@ describe('cursor safety', () => {
 describe('maintenance', () => {
   test('vacuuming and analyzing gives the planner statistics', async ({ api, tenant }) => {
     await someEvents(api, tenant);
-    await runMaintenance(api.db);
+    await vacuumAnalyzeAll(api.db);
     const { rows } = await api.db.query<{ reltuples: number }>(
       `SELECT reltuples::float8 AS reltuples FROM pg_class WHERE oid = 'events'::regclass`,
     );

@@ -7,7 +7,8 @@ import { requireSubscriptionAction, subscriptionFilter } from '../../domain/owne
 import { conflict, notFound } from '../../errors.js';
 import type { DeliveryStatus } from '../../store/deliveries/queue.js';
 import { getDelivery, listDeliveries, type DeliveryView } from '../../store/deliveries/read.js';
-import { insertTestDelivery, replay, retryDelivery } from '../../store/deliveries/requeue.js';
+import { replay } from '../../store/deliveries/replay.js';
+import { insertTestDelivery, retryDelivery } from '../../store/deliveries/requeue.js';
 import { waitingBehind } from '../../store/deliveries/waiting.js';
 import { getSubscription } from '../../store/subscriptions.js';
 import { listLocations } from '../../store/tenants.js';

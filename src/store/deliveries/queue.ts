@@ -1,7 +1,7 @@
 /**
  * What the queue's operations share: the states of a delivery, when one is due, what a claimed one
  * carries, and the planner setting of their transactions. (One module per operation beside this:
- * fan-out, claim, complete, release, park, next-due, read, requeue.)
+ * fan-out, claim, complete, release, park, next-due, read, requeue, replay.)
  */
 import type { EventType } from '../../domain/events.js';
 import { INDEX_LOOKUPS_ONLY, type Tx } from '../db.js';

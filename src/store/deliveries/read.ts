@@ -48,10 +48,8 @@ interface DeliveryRow {
   completed_at: Date | null;
 }
 
-const DELIVERY_SELECT = `
-  SELECT d.seq, d.id, d.subscription_id, e.event_id, e.event_type, d.test_payload, d.contact_id, d.status,
-         d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.completed_at
-  FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq`;
+const DELIVERY_COLUMNS = `d.seq, d.id, d.subscription_id, e.event_id, e.event_type, d.test_payload, d.contact_id,
+  d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.completed_at`;
 
 async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<DeliveryView[]> {
   const { rows: attempts } = await q.query<{
@@ -102,17 +100,31 @@ async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<Delivery
   }));
 }
 
-/** A subscription's deliveries, newest first, with their attempts. */
+const STATUSES: readonly DeliveryStatus[] = ['pending', 'sending', 'succeeded', 'failed'];
+
+/**
+ * A subscription's deliveries, newest first, with their attempts. Each status asked for is one
+ * range of `deliveries_subscription_status_idx` (subscription, status, seq), walked backwards from
+ * the cursor for at most `limit` rows; the ranges' rows are then merged. So a page costs at most
+ * `limit` rows per status, however many deliveries the subscription has stored or how rare the
+ * status is.
+ */
 export async function listDeliveries(
   q: Queryable,
   subscriptionId: string,
   opts: { status?: DeliveryStatus; before?: number; limit: number },
 ): Promise<{ data: DeliveryView[]; nextCursor: string | null }> {
   const { rows } = await q.query<DeliveryRow>(
-    `${DELIVERY_SELECT}
-     WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::bigint IS NULL OR d.seq < $3)
-     ORDER BY d.seq DESC LIMIT $4`,
-    [subscriptionId, opts.status ?? null, opts.before ?? null, opts.limit],
+    `SELECT ${DELIVERY_COLUMNS}
+     FROM (SELECT x.* FROM unnest($2::text[]) AS st (status)
+           CROSS JOIN LATERAL (
+             SELECT * FROM deliveries y
+             WHERE y.subscription_id = $1 AND y.status = st.status AND y.seq < coalesce($3::bigint, 9223372036854775807)
+             ORDER BY y.seq DESC LIMIT $4) x
+           ORDER BY x.seq DESC LIMIT $4) d
+     LEFT JOIN events e ON e.seq = d.event_seq
+     ORDER BY d.seq DESC`,
+    [subscriptionId, opts.status === undefined ? STATUSES : [opts.status], opts.before ?? null, opts.limit],
   );
   const last = rows.at(-1);
   return {
@@ -122,6 +134,9 @@ export async function listDeliveries(
 }
 
 export async function getDelivery(q: Queryable, id: string): Promise<DeliveryView | undefined> {
-  const { rows } = await q.query<DeliveryRow>(`${DELIVERY_SELECT} WHERE d.id = $1`, [id]);
+  const { rows } = await q.query<DeliveryRow>(
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq WHERE d.id = $1`,
+    [id],
+  );
   return rows[0] && (await withAttempts(q, rows))[0];
 }

@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from '../log.js';
+import { WorkLoop } from '../loop.js';
+import type { Db } from '../store/db.js';
+import {
+  claimRound,
+  finishRound,
+  maintainTable,
+  MAINTAINED_TABLES,
+  tableStats,
+  vacuumAnalyzeAll,
+  type TableStats,
+} from '../store/maintenance.js';
+
+/**
+ * Statistics and vacuum for the delivery queue, in a loop of their own: nothing in the closing or
+ * delivery loops waits for an ANALYZE or a VACUUM (docs/design.md, "Maintenance off the hot path").
+ *
+ * Every process runs the loop; each round is claimed in the database (`claimRound`), so one process
+ * at a time does the work. A round reads the tables' counters and
+ * - analyzes a table once its rows changed by half since its last ANALYZE (at least 2,000): right
+ *   after a burst the planner would otherwise see a nearly empty queue (autovacuum analyzes a
+ *   minute later at best, the embedded engine never);
+ * - vacuums a table that autovacuum does not look after (the embedded engine, or a server with
+ *   autovacuum off) once 1% of its rows (at least 1,000) are dead: the dead index entries of the
+ *   queue are what the claim and /metrics would otherwise walk over. Where autovacuum runs, it does
+ *   this itself, tuned by migration 010.
+ * The closer tells the runner how many deliveries it added, so a burst is analyzed at once rather
+ * than at the next round.
+ */
+
+export const ANALYZE_MIN_CHANGES = 2000;
+export const ANALYZE_FRACTION = 0.5;
+export const VACUUM_MIN_DEAD = 1000;
+export const VACUUM_FRACTION = 0.01;
+/** A round's claim lasts this long: a process that dies mid-round holds it no longer. */
+const LEASE_MS = 15 * 60_000;
+/** The embedded engine's whole-database VACUUM ANALYZE (every table's statistics), this often. */
+const EMBEDDED_SWEEP_EVERY_MS = 10 * 60_000;
+
+export type MaintenanceOp = 'ANALYZE' | 'VACUUM' | 'VACUUM ANALYZE';
+
+/** What a round does with the tables' counters: a pure function, tested on its own. */
+export function planRound(stats: readonly TableStats[]): { table: TableStats; op: MaintenanceOp }[] {
+  const plan: { table: TableStats; op: MaintenanceOp }[] = [];
+  for (const t of stats) {
+    const analyze = t.changedSinceAnalyze >= Math.max(ANALYZE_MIN_CHANGES, t.rows * ANALYZE_FRACTION);
+    const vacuum = !t.autovacuum && t.dead >= Math.max(VACUUM_MIN_DEAD, t.rows * VACUUM_FRACTION);
+    if (analyze || vacuum)
+      plan.push({ table: t, op: vacuum ? (analyze ? 'VACUUM ANALYZE' : 'VACUUM') : 'ANALYZE' });
+  }
+  return plan;
+}
+
+export interface RoundReport {
+  done: { table: string; op: MaintenanceOp; ms: number }[];
+}
+
+/**
+ * One round, if this process wins it (undefined otherwise): reads the counters, runs what
+ * `planRound` asks for, and schedules the next round `everyMs` later. `early` claims the round
+ * before it is due (a burst was just written).
+ */
+export async function runMaintenanceRound(
+  db: Db,
+  opts: { holder: string; everyMs: number; early?: boolean },
+): Promise<RoundReport | undefined> {
+  if (!(await claimRound(db, 'queue', opts.holder, LEASE_MS, opts.early === true))) return undefined;
+  const report: RoundReport = { done: [] };
+  try {
+    for (const { table, op } of planRound(await tableStats(db, MAINTAINED_TABLES))) {
+      const t0 = performance.now();
+      await maintainTable(db, op, table.qualified);
+      report.done.push({ table: table.table, op, ms: Math.round(performance.now() - t0) });
+    }
+  } finally {
+    await finishRound(db, 'queue', opts.holder, opts.everyMs, report);
+  }
+  return report;
+}
+
+export interface Maintenance {
+  /** The closer added `n` deliveries: past 2,000 since the last round, a round runs now. */
+  grew(n: number): void;
+  stop(): Promise<void>;
+}
+
+export function startMaintenance(db: Db, log: Logger, opts: { everyMs: number }): Maintenance {
+  const holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  let added = 0;
+  let early = false;
+  let lastSweep = performance.now();
+  const loop = new WorkLoop({
+    name: 'maintenance',
+    log,
+    idleMs: opts.everyMs,
+    step: async () => {
+      const wasEarly = early;
+      early = false;
+      added = 0;
+      const report = await runMaintenanceRound(db, { holder, everyMs: opts.everyMs, early: wasEarly });
+      if (report && report.done.length > 0) log.debug(report, 'delivery queue maintained');
+      // PGlite runs no autovacuum: every table's statistics and dead rows are this loop's too (not
+      // at start: a freshly started store has nothing to vacuum, and start-up should be quick)
+      if (db.engine === 'pglite' && performance.now() - lastSweep >= EMBEDDED_SWEEP_EVERY_MS) {
+        const t0 = performance.now();
+        await vacuumAnalyzeAll(db);
+        lastSweep = performance.now();
+        log.debug({ ms: Math.round(lastSweep - t0) }, 'embedded store vacuumed and analyzed');
+      }
+      return { more: false, nextInMs: opts.everyMs };
+    },
+  });
+  loop.start();
+  return {
+    grew: (n) => {
+      added += n;
+      if (added < ANALYZE_MIN_CHANGES) return;
+      added = 0;
+      early = true;
+      loop.wake();
+    },
+    stop: () => loop.stop(),
+  };
+}

@@ -1,0 +1,121 @@
+import type { Db } from './db.js';
+
+/**
+ * The SQL of the maintenance runner (`src/events/maintenance.ts`): who runs the next round, what the
+ * queue's tables need, and the ANALYZE and VACUUM themselves. Nothing here runs inside the closing
+ * or delivery loops.
+ */
+
+/** The tables whose churn the runner watches: the delivery queue, the open windows, the workers. */
+export const MAINTAINED_TABLES = [
+  'deliveries',
+  'delivery_attempts',
+  'events',
+  'contact_windows',
+  'delivery_workers',
+] as const;
+
+/**
+ * Claims the next maintenance round for `holder` when it is due (or at once, `early`) and nobody
+ * holds it: one UPDATE of the round's row, so among processes sharing a database one at a time
+ * wins. The claim is a lease (`leaseMs`): a process that dies mid-round holds it no longer.
+ */
+export async function claimRound(
+  db: Db,
+  name: string,
+  holder: string,
+  leaseMs: number,
+  early = false,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE maintenance_runs SET held_by = $2, lease_until = now() + $3 * interval '1 millisecond'
+     WHERE name = $1 AND (next_at <= now() OR $4) AND lease_until <= now()`,
+    [name, holder, leaseMs, early],
+  );
+  return rowCount === 1;
+}
+
+/** Ends `holder`'s round: the next one is due in `everyMs`; `report` says what was done. */
+export async function finishRound(
+  db: Db,
+  name: string,
+  holder: string,
+  everyMs: number,
+  report: unknown,
+): Promise<void> {
+  await db.query(
+    `UPDATE maintenance_runs SET next_at = now() + $3 * interval '1 millisecond', lease_until = '-infinity',
+       held_by = NULL, last_report = $4
+     WHERE name = $1 AND held_by = $2`,
+    [name, holder, everyMs, JSON.stringify(report)],
+  );
+}
+
+/** What the planner and vacuum know of one table (a partition, when the table is partitioned). */
+export interface TableStats {
+  /** the table's name (a partition's, when the table is partitioned) */
+  table: string;
+  /** its name qualified by its schema, quoted as needed: what ANALYZE and VACUUM are given */
+  qualified: string;
+  /** rows at the last ANALYZE or VACUUM (0 when never counted) */
+  rows: number;
+  /** rows inserted, updated or deleted since its last ANALYZE */
+  changedSinceAnalyze: number;
+  /** dead row versions, waiting for a VACUUM */
+  dead: number;
+  /** whether autovacuum looks after it (the server runs it and the table does not opt out) */
+  autovacuum: boolean;
+}
+
+/**
+ * The statistics of `tables` (each partition of a partitioned one). The embedded engine runs no
+ * autovacuum; its own counters are written out first (they are kept in the session until then).
+ */
+export async function tableStats(db: Db, tables: readonly string[]): Promise<TableStats[]> {
+  await db.query('SELECT pg_stat_force_next_flush()');
+  const { rows } = await db.query<{
+    rel: string;
+    qualified: string;
+    rows: number;
+    changed: number;
+    dead: number;
+    autovacuum: boolean;
+  }>(
+    `SELECT c.relname AS rel, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified,
+            greatest(c.reltuples, 0)::float8 AS rows,
+            coalesce(s.n_mod_since_analyze, 0)::float8 AS changed, coalesce(s.n_dead_tup, 0)::float8 AS dead,
+            current_setting('autovacuum')::boolean
+              AND coalesce((SELECT option_value::boolean FROM pg_options_to_table(c.reloptions)
+                            WHERE option_name = 'autovacuum_enabled'), true) AS autovacuum
+     FROM unnest($1::text[]) AS t (name)
+     JOIN pg_class c ON c.relkind = 'r'
+       AND (c.oid = to_regclass(t.name)
+            OR c.oid IN (SELECT relid FROM pg_partition_tree(to_regclass(t.name)) WHERE isleaf))
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+     ORDER BY 1`,
+    [tables],
+  );
+  return rows.map((r) => ({
+    table: r.rel,
+    qualified: r.qualified,
+    rows: r.rows,
+    changedSinceAnalyze: r.changed,
+    dead: r.dead,
+    autovacuum: db.engine === 'postgres' && r.autovacuum,
+  }));
+}
+
+/** Runs `ANALYZE`, `VACUUM` or both on one table (`qualified`, as `tableStats` quoted it). */
+export async function maintainTable(
+  db: Db,
+  op: 'ANALYZE' | 'VACUUM' | 'VACUUM ANALYZE',
+  qualified: string,
+): Promise<void> {
+  await db.query(`${op} ${qualified}`);
+}
+
+/** `VACUUM ANALYZE` of the whole database (the embedded store's periodic sweep). */
+export async function vacuumAnalyzeAll(db: Db): Promise<void> {
+  await db.query('VACUUM ANALYZE');
+}

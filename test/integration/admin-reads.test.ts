@@ -1,0 +1,176 @@
+import { describe, expect } from 'vitest';
+import type { Db, Queryable } from '../../src/store/db.js';
+import { listDeliveries } from '../../src/store/deliveries/read.js';
+import { replay } from '../../src/store/deliveries/replay.js';
+import { countReplay } from '../../src/store/quotas.js';
+import { apiTest as test, type TestApi, type Tenant } from '../helpers/api.js';
+
+// The admin reads over the delivery history (a subscription's deliveries by status, replay's
+// selection and its bound) are answered by indexes whose cost follows the rows they return, not the
+// rows stored (migration 010). Each test fills the tables with thousands of rows of which a few
+// match, lets the planner see them (ANALYZE), and counts the rows each statement's plan read.
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
+  Plans?: PlanNode[];
+}
+
+/** Rows read (returned or thrown away) per table by a plan, and the scans used. */
+function rowsRead(plan: PlanNode, into = new Map<string, { read: number; scans: string[] }>()) {
+  const rel = plan['Relation Name'];
+  if (rel !== undefined && /^(deliveries|events)/.test(rel)) {
+    const table = rel.startsWith('deliveries') ? 'deliveries' : 'events';
+    const t = into.get(table) ?? { read: 0, scans: [] };
+    const perLoop =
+      plan['Actual Rows'] +
+      (plan['Rows Removed by Filter'] ?? 0) +
+      (plan['Rows Removed by Index Recheck'] ?? 0);
+    t.read += perLoop * plan['Actual Loops'];
+    t.scans.push(`${plan['Node Type']}${plan['Index Name'] ? ` using ${plan['Index Name']}` : ''}`);
+    into.set(table, t);
+  }
+  for (const p of plan.Plans ?? []) rowsRead(p, into);
+  return into;
+}
+
+/** A `Queryable` that runs each statement under EXPLAIN ANALYZE and keeps the plans; answers `rows`. */
+function explaining(db: Db, plans: PlanNode[], rows: object[] = []): Queryable {
+  return {
+    query: async <R extends object>(text: string, params?: readonly unknown[]) => {
+      const res = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
+        params,
+      );
+      plans.push(res.rows[0]!['QUERY PLAN'][0]!.Plan);
+      return { rows: rows as R[], rowCount: 0 };
+    },
+  };
+}
+
+const N = 20_000;
+
+/**
+ * 20,000 events over 30 days, one in fifty at location A, the rest spread over 97 other tenants'
+ * locations, and their deliveries: to a subscription of location A (one in twenty failed), to an
+ * organization-wide one of A's organization (one in ten failed), and to another tenant's.
+ */
+async function fill(api: TestApi, tenant: Tenant) {
+  const subA = (
+    await api.create('/api/subscriptions', { url: 'https://a.example.com/h', locationId: tenant.locA })
+  ).id as string;
+  const subOrg = (
+    await api.create('/api/subscriptions', { url: 'https://o.example.com/h', organizationId: tenant.orgId })
+  ).id as string;
+  const db = api.db;
+  await db.query(
+    `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
+                         event_timestamp, data)
+     SELECT 'evt_' || g, 'win_' || g, 0, 'contact.updated', g,
+            CASE WHEN g % 50 = 0 THEN $2::bigint ELSE 1000000 + g % 97 END,
+            CASE WHEN g % 50 = 0 THEN $3::bigint ELSE 2000000 + g % 97 END,
+            now() - interval '30 days' + g * interval '30 days' / $1, '{}'
+     FROM generate_series(1, $1::int) g`,
+    [N, tenant.locA, tenant.orgId],
+  );
+  // the newest event of A is left without a delivery: a replay without a status sends it
+  await db.query(
+    `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id, status, created_at, completed_at)
+     SELECT 'dlv_' || s.sub || e.seq, s.sub, e.seq, e.contact_id,
+            CASE WHEN e.seq % s.every = 0 THEN 'failed' ELSE 'succeeded' END, e.event_timestamp, e.event_timestamp
+     FROM events e
+     JOIN (VALUES ($1, 1000, true), ($2, 500, true), ('sub_other', 10, false)) AS s (sub, every, ours)
+       ON s.ours = (e.location_id = $3)
+     WHERE e.seq < (SELECT max(seq) FROM events WHERE location_id = $3)`,
+    [subA, subOrg, tenant.locA],
+  );
+  await db.query('ANALYZE events');
+  await db.query('ANALYZE deliveries');
+  return { subA, subOrg };
+}
+
+describe('admin reads over a large history', () => {
+  test("a subscription's deliveries by status read the rows they return", async ({ api, tenant }) => {
+    const { subA } = await fill(api, tenant);
+    for (const opts of [
+      { status: 'failed' as const, limit: 10 },
+      { status: 'failed' as const, limit: 10, before: N / 2 },
+      { status: 'pending' as const, limit: 50 },
+      { limit: 50 },
+      { limit: 50, before: N / 2 },
+    ]) {
+      const plans: PlanNode[] = [];
+      await listDeliveries(explaining(api.db, plans), subA, opts);
+      const read = rowsRead(plans[0]!);
+      // each status's range gives at most `limit` rows; each row's event is one lookup
+      expect(read.get('deliveries')?.read, JSON.stringify({ opts, read: [...read] })).toBeLessThanOrEqual(
+        4 * opts.limit,
+      );
+      expect(read.get('events')?.read ?? 0).toBeLessThanOrEqual(opts.limit);
+    }
+    // and what it returns is right: the ten newest failed ones
+    const page = await listDeliveries(api.db, subA, { status: 'failed', limit: 10 });
+    const { rows } = await api.db.query<{ id: string }>(
+      `SELECT id FROM deliveries WHERE subscription_id = $1 AND status = 'failed' ORDER BY seq DESC LIMIT 10`,
+      [subA],
+    );
+    expect(page.data.map((d) => d.id)).toEqual(rows.map((r) => r.id));
+  });
+
+  test('replay and its bound read the deliveries and events since `since`, of its scope only', async ({
+    api,
+    tenant,
+  }) => {
+    const { subA, subOrg } = await fill(api, tenant);
+    const since = new Date(Date.now() - 3 * 86_400_000); // the last tenth: ~40 of A's events
+    const { rows } = await api.db.query<{ local: number; org: number }>(
+      `SELECT count(*) FILTER (WHERE location_id = $2)::int AS local, count(*) FILTER (WHERE organization_id = $3)::int AS org
+       FROM events WHERE event_timestamp >= $1`,
+      [since, tenant.locA, tenant.orgId],
+    );
+    const { local, org } = rows[0]!;
+    expect(local).toBeGreaterThan(30);
+    for (const [sub, scope] of [
+      [subA, local],
+      [subOrg, org],
+    ] as const) {
+      for (const status of ['failed', undefined] as const) {
+        const plans: PlanNode[] = [];
+        await countReplay(explaining(api.db, plans, [{ n: 0 }]), sub, since, status, 100_000);
+        await replay(explaining(api.db, plans), sub, since, status);
+        for (const plan of plans) {
+          const read = rowsRead(plan);
+          const detail = JSON.stringify({ sub, status, read: [...read] });
+          // its own deliveries since then, and per event of its scope one probe of the event's
+          // two deliveries; never the other tenants' events
+          expect(read.get('deliveries')?.read ?? 0, detail).toBeLessThanOrEqual(3 * scope + 10);
+          expect(read.get('events')?.read ?? 0, detail).toBeLessThanOrEqual(scope + 10);
+        }
+      }
+    }
+  });
+
+  test('replay queues what it counted: the finished deliveries since then, and the missed events', async ({
+    api,
+    tenant,
+  }) => {
+    const { subA } = await fill(api, tenant);
+    const since = new Date(Date.now() - 3 * 86_400_000);
+    const tx = api.db;
+    const failed = await countReplay(tx, subA, since, 'failed', 100_000);
+    const all = await countReplay(tx, subA, since, undefined, 100_000);
+    const { rows } = await tx.query<{ failed: number; finished: number }>(
+      `SELECT count(*) FILTER (WHERE status = 'failed')::int AS failed, count(*)::int AS finished
+       FROM deliveries WHERE subscription_id = $1 AND created_at >= $2`,
+      [subA, since],
+    );
+    expect(failed).toBe(rows[0]!.failed);
+    expect(all).toBe(rows[0]!.finished + 1); // and the newest event, never delivered
+    expect(await replay(tx, subA, since, undefined)).toEqual({ requeued: rows[0]!.finished, created: 1 });
+  });
+});

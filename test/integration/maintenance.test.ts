@@ -1,0 +1,179 @@
+import { describe, expect } from 'vitest';
+import { runMaintenanceRound, startMaintenance } from '../../src/events/maintenance.js';
+import { startCoalescer } from '../../src/events/runner.js';
+import { createLogger } from '../../src/log.js';
+import type { Db } from '../../src/store/db.js';
+import { reapDeadWorkers } from '../../src/store/workers.js';
+import { apiTest } from '../helpers/api.js';
+import { dbTest, engine } from '../helpers/db.js';
+import { waitFor } from '../helpers/events.js';
+
+// The delivery queue's ANALYZE and VACUUM run in a loop of their own, one process at a time, never
+// inside the closing or delivery loops; and no statement planned with sequential scans switched off
+// is compiled by JIT (docs/design.md, "Maintenance off the hot path").
+
+const log = createLogger('silent');
+
+/** The planner's row count of a table (what ANALYZE and VACUUM set; -1 or 0 before either). */
+async function reltuples(db: Db, table: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = to_regclass($1)`,
+    [table],
+  );
+  return rows[0]!.n;
+}
+
+/** Dead row versions of a table, as the statistics count them. */
+async function deadRows(db: Db, table: string): Promise<number> {
+  await db.query('SELECT pg_stat_force_next_flush()');
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT n_dead_tup::float8 AS n FROM pg_stat_user_tables WHERE relid = to_regclass($1)`,
+    [table],
+  );
+  return rows[0]!.n;
+}
+
+/**
+ * Writes `n` finished deliveries straight into the table, in one transaction whose statistics are
+ * written out at its end (a server session otherwise keeps them for up to a second).
+ */
+async function insertDeliveries(db: Db, n: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(
+      `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id, status, completed_at)
+       SELECT 'dlv_' || g, 'sub_x', g, g, 'succeeded', now() FROM generate_series(1, $1::int) g`,
+      [n],
+    );
+    await tx.query('SELECT pg_stat_force_next_flush()');
+  });
+}
+
+/** This test's schema only: no autovacuum behind the test's back, whatever the server's setting. */
+async function withoutAutovacuum(db: Db): Promise<void> {
+  await db.query(`ALTER TABLE deliveries SET (autovacuum_enabled = false)`);
+}
+
+describe('maintenance', () => {
+  dbTest('a round analyzes the queue once it has grown by half (2,000 rows at least)', async ({ db }) => {
+    await withoutAutovacuum(db);
+    await insertDeliveries(db, 1500);
+    expect(await runMaintenanceRound(db, { holder: 'a', everyMs: 0 })).toEqual({ done: [] });
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id, status, completed_at)
+         SELECT 'dlv_b' || g, 'sub_x', g, g, 'succeeded', now() FROM generate_series(1, 1000) g`,
+      );
+      await tx.query('SELECT pg_stat_force_next_flush()');
+    });
+    const report = await runMaintenanceRound(db, { holder: 'a', everyMs: 0 });
+    expect(report?.done.map((d) => [d.table, d.op])).toEqual([['deliveries', 'ANALYZE']]);
+    expect(await reltuples(db, 'deliveries')).toBe(2500);
+  });
+
+  dbTest('where autovacuum does not run, a round vacuums the dead rows of the queue', async ({ db }) => {
+    await withoutAutovacuum(db);
+    await insertDeliveries(db, 3000);
+    await runMaintenanceRound(db, { holder: 'a', everyMs: 0 }); // analyzes the new rows
+    await db.transaction(async (tx) => {
+      await tx.query(`UPDATE deliveries SET status = 'failed' WHERE event_seq <= 1200`);
+      await tx.query('SELECT pg_stat_force_next_flush()');
+    });
+    expect(await deadRows(db, 'deliveries')).toBe(1200);
+    const report = await runMaintenanceRound(db, { holder: 'a', everyMs: 0 });
+    expect(report?.done.map((d) => [d.table, d.op])).toEqual([['deliveries', 'VACUUM']]);
+    expect(await deadRows(db, 'deliveries')).toBe(0);
+  });
+
+  dbTest('one process at a time runs a round, and the next only when it is due', async ({ testDb }) => {
+    const [a, b] = [testDb.db, testDb.openAnother()];
+    const rounds = await Promise.all([
+      runMaintenanceRound(a, { holder: 'a', everyMs: 3_600_000 }),
+      runMaintenanceRound(b, { holder: 'b', everyMs: 3_600_000 }),
+    ]);
+    expect(rounds.filter((r) => r !== undefined)).toHaveLength(1);
+    expect(await runMaintenanceRound(b, { holder: 'b', everyMs: 3_600_000 })).toBeUndefined();
+    // a burst claims one at once, due or not
+    expect(await runMaintenanceRound(b, { holder: 'b', everyMs: 3_600_000, early: true })).toEqual({
+      done: [],
+    });
+  });
+
+  dbTest('a round held by a process that died is taken over once its lease ends', async ({ db }) => {
+    await db.query(`UPDATE maintenance_runs SET held_by = 'dead', lease_until = now() + interval '1 hour'`);
+    expect(await runMaintenanceRound(db, { holder: 'a', everyMs: 0 })).toBeUndefined();
+    await db.query(`UPDATE maintenance_runs SET lease_until = now() - interval '1 second'`);
+    expect(await runMaintenanceRound(db, { holder: 'a', everyMs: 0 })).toEqual({ done: [] });
+  });
+
+  dbTest("the closer's burst wakes the loop, which analyzes at once", async ({ db }) => {
+    await withoutAutovacuum(db);
+    const m = startMaintenance(db, log, { everyMs: 3_600_000 });
+    try {
+      // the first round runs at start; the next is an hour away
+      await waitFor(async () => {
+        const { rows } = await db.query(`SELECT 1 FROM maintenance_runs WHERE next_at > now()`);
+        return rows[0];
+      }, 'the first round');
+      await insertDeliveries(db, 2500);
+      m.grew(2500);
+      await waitFor(async () => ((await reltuples(db, 'deliveries')) === 2500 ? true : undefined), 'ANALYZE');
+    } finally {
+      await m.stop();
+    }
+  });
+
+  apiTest('closing windows never runs ANALYZE, however many deliveries it adds', async ({ api, tenant }) => {
+    await withoutAutovacuum(api.db);
+    await api.create('/api/subscriptions', { url: 'https://hooks.example.com/a', locationId: tenant.locA });
+    await api.create('/api/subscriptions', { url: 'https://hooks.example.com/b', locationId: tenant.locA });
+    const contacts = Array.from({ length: 1100 }, (_, i) => ({ firstName: `C${i}`, externalId: `x${i}` }));
+    const res = await api.post(`/api/locations/${tenant.locA}/contacts/import`, { contacts });
+    expect(res.status).toBe(200);
+    await api.db.query(`UPDATE contact_windows SET close_at = now()`);
+    const before = await reltuples(api.db, 'deliveries');
+    const coalescer = await startCoalescer(api.db, log);
+    try {
+      await waitFor(async () => {
+        const { rows } = await api.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM contact_windows`);
+        return rows[0]!.n === 0 ? true : undefined;
+      }, 'every window closed');
+    } finally {
+      await coalescer.stop();
+    }
+    const { rows } = await api.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM deliveries`);
+    expect(rows[0]!.n).toBeGreaterThanOrEqual(2200);
+    expect(await reltuples(api.db, 'deliveries')).toBe(before);
+  });
+
+  dbTest('transactions planned with index lookups only run without JIT', async ({ db }) => {
+    const jit = await db.transaction(
+      async (tx) => (await tx.query<{ jit: string }>('SHOW jit')).rows[0]!.jit,
+      { indexLookupsOnly: true },
+    );
+    expect(jit).toBe('off');
+  });
+
+  dbTest.runIf(engine === 'postgres')(
+    'the heartbeat sweep is not compiled by JIT (PostgreSQL)',
+    async ({ db }) => {
+      // the sweep's statement as it runs, inside its transaction's settings, its plan with ANALYZE
+      const plan = await db
+        .transaction(
+          async (tx) => {
+            const { rows } = await tx.query<{ 'QUERY PLAN': unknown[] }>(
+              `EXPLAIN (ANALYZE, FORMAT JSON)
+               DELETE FROM delivery_workers WHERE heartbeat_at < now() - $1 * interval '1 millisecond' RETURNING id`,
+              [30_000],
+            );
+            throw Object.assign(new Error('roll back'), { plan: rows[0]!['QUERY PLAN'][0] });
+          },
+          { indexLookupsOnly: true },
+        )
+        .catch((err: { plan?: Record<string, unknown> }) => err.plan);
+      expect(plan).toBeDefined();
+      expect(plan).not.toHaveProperty('JIT');
+      // and the sweep itself still works under those settings
+      expect(await reapDeadWorkers(db, 30_000)).toEqual({ workers: [], deliveries: 0 });
+    },
+  );
+});

@@ -71,7 +71,8 @@ interface Pending extends SingleWrite {
 const metaKey = (m: ChangeMeta) => `${m.source}\u0000${m.actorType}\u0000${m.actorId ?? ''}`;
 
 export class SingleWrites {
-  private readonly queue: Pending[] = [];
+  /** writes waiting, oldest first */
+  private queue: Pending[] = [];
   /** contacts in a batch being written */
   private readonly busy = new Set<number>();
   private running = 0;
@@ -113,17 +114,17 @@ export class SingleWrites {
   /** The oldest waiting writes, at most one per contact and none of a contact being written. */
   private takeBatch(): Pending[] {
     const batch: Pending[] = [];
+    const left: Pending[] = [];
     const taken = new Set<number>();
-    for (let i = 0; i < this.queue.length && batch.length < this.maxBatch;) {
-      const w = this.queue[i]!;
-      if (this.busy.has(w.contactId) || taken.has(w.contactId)) {
-        i++;
+    for (const w of this.queue) {
+      if (batch.length >= this.maxBatch || this.busy.has(w.contactId) || taken.has(w.contactId)) {
+        left.push(w);
         continue;
       }
       taken.add(w.contactId);
       batch.push(w);
-      this.queue.splice(i, 1);
     }
+    this.queue = left;
     return batch;
   }
 

@@ -47,7 +47,7 @@ async function run(engine: BenchEngine) {
   const bench = await openBenchDb(engine);
   const { db } = bench;
   try {
-    const { location, meta } = await benchTenant(db);
+    const { location, meta, coalesce } = await benchTenant(db);
 
     const t0 = performance.now();
     for (let done = 0; done < total; done += WRITE_BATCH) {
@@ -55,7 +55,7 @@ async function run(engine: BenchEngine) {
       const list: ContactFields[] = Array.from({ length: n }, (_, i) =>
         newContactFields(location, { firstName: `Contact ${done + i}`, contactGroupId: 2, tags: ['bench'] }),
       );
-      await db.transaction((tx) => insertContacts(tx, location, list, meta));
+      await db.transaction((tx) => insertContacts(tx, location, list, meta, coalesce));
       progress(`${engine}: ${done + n} contacts written`);
     }
     const writeMs = performance.now() - t0;

@@ -141,14 +141,13 @@ async function benchLocation(db: Db, receiverUrl: string) {
     source: 'import' as const,
     actorType: 'system' as const,
     actorId: null,
-    coalesce: { quietMs: 0, maxMs: 0 },
   };
   return async (count: number) => {
     for (let done = 0; done < count; done += 5000) {
       const batch = Array.from({ length: Math.min(5000, count - done) }, () =>
         newContactFields(location, { firstName: `T${n++}`, contactGroupId: 2 }),
       );
-      await db.transaction((tx) => insertContacts(tx, location, batch, meta));
+      await db.transaction((tx) => insertContacts(tx, location, batch, meta, { quietMs: 0, maxMs: 0 }));
     }
   };
 }

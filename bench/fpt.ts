@@ -41,7 +41,7 @@ interface Pipeline {
 async function pipeline(engine: BenchEngine, receiver: ReceiverProcess): Promise<Pipeline> {
   const bench = await openBenchDb(engine);
   const { db } = bench;
-  const { org, location, meta } = await benchTenant(db);
+  const { org, location, meta, coalesce } = await benchTenant(db);
   await createSubscription(db, {
     url: receiver.url,
     eventTypes: null,
@@ -63,7 +63,7 @@ async function pipeline(engine: BenchEngine, receiver: ReceiverProcess): Promise
       const ids: number[] = [];
       for (let done = 0; done < n; done += WRITE_BATCH) {
         const batch = fields(Math.min(WRITE_BATCH, n - done));
-        const stored = await db.transaction((tx) => insertContacts(tx, location, batch, meta));
+        const stored = await db.transaction((tx) => insertContacts(tx, location, batch, meta, coalesce));
         for (const c of stored) ids.push(c.contactId);
       }
       return ids;

@@ -72,8 +72,8 @@ export async function benchTenant(db: Db, coalesce = { quietMs: 0, maxMs: 0 }) {
     organizationId: org.id,
     defaultContactGroupId: 1,
   });
-  const meta: ChangeMeta = { source: 'import', actorType: 'system', actorId: null, coalesce };
-  return { org, location, meta };
+  const meta: ChangeMeta = { source: 'import', actorType: 'system', actorId: null };
+  return { org, location, meta, coalesce };
 }
 
 export function machine(): string {
@@ -166,8 +166,9 @@ export class ReceiverProcess {
   }
 
   count = async () => (await this.ask<{ count: number }>('count')).count;
-  /** [webhook-id, ms since epoch at arrival] of every request since the last reset */
-  receipts = async () => (await this.ask<{ receipts: [string, number][] }>('receipts')).receipts;
+  /** [webhook-id, ms since epoch at arrival, the event's data.contactId] of every request since the last reset */
+  receipts = async () =>
+    (await this.ask<{ receipts: [string, number, number | null][] }>('receipts')).receipts;
   reset = () => this.ask('reset');
   /** Stops the receiver process (it exits without answering). */
   stop = () =>

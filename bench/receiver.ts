@@ -1,13 +1,24 @@
 /**
  * The partner endpoint for benchmarks, in its own process so that it does not share an event loop
  * with the service. Answers 200 at once and notes when each event arrived. Driven over IPC:
- * `count` → number received; `receipts` → [eventId, ms since epoch][]; `reset`.
+ * `count` → number received; `receipts` → [eventId, ms since epoch, data.contactId][]; `reset`.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-let receipts: [string, number][] = [];
+let receipts: [string, number, number | null][] = [];
 let count = 0;
+
+/** The event's `data.contactId` (bench/api.ts matches arrivals to writes with it), if any. */
+function contactIdOf(chunks: Buffer[]): number | null {
+  try {
+    const id = (JSON.parse(Buffer.concat(chunks).toString()) as { data?: { contactId?: unknown } }).data
+      ?.contactId;
+    return typeof id === 'number' ? id : null;
+  } catch {
+    return null;
+  }
+}
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
@@ -16,7 +27,7 @@ const server = createServer((req, res) => {
     const at = Date.now();
     count++;
     const id = req.headers['webhook-id'];
-    if (typeof id === 'string') receipts.push([id, at]);
+    if (typeof id === 'string') receipts.push([id, at, contactIdOf(chunks)]);
     res.writeHead(200, { 'content-length': '2' }).end('ok');
   });
 });

@@ -13,6 +13,7 @@ import { migrate } from './store/migrate.js';
 import { DataDirInUse } from './store/data-dir-lock.js';
 import { openDb } from './store/open.js';
 import { PgliteDb } from './store/pglite.js';
+import { PostgresDb } from './store/postgres.js';
 import { ensureGeneratedAdminKey } from './store/settings.js';
 import { withSecretsSealing } from './secrets-at-rest.js';
 import { startTracing, type Tracing } from './tracing/start.js';
@@ -182,12 +183,19 @@ export async function startService(
   // before the API is built: its request spans are installed only while tracing is on
   const tracing = config.tracing && (await startTracing(config.tracing, log));
   const app = buildApi({ db, config, operatorKey, logger: log, metrics });
+  // On PostgreSQL the background work has a pool of its own: the API's writes and the coalescer's
+  // and the delivery worker's transactions never wait for each other's connections.
+  const background =
+    config.databaseUrl !== undefined
+      ? new PostgresDb({ connectionString: config.databaseUrl, applicationName: 'fpt-events background' })
+      : db;
   let workers: Runner | undefined;
   try {
     await listenOn(app, config.port, config.host, 'HOST, PORT');
-    workers = await startWorkers(db, config, log, metrics);
+    workers = await startWorkers(background, config, log, metrics);
   } catch (err) {
     await app.close();
+    if (background !== db) await background.close();
     await tracing?.stop();
     await db.close();
     throw err;
@@ -202,6 +210,7 @@ export async function startService(
       (closing ??= (async () => {
         await app.close(); // stops accepting, waits for in-flight requests
         await workers?.stop(); // lets the batch in progress commit
+        if (background !== db) await background.close();
         await tracing?.stop(); // exports the spans left
         await db.close();
       })()),

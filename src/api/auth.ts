@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../domain/principal.js';
 import { AppError } from '../errors.js';
-import { principalForKey } from '../store/api-keys.js';
+import type { KeyCache } from './key-cache.js';
 import type { Db } from '../store/db.js';
 import { sameKey, storedAdminKeyHash } from '../store/settings.js';
 import { hashKey } from '../store/api-keys.js';
@@ -70,10 +70,15 @@ function bearerKey(req: FastifyRequest): string {
 }
 
 /** Resolves `Authorization: Bearer <key>` to the operator or an API key, or answers 401. */
-export async function authenticate(db: Db, operator: OperatorKey, req: FastifyRequest): Promise<Principal> {
+export async function authenticate(
+  db: Db,
+  operator: OperatorKey,
+  keys: KeyCache,
+  req: FastifyRequest,
+): Promise<Principal> {
   const key = bearerKey(req);
   if (await operator.matches(key)) return { kind: 'operator' };
-  const principal = await principalForKey(db, key);
+  const principal = await keys.principal(db, key);
   if (!principal) throw unauthorized('unknown or revoked API key');
   return principal;
 }
@@ -113,10 +118,15 @@ function underApi(url: string): boolean {
  * route is answered 401 without a key when its decoded path is under `/api`, so that a 404 does
  * not tell a caller without a key which routes exist.
  */
-export function requireAuthentication(app: FastifyInstance, db: Db, operatorKey: OperatorKey): void {
+export function requireAuthentication(
+  app: FastifyInstance,
+  db: Db,
+  operatorKey: OperatorKey,
+  keys: KeyCache,
+): void {
   app.decorateRequest('principal', null as never);
   app.addHook('onRequest', async (req) => {
     if (req.is404 ? !underApi(req.url) : req.routeOptions.config.public === true) return;
-    req.principal = await authenticate(db, operatorKey, req);
+    req.principal = await authenticate(db, operatorKey, keys, req);
   });
 }

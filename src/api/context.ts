@@ -10,12 +10,18 @@ import {
   type StoredContact,
 } from '../store/contacts.js';
 import type { Db, Queryable } from '../store/db.js';
+import type { SingleWrites } from '../contacts/single-writes.js';
+import type { KeyCache } from './key-cache.js';
 import { getLocation, type Location } from '../store/tenants.js';
 
 /** What every route module gets. */
 export interface ApiDeps {
   db: Db;
   config: Config;
+  /** API keys looked up lately (a revocation clears them) */
+  keys: KeyCache;
+  /** single contact writes, grouped into shared commits */
+  singleWrites: SingleWrites;
 }
 
 /** The location, if the caller's scope includes it; 404 otherwise (never a hint that it exists). */
@@ -39,7 +45,15 @@ export async function visibleContact(
   contactId: number,
   opts: { forUpdate?: boolean } = {},
 ): Promise<StoredContact> {
-  const c = await getContact(q, contactId, opts);
+  return checkVisible(req, contactId, await getContact(q, contactId, opts));
+}
+
+/** The contact, if it exists and the caller's scope includes its location; 404 otherwise. */
+export function checkVisible(
+  req: FastifyRequest,
+  contactId: number,
+  c: StoredContact | undefined,
+): StoredContact {
   if (!c || !canSeeLocation(req.principal, { id: c.locationId, organizationId: c.organizationId })) {
     throw notFound(`contact ${contactId}`);
   }
@@ -47,7 +61,7 @@ export async function visibleContact(
 }
 
 /** Source (from `X-Change-Source`, default staff) and actor (the caller) of a write. */
-export function changeMeta(req: FastifyRequest, config: Pick<Config, 'coalesce'>): ChangeMeta {
+export function changeMeta(req: FastifyRequest): ChangeMeta {
   const raw = req.headers['x-change-source'];
   let source: ChangeSource = 'staff';
   if (raw !== undefined) {
@@ -62,5 +76,5 @@ export function changeMeta(req: FastifyRequest, config: Pick<Config, 'coalesce'>
     }
     source = v as ChangeSource;
   }
-  return { source, ...actorOf(req.principal), coalesce: config.coalesce };
+  return { source, ...actorOf(req.principal) };
 }

@@ -26,6 +26,8 @@ import { tenantRoutes } from './routes/tenants.js';
 import { validatorCompiler } from './validation.js';
 import { AppError } from '../errors.js';
 import { traceRequests } from '../tracing/http.js';
+import { SingleWrites } from '../contacts/single-writes.js';
+import { KeyCache } from './key-cache.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -105,7 +107,8 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
   // (before authentication: an address out of failed attempts is refused before its key is checked)
   installRateLimits(app, config.rateLimits);
   installIdempotency(app, db);
-  requireAuthentication(app, db, operatorKey);
+  const keys = new KeyCache();
+  requireAuthentication(app, db, operatorKey, keys);
   logEachRequest(app);
 
   installOpenApi(app, PACKAGE_VERSION);
@@ -118,7 +121,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
 
     if (metrics) metricsRoutes(app, { metrics, operatorKey, metricsToken: config.metricsToken });
 
-    const deps = { db, config };
+    const deps = { db, config, keys, singleWrites: new SingleWrites(db, config.coalesce) };
     tenantRoutes(app, deps);
     subGroupRoutes(app, deps);
     contactRoutes(app, deps);

@@ -1,4 +1,4 @@
-import type { Contact, ContactFields } from '../domain/contact.js';
+import type { Contact } from '../domain/contact.js';
 import {
   dueAt,
   planSteps,
@@ -14,22 +14,14 @@ import {
   recordRuleError,
   type TimerPlan,
 } from '../store/automation-rules.js';
-import {
-  insertContacts,
-  writeContactChanges,
-  type ChangeMeta,
-  type ContactChange,
-  type StoredContact,
-} from '../store/contacts.js';
+import type { CoalesceSettings } from '../config.js';
+import { writeContactChanges, type ChangeMeta, type StoredContact } from '../store/contacts.js';
 import type { Tx } from '../store/db.js';
-import type { Location } from '../store/tenants.js';
 
 /**
- * Contact writes with their automation rules (SPEC §7). Every write path (the contact API, bulk
- * import, billing writes, the time-trigger scheduler) writes through these two functions: they run
- * the store's batch writer, then, in the same transaction, the rules the changes trigger, then the
- * rules those rules' changes trigger, and so on: one chain, inside the triggering change's
- * coalescing window.
+ * Automation rules run on written changes (SPEC §7): the chain a batch of changes starts, inside
+ * the triggering change's transaction and coalescing window. Every contact write path (the contact
+ * API, bulk import, billing writes: `src/contacts/write.ts`; the time-trigger scheduler) ends here.
  *
  * Rules are loaded once per batch (one statement for the batch's locations) and evaluated in
  * memory; each round of a chain is written as one batch per acting rule, so an import of 100,000
@@ -39,43 +31,19 @@ import type { Location } from '../store/tenants.js';
 /** Where a stopped chain is reported (a request's logger, or a worker's). */
 export type ChainLogger = Pick<Logger, 'error'>;
 
+/**
+ * How this process writes contacts, set once from its configuration and handed down (never carried
+ * in a change's metadata): how windows coalesce, and where a stopped chain is reported.
+ */
+export interface WriteContext {
+  coalesce: CoalesceSettings;
+  log: ChainLogger;
+}
+
 /** Rounds a chain may take: the 11th round is not written, and the rules it involved get an error. */
 export const MAX_CHAIN_DEPTH = 10;
 
-/** Writes changes to existing contacts and runs the rules they trigger; returns the final states. */
-export async function writeChanges(
-  tx: Tx,
-  changes: readonly ContactChange[],
-  meta: ChangeMeta,
-  log: ChainLogger,
-): Promise<StoredContact[]> {
-  const written = await writeContactChanges(tx, changes, meta);
-  const observed = written.flatMap((after, i) =>
-    after.seq === changes[i]!.before.seq ? [] : [{ before: changes[i]!.before, after }],
-  );
-  const finals = await followRules(tx, observed, meta, log);
-  return written.map((w) => finals.get(w.contactId) ?? w);
-}
-
-/** Creates contacts at one location and runs the rules their creation triggers; returns the final states. */
-export async function createContacts(
-  tx: Tx,
-  location: Location,
-  list: readonly ContactFields[],
-  meta: ChangeMeta,
-  log: ChainLogger,
-): Promise<StoredContact[]> {
-  const created = await insertContacts(tx, location, list, meta);
-  const finals = await followRules(
-    tx,
-    created.map((after) => ({ before: null, after })),
-    meta,
-    log,
-  );
-  return created.map((c) => finals.get(c.contactId) ?? c);
-}
-
-interface Observed {
+export interface Observed {
   before: Contact | null;
   after: StoredContact;
 }
@@ -92,7 +60,7 @@ export async function followRules(
   tx: Tx,
   changed: readonly Observed[],
   meta: ChangeMeta,
-  log: ChainLogger,
+  ctx: WriteContext,
   startDepth = 1,
 ): Promise<Map<number, StoredContact>> {
   const finals = new Map<number, StoredContact>();
@@ -117,10 +85,10 @@ export async function followRules(
     const steps = planSteps(proposals, states);
     if (steps.length === 0) break;
     if (depth > MAX_CHAIN_DEPTH) {
-      await stopChain(tx, steps, log);
+      await stopChain(tx, steps, ctx.log);
       break;
     }
-    round = await writeSteps(tx, steps, meta);
+    round = await writeSteps(tx, steps, ctx.coalesce);
     for (const c of round) finals.set(c.after.contactId, c.after);
     source = 'automation';
   }
@@ -135,7 +103,7 @@ export async function followRules(
 export async function writeSteps(
   tx: Tx,
   steps: readonly PlannedStep<StoredContact>[],
-  meta: Pick<ChangeMeta, 'coalesce'>,
+  coalesce: CoalesceSettings,
 ): Promise<Observed[]> {
   const byRule = new Map<number, PlannedStep<StoredContact>[]>();
   for (const s of steps) byRule.set(s.rule.id, [...(byRule.get(s.rule.id) ?? []), s]);
@@ -149,7 +117,8 @@ export async function writeSteps(
         after: s.after,
         operation: 'update',
       })),
-      { source: 'automation', actorType: 'automation_rule', actorId: ruleId, coalesce: meta.coalesce },
+      { source: 'automation', actorType: 'automation_rule', actorId: ruleId },
+      coalesce,
     );
     list.forEach((s, i) => {
       if (!firstBefore.has(s.before.contactId)) firstBefore.set(s.before.contactId, s.before);

@@ -47,16 +47,11 @@ export async function fireDueTimers(
     }
     const steps = planSteps(proposals, contacts);
     if (steps.length === 0) return { timers: timers.length, changed: 0 };
-    const meta = {
-      source: 'automation' as const,
-      actorType: 'system' as const,
-      actorId: null,
-      coalesce: opts.coalesce,
-    };
+    const meta = { source: 'automation' as const, actorType: 'system' as const, actorId: null };
     // while tracing is on, a span around the rules' writes: the windows they open take it as parent
     return inSpan('automation.time_triggers', { 'fpt.automation.timers': timers.length }, async () => {
-      const round = await writeSteps(tx, steps, meta);
-      await followRules(tx, round, meta, opts.log, 2);
+      const round = await writeSteps(tx, steps, opts.coalesce);
+      await followRules(tx, round, meta, { coalesce: opts.coalesce, log: opts.log }, 2);
       return { timers: timers.length, changed: round.length };
     });
   });

@@ -1,7 +1,7 @@
 import { applyPatch, normalizeInput, type ContactFields } from '../domain/contact.js';
 import { CreateContactBody } from '../domain/contact-schema.js';
 import { compileValidator } from '../domain/validation.js';
-import { createContacts, writeChanges, type ChainLogger } from '../automation/apply.js';
+import { createContacts, writeChanges, type WriteContext } from './write.js';
 import {
   getContactsAt,
   newContactFields,
@@ -74,7 +74,8 @@ export async function importContacts(
   opts: {
     deactivateMissing: boolean;
     meta: ChangeMeta;
-    log: ChainLogger;
+    /** the process's coalescing settings, and where a stopped rule chain is reported */
+    ctx: WriteContext;
     onProgress?: (p: ImportProgress) => void;
     /** runs last in the import's transaction, with what it did (the API records it in the audit log) */
     beforeCommit?: (tx: Tx, summary: ImportSummary) => Promise<void>;
@@ -184,12 +185,12 @@ export async function importContacts(
         touched.add(match.contactId);
         updates.push({ before: match, after: applyPatch(match, v.fields), operation: 'update' });
       }
-      const written = await writeChanges(tx, updates, opts.meta, opts.log);
+      const written = await writeChanges(tx, updates, opts.meta, opts.ctx);
       written.forEach((w, i) => {
         if (w.seq === updates[i]!.before.seq) summary.unchanged++;
         else summary.updated++;
       });
-      const created = await createContacts(tx, location, creates, opts.meta, opts.log);
+      const created = await createContacts(tx, location, creates, opts.meta, opts.ctx);
       for (const c of created) touched.add(c.contactId);
       summary.created += created.length;
       opts.onProgress?.({
@@ -213,7 +214,7 @@ export async function importContacts(
           tx,
           chunk.map((c) => ({ before: c, after: { ...c, isActive: false }, operation: 'delete' as const })),
           opts.meta,
-          opts.log,
+          opts.ctx,
         );
         summary.deactivated += chunk.length;
         opts.onProgress?.({ phase: 'deactivating', done: summary.deactivated, total: missing.length });

@@ -20,12 +20,14 @@ export { CHANGE_SOURCES, type ChangeSource } from '../domain/contact.js';
 export type Operation = 'create' | 'update' | 'delete' | 'reactivate' | 'transfer';
 export type ActorType = 'operator' | 'api_key' | 'automation_rule' | 'system';
 
-/** Where a change came from and who made it (recorded with every history row), and its windowing. */
+/**
+ * Where a change came from and who made it (recorded with every history row). How its window
+ * coalesces is the process's setting, passed beside it (`CoalesceSettings`), not part of a change.
+ */
 export interface ChangeMeta {
   source: ChangeSource;
   actorType: ActorType;
   actorId: number | null;
-  coalesce: CoalesceSettings;
 }
 
 export interface StoredContact extends Contact {
@@ -141,14 +143,19 @@ export async function getContactsAt(
   return rows.map(rowToContact);
 }
 
-/** Several contacts by id, in one statement. */
+/**
+ * Several contacts by id, in one statement; with `forUpdate`, locked in id order (so that two
+ * transactions locking overlapping sets this way cannot deadlock each other).
+ */
 export async function getContacts(
   q: Queryable,
   contactIds: readonly number[],
+  opts: { forUpdate?: boolean } = {},
 ): Promise<Map<number, StoredContact>> {
-  const { rows } = await q.query<Row>(`${SELECT_CONTACT} WHERE c.contact_id = ANY($1::bigint[])`, [
-    contactIds,
-  ]);
+  const { rows } = await q.query<Row>(
+    `${SELECT_CONTACT} WHERE c.contact_id = ANY($1::bigint[])${opts.forUpdate ? ' ORDER BY c.contact_id FOR UPDATE OF c' : ''}`,
+    [contactIds],
+  );
   return new Map(rows.map((r) => [r.contact_id as number, rowToContact(r)]));
 }
 
@@ -240,8 +247,9 @@ export async function insertContact(
   location: Location,
   fields: ContactFields,
   meta: ChangeMeta,
+  coalesce: CoalesceSettings,
 ): Promise<StoredContact> {
-  const [contact] = await insertContacts(tx, location, [fields], meta);
+  const [contact] = await insertContacts(tx, location, [fields], meta, coalesce);
   return contact!;
 }
 
@@ -255,6 +263,7 @@ export async function insertContacts(
   location: Location,
   list: readonly ContactFields[],
   meta: ChangeMeta,
+  coalesce: CoalesceSettings,
 ): Promise<StoredContact[]> {
   if (list.length === 0) return [];
   await assertSubGroupsAt(
@@ -310,7 +319,7 @@ export async function insertContacts(
       before: null,
       defaultGroupId: location.defaultContactGroupId,
     })),
-    meta.coalesce,
+    coalesce,
   );
   await tx.notify('windows');
   return contacts;
@@ -333,6 +342,7 @@ export async function writeContactChanges(
   tx: Tx,
   changes: readonly ContactChange[],
   meta: ChangeMeta,
+  coalesce: CoalesceSettings,
 ): Promise<StoredContact[]> {
   const real = changes
     .map((c) => ({ ...c, diff: diffContact(c.before, c.after) }))
@@ -385,7 +395,7 @@ export async function writeContactChanges(
       before: contactView(c.before),
       defaultGroupId: null,
     })),
-    meta.coalesce,
+    coalesce,
   );
   await tx.notify('windows');
   return changes.map((c) => {
@@ -404,7 +414,8 @@ export async function writeContactChange(
   after: Contact,
   operation: Operation,
   meta: ChangeMeta,
+  coalesce: CoalesceSettings,
 ): Promise<StoredContact> {
-  const [written] = await writeContactChanges(tx, [{ before, after, operation }], meta);
+  const [written] = await writeContactChanges(tx, [{ before, after, operation }], meta, coalesce);
   return written!;
 }

@@ -1,8 +1,12 @@
 import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
+import type { Reply } from './api.js';
 
 /*
- * The reference model of the coalescing property test (test/integration/coalescing.property.test.ts):
- * SPEC §3's table read independently of the service's derivation, and the operations the test makes.
+ * The reference model of SPEC §3 that the coalescing property tests check the service against
+ * (test/integration/coalescing.property.test.ts, one request at a time;
+ * test/integration/concurrent-writes.property.test.ts, through concurrent requests), and the
+ * operations they generate. (The service's derivation is deliberately not used here.)
  */
 
 /** Which of the contact's location's two sub-groups. */
@@ -51,34 +55,34 @@ export interface ModelContact {
 // --- the reference model: SPEC §3, written from the spec ---------------------------------------
 
 /** Both locations of the tenant are created without a default group: Leads. */
-export const DEFAULT_GROUP = 1;
+const DEFAULT_GROUP = 1;
 
 /** Not change-tracked: identity and bookkeeping. organizationId follows locationId. */
-export const UNTRACKED = new Set(['contactId', 'createdAt', 'updatedAt', 'organizationId']);
+const UNTRACKED = new Set(['contactId', 'createdAt', 'updatedAt', 'organizationId']);
 /** Set on every creation, with their own companion events: not "optional fields". */
-export const NOT_OPTIONAL = new Set(['contactGroupId', 'subGroupId', 'isActive', 'locationId']);
+const NOT_OPTIONAL = new Set(['contactGroupId', 'subGroupId', 'isActive', 'locationId']);
 
-export const sortedTags = (v: unknown): unknown => (Array.isArray(v) ? [...(v as string[])].sort() : v);
+const sortedTags = (v: unknown): unknown => (Array.isArray(v) ? [...(v as string[])].sort() : v);
 
-export function sameField(field: string, a: unknown, b: unknown): boolean {
+function sameField(field: string, a: unknown, b: unknown): boolean {
   if (field === 'tags') return isDeepStrictEqual(sortedTags(a ?? []), sortedTags(b ?? []));
   if (field === 'customFields') return isDeepStrictEqual(a ?? {}, b ?? {});
   return isDeepStrictEqual(a ?? null, b ?? null);
 }
 
-export function trackedDiffers(s0: ContactBody, s1: ContactBody): boolean {
+function trackedDiffers(s0: ContactBody, s1: ContactBody): boolean {
   const fields = new Set([...Object.keys(s0), ...Object.keys(s1)].filter((f) => !UNTRACKED.has(f)));
   return [...fields].some((f) => !sameField(f, s0[f], s1[f]));
 }
 
-export const isBlank = (v: unknown): boolean =>
+const isBlank = (v: unknown): boolean =>
   v === null ||
   v === undefined ||
   v === false ||
   (Array.isArray(v) && v.length === 0) ||
   (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0);
 
-export const anyOptionalSet = (s1: ContactBody): boolean =>
+const anyOptionalSet = (s1: ContactBody): boolean =>
   Object.keys(s1).some((f) => !UNTRACKED.has(f) && !NOT_OPTIONAL.has(f) && !isBlank(s1[f]));
 
 /**
@@ -130,4 +134,146 @@ export function expectedEvents(s0: ContactBody | null, s1: ContactBody, seenAt: 
   if (loc0 !== loc1) return [deleted(loc0), created(loc1)];
   if (!trackedDiffers(s0, s1)) return [];
   return [...typed(loc1, s0.contactGroupId, s0.subGroupId), updated(loc1)];
+}
+
+// --- generated operations ------------------------------------------------------------------------
+
+/** mostly the first contact, so that one contact sees long enough histories (deleted, paused, reactivated…) */
+const contactIndex = fc.oneof(
+  { arbitrary: fc.constant(0), weight: 6 },
+  { arbitrary: fc.constant(1), weight: 2 },
+  { arbitrary: fc.constant(2), weight: 1 },
+);
+const group = fc.integer({ min: 1, max: 7 });
+const slot = fc.constantFrom<Slot>(0, 1);
+const tags = fc.shuffledSubarray(['vip', 'yoga', 'hiit']);
+
+const createOp: fc.Arbitrary<Op> = fc.record(
+  {
+    kind: fc.constant('create' as const),
+    c: contactIndex,
+    contactGroupId: group,
+    subGroup: slot,
+    firstName: fc.constantFrom('Ada', 'Bo'),
+    tags,
+  },
+  { requiredKeys: ['kind', 'c'] },
+);
+
+const patchOp: fc.Arbitrary<Op> = fc.record({
+  kind: fc.constant('patch' as const),
+  c: contactIndex,
+  set: fc.record(
+    {
+      contactGroupId: group,
+      subGroup: fc.constantFrom<Slot | null>(0, 1, null),
+      firstName: fc.constantFrom<string | null>('Ada', 'Bo', null),
+      tags,
+      canSms: fc.boolean(),
+      customFields: fc.record(
+        { belt: fc.constantFrom('blue', 'black', null), visits: fc.constantFrom(1, 2, null) },
+        { requiredKeys: [] },
+      ),
+    },
+    { requiredKeys: [] },
+  ),
+});
+
+const simpleOp = (kind: 'delete' | 'reactivate' | 'transfer'): fc.Arbitrary<Op> =>
+  fc.record({ kind: fc.constant(kind), c: contactIndex });
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { arbitrary: createOp, weight: 1 },
+  { arbitrary: patchOp, weight: 4 },
+  { arbitrary: simpleOp('delete'), weight: 3 },
+  { arbitrary: simpleOp('reactivate'), weight: 3 },
+  { arbitrary: simpleOp('transfer'), weight: 3 },
+  { arbitrary: fc.constant<Op>({ kind: 'pause', long: true }), weight: 3 },
+  { arbitrary: fc.constant<Op>({ kind: 'pause', long: false }), weight: 1 },
+);
+
+export const opsArb = fc.array(opArb, { minLength: 1, maxLength: 12, size: 'max' });
+
+export const LONG: Op = { kind: 'pause', long: true };
+export const SHORT: Op = { kind: 'pause', long: false };
+
+/** Rows of the table that random sequences reach only now and then; run first, every time. */
+export const EXAMPLES: [Op[]][] = [
+  // moved while inactive and reactivated: only contact.created, at the new location
+  [
+    [
+      { kind: 'create', c: 0, contactGroupId: 3, subGroup: 0 },
+      LONG,
+      { kind: 'delete', c: 0 },
+      LONG,
+      { kind: 'transfer', c: 0 },
+      { kind: 'patch', c: 0, set: { contactGroupId: 5 } },
+      { kind: 'reactivate', c: 0 },
+    ],
+  ],
+  // moved while inactive, a window closing in between, then reactivated: created at the new location
+  [
+    [
+      { kind: 'create', c: 0, contactGroupId: 3 },
+      LONG,
+      { kind: 'delete', c: 0 },
+      LONG,
+      { kind: 'transfer', c: 0 },
+      LONG,
+      { kind: 'reactivate', c: 0 },
+    ],
+  ],
+  // reactivated with a net group and sub-group change; a second contact deleted in the same pause
+  [
+    [
+      { kind: 'create', c: 0 },
+      { kind: 'create', c: 1, firstName: 'Bo' },
+      LONG,
+      { kind: 'delete', c: 0 },
+      LONG,
+      { kind: 'reactivate', c: 0 },
+      SHORT,
+      { kind: 'patch', c: 0, set: { contactGroupId: 4, subGroup: 1 } },
+      { kind: 'delete', c: 1 },
+    ],
+  ],
+  // transferred away and back while active: no transfer, only the cleared sub-group
+  [
+    [
+      { kind: 'create', c: 0, subGroup: 0, tags: ['yoga'] },
+      LONG,
+      { kind: 'transfer', c: 0 },
+      { kind: 'transfer', c: 0 },
+    ],
+  ],
+  // moved away and back while inactive, then reactivated: a plain reactivation
+  [
+    [
+      { kind: 'create', c: 0, subGroup: 1 },
+      { kind: 'delete', c: 0 },
+      LONG,
+      { kind: 'transfer', c: 0 },
+      { kind: 'transfer', c: 0 },
+      { kind: 'reactivate', c: 0 },
+    ],
+  ],
+  // changes that cancel out, and a custom field and tags that come back in another order
+  [
+    [
+      { kind: 'create', c: 0, firstName: 'Ada', tags: ['vip', 'hiit'] },
+      LONG,
+      { kind: 'patch', c: 0, set: { contactGroupId: 2, firstName: 'Bo', customFields: { belt: 'blue' } } },
+      { kind: 'patch', c: 0, set: { tags: ['hiit'] } },
+      { kind: 'patch', c: 0, set: { contactGroupId: 1, firstName: 'Ada', customFields: { belt: null } } },
+      { kind: 'patch', c: 0, set: { tags: ['vip', 'hiit'] } },
+    ],
+  ],
+];
+
+/** A write the generated sequence makes must be accepted; anything else fails the run with the body. */
+export function accepted(res: Reply, status: number, what: string): ContactBody {
+  if (res.status !== status) {
+    throw new Error(`${what} → ${res.status} (expected ${status}): ${JSON.stringify(res.body)}`);
+  }
+  return res.body as ContactBody;
 }

@@ -1,15 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect } from 'vitest';
-import { apiTest as test, type Reply, type TestApi, type Tenant } from '../helpers/api.js';
-import { allEvents, closeAllWindows } from '../helpers/events.js';
+import { apiTest as test, type TestApi, type Tenant } from '../helpers/api.js';
 import {
+  accepted,
+  EXAMPLES,
   expectedEvents,
-  type ContactBody,
+  opsArb,
+  type Op,
   type Ev,
   type ModelContact,
-  type Op,
   type Slot,
 } from '../helpers/coalescing-model.js';
+import { allEvents, closeAllWindows } from '../helpers/events.js';
 
 /*
  * A property test of SPEC §3 against an independent reference model. Random sequences of changes
@@ -19,149 +21,7 @@ import {
  * contact, in order. (The service's derivation is deliberately not used here.)
  */
 
-// --- generated operations ------------------------------------------------------------------------
-
-/** mostly the first contact, so that one contact sees long enough histories (deleted, paused, reactivated…) */
-const contactIndex = fc.oneof(
-  { arbitrary: fc.constant(0), weight: 6 },
-  { arbitrary: fc.constant(1), weight: 2 },
-  { arbitrary: fc.constant(2), weight: 1 },
-);
-const group = fc.integer({ min: 1, max: 7 });
-const slot = fc.constantFrom<Slot>(0, 1);
-const tags = fc.shuffledSubarray(['vip', 'yoga', 'hiit']);
-
-const createOp: fc.Arbitrary<Op> = fc.record(
-  {
-    kind: fc.constant('create' as const),
-    c: contactIndex,
-    contactGroupId: group,
-    subGroup: slot,
-    firstName: fc.constantFrom('Ada', 'Bo'),
-    tags,
-  },
-  { requiredKeys: ['kind', 'c'] },
-);
-
-const patchOp: fc.Arbitrary<Op> = fc.record({
-  kind: fc.constant('patch' as const),
-  c: contactIndex,
-  set: fc.record(
-    {
-      contactGroupId: group,
-      subGroup: fc.constantFrom<Slot | null>(0, 1, null),
-      firstName: fc.constantFrom<string | null>('Ada', 'Bo', null),
-      tags,
-      canSms: fc.boolean(),
-      customFields: fc.record(
-        { belt: fc.constantFrom('blue', 'black', null), visits: fc.constantFrom(1, 2, null) },
-        { requiredKeys: [] },
-      ),
-    },
-    { requiredKeys: [] },
-  ),
-});
-
-const simpleOp = (kind: 'delete' | 'reactivate' | 'transfer'): fc.Arbitrary<Op> =>
-  fc.record({ kind: fc.constant(kind), c: contactIndex });
-
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { arbitrary: createOp, weight: 1 },
-  { arbitrary: patchOp, weight: 4 },
-  { arbitrary: simpleOp('delete'), weight: 3 },
-  { arbitrary: simpleOp('reactivate'), weight: 3 },
-  { arbitrary: simpleOp('transfer'), weight: 3 },
-  { arbitrary: fc.constant<Op>({ kind: 'pause', long: true }), weight: 3 },
-  { arbitrary: fc.constant<Op>({ kind: 'pause', long: false }), weight: 1 },
-);
-
-const opsArb = fc.array(opArb, { minLength: 1, maxLength: 12, size: 'max' });
-
-const LONG: Op = { kind: 'pause', long: true };
-const SHORT: Op = { kind: 'pause', long: false };
-
-/** Rows of the table that random sequences reach only now and then; run first, every time. */
-const EXAMPLES: [Op[]][] = [
-  // moved while inactive and reactivated: only contact.created, at the new location
-  [
-    [
-      { kind: 'create', c: 0, contactGroupId: 3, subGroup: 0 },
-      LONG,
-      { kind: 'delete', c: 0 },
-      LONG,
-      { kind: 'transfer', c: 0 },
-      { kind: 'patch', c: 0, set: { contactGroupId: 5 } },
-      { kind: 'reactivate', c: 0 },
-    ],
-  ],
-  // moved while inactive, a window closing in between, then reactivated: created at the new location
-  [
-    [
-      { kind: 'create', c: 0, contactGroupId: 3 },
-      LONG,
-      { kind: 'delete', c: 0 },
-      LONG,
-      { kind: 'transfer', c: 0 },
-      LONG,
-      { kind: 'reactivate', c: 0 },
-    ],
-  ],
-  // reactivated with a net group and sub-group change; a second contact deleted in the same pause
-  [
-    [
-      { kind: 'create', c: 0 },
-      { kind: 'create', c: 1, firstName: 'Bo' },
-      LONG,
-      { kind: 'delete', c: 0 },
-      LONG,
-      { kind: 'reactivate', c: 0 },
-      SHORT,
-      { kind: 'patch', c: 0, set: { contactGroupId: 4, subGroup: 1 } },
-      { kind: 'delete', c: 1 },
-    ],
-  ],
-  // transferred away and back while active: no transfer, only the cleared sub-group
-  [
-    [
-      { kind: 'create', c: 0, subGroup: 0, tags: ['yoga'] },
-      LONG,
-      { kind: 'transfer', c: 0 },
-      { kind: 'transfer', c: 0 },
-    ],
-  ],
-  // moved away and back while inactive, then reactivated: a plain reactivation
-  [
-    [
-      { kind: 'create', c: 0, subGroup: 1 },
-      { kind: 'delete', c: 0 },
-      LONG,
-      { kind: 'transfer', c: 0 },
-      { kind: 'transfer', c: 0 },
-      { kind: 'reactivate', c: 0 },
-    ],
-  ],
-  // changes that cancel out, and a custom field and tags that come back in another order
-  [
-    [
-      { kind: 'create', c: 0, firstName: 'Ada', tags: ['vip', 'hiit'] },
-      LONG,
-      { kind: 'patch', c: 0, set: { contactGroupId: 2, firstName: 'Bo', customFields: { belt: 'blue' } } },
-      { kind: 'patch', c: 0, set: { tags: ['hiit'] } },
-      { kind: 'patch', c: 0, set: { contactGroupId: 1, firstName: 'Ada', customFields: { belt: null } } },
-      { kind: 'patch', c: 0, set: { tags: ['vip', 'hiit'] } },
-    ],
-  ],
-];
-
 // --- driving the API -----------------------------------------------------------------------------
-
-/** A write the generated sequence makes must be accepted; anything else fails the run with the body. */
-function accepted(res: Reply, status: number, what: string): ContactBody {
-  if (res.status !== status) {
-    throw new Error(`${what} → ${res.status} (expected ${status}): ${JSON.stringify(res.body)}`);
-  }
-  return res.body as ContactBody;
-}
 
 interface World {
   api: TestApi;

@@ -4,7 +4,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { cellCountRejection, csvColumns, csvRow, type ColumnTarget } from '../../contacts/csv.js';
 import { importContacts, type ImportSummary } from '../../contacts/import.js';
-import { createContacts, writeChanges } from '../../automation/apply.js';
+import { createContacts } from '../../contacts/write.js';
+import type { Derive } from '../../contacts/single-writes.js';
 import { compileValidator } from '../validation.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { applyPatch, normalizeInput, type Contact } from '../../domain/contact.js';
@@ -17,12 +18,11 @@ import {
   type Operation,
   type StoredContact,
 } from '../../store/contacts.js';
-import type { Config } from '../../config.js';
-import type { Db, Queryable, Tx } from '../../store/db.js';
+import type { Tx } from '../../store/db.js';
 import { listHistory } from '../../store/history.js';
 import { getLocation } from '../../store/tenants.js';
 import { auditScopeOfLocation, recordAudit } from '../audit.js';
-import { changeMeta, visibleContact, visibleLocation, type ApiDeps } from '../context.js';
+import { changeMeta, checkVisible, visibleContact, visibleLocation, type ApiDeps } from '../context.js';
 import {
   ContactListQuery,
   ContactParams,
@@ -39,35 +39,32 @@ function operationFor(before: Contact, after: Contact): Operation {
   return 'update';
 }
 
-/**
- * Loads and locks a visible contact, derives its new state, and writes it with its history row,
- * all in one transaction: a change that fails anywhere writes nothing.
- */
-function mutate(
-  db: Db,
-  config: Config,
-  req: FastifyRequest,
-  contactId: number,
-  change: (before: StoredContact, tx: Queryable) => Promise<{ after: Contact; operation: Operation }>,
-): Promise<StoredContact> {
-  const meta = changeMeta(req, config);
-  return db.transaction(async (tx) => {
-    const before = await visibleContact(tx, req, contactId, { forUpdate: true });
-    requireRole(req.principal, 'staff');
-    const { after, operation } = await change(before, tx);
-    const [written] = await writeChanges(tx, [{ before, after, operation }], meta, req.log);
-    return written!;
-  });
-}
-
-export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): void {
+export function contactRoutes(root: FastifyInstance, { db, config, singleWrites }: ApiDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
+
+  /**
+   * Writes one visible contact's new state with its history row, in a commit it may share with
+   * other single writes (src/contacts/single-writes.ts): a change refused anywhere writes nothing.
+   */
+  const mutate = (req: FastifyRequest, contactId: number, change: Derive): Promise<StoredContact> => {
+    const meta = changeMeta(req);
+    return singleWrites.write({
+      contactId,
+      meta,
+      log: req.log,
+      derive: (before, q) => {
+        checkVisible(req, contactId, before);
+        requireRole(req.principal, 'staff');
+        return change(before, q);
+      },
+    });
+  };
 
   app.post(
     '/api/locations/:locationId/contacts',
     { schema: { params: LocationParams, body: CreateContactBody } },
     async (req, reply) => {
-      const meta = changeMeta(req, config);
+      const meta = changeMeta(req);
       const contact = await db.transaction(async (tx) => {
         const loc = await visibleLocation(tx, req, req.params.locationId);
         requireRole(req.principal, 'staff');
@@ -76,7 +73,7 @@ export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): v
           loc,
           [newContactFields(loc, normalizeInput(req.body))],
           meta,
-          req.log,
+          { coalesce: config.coalesce, log: req.log },
         );
         return created!;
       });
@@ -112,7 +109,7 @@ export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): v
     '/api/contacts/:contactId',
     { schema: { params: ContactParams, body: PatchContactBody } },
     async (req) => {
-      const contact = await mutate(db, config, req, req.params.contactId, async (before) => {
+      const contact = await mutate(req, req.params.contactId, async (before) => {
         const after = applyPatch(before, req.body);
         return { after, operation: operationFor(before, after) };
       });
@@ -121,7 +118,7 @@ export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): v
   );
 
   app.delete('/api/contacts/:contactId', { schema: { params: ContactParams } }, async (req) => {
-    const contact = await mutate(db, config, req, req.params.contactId, async (before) => ({
+    const contact = await mutate(req, req.params.contactId, async (before) => ({
       after: { ...before, isActive: false },
       operation: 'delete',
     }));
@@ -129,7 +126,7 @@ export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): v
   });
 
   app.post('/api/contacts/:contactId/reactivate', { schema: { params: ContactParams } }, async (req) => {
-    const contact = await mutate(db, config, req, req.params.contactId, async (before) => ({
+    const contact = await mutate(req, req.params.contactId, async (before) => ({
       after: { ...before, isActive: true },
       operation: 'reactivate',
     }));
@@ -140,7 +137,7 @@ export function contactRoutes(root: FastifyInstance, { db, config }: ApiDeps): v
     '/api/contacts/:contactId/transfer',
     { schema: { params: ContactParams, body: TransferBody } },
     async (req) => {
-      const contact = await mutate(db, config, req, req.params.contactId, async (before, tx) => {
+      const contact = await mutate(req, req.params.contactId, async (before, tx) => {
         const target = await getLocation(tx, req.body.locationId);
         if (!target || !canSeeLocation(req.principal, target)) {
           throw new AppError(404, 'not_found', `location ${req.body.locationId} not found`, 'locationId');
@@ -268,9 +265,10 @@ export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): vo
       requireRole(req.principal, 'staff');
       // an import is recorded as one unless the caller names another source
       const meta = {
-        ...changeMeta(req, config),
+        ...changeMeta(req),
         ...(req.headers['x-change-source'] ? {} : { source: 'import' as const }),
       };
+      const writeCtx = () => ({ coalesce: config.coalesce, log: req.log });
       let rows: unknown[];
       let deactivateMissing = req.query.deactivateMissing ?? false;
       if (req.body instanceof Readable) {
@@ -300,7 +298,7 @@ export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): vo
           },
         });
       if (!(req.headers.accept ?? '').includes(NDJSON)) {
-        return importContacts(db, loc, rows, { deactivateMissing, meta, log: req.log, beforeCommit });
+        return importContacts(db, loc, rows, { deactivateMissing, meta, ctx: writeCtx(), beforeCommit });
       }
       // Progress as it runs: one JSON object per line, `{progress}` lines, then `{summary}` (or
       // `{error}`, since the 200 status has gone out by then). Everything that can be refused as a
@@ -311,7 +309,7 @@ export function importRoutes(root: FastifyInstance, { db, config }: ApiDeps): vo
       importContacts(db, loc, rows, {
         deactivateMissing,
         meta,
-        log: req.log,
+        ctx: writeCtx(),
         onProgress: (progress) => line({ progress }),
         beforeCommit,
       })

@@ -16,7 +16,7 @@ import {
 } from '../schemas.js';
 
 /** Organizations, locations and API keys: the operator creates them, keys read their own scope. */
-export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
+export function tenantRoutes(root: FastifyInstance, { db, keys }: ApiDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
   app.get('/api/me', async (req) => {
@@ -125,7 +125,7 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
 
   app.delete('/api/api-keys/:id', { schema: { params: IdParams } }, async (req) => {
     requireOperator(req.principal);
-    return db.transaction(async (tx) => {
+    const revoked = await db.transaction(async (tx) => {
       const key = await revokeApiKey(tx, req.params.id);
       if (!key) throw notFound(`API key ${req.params.id}`);
       await recordAudit(tx, req, {
@@ -137,5 +137,7 @@ export function tenantRoutes(root: FastifyInstance, { db }: ApiDeps): void {
       });
       return key;
     });
+    keys.clear(); // refused from the next request on, in this process
+    return revoked;
   });
 }

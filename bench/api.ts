@@ -1,0 +1,366 @@
+/**
+ * The front door (issue #15): single contact writes and reads through the HTTP API of real `serve`
+ * processes, one subscription delivering every event to a local receiver (its own process),
+ * windows closing at once (FPT_COALESCE_QUIET_MS=0), beside the database's own ceiling.
+ *
+ *   npx tsx bench/api.ts [--quick | --smoke] [--engine pglite|postgres|both] [--baseline /path/to/checkout]
+ *
+ * Per engine (and per checkout: `--baseline` runs the same phases against another checkout's code
+ * first, in the same run, so that the two compare as a ratio on the same machine state):
+ *  1. closed loop: autocannon, 64 connections, PATCH /api/contacts/{id} of distinct contacts (each
+ *     changing its contact group), 30 s (--quick 10 s); then the time the deliveries take to catch up;
+ *     on PostgreSQL, pg_stat_activity sampled every 100 ms, the service's CPU, and commits per PATCH;
+ *  2. open loop: PATCHes sent at a held rate whatever the answers (latency from the moment each was
+ *     due, so a stall counts in full), each contact written once, so that its one webhook dates
+ *     write → webhook received;
+ *  3. GET /api/contacts/{id}, closed loop, 64 connections;
+ *  4. PostgreSQL: two `serve` processes on the database, 32 connections each, against one with 64;
+ *  5. PostgreSQL: pgbench of the same single-row write transaction (with and without pg_notify).
+ * PostgreSQL: FPT_BENCH_DATABASE_URL (default the local server); a new database per checkout, dropped.
+ * Run under `flock /tmp/fpt-bench.lock` on a shared machine.
+ */
+import { execSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Pool } from 'undici';
+import {
+  call,
+  commits,
+  freshStore,
+  loadTenant,
+  pgbench,
+  pgbenchScript,
+  ServeProcess,
+  WaitSampler,
+  type Store,
+} from './api-stack.js';
+import { machine, parseEngines, percentile, progress, ReceiverProcess, type BenchEngine } from './lib.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    // a functional check of the script itself: every phase for a second or two, light load
+    smoke: { type: 'boolean', default: false },
+    engine: { type: 'string' },
+    baseline: { type: 'string' },
+  },
+});
+const SMOKE = values.smoke;
+const QUICK = values.quick || SMOKE;
+const CLOSED_S = SMOKE ? 2 : QUICK ? 10 : 30;
+const GET_S = SMOKE ? 1 : QUICK ? 5 : 10;
+const OPEN_S = SMOKE ? 1 : QUICK ? 5 : 15;
+const PGBENCH_S = SMOKE ? 1 : QUICK ? 5 : 10;
+const MIN_CONTACTS = SMOKE ? 2000 : 20_000;
+const RATES: Record<BenchEngine, number[]> = SMOKE
+  ? { postgres: [100], pglite: [100] }
+  : QUICK
+    ? { postgres: [300, 1000], pglite: [250, 500] }
+    : { postgres: [100, 300, 600, 1000, 1500], pglite: [100, 250, 500, 750] };
+const HERE = resolve(new URL('..', import.meta.url).pathname);
+const checkouts: [string, string][] = [
+  ...(values.baseline ? [['baseline', resolve(values.baseline)] as [string, string]] : []),
+  ['this', HERE],
+];
+
+const load = () => execSync('uptime').toString().split('load average:')[1]!.trim();
+
+interface Closed {
+  rps: number;
+  p99: number;
+  errors: number;
+  /** events delivered per second during the load */
+  deliveredRps: number;
+  /** seconds from the end of the load until the receiver had every event */
+  drainS: number;
+  cpuCores: number;
+  waits?: string;
+  commitsPerWrite?: number;
+}
+
+/** Closed loop with autocannon: PATCHes of contacts taken in turn, against every given process. */
+async function closedPatch(
+  serves: ServeProcess[],
+  key: string,
+  ids: number[],
+  connections: number,
+  seconds: number,
+): Promise<{ rps: number; p99: number; errors: number }> {
+  let next = 0;
+  const results = await Promise.all(
+    serves.map((s) =>
+      autocannon({
+        url: s.url,
+        connections,
+        duration: seconds,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        requests: [
+          {
+            method: 'PATCH',
+            setupRequest: (req) => {
+              const id = ids[next++ % ids.length]!;
+              const group = 2 + (Math.floor(next / ids.length) % 2);
+              return { ...req, path: `/api/contacts/${id}`, body: `{"contactGroupId":${group}}` };
+            },
+          },
+        ],
+      }),
+    ),
+  );
+  return {
+    rps: Math.round(results.reduce((a, r) => a + r.requests.average, 0)),
+    p99: Math.max(...results.map((r) => r.latency.p99)),
+    errors: results.reduce((a, r) => a + r.errors + r.non2xx + r.timeouts, 0),
+  };
+}
+
+/** Waits until the receiver has heard nothing new for 2 s; seconds until its last arrival. */
+async function drain(receiver: ReceiverProcess, from: number): Promise<number> {
+  let last = await receiver.count();
+  let lastAt = Date.now();
+  while (Date.now() - lastAt < 2000) {
+    await new Promise((r) => setTimeout(r, 100));
+    const c = await receiver.count();
+    if (c !== last) [last, lastAt] = [c, Date.now()];
+  }
+  return Math.max(0, (lastAt - from) / 1000);
+}
+
+async function closedPhase(
+  store: Store,
+  serve: ServeProcess,
+  receiver: ReceiverProcess,
+  key: string,
+  ids: number[],
+): Promise<Closed> {
+  await receiver.reset();
+  const sampler = store.url ? await WaitSampler.start(store.url, store.dbName!) : undefined;
+  const c0 = store.url ? await commits(store.url, store.dbName!) : 0;
+  const cpu0 = serve.cpuSeconds();
+  const r = await closedPatch([serve], key, ids, 64, CLOSED_S);
+  const cpuCores = (serve.cpuSeconds() - cpu0) / CLOSED_S;
+  const end = Date.now();
+  const delivered = await receiver.count();
+  const waits = await sampler?.stop();
+  const c1 = store.url ? await commits(store.url, store.dbName!) : 0;
+  const drainS = await drain(receiver, end);
+  return {
+    ...r,
+    deliveredRps: Math.round(delivered / CLOSED_S),
+    drainS,
+    cpuCores,
+    ...(waits !== undefined ? { waits, commitsPerWrite: (c1 - c0) / (r.rps * CLOSED_S) } : {}),
+  };
+}
+
+interface Open {
+  rate: number;
+  sent: number;
+  failed: number;
+  answer: { p50: number; p99: number };
+  webhook: { p50: number; p99: number; missing: number };
+}
+
+/**
+ * Open loop: `rate` PATCHes a second for `seconds`, each due at its own moment and sent then
+ * whatever the earlier ones are doing; one per contact of `ids`.
+ */
+async function openPhase(
+  serve: ServeProcess,
+  receiver: ReceiverProcess,
+  key: string,
+  ids: number[],
+  rate: number,
+  seconds: number,
+): Promise<Open> {
+  await receiver.reset();
+  const pool = new Pool(serve.url, { connections: 512 });
+  const total = Math.min(ids.length, rate * seconds);
+  const dueAt = new Map<number, number>();
+  const answers: number[] = [];
+  let failed = 0;
+  const inFlight: Promise<void>[] = [];
+  const t0 = performance.now();
+  const epoch0 = Date.now();
+  for (let i = 0; i < total; i++) {
+    const due = (i * 1000) / rate;
+    const wait = t0 + due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const id = ids[i]!;
+    dueAt.set(id, epoch0 + due);
+    inFlight.push(
+      pool
+        .request({
+          path: `/api/contacts/${id}`,
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: '{"contactGroupId":4}',
+        })
+        .then(async (res) => {
+          await res.body.dump();
+          if (res.statusCode !== 200) failed++;
+          else answers.push(performance.now() - t0 - due);
+        })
+        .catch(() => {
+          failed++;
+        }),
+    );
+  }
+  await Promise.all(inFlight);
+  await pool.close();
+  const ok = total - failed;
+  // this phase's webhooks, told by contact (a late one of an earlier phase may still arrive)
+  const arrivals = async () => {
+    const first = new Map<number, number>();
+    for (const [, at, contactId] of await receiver.receipts()) {
+      if (contactId !== null && dueAt.has(contactId) && !first.has(contactId)) first.set(contactId, at);
+    }
+    return first;
+  };
+  const deadline = Date.now() + 60_000;
+  let first = await arrivals();
+  while (first.size < ok && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    first = await arrivals();
+  }
+  const fromWrite = [...first].map(([id, at]) => at - dueAt.get(id)!);
+  answers.sort((a, b) => a - b);
+  fromWrite.sort((a, b) => a - b);
+  const q = (xs: number[], p: number) => (xs.length ? Math.round(percentile(xs, p)) : NaN);
+  return {
+    rate,
+    sent: total,
+    failed,
+    answer: { p50: q(answers, 0.5), p99: q(answers, 0.99) },
+    webhook: { p50: q(fromWrite, 0.5), p99: q(fromWrite, 0.99), missing: ok - fromWrite.length },
+  };
+}
+
+async function getPhase(serves: ServeProcess[], key: string, ids: number[]): Promise<number> {
+  let next = 0;
+  const results = await Promise.all(
+    serves.map((s) =>
+      autocannon({
+        url: s.url,
+        connections: 64 / serves.length,
+        duration: GET_S,
+        headers: { authorization: `Bearer ${key}` },
+        requests: [
+          {
+            method: 'GET',
+            setupRequest: (req) => ({ ...req, path: `/api/contacts/${ids[next++ % ids.length]}` }),
+          },
+        ],
+      }),
+    ),
+  );
+  return Math.round(results.reduce((a, r) => a + r.requests.average, 0));
+}
+
+interface RunResult {
+  engine: BenchEngine;
+  code: string;
+  load: string;
+  closed: Closed;
+  open: Open[];
+  get: number;
+  two?: { one: number; two: number };
+  pgbench?: { write: number; writeNotify: number };
+}
+
+async function runSet(engine: BenchEngine, code: string, root: string, receiver: ReceiverProcess) {
+  const store = await freshStore(engine);
+  const serves: ServeProcess[] = [];
+  try {
+    const openContacts = RATES[engine].reduce((a, r) => a + r * OPEN_S, 0);
+    const contacts = Math.max(MIN_CONTACTS, openContacts);
+    progress(`${engine} / ${code}: starting serve, importing ${contacts} contacts`);
+    serves.push(await ServeProcess.start(root, store));
+    const { key, ids } = await loadTenant(serves[0]!.url, contacts, receiver.url);
+    // one real write first: the receiver answers, the subscription is warm
+    await call(serves[0]!.url, key, 'PATCH', `/api/contacts/${ids[0]}`, { firstName: 'Warm' });
+    await drain(receiver, Date.now());
+
+    progress(`${engine} / ${code}: closed loop, 64 connections, ${CLOSED_S} s`);
+    const closed = await closedPhase(store, serves[0]!, receiver, key, ids);
+    const open: Open[] = [];
+    let offset = 0;
+    for (const rate of RATES[engine]) {
+      progress(`${engine} / ${code}: open loop at ${rate}/s for ${OPEN_S} s`);
+      open.push(await openPhase(serves[0]!, receiver, key, ids.slice(offset), rate, OPEN_S));
+      offset += rate * OPEN_S;
+      await drain(receiver, Date.now());
+    }
+    progress(`${engine} / ${code}: GET, 64 connections, ${GET_S} s`);
+    const get = await getPhase(serves, key, ids);
+    const result: RunResult = { engine, code, load: load(), closed, open, get };
+    if (engine === 'postgres') {
+      progress(
+        `${engine} / ${code}: one serve process (64 connections) against two (32 each), ${CLOSED_S / 2} s each`,
+      );
+      const one = await closedPatch(serves, key, ids, 64, CLOSED_S / 2);
+      await drain(receiver, Date.now());
+      serves.push(await ServeProcess.start(root, store));
+      const two = await closedPatch(serves, key, ids, 32, CLOSED_S / 2);
+      await drain(receiver, Date.now());
+      result.two = { one: one.rps, two: two.rps };
+      for (const s of serves.splice(0)) await s.stop();
+      progress(`${engine} / ${code}: pgbench, 64 clients, ${PGBENCH_S} s each`);
+      result.pgbench = {
+        write: pgbench(store, pgbenchScript(false), ids, 64, PGBENCH_S),
+        writeNotify: pgbench(store, pgbenchScript(true), ids, 64, PGBENCH_S),
+      };
+    }
+    return result;
+  } finally {
+    for (const s of serves) await s.stop();
+    await store.drop();
+  }
+}
+
+function report(results: RunResult[]): void {
+  console.log(`\n# API bench (${QUICK ? '--quick' : 'full'}): ${machine()}`);
+  console.log(
+    '\n## Closed loop: PATCH of distinct contacts, 64 connections, one subscription delivering everything\n',
+  );
+  console.log(
+    '| engine | code | load avg | PATCH/s | p99 ms | errors | delivered/s during | caught up after | service CPU (cores) | commits per PATCH | pg_stat_activity (mean sessions) |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const c = r.closed;
+    console.log(
+      `| ${r.engine} | ${r.code} | ${r.load} | ${c.rps} | ${c.p99} | ${c.errors} | ${c.deliveredRps} | ${c.drainS.toFixed(1)} s | ${c.cpuCores.toFixed(2)} | ${c.commitsPerWrite?.toFixed(2) ?? '–'} | ${c.waits ?? '–'} |`,
+    );
+  }
+  console.log('\n## Open loop: PATCH at a held rate, each contact once (ms)\n');
+  console.log(
+    '| engine | code | offered/s | sent | failed | answer p50 / p99 | write → webhook p50 / p99 | webhooks missing |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of results)
+    for (const o of r.open)
+      console.log(
+        `| ${r.engine} | ${r.code} | ${o.rate} | ${o.sent} | ${o.failed} | ${o.answer.p50} / ${o.answer.p99} | ${o.webhook.p50} / ${o.webhook.p99} | ${o.webhook.missing} |`,
+      );
+  console.log('\n## GET, two processes, and the database ceiling\n');
+  console.log(
+    '| engine | code | GET /api/contacts/{id} per s | PATCH/s one serve (64 conns) | two serves (32 each) | ratio | pgbench write tx/s | with pg_notify |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of results)
+    console.log(
+      `| ${r.engine} | ${r.code} | ${r.get} | ${r.two?.one ?? '–'} | ${r.two?.two ?? '–'} | ${r.two ? (r.two.two / r.two.one).toFixed(2) : '–'} | ${r.pgbench?.write ?? '–'} | ${r.pgbench?.writeNotify ?? '–'} |`,
+    );
+}
+
+const receiver = await ReceiverProcess.start();
+const results: RunResult[] = [];
+try {
+  for (const engine of parseEngines(values.engine))
+    for (const [code, root] of checkouts) results.push(await runSet(engine, code, root, receiver));
+} finally {
+  await receiver.stop();
+}
+report(results);

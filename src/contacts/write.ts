@@ -1,0 +1,54 @@
+import { followRules, type WriteContext } from '../automation/apply.js';
+import type { ContactFields } from '../domain/contact.js';
+import {
+  insertContacts,
+  writeContactChanges,
+  type ChangeMeta,
+  type ContactChange,
+  type StoredContact,
+} from '../store/contacts.js';
+import type { Tx } from '../store/db.js';
+import type { Location } from '../store/tenants.js';
+
+export type { ChainLogger, WriteContext } from '../automation/apply.js';
+
+/**
+ * Contact writes with their automation rules (SPEC §7). Every write path (single writes through the
+ * API, which `single-writes.ts` groups into shared commits; bulk import; billing writes) writes
+ * through these two functions: they run the store's batch writer, then, in the same transaction,
+ * the rules the changes trigger, and the rules those rules' changes trigger: one chain, inside the
+ * triggering change's coalescing window.
+ */
+
+/** Writes changes to existing contacts and runs the rules they trigger; returns the final states. */
+export async function writeChanges(
+  tx: Tx,
+  changes: readonly ContactChange[],
+  meta: ChangeMeta,
+  ctx: WriteContext,
+): Promise<StoredContact[]> {
+  const written = await writeContactChanges(tx, changes, meta, ctx.coalesce);
+  const observed = written.flatMap((after, i) =>
+    after.seq === changes[i]!.before.seq ? [] : [{ before: changes[i]!.before, after }],
+  );
+  const finals = await followRules(tx, observed, meta, ctx);
+  return written.map((w) => finals.get(w.contactId) ?? w);
+}
+
+/** Creates contacts at one location and runs the rules their creation triggers; returns the final states. */
+export async function createContacts(
+  tx: Tx,
+  location: Location,
+  list: readonly ContactFields[],
+  meta: ChangeMeta,
+  ctx: WriteContext,
+): Promise<StoredContact[]> {
+  const created = await insertContacts(tx, location, list, meta, ctx.coalesce);
+  const finals = await followRules(
+    tx,
+    created.map((after) => ({ before: null, after })),
+    meta,
+    ctx,
+  );
+  return created.map((c) => finals.get(c.contactId) ?? c);
+}

@@ -1,0 +1,146 @@
+import { describe, expect } from 'vitest';
+import { SingleWrites, type Derive } from '../../src/contacts/single-writes.js';
+import { AppError, unprocessable } from '../../src/errors.js';
+import type { ChangeMeta, StoredContact } from '../../src/store/contacts.js';
+import { apiTest as test, type TestApi } from '../helpers/api.js';
+
+/*
+ * Single writes sharing a commit (src/contacts/single-writes.ts). A first write is held inside its
+ * transaction (its derivation waits on a gate), so that the writes sent meanwhile are certain to
+ * queue up and be written together as the next batch.
+ */
+
+const meta: ChangeMeta = { source: 'staff', actorType: 'operator', actorId: null };
+const log = { error: () => undefined };
+const coalesce = { quietMs: 60_000, maxMs: 60_000 };
+
+const rename =
+  (firstName: string): Derive =>
+  async (before) => ({ after: { ...before, firstName }, operation: 'update' });
+
+/** A SingleWrites whose first write stays in its transaction until `release()`. */
+async function heldWrites(api: TestApi, heldContact: number) {
+  const writes = new SingleWrites(api.db, coalesce, { maxInFlight: 1 });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let started!: () => void;
+  const inside = new Promise<void>((r) => (started = r));
+  const held = writes.write({
+    contactId: heldContact,
+    meta,
+    log,
+    derive: async (before) => {
+      started();
+      await gate;
+      return { after: { ...before, firstName: 'Held' }, operation: 'update' };
+    },
+  });
+  await inside;
+  return { writes, release, held };
+}
+
+async function history(api: TestApi, contactId: number) {
+  const { rows } = await api.db.query<{ seq: number; at: Date }>(
+    'SELECT seq, at FROM contact_history WHERE contact_id = $1 ORDER BY seq',
+    [contactId],
+  );
+  return rows;
+}
+
+async function contacts(api: TestApi, loc: number, n: number): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++)
+    ids.push((await api.create(`/api/locations/${loc}/contacts`, { firstName: `C${i}` })).contactId);
+  return ids;
+}
+
+describe('single writes in a shared commit', () => {
+  test('a write refused while it is derived fails alone; the others commit together', async ({
+    api,
+    tenant,
+  }) => {
+    const [a, b, c, d] = await contacts(api, tenant.locA, 4);
+    const { writes, release, held } = await heldWrites(api, a!);
+    const results = Promise.allSettled([
+      writes.write({ contactId: b!, meta, log, derive: rename('B') }),
+      writes.write({
+        contactId: c!,
+        meta,
+        log,
+        derive: async () => {
+          throw unprocessable('firstName', 'refused for the test');
+        },
+      }),
+      writes.write({ contactId: 987_654_321, meta, log, derive: rename('nobody') }),
+      writes.write({ contactId: d!, meta, log, derive: rename('D') }),
+    ]);
+    release();
+    await held;
+    const [rb, rc, rmissing, rd] = await results;
+    expect(rb).toMatchObject({ status: 'fulfilled', value: { contactId: b, firstName: 'B', seq: 2 } });
+    expect(rd).toMatchObject({ status: 'fulfilled', value: { contactId: d, firstName: 'D', seq: 2 } });
+    expect(rc.status === 'rejected' && rc.reason).toBeInstanceOf(AppError);
+    expect(rc.status === 'rejected' && (rc.reason as AppError).status).toBe(422);
+    expect(rmissing.status === 'rejected' && (rmissing.reason as AppError).status).toBe(404);
+    // c: only its creation; b and d: one commit (history rows carry the transaction's now())
+    expect((await history(api, c!)).map((r) => r.seq)).toEqual([1]);
+    const [hb, hd] = [await history(api, b!), await history(api, d!)];
+    expect(hb.map((r) => r.seq)).toEqual([1, 2]);
+    expect(hb[1]!.at.getTime()).toBe(hd[1]!.at.getTime());
+    expect((await api.get(`/api/contacts/${c}`)).body.firstName).toBe('C2');
+  });
+
+  test('a write the database refuses makes the batch be written one by one: it fails alone, the others commit', async ({
+    api,
+    tenant,
+  }) => {
+    const [a, b, c, d] = await contacts(api, tenant.locA, 4);
+    const { writes, release, held } = await heldWrites(api, a!);
+    const results = Promise.allSettled([
+      writes.write({ contactId: b!, meta, log, derive: rename('B') }),
+      writes.write({
+        contactId: c!,
+        meta,
+        log,
+        // a sub-group that does not exist: refused by the batch writer, inside the transaction
+        derive: async (before: StoredContact) => ({
+          after: { ...before, firstName: 'never', subGroupId: 987_654 },
+          operation: 'update',
+        }),
+      }),
+      writes.write({ contactId: d!, meta, log, derive: rename('D') }),
+    ]);
+    release();
+    await held;
+    const [rb, rc, rd] = await results;
+    expect(rb).toMatchObject({ status: 'fulfilled', value: { firstName: 'B', seq: 2 } });
+    expect(rd).toMatchObject({ status: 'fulfilled', value: { firstName: 'D', seq: 2 } });
+    expect(rc.status === 'rejected' && (rc.reason as AppError).status).toBe(422);
+    expect(rc.status === 'rejected' && (rc.reason as AppError).field).toBe('subGroupId');
+    expect((await history(api, c!)).map((r) => r.seq)).toEqual([1]);
+    expect((await api.get(`/api/contacts/${c}`)).body).toMatchObject({ firstName: 'C2', subGroupId: null });
+    expect((await history(api, b!)).map((r) => r.seq)).toEqual([1, 2]);
+    expect((await history(api, d!)).map((r) => r.seq)).toEqual([1, 2]);
+  });
+
+  test('through the API: concurrent PATCHes, one taking an externalId another contact holds, fail only that one', async ({
+    api,
+    tenant,
+  }) => {
+    const ids = await contacts(api, tenant.locA, 12);
+    expect((await api.patch(`/api/contacts/${ids[0]}`, { externalId: 'taken' })).status).toBe(200);
+    const answers = await Promise.all(
+      ids.map((id, i) =>
+        api.patch(`/api/contacts/${id}`, i === 5 ? { externalId: 'taken' } : { contactGroupId: 3 }),
+      ),
+    );
+    expect(answers.map((r) => r.status)).toEqual(ids.map((_, i) => (i === 5 ? 409 : 200)));
+    expect(answers[5]!.body).toMatchObject({ error: { code: 'conflict', field: 'externalId' } });
+    expect((await history(api, ids[5]!)).map((r) => r.seq)).toEqual([1]);
+    for (const [i, id] of ids.entries()) {
+      if (i === 5) continue;
+      expect((await api.get(`/api/contacts/${id}`)).body.contactGroupId).toBe(3);
+      expect((await history(api, id)).map((r) => r.seq)).toEqual(i === 0 ? [1, 2, 3] : [1, 2]);
+    }
+  });
+});

@@ -8,6 +8,7 @@ import {
   type StoredContact,
 } from '../store/contacts.js';
 import type { Db, Queryable, Tx } from '../store/db.js';
+import { currentTraceparent } from '../tracing/context.js';
 import { writeChanges, type ChainLogger, type WriteContext } from './write.js';
 
 /**
@@ -64,6 +65,8 @@ export interface SingleWriteOptions {
 }
 
 interface Pending extends SingleWrite {
+  /** the asking request's trace context, for the window its change opens (undefined while tracing is off) */
+  traceparent: string | undefined;
   resolve(c: StoredContact): void;
   reject(err: unknown): void;
 }
@@ -91,7 +94,9 @@ export class SingleWrites {
   /** Writes one contact's change; resolves with its final state once its commit is done. */
   write(w: SingleWrite): Promise<StoredContact> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ ...w, resolve, reject });
+      // a batch is written in the async context of whichever request started it: each write keeps
+      // its own request's trace context for the window it opens (docs/design.md, "Tracing")
+      this.queue.push({ ...w, traceparent: currentTraceparent(), resolve, reject });
       this.pump();
     });
   }
@@ -169,7 +174,7 @@ export class SingleWrites {
         let g = groups.get(key);
         if (!g) groups.set(key, (g = { meta: w.meta, log: w.log, writes: [], changes: [] }));
         g.writes.push(w);
-        g.changes.push({ before, after, operation });
+        g.changes.push({ before, after, operation, ...(w.traceparent && { traceparent: w.traceparent }) });
       } catch (err) {
         outcome.set(w, { err });
       }

@@ -330,6 +330,8 @@ export interface ContactChange {
   before: StoredContact;
   after: Contact;
   operation: Operation;
+  /** the W3C traceparent of the request that asked for it, when another request's batch writes it */
+  traceparent?: string;
 }
 
 /**
@@ -394,6 +396,7 @@ export async function writeContactChanges(
       seq: seqOf(c.before.contactId),
       before: contactView(c.before),
       defaultGroupId: null,
+      ...(c.traceparent !== undefined && { traceparent: c.traceparent }),
     })),
     coalesce,
   );

@@ -5,7 +5,8 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { fireDueTimers } from '../../src/automation/scheduler.js';
 import { closeDueWindows } from '../../src/events/close-windows.js';
 import { createLogger } from '../../src/log.js';
-import { tracingOn } from '../../src/tracing/context.js';
+import { tracer, tracingOn } from '../../src/tracing/context.js';
+import { SingleWrites, type Derive } from '../../src/contacts/single-writes.js';
 import { startTracing, type Tracing } from '../../src/tracing/start.js';
 import { testConfig } from '../helpers/api.js';
 import {
@@ -249,6 +250,51 @@ describe('traces across write, window, events and deliveries', () => {
         'SELECT traceparent FROM events',
       );
       expect(events.every((e) => e.traceparent === null)).toBe(true);
+    },
+  );
+
+  tracedTest(
+    'writes that share a commit: each window keeps the trace of the request that asked for its change',
+    async ({ api, tenant }) => {
+      const ids: number[] = [];
+      for (let i = 0; i < 5; i++) ids.push(await contactAt(api, tenant.locA));
+      await closeAllWindows(api.db);
+      const writes = new SingleWrites(api.db, { quietMs: 60_000, maxMs: 60_000 });
+      const meta = { source: 'api' as const, actorType: 'system' as const, actorId: null };
+      const toMember: Derive = async (before) => ({
+        after: { ...before, contactGroupId: 3 },
+        operation: 'update',
+      });
+      // the first write's commit is held open until the other four are queued: they share the next one
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let first!: () => void;
+      const firstDeriving = new Promise<void>((r) => (first = r));
+      const asked = ids.map((contactId, i) =>
+        tracer()!.startActiveSpan(`request ${i}`, (span) => {
+          const derive: Derive =
+            i === 0
+              ? async (before, q) => {
+                  first();
+                  await held;
+                  return toMember(before, q);
+                }
+              : toMember;
+          const done = writes.write({ contactId, meta, log: console, derive });
+          span.end();
+          return done.then(() => span.spanContext().traceId);
+        }),
+      );
+      await firstDeriving;
+      release();
+      const traceIds = await Promise.all(asked);
+      expect(new Set(traceIds).size).toBe(5);
+      const { rows } = await api.db.query<{ contact_id: string | number; traceparent: string | null }>(
+        'SELECT contact_id, traceparent FROM contact_windows WHERE contact_id = ANY($1::bigint[])',
+        [ids],
+      );
+      const windowTrace = new Map(rows.map((r) => [Number(r.contact_id), r.traceparent?.split('-')[1]]));
+      expect(ids.map((id) => windowTrace.get(id))).toEqual(traceIds);
     },
   );
 });

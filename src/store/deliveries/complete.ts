@@ -82,8 +82,9 @@ export async function completeDeliveries(
        FROM u WHERE d.id = u.id AND d.status = u.leased AND d.attempts = u.attempt
        RETURNING d.subscription_id, d.contact_id, u.outcome),
      logged AS (
-       INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome)
-       SELECT id, attempt, started_at, duration_ms, status_code, response_body, error, outcome FROM u)
+       INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome, event_seq)
+       SELECT id, attempt, started_at, duration_ms, status_code, response_body, error, outcome,
+              (SELECT d.event_seq FROM deliveries d WHERE d.id = u.id) FROM u)
      SELECT DISTINCT subscription_id, contact_id FROM updated WHERE outcome <> 'retry'`,
     [
       sqlArray(done.map((c) => c.deliveryId)),

@@ -40,8 +40,8 @@ function explaining<Q extends Queryable>(q: Q, label: string): Q {
     get(target, prop, receiver) {
       if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
       return async (text: string, params?: readonly unknown[]) => {
-        const select = /^\s*(WITH|SELECT)\b/i.test(text) && !/\bUPDATE\b|\bFOR UPDATE\b/i.test(text);
-        const opts = select ? 'ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF' : 'COSTS OFF';
+        // (executed: an UPDATE of the claim then runs twice, harmless in this throwaway store)
+        const opts = 'ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF';
         const { rows } = await target.query<Record<string, string>>(`EXPLAIN (${opts}) ${text}`, params);
         console.log(
           `\n-- ${label}\n${text.trim().split('\n')[0]} …\n${rows.map((r) => Object.values(r)[0]).join('\n')}`,

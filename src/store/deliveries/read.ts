@@ -34,6 +34,7 @@ export interface DeliveryView {
 interface DeliveryRow {
   seq: number;
   id: string;
+  event_seq: number | null;
   subscription_id: string;
   event_id: string | null;
   event_type: string | null;
@@ -49,7 +50,7 @@ interface DeliveryRow {
 }
 
 const DELIVERY_SELECT = `
-  SELECT d.seq, d.id, d.subscription_id, e.event_id, e.event_type, d.test_payload, d.contact_id, d.status,
+  SELECT d.seq, d.id, d.event_seq, d.subscription_id, e.event_id, e.event_type, d.test_payload, d.contact_id, d.status,
          d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.completed_at
   FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq`;
 
@@ -65,8 +66,11 @@ async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<Delivery
     outcome: Completion['outcome'];
   }>(
     `SELECT delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome
-     FROM delivery_attempts WHERE delivery_id = ANY ($1::text[]) ORDER BY id`,
-    [rows.map((r) => r.id)],
+     FROM delivery_attempts WHERE delivery_id = ANY ($1::text[])
+       -- their partitions (and the test deliveries'), not every partition's index
+       AND (event_seq = ANY ($2::bigint[]) OR event_seq IS NULL)
+     ORDER BY id`,
+    [rows.map((r) => r.id), [...new Set(rows.flatMap((r) => (r.event_seq === null ? [] : [r.event_seq])))]],
   );
   const byDelivery = new Map<string, AttemptView[]>();
   for (const a of attempts) {

@@ -13,7 +13,7 @@ import { claimDeliveries } from '../src/store/deliveries/claim.js';
 import { listDeliveries } from '../src/store/deliveries/read.js';
 import type { Db, Queryable, Tx } from '../src/store/db.js';
 import { listEvents } from '../src/store/events.js';
-import { ensurePartitions, PARTITION_SPAN } from '../src/store/partitions.js';
+import { dropExpiredPartitions, ensurePartitions, PARTITION_SPAN } from '../src/store/partitions.js';
 import { benchTenant, openBenchDb, parseEngines, progress } from './lib.js';
 
 const { values } = parseArgs({
@@ -117,6 +117,20 @@ try {
     defaultRoom: 50,
   });
   progress(`claimed ${claimed.chains.length} chains`);
+  // retention at 7 days: every partition but the newest 8 has been closed longer than that
+  await db.query(`UPDATE event_partitions SET closed_at = now() - interval '8 days' WHERE n < $1`, [
+    PARTITIONS - 8,
+  ]);
+  const { rows: before } = await db.query<{ events: number; deliveries: number; attempts: number }>(
+    `SELECT (SELECT count(*)::int FROM events) AS events, (SELECT count(*)::int FROM deliveries) AS deliveries,
+            (SELECT count(*)::int FROM delivery_attempts) AS attempts`,
+  );
+  const t0 = performance.now();
+  const dropped = await dropExpiredPartitions(db, 7);
+  console.log(
+    `\n-- retention at 7 days: dropped ${dropped.length} partitions of each table in ${Math.round(performance.now() - t0)} ms` +
+      ` (before: ${before[0]!.events} events, ${before[0]!.deliveries} deliveries, ${before[0]!.attempts} attempts)`,
+  );
 } finally {
   await bench.close();
 }

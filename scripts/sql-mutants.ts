@@ -41,6 +41,8 @@ const COMPLETE = 'src/store/deliveries/complete.ts';
 const RELEASE = 'src/store/deliveries/release.ts';
 const REPLAY = 'src/store/deliveries/replay.ts';
 const EVENTS = 'src/store/events.ts';
+const REQUEUE = 'src/store/deliveries/requeue.ts';
+const RETENTION = 'src/store/retention.ts';
 const WORKERS = 'src/store/workers.ts';
 const T = {
   boundaries: 'test/integration/delivery-boundaries.test.ts',
@@ -88,8 +90,8 @@ export const MUTANTS: SqlMutant[] = [
         replace: `WHERE c.status IN ('pending', 'sending')`,
       },
       {
-        search: `WHERE d.id = h.id AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()`,
-        replace: `WHERE d.id = h.id AND d.status IN ('pending', 'sending')`,
+        search: `AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()`,
+        replace: `AND d.status IN ('pending', 'sending')`,
       },
     ],
     tests: [T.delivery],
@@ -143,8 +145,8 @@ export const MUTANTS: SqlMutant[] = [
     file: COMPLETE,
     edits: [
       {
-        search: `FROM u WHERE d.id = u.id AND d.status = u.leased AND d.attempts = u.attempt\n       RETURNING`,
-        replace: `FROM u WHERE d.id = u.id\n       RETURNING`,
+        search: `AND d.status = u.leased AND d.attempts = u.attempt\n       RETURNING`,
+        replace: `\n       RETURNING`,
       },
     ],
     tests: [T.claims],
@@ -290,39 +292,39 @@ export const MUTANTS: SqlMutant[] = [
   // ── purge ──
   {
     id: 'purge-after-30-hours',
-    file: EVENTS,
+    file: RETENTION,
     edits: [
       {
-        search: `event_timestamp < now() - $1::int * interval '1 day'`,
-        replace: `event_timestamp < now() - $1::int * interval '1 hour'`,
+        search: `AND event_timestamp < now() - $1::int * interval '1 day'`,
+        replace: `AND event_timestamp < now() - $1::int * interval '1 hour'`,
       },
     ],
     tests: [T.retention],
   },
   {
     id: 'purge-no-limit',
-    file: EVENTS,
+    file: RETENTION,
     edits: [{ search: `ORDER BY seq LIMIT $2)`, replace: `ORDER BY seq)` }],
     tests: [T.retention],
   },
   {
     id: 'purge-leaves-deliveries',
-    file: EVENTS,
+    file: RETENTION,
     edits: [
       {
-        search: `DELETE FROM deliveries WHERE event_seq IN (SELECT seq FROM gone) RETURNING id`,
-        replace: `SELECT id FROM deliveries WHERE event_seq IN (SELECT seq FROM gone)`,
+        search: `DELETE FROM deliveries WHERE event_seq < $3 AND event_seq IN (SELECT seq FROM gone) RETURNING id`,
+        replace: `SELECT id FROM deliveries WHERE event_seq < $3 AND event_seq IN (SELECT seq FROM gone)`,
       },
     ],
     tests: [T.retention],
   },
   {
     id: 'purge-leaves-attempts',
-    file: EVENTS,
+    file: RETENTION,
     edits: [
       {
-        search: `DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone_deliveries)`,
-        replace: `SELECT 1 FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone_deliveries)`,
+        search: `DELETE FROM delivery_attempts\n       WHERE event_seq < $3`,
+        replace: `SELECT 1 FROM delivery_attempts\n       WHERE event_seq < $3`,
       },
     ],
     tests: [T.retention],

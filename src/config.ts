@@ -23,6 +23,8 @@ export interface Config {
   importBodyLimit: number;
   coalesce: CoalesceSettings;
   eventRetentionDays: number;
+  /** retention of everything else that grows (docs/design.md, "Partitioned retention") */
+  retention: RetentionSettings;
   /** how long audit-log entries are kept (`FPT_AUDIT_RETENTION_DAYS`) */
   auditRetentionDays: number;
   /** how often the maintenance loop checks the queue's tables (`FPT_MAINTENANCE_EVERY_MS`) */
@@ -33,6 +35,16 @@ export interface Config {
   embedded: EmbeddedOptions;
   /** OpenTelemetry traces (the standard `OTEL_*` variables); undefined: off */
   tracing: TracingSettings | undefined;
+}
+
+/** How long what grows is kept, besides events (`eventRetentionDays`) and the audit log. */
+export interface RetentionSettings {
+  /** how long each partition of events, deliveries and attempts takes writes (`FPT_PARTITION_DAYS`) */
+  partitionDays: number;
+  /** test deliveries and their attempts (`FPT_TEST_DELIVERY_RETENTION_DAYS`) */
+  testDeliveryDays: number;
+  /** contact history (`FPT_HISTORY_RETENTION_DAYS`); undefined: kept */
+  historyDays: number | undefined;
 }
 
 /** Request rate limits, per process (docs/api.md, "Rate limits"); 0 turns one off. */
@@ -278,6 +290,14 @@ export function loadConfig(
     eventRetentionDays: intVar(env, 'FPT_EVENT_RETENTION_DAYS', 30, 1, 3650),
     auditRetentionDays: intVar(env, 'FPT_AUDIT_RETENTION_DAYS', 365, 1, 36500),
     maintenanceEveryMs: intVar(env, 'FPT_MAINTENANCE_EVERY_MS', 10_000, 1000, 3_600_000),
+    retention: {
+      partitionDays: intVar(env, 'FPT_PARTITION_DAYS', 1, 1, 30),
+      testDeliveryDays: intVar(env, 'FPT_TEST_DELIVERY_RETENTION_DAYS', 7, 1, 3650),
+      historyDays:
+        nonEmpty(env, 'FPT_HISTORY_RETENTION_DAYS') === undefined
+          ? undefined
+          : intVar(env, 'FPT_HISTORY_RETENTION_DAYS', 0, 1, 36500),
+    },
     rateLimits: {
       perSecond: intVar(env, 'FPT_RATE_LIMIT_PER_SECOND', 1000, 0, 1_000_000),
       expensivePerMinute: intVar(env, 'FPT_EXPENSIVE_RATE_LIMIT_PER_MINUTE', 20, 0, 100_000),

@@ -53,6 +53,7 @@ export function completionOf(
   // one literal, its fields then set per decision (spreading a base object per outcome cost more)
   const done: Completion = {
     deliveryId: d.id,
+    eventSeq: d.eventSeq,
     subscriptionId: d.subscriptionId,
     attempt: d.attempt,
     startedAt,

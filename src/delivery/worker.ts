@@ -299,7 +299,7 @@ export class DeliveryWorker {
 
   /** Gives a claimed chain back to the queue table unsent. */
   private release(chain: readonly ClaimedDelivery[]): void {
-    this.outcomes.release(chain.map((d) => ({ deliveryId: d.id, attempt: d.attempt })));
+    this.outcomes.release(chain.map((d) => ({ deliveryId: d.id, eventSeq: d.eventSeq, attempt: d.attempt })));
   }
 
   private dispatch(org: number, chain: ClaimedDelivery[]): void {
@@ -333,7 +333,7 @@ export class DeliveryWorker {
         // the contact's later deliveries must not overtake this one: back to the queue, unsent
         this.outcomes.record(
           done,
-          chain.slice(i + 1).map((d) => ({ deliveryId: d.id, attempt: d.attempt })),
+          chain.slice(i + 1).map((d) => ({ deliveryId: d.id, eventSeq: d.eventSeq, attempt: d.attempt })),
         );
         return;
       }

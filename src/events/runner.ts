@@ -2,14 +2,12 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { WorkLoop } from '../loop.js';
 import type { Db } from '../store/db.js';
-import { purgeAudit } from '../store/audit-log.js';
-import { purgeEvents } from '../store/events.js';
-import { purgeIdempotencyKeys } from '../store/idempotency.js';
 import { msUntilNextWindow } from '../store/windows.js';
 import type { DeliveryWorker } from '../delivery/worker.js';
 import type { Metrics } from '../metrics.js';
 import { closeDueWindows } from './close-windows.js';
 import type { Maintenance } from './maintenance.js';
+import { retentionRound } from './retention.js';
 
 /** Windows closed per transaction: large enough to amortize statements, small enough to keep locks short. */
 export const CLOSE_BATCH = 2000;
@@ -78,12 +76,13 @@ export async function startCoalescer(
 }
 
 /**
- * Deletes events and audit-log entries past their retention periods, and idempotency keys past 24
- * hours, hourly and at start, in batches.
+ * Keeps partitions ahead of the writes and drops those past the retention period; deletes test
+ * deliveries, audit-log entries and (when configured) contact history past theirs, and idempotency
+ * keys past 24 hours; hourly and at start, in batches (see `events/retention.ts`).
  */
 export function startEventPurge(
   db: Db,
-  config: Pick<Config, 'eventRetentionDays' | 'auditRetentionDays'>,
+  config: Pick<Config, 'eventRetentionDays' | 'auditRetentionDays' | 'retention'>,
   log: Logger,
 ): Runner {
   const loop = new WorkLoop({
@@ -91,14 +90,8 @@ export function startEventPurge(
     log,
     idleMs: HOUR,
     step: async () => {
-      const n = await purgeEvents(db, config.eventRetentionDays, PURGE_BATCH);
-      if (n > 0) log.info({ purged: n, retentionDays: config.eventRetentionDays }, 'old events purged');
-      const audit = await purgeAudit(db, config.auditRetentionDays, PURGE_BATCH);
-      if (audit > 0)
-        log.info({ purged: audit, retentionDays: config.auditRetentionDays }, 'old audit-log entries purged');
-      const keys = await purgeIdempotencyKeys(db, PURGE_BATCH);
-      if (keys > 0) log.info({ purged: keys }, 'idempotency keys past 24 hours purged');
-      return { more: Math.max(n, audit, keys) === PURGE_BATCH, nextInMs: HOUR };
+      const more = await retentionRound(db, config, log, PURGE_BATCH);
+      return { more, nextInMs: HOUR };
     },
   });
   loop.start();

@@ -141,21 +141,3 @@ export async function getEvent(
   const r = rows[0];
   return r && { event: rowToEnvelope(r), windowId: r.window_id };
 }
-
-/** Deletes up to `limit` events older than the retention period; returns how many. */
-export async function purgeEvents(q: Queryable, retentionDays: number, limit: number): Promise<number> {
-  // the events' deliveries and their attempts go with them (the queue has no foreign keys to cascade)
-  const { rows } = await q.query<{ n: number }>(
-    `WITH gone AS (
-       DELETE FROM events WHERE seq IN (
-         SELECT seq FROM events WHERE event_timestamp < now() - $1::int * interval '1 day' ORDER BY seq LIMIT $2)
-       RETURNING seq),
-     gone_deliveries AS (
-       DELETE FROM deliveries WHERE event_seq IN (SELECT seq FROM gone) RETURNING id),
-     gone_attempts AS (
-       DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone_deliveries))
-     SELECT count(*)::int AS n FROM gone`,
-    [retentionDays, limit],
-  );
-  return rows[0]!.n;
-}

@@ -114,6 +114,7 @@ describe('chains of several contacts', () => {
 describe('completions', () => {
   const outcome = (d: ClaimedDelivery, o: 'succeeded' | 'failed') => ({
     deliveryId: d.id,
+    eventSeq: d.eventSeq,
     subscriptionId: d.subscriptionId,
     attempt: d.attempt,
     startedAt: new Date(),

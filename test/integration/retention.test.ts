@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest';
-import { purgeEvents } from '../../src/store/events.js';
+import { purgeEvents } from '../../src/store/retention.js';
 import { contactAt, deliveryTest as test } from '../helpers/delivery.js';
 import { allEvents, closeAllWindows } from '../helpers/events.js';
 
@@ -47,8 +47,8 @@ describe('retention', () => {
     );
     // an attempt logged for every delivery, as a worker would have
     await api.db.query(
-      `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, outcome)
-       SELECT id, 1, now(), 5, 500, 'retry' FROM deliveries`,
+      `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, outcome, event_seq)
+       SELECT id, 1, now(), 5, 500, 'retry', event_seq FROM deliveries`,
     );
     const counts = async () => {
       const { rows } = await api.db.query<{ contact_id: number; deliveries: number; attempts: number }>(

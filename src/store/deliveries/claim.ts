@@ -5,6 +5,7 @@ import { sqlArray } from '../sql-array.js';
 import { msUntilNextDelivery } from './next-due.js';
 import {
   CHAIN_LIMIT,
+  inPartitionOf,
   indexLookupsOnly,
   signingSecrets,
   type ClaimedDelivery,
@@ -13,6 +14,7 @@ import {
 
 interface ClaimRow {
   id: string;
+  event_seq: number | null;
   subscription_id: string;
   contact_id: number;
   status: DeliveryStatus;
@@ -39,20 +41,28 @@ interface ClaimRow {
  */
 async function lease(
   tx: Queryable,
-  chains: readonly (readonly { id: string }[])[],
+  chains: readonly (readonly { id: string; event_seq: number | null }[])[],
   leaseMs: number,
   workerId: string | undefined,
 ): Promise<void> {
-  const links = chains.flatMap((c) => c.map((d, i) => ({ id: d.id, leaseMs: leaseMs * (i + 1) })));
+  const links = chains.flatMap((c) =>
+    c.map((d, i) => ({ id: d.id, eventSeq: d.event_seq, leaseMs: leaseMs * (i + 1) })),
+  );
   await tx.query(
     `UPDATE deliveries d SET status = 'sending', attempts = attempts + 1,
        next_attempt_at = now() + u.lease_ms * interval '1 millisecond', leased_by = $3
-     FROM unnest($1::text[], $2::bigint[]) AS u (id, lease_ms) WHERE d.id = u.id`,
-    [sqlArray(links.map((l) => l.id)), sqlArray(links.map((l) => l.leaseMs)), workerId ?? null],
+     FROM unnest($1::text[], $2::bigint[], $4::bigint[]) AS u (id, lease_ms, event_seq)
+     WHERE d.id = u.id AND ${inPartitionOf('d', 'u')}`,
+    [
+      sqlArray(links.map((l) => l.id)),
+      sqlArray(links.map((l) => l.leaseMs)),
+      workerId ?? null,
+      sqlArray(links.map((l) => l.eventSeq)),
+    ],
   );
 }
 
-const CLAIM_SELECT = `SELECT d.id, d.subscription_id, d.contact_id, d.status, d.attempts, d.test_payload,
+const CLAIM_SELECT = `SELECT d.id, d.event_seq, d.subscription_id, d.contact_id, d.status, d.attempts, d.test_payload,
   e.seq, e.event_id, e.window_id, e.event_type, e.event_timestamp, e.location_id, e.organization_id, e.data, e.traceparent,
   s.url, s.secret, s.organization_id AS subscription_organization_id, CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret`;
 
@@ -111,7 +121,7 @@ async function claimChains(
   // (each one's first head, then each one's second...), and within an organization its
   // subscriptions do, so a tenant's backlog queued ahead fills no more of the claim than its turns.
   // (The organization of each subscription in the window: a lookup per subscription, not per row.)
-  const { rows: candidates } = await tx.query<{ id: string }>(
+  const { rows: candidates } = await tx.query<{ id: string; event_seq: number | null }>(
     `WITH w AS MATERIALIZED (
          SELECT c.id, c.subscription_id, c.contact_id, c.event_seq, c.next_attempt_at FROM deliveries c
          WHERE c.status IN ('pending', 'sending') AND c.next_attempt_at <= now()
@@ -129,7 +139,7 @@ async function claimChains(
        o AS (
          SELECT s.id, s.organization_id FROM (SELECT DISTINCT subscription_id FROM w) d
          JOIN subscriptions s ON s.id = d.subscription_id)
-     SELECT y.id FROM (
+     SELECT y.id, y.event_seq FROM (
          SELECT x.id, x.next_attempt_at, x.event_seq,
                 row_number() OVER (PARTITION BY o.organization_id ORDER BY x.rn, x.next_attempt_at, x.event_seq) AS turn
          FROM x JOIN o ON o.id = x.subscription_id
@@ -152,15 +162,16 @@ async function claimChains(
   // (driven from the list of ids, so that it is one primary-key lookup per id: given `id = ANY`,
   // the planner walked a whole subscription's order index instead)
   const { rows: headRows } = await tx.query<ClaimRow>(
-    `${CLAIM_SELECT} FROM unnest($1::text[]) WITH ORDINALITY AS h (id, i)
+    `${CLAIM_SELECT} FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS h (id, event_seq, i)
        CROSS JOIN LATERAL (
          SELECT * FROM deliveries d
-         WHERE d.id = h.id AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
+         WHERE d.id = h.id AND ${inPartitionOf('d', 'h')}
+           AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
          FOR UPDATE SKIP LOCKED) d
        JOIN subscriptions s ON s.id = d.subscription_id AND s.status = 'active'
        LEFT JOIN events e ON e.seq = d.event_seq
        ORDER BY h.i`,
-    [candidates.map((c) => c.id)],
+    [sqlArray(candidates.map((c) => c.id)), sqlArray(candidates.map((c) => c.event_seq))],
   );
   const taken = new Map<string, number>();
   const takenByOrganization = new Map<number, number>();
@@ -223,6 +234,7 @@ async function claimChains(
           : rowToEnvelope({ ...r, seq: r.seq!, event_id: r.event_id!, window_id: r.window_id! });
       return {
         id: r.id,
+        eventSeq: r.event_seq,
         subscriptionId: r.subscription_id,
         organizationId: r.subscription_organization_id,
         contactId: r.contact_id,

@@ -1,11 +1,13 @@
 import type { Tx } from '../db.js';
 import { sqlArray } from '../sql-array.js';
 import { parkInactive } from './park.js';
-import { indexLookupsOnly } from './queue.js';
+import { inPartitionOf, indexLookupsOnly } from './queue.js';
 
 /** How one attempt ended, as the worker records it. */
 export interface Completion {
   deliveryId: string;
+  /** the delivery's event (null: a test delivery), as claimed: the row's partition key */
+  eventSeq: number | null;
   subscriptionId: string;
   attempt: number;
   startedAt: Date;
@@ -23,6 +25,7 @@ export interface Completion {
 /** A link of a chain that was not sent because a link ahead of it failed: it goes back to the queue. */
 export interface Release {
   deliveryId: string;
+  eventSeq: number | null;
   attempt: number;
 }
 
@@ -59,10 +62,15 @@ export async function completeDeliveries(
   await indexLookupsOnly(tx);
   if (released.length > 0) {
     await tx.query(
-      `WITH u AS MATERIALIZED (SELECT *, 'sending' AS leased FROM unnest($1::text[], $2::int[]) AS u (id, attempt))
+      `WITH u AS MATERIALIZED (
+         SELECT *, 'sending' AS leased FROM unnest($1::text[], $2::int[], $3::bigint[]) AS u (id, attempt, event_seq))
        UPDATE deliveries d SET status = 'pending', attempts = d.attempts - 1, next_attempt_at = now()
-       FROM u WHERE d.id = u.id AND d.status = u.leased AND d.attempts = u.attempt`,
-      [sqlArray(released.map((r) => r.deliveryId)), sqlArray(released.map((r) => r.attempt))],
+       FROM u WHERE d.id = u.id AND ${inPartitionOf('d', 'u')} AND d.status = u.leased AND d.attempts = u.attempt`,
+      [
+        sqlArray(released.map((r) => r.deliveryId)),
+        sqlArray(released.map((r) => r.attempt)),
+        sqlArray(released.map((r) => r.eventSeq)),
+      ],
     );
   }
   if (done.length === 0) return { finished: [] };
@@ -70,8 +78,8 @@ export async function completeDeliveries(
   // whose delivery finished (their next one may now go; see `successorsWaiting`)
   const { rows: finished } = await tx.query<{ subscription_id: string; contact_id: number }>(
     `WITH u AS MATERIALIZED (
-       SELECT *, 'sending' AS leased FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-         AS u (id, attempt, started_at, duration_ms, status_code, response_body, error, outcome, next_at)),
+       SELECT *, 'sending' AS leased FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::bigint[])
+         AS u (id, attempt, started_at, duration_ms, status_code, response_body, error, outcome, next_at, event_seq)),
      updated AS (
        UPDATE deliveries d SET
          status = CASE u.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'retry' THEN 'pending' ELSE 'failed' END,
@@ -79,11 +87,11 @@ export async function completeDeliveries(
          completed_at = CASE WHEN u.outcome = 'retry' THEN NULL ELSE now() END,
          last_status_code = u.status_code,
          last_error = u.error
-       FROM u WHERE d.id = u.id AND d.status = u.leased AND d.attempts = u.attempt
+       FROM u WHERE d.id = u.id AND ${inPartitionOf('d', 'u')} AND d.status = u.leased AND d.attempts = u.attempt
        RETURNING d.subscription_id, d.contact_id, u.outcome),
      logged AS (
-       INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome)
-       SELECT id, attempt, started_at, duration_ms, status_code, response_body, error, outcome FROM u)
+       INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome, event_seq)
+       SELECT id, attempt, started_at, duration_ms, status_code, response_body, error, outcome, event_seq FROM u)
      SELECT DISTINCT subscription_id, contact_id FROM updated WHERE outcome <> 'retry'`,
     [
       sqlArray(done.map((c) => c.deliveryId)),
@@ -95,6 +103,7 @@ export async function completeDeliveries(
       sqlArray(done.map((c) => loggable(c.error))),
       sqlArray(done.map((c) => c.outcome)),
       sqlArray(done.map((c) => c.nextAttemptAt)),
+      sqlArray(done.map((c) => c.eventSeq)),
     ],
   );
   const retrying = done.filter((c) => c.outcome === 'retry');
@@ -102,11 +111,15 @@ export async function completeDeliveries(
     // the contact's later deliveries cannot go before this one: keep them out of the due range
     await tx.query(
       `UPDATE deliveries p SET next_attempt_at = greatest(p.next_attempt_at, u.next_at)
-       FROM unnest($1::text[], $2::timestamptz[]) AS u (id, next_at)
-       JOIN deliveries h ON h.id = u.id
+       FROM unnest($1::text[], $2::timestamptz[], $3::bigint[]) AS u (id, next_at, event_seq)
+       JOIN deliveries h ON h.id = u.id AND ${inPartitionOf('h', 'u')}
        WHERE p.subscription_id = h.subscription_id AND p.contact_id = h.contact_id
          AND p.event_seq > h.event_seq AND p.status = 'pending'`,
-      [sqlArray(retrying.map((c) => c.deliveryId)), sqlArray(retrying.map((c) => c.nextAttemptAt))],
+      [
+        sqlArray(retrying.map((c) => c.deliveryId)),
+        sqlArray(retrying.map((c) => c.nextAttemptAt)),
+        sqlArray(retrying.map((c) => c.eventSeq)),
+      ],
     );
   }
   const failed = [...new Set(done.filter((c) => c.outcome !== 'succeeded').map((c) => c.subscriptionId))];

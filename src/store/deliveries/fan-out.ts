@@ -130,6 +130,7 @@ export async function fanOut(
       handedOff.push(
         chain.map((r) => ({
           id: r.id,
+          eventSeq: r.event.seq,
           subscriptionId: r.sub.id,
           organizationId: r.sub.organization_id,
           contactId: r.event.envelope.data.contactId,

@@ -34,6 +34,8 @@ export function signingSecrets(s: { secret: string; previous_secret: string | nu
 /** A claimed delivery, with what the sender needs. */
 export interface ClaimedDelivery {
   id: string;
+  /** the delivery's event (null: a test delivery): its partition key, which finds its row at once */
+  eventSeq: number | null;
   subscriptionId: string;
   /** the subscription's organization: the tenant its sending counts against */
   organizationId: number;
@@ -52,6 +54,15 @@ export interface ClaimedDelivery {
   /** the W3C traceparent of the event's span, when it was traced: its attempts' spans are its children */
   traceparent?: string | null;
 }
+
+/**
+ * The condition that a delivery row `d` is the one `u` names by `id` and `event_seq` (null for a
+ * test delivery). Naming the partition key lets the database look in the event's partition (and
+ * the small one of test deliveries) instead of probing every partition's index (docs/design.md,
+ * "Partitioned retention").
+ */
+export const inPartitionOf = (d: string, u: string): string =>
+  `(${d}.event_seq = ${u}.event_seq OR (${u}.event_seq IS NULL AND ${d}.event_seq IS NULL))`;
 
 /**
  * Deliveries of one contact sent in order by one claim, at most. Each link's lease covers the links

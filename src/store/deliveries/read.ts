@@ -34,6 +34,7 @@ export interface DeliveryView {
 interface DeliveryRow {
   seq: number;
   id: string;
+  event_seq: number | null;
   subscription_id: string;
   event_id: string | null;
   event_type: string | null;
@@ -48,8 +49,8 @@ interface DeliveryRow {
   completed_at: Date | null;
 }
 
-const DELIVERY_COLUMNS = `d.seq, d.id, d.subscription_id, e.event_id, e.event_type, d.test_payload, d.contact_id,
-  d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.completed_at`;
+const DELIVERY_COLUMNS = `d.seq, d.id, d.event_seq, d.subscription_id, e.event_id, e.event_type, d.test_payload,
+  d.contact_id, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.completed_at`;
 
 async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<DeliveryView[]> {
   const { rows: attempts } = await q.query<{
@@ -63,8 +64,11 @@ async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<Delivery
     outcome: Completion['outcome'];
   }>(
     `SELECT delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome
-     FROM delivery_attempts WHERE delivery_id = ANY ($1::text[]) ORDER BY id`,
-    [rows.map((r) => r.id)],
+     FROM delivery_attempts WHERE delivery_id = ANY ($1::text[])
+       -- their partitions (and the test deliveries'), not every partition's index
+       AND (event_seq = ANY ($2::bigint[]) OR event_seq IS NULL)
+     ORDER BY id`,
+    [rows.map((r) => r.id), [...new Set(rows.flatMap((r) => (r.event_seq === null ? [] : [r.event_seq])))]],
   );
   const byDelivery = new Map<string, AttemptView[]>();
   for (const a of attempts) {

@@ -38,6 +38,24 @@ export default defineConfig({
             },
           ]
         : []),
+      // the portal in a real browser (Debian's chromium), against the whole service on each engine
+      {
+        extends: true,
+        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], env: { FPT_TEST_ENGINE: 'pglite' } },
+      },
+      ...(pgUrl
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'browser-postgres',
+                include: ['test/browser/**/*.test.ts'],
+                env: { FPT_TEST_ENGINE: 'postgres' },
+                globalSetup: ['test/helpers/postgres-global-setup.ts'],
+              },
+            },
+          ]
+        : []),
     ],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -10,6 +10,7 @@ import { hardenResponses } from './response-headers.js';
 import { installIdempotency } from './idempotency.js';
 import { installOpenApi } from './openapi/document.js';
 import { serializerCompiler } from './openapi/serializer.js';
+import { portalRoutes } from './portal.js';
 import { installRateLimits } from './rate-limit.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { logEachRequest, quietRequests } from './request-log.js';
@@ -73,10 +74,19 @@ export interface ApiOptions {
   logger: Logger;
   /** this process's metrics: with them, `GET /metrics` and a histogram of every request */
   metrics?: Metrics;
+  /** where the built portal is (`PORTAL_DIR` unless given) */
+  portalDir?: string;
 }
 
 /** The HTTP API, ready to `listen` (or to `inject` in tests). */
-export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOptions): FastifyInstance {
+export function buildApi({
+  db,
+  config,
+  operatorKey,
+  logger,
+  metrics,
+  portalDir,
+}: ApiOptions): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
@@ -127,6 +137,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
     subscriptionRoutes(app, deps);
     subscriptionDeliveryRoutes(app, deps);
     auditLogRoutes(app, deps);
+    portalRoutes(app, portalDir);
   });
   return app;
 }

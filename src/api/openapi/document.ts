@@ -102,7 +102,14 @@ function attachContract(route: RouteOptions): void {
     if (route.url.startsWith('/api/'))
       throw new Error(`route ${key} has no contract in src/api/openapi/contract.ts`);
     // the document and its docs page are for anyone; no other route goes without a key unnoticed
-    if (route.url === '/openapi.json' || route.url === '/docs' || route.url.startsWith('/docs/')) {
+    // (and the portal's page and assets: the portal signs in through the API like any client)
+    if (
+      route.url === '/openapi.json' ||
+      route.url === '/docs' ||
+      route.url.startsWith('/docs/') ||
+      route.url === '/portal' ||
+      route.url.startsWith('/portal/')
+    ) {
       route.config = { ...route.config, public: true };
     }
     return;

@@ -22,6 +22,7 @@ import { subscriptionDeliveryRoutes } from './routes/subscription-deliveries.js'
 import { subscriptionRoutes } from './routes/subscriptions.js';
 import { subGroupRoutes } from './routes/sub-groups.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { portalRoutes } from './routes/portal.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { validatorCompiler } from './validation.js';
 import { AppError } from '../errors.js';
@@ -127,6 +128,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
     subscriptionRoutes(app, deps);
     subscriptionDeliveryRoutes(app, deps);
     auditLogRoutes(app, deps);
+    portalRoutes(app, deps);
   });
   return app;
 }

@@ -6022,6 +6022,145 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/subscriptions/{id}/health': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An endpoint's health: success rate, latency p50/p99 and answers, in time buckets */
+    get: {
+      parameters: {
+        query?: {
+          window?: '1h' | '24h' | '7d';
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description An endpoint's health: success rate, latency p50/p99 and answers, in time buckets */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description oldest first, every bucket of the window (zeros where there was no attempt); the last is partial */
+              buckets: {
+                attempts: number;
+                /** @description attempts that did not succeed (retried or not) */
+                failed: number;
+                p50Ms: number | null;
+                p99Ms: number | null;
+                /** Format: date-time */
+                start: string;
+                /** @description attempts by answer: the HTTP status ("200", "500"…), "timeout", or "error" (no answer) */
+                statusCodes: {
+                  [key: string]: number;
+                };
+                succeeded: number;
+              }[];
+              bucketSeconds: number;
+              /** Format: date-time */
+              from: string;
+              subscriptionId: string;
+              /** Format: date-time */
+              to: string;
+              totals: {
+                attempts: number;
+                /** @description attempts that did not succeed (retried or not) */
+                failed: number;
+                p50Ms: number | null;
+                p99Ms: number | null;
+                /** @description attempts by answer: the HTTP status ("200", "500"…), "timeout", or "error" (no answer) */
+                statusCodes: {
+                  [key: string]: number;
+                };
+                succeeded: number;
+              };
+              /** @enum {string} */
+              window: '1h' | '24h' | '7d';
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such thing, or not visible to this key */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/subscriptions/{id}/replay': {
     parameters: {
       query?: never;

@@ -19,6 +19,7 @@ import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
 import { subscriptionDeliveryRoutes } from './routes/subscription-deliveries.js';
+import { subscriptionHealthRoutes } from './routes/subscription-health.js';
 import { subscriptionRoutes } from './routes/subscriptions.js';
 import { subGroupRoutes } from './routes/sub-groups.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -129,6 +130,7 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
     subscriptionDeliveryRoutes(app, deps);
     auditLogRoutes(app, deps);
     portalRoutes(app, deps);
+    subscriptionHealthRoutes(app, deps);
   });
   return app;
 }

@@ -310,6 +310,12 @@ export const CONTRACT: Record<string, RouteContract> = {
     ok: { 200: R.Pages.deliveries },
     errors: [404],
   },
+  'GET /api/subscriptions/:id/health': {
+    summary: "An endpoint's health: success rate, latency p50/p99 and answers, in time buckets",
+    tag: 'Deliveries',
+    ok: { 200: R.SubscriptionHealth },
+    errors: [404],
+  },
   'POST /api/subscriptions/:id/replay': {
     summary: 'Send again what was sent (or failed, or missed) since a time',
     tag: 'Deliveries',

@@ -294,6 +294,29 @@ export const Replayed = object({
   }),
 });
 
+const healthFigures = {
+  attempts: Count,
+  succeeded: Count,
+  failed: Type.Integer({ minimum: 0, description: 'attempts that did not succeed (retried or not)' }),
+  p50Ms: nullable(Count),
+  p99Ms: nullable(Count),
+  statusCodes: Type.Record(Type.String(), Count, {
+    description: 'attempts by answer: the HTTP status ("200", "500"…), "timeout", or "error" (no answer)',
+  }),
+};
+export const SubscriptionHealth = object({
+  subscriptionId: Text,
+  window: enumOf(['1h', '24h', '7d']),
+  bucketSeconds: Type.Integer({ minimum: 1 }),
+  from: Time,
+  to: Time,
+  totals: object(healthFigures),
+  buckets: Type.Array(object({ start: Time, ...healthFigures }), {
+    description:
+      'oldest first, every bucket of the window (zeros where there was no attempt); the last is partial',
+  }),
+});
+
 export const AuditRecord = object({
   seq: Cursor,
   at: Time,

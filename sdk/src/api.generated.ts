@@ -4410,7 +4410,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Who this key is */
+    /** Who this key (or portal session) is, its scope and what it may do */
     get: {
       parameters: {
         query?: never;
@@ -4420,7 +4420,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description Who this key is */
+        /** @description Who this key (or portal session) is, its scope and what it may do */
         200: {
           headers: {
             [name: string]: unknown;
@@ -4428,11 +4428,63 @@ export interface paths {
           content: {
             'application/json':
               | {
+                  /** @description What this principal may do, by area: the portal shows the pages these allow (each route still checks). */
+                  can: {
+                    /** @description automation rules: read, change, enable, disable */
+                    manageAutomations: boolean;
+                    /** @description subscriptions: read and create; change, test, retry, replay those it owns */
+                    manageSubscriptions: boolean;
+                    /** @description POST /api/portal-links (not from a portal session) */
+                    mintPortalLinks: boolean;
+                    /** @description organizations, locations, apps, API keys; the platform health */
+                    operate: boolean;
+                    /** @description pause, resume or disable a partner app's subscription in scope */
+                    pausePartnerSubscriptions: boolean;
+                    /** @description the audit log, in scope */
+                    readAuditLog: boolean;
+                    /** @description contacts and their history, in scope */
+                    readContacts: boolean;
+                    /** @description a contact's timeline (GET /api/contacts/{id}/timeline) */
+                    readContactTimelines: boolean;
+                    /** @description the events of the scope and the event catalog */
+                    readEvents: boolean;
+                    /** @description create, change and import contacts; sub-groups */
+                    writeContacts: boolean;
+                  };
                   /** @enum {string} */
                   kind: 'operator';
+                  /** @description the portal session this request came through; null for an API key or the operator key */
+                  session: {
+                    /** Format: date-time */
+                    expiresAt: string;
+                    id: string;
+                  } | null;
                 }
               | {
                   appId: string | null;
+                  /** @description What this principal may do, by area: the portal shows the pages these allow (each route still checks). */
+                  can: {
+                    /** @description automation rules: read, change, enable, disable */
+                    manageAutomations: boolean;
+                    /** @description subscriptions: read and create; change, test, retry, replay those it owns */
+                    manageSubscriptions: boolean;
+                    /** @description POST /api/portal-links (not from a portal session) */
+                    mintPortalLinks: boolean;
+                    /** @description organizations, locations, apps, API keys; the platform health */
+                    operate: boolean;
+                    /** @description pause, resume or disable a partner app's subscription in scope */
+                    pausePartnerSubscriptions: boolean;
+                    /** @description the audit log, in scope */
+                    readAuditLog: boolean;
+                    /** @description contacts and their history, in scope */
+                    readContacts: boolean;
+                    /** @description a contact's timeline (GET /api/contacts/{id}/timeline) */
+                    readContactTimelines: boolean;
+                    /** @description the events of the scope and the event catalog */
+                    readEvents: boolean;
+                    /** @description create, change and import contacts; sub-groups */
+                    writeContacts: boolean;
+                  };
                   id: number;
                   /** @enum {string} */
                   kind: 'api_key';
@@ -4440,6 +4492,12 @@ export interface paths {
                   organizationId: number | null;
                   /** @enum {string} */
                   role: 'staff' | 'partner';
+                  /** @description the portal session this request came through; null for an API key or the operator key */
+                  session: {
+                    /** Format: date-time */
+                    expiresAt: string;
+                    id: string;
+                  } | null;
                 };
           };
         };
@@ -4736,6 +4794,440 @@ export interface paths {
     put?: never;
     post?: never;
     delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/portal-links': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Mint a one-time portal link for this key (a session no wider than the key) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            appId?: string;
+            expiresInMinutes?: number;
+            sessionMinutes?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Mint a one-time portal link for this key (a session no wider than the key) */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /**
+               * Format: date-time
+               * @description the link cannot be opened after this
+               */
+              expiresAt: string;
+              /** @description open once: `<origin>/portal/#/link/<token>` */
+              url: string;
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The key's role or ownership does not allow this action */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such thing, or not visible to this key */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description A conflict with the current state (a duplicate, a quota reached, a delivery being sent, an Idempotency-Key whose first request is still running) */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description A well-formed reference to something that does not exist there, a bound exceeded, or an Idempotency-Key reused for another request */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/portal-sessions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Open a portal link: exchange its token, once, for a session token
+     * @description Unknown token: 401. A link already opened (`link_used`), expired (`link_expired`) or whose key was revoked (`link_revoked`): 410.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            token: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Open a portal link: exchange its token, once, for a session token */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: date-time */
+              expiresAt: string;
+              principal:
+                | {
+                    /** @description What this principal may do, by area: the portal shows the pages these allow (each route still checks). */
+                    can: {
+                      /** @description automation rules: read, change, enable, disable */
+                      manageAutomations: boolean;
+                      /** @description subscriptions: read and create; change, test, retry, replay those it owns */
+                      manageSubscriptions: boolean;
+                      /** @description POST /api/portal-links (not from a portal session) */
+                      mintPortalLinks: boolean;
+                      /** @description organizations, locations, apps, API keys; the platform health */
+                      operate: boolean;
+                      /** @description pause, resume or disable a partner app's subscription in scope */
+                      pausePartnerSubscriptions: boolean;
+                      /** @description the audit log, in scope */
+                      readAuditLog: boolean;
+                      /** @description contacts and their history, in scope */
+                      readContacts: boolean;
+                      /** @description a contact's timeline (GET /api/contacts/{id}/timeline) */
+                      readContactTimelines: boolean;
+                      /** @description the events of the scope and the event catalog */
+                      readEvents: boolean;
+                      /** @description create, change and import contacts; sub-groups */
+                      writeContacts: boolean;
+                    };
+                    /** @enum {string} */
+                    kind: 'operator';
+                    /** @description the portal session this request came through; null for an API key or the operator key */
+                    session: {
+                      /** Format: date-time */
+                      expiresAt: string;
+                      id: string;
+                    } | null;
+                  }
+                | {
+                    appId: string | null;
+                    /** @description What this principal may do, by area: the portal shows the pages these allow (each route still checks). */
+                    can: {
+                      /** @description automation rules: read, change, enable, disable */
+                      manageAutomations: boolean;
+                      /** @description subscriptions: read and create; change, test, retry, replay those it owns */
+                      manageSubscriptions: boolean;
+                      /** @description POST /api/portal-links (not from a portal session) */
+                      mintPortalLinks: boolean;
+                      /** @description organizations, locations, apps, API keys; the platform health */
+                      operate: boolean;
+                      /** @description pause, resume or disable a partner app's subscription in scope */
+                      pausePartnerSubscriptions: boolean;
+                      /** @description the audit log, in scope */
+                      readAuditLog: boolean;
+                      /** @description contacts and their history, in scope */
+                      readContacts: boolean;
+                      /** @description a contact's timeline (GET /api/contacts/{id}/timeline) */
+                      readContactTimelines: boolean;
+                      /** @description the events of the scope and the event catalog */
+                      readEvents: boolean;
+                      /** @description create, change and import contacts; sub-groups */
+                      writeContacts: boolean;
+                    };
+                    id: number;
+                    /** @enum {string} */
+                    kind: 'api_key';
+                    locationId: number | null;
+                    organizationId: number | null;
+                    /** @enum {string} */
+                    role: 'staff' | 'partner';
+                    /** @description the portal session this request came through; null for an API key or the operator key */
+                    session: {
+                      /** Format: date-time */
+                      expiresAt: string;
+                      id: string;
+                    } | null;
+                  };
+              /** @description `fpt_session_…`: send as `Authorization: Bearer <sessionToken>` until expiresAt */
+              sessionToken: string;
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description A conflict with the current state (a duplicate, a quota reached, a delivery being sent, an Idempotency-Key whose first request is still running) */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Gone: a portal link already opened, expired, or whose key was revoked */
+        410: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description A well-formed reference to something that does not exist there, a bound exceeded, or an Idempotency-Key reused for another request */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/portal-sessions/current': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Sign out: end the portal session this request came through */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Sign out: end the portal session this request came through */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
     options?: never;
     head?: never;
     patch?: never;
@@ -5454,6 +5946,145 @@ export interface paths {
               }[];
               /** @description pass as `after` (or `before`) for the next page */
               nextCursor: string | null;
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such thing, or not visible to this key */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/subscriptions/{id}/health': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An endpoint's health: success rate, latency p50/p99 and answers, in time buckets */
+    get: {
+      parameters: {
+        query?: {
+          window?: '1h' | '24h' | '7d';
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description An endpoint's health: success rate, latency p50/p99 and answers, in time buckets */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description oldest first, every bucket of the window (zeros where there was no attempt); the last is partial */
+              buckets: {
+                attempts: number;
+                /** @description attempts that did not succeed (retried or not) */
+                failed: number;
+                p50Ms: number | null;
+                p99Ms: number | null;
+                /** Format: date-time */
+                start: string;
+                /** @description attempts by answer: the HTTP status ("200", "500"…), "timeout", or "error" (no answer) */
+                statusCodes: {
+                  [key: string]: number;
+                };
+                succeeded: number;
+              }[];
+              bucketSeconds: number;
+              /** Format: date-time */
+              from: string;
+              subscriptionId: string;
+              /** Format: date-time */
+              to: string;
+              totals: {
+                attempts: number;
+                /** @description attempts that did not succeed (retried or not) */
+                failed: number;
+                p50Ms: number | null;
+                p99Ms: number | null;
+                /** @description attempts by answer: the HTTP status ("200", "500"…), "timeout", or "error" (no answer) */
+                statusCodes: {
+                  [key: string]: number;
+                };
+                succeeded: number;
+              };
+              /** @enum {string} */
+              window: '1h' | '24h' | '7d';
             };
           };
         };

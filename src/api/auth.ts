@@ -5,6 +5,7 @@ import { principalForKey } from '../store/api-keys.js';
 import type { Db } from '../store/db.js';
 import { sameKey, storedAdminKeyHash } from '../store/settings.js';
 import { hashKey } from '../store/api-keys.js';
+import { principalForSession, SESSION_TOKEN_PREFIX } from '../store/portal-sessions.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,6 +73,11 @@ function bearerKey(req: FastifyRequest): string {
 /** Resolves `Authorization: Bearer <key>` to the operator or an API key, or answers 401. */
 export async function authenticate(db: Db, operator: OperatorKey, req: FastifyRequest): Promise<Principal> {
   const key = bearerKey(req);
+  if (key.startsWith(SESSION_TOKEN_PREFIX)) {
+    const session = await principalForSession(db, key);
+    if (!session) throw unauthorized('unknown, expired or signed-out portal session');
+    return session;
+  }
   if (await operator.matches(key)) return { kind: 'operator' };
   const principal = await principalForKey(db, key);
   if (!principal) throw unauthorized('unknown or revoked API key');

@@ -32,7 +32,7 @@ export const PORTAL_CSP = [
  * names), and its page for every client route (`/portal/endpoints/sub_…`), never kept without asking
  * again, so that a deploy shows at the next load. Without a build, `/portal` says how to make one.
  */
-export function portalRoutes(app: FastifyInstance, dir: string = PORTAL_DIR): void {
+export function servePortal(app: FastifyInstance, dir: string = PORTAL_DIR): void {
   const indexFile = join(dir, 'index.html');
   const page = existsSync(indexFile) ? readFileSync(indexFile, 'utf8') : undefined;
   void app.register(async (portal) => {

@@ -5,6 +5,7 @@ import type { Db } from '../store/db.js';
 import { purgeAudit } from '../store/audit-log.js';
 import { purgeEvents } from '../store/events.js';
 import { purgeIdempotencyKeys } from '../store/idempotency.js';
+import { purgePortalSessions } from '../store/portal-sessions.js';
 import { msUntilNextWindow } from '../store/windows.js';
 import type { DeliveryWorker } from '../delivery/worker.js';
 import type { Metrics } from '../metrics.js';
@@ -139,8 +140,9 @@ export function startMaintenance(db: Db, log: Logger): Runner | undefined {
 }
 
 /**
- * Deletes events and audit-log entries past their retention periods, and idempotency keys past 24
- * hours, hourly and at start, in batches.
+ * Deletes events and audit-log entries past their retention periods (and the window log with the
+ * events), idempotency keys past 24 hours, and portal links and sessions a day after they expired,
+ * hourly and at start, in batches.
  */
 export function startEventPurge(
   db: Db,
@@ -159,7 +161,10 @@ export function startEventPurge(
         log.info({ purged: audit, retentionDays: config.auditRetentionDays }, 'old audit-log entries purged');
       const keys = await purgeIdempotencyKeys(db, PURGE_BATCH);
       if (keys > 0) log.info({ purged: keys }, 'idempotency keys past 24 hours purged');
-      return { more: Math.max(n, audit, keys) === PURGE_BATCH, nextInMs: HOUR };
+      const portal = await purgePortalSessions(db, config.eventRetentionDays, PURGE_BATCH);
+      if (portal > 0)
+        log.info({ purged: portal }, 'expired portal links and sessions, old window log purged');
+      return { more: Math.max(n, audit, keys, portal) >= PURGE_BATCH, nextInMs: HOUR };
     },
   });
   loop.start();

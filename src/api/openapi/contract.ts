@@ -57,7 +57,31 @@ export const CONTRACT: Record<string, RouteContract> = {
     ok: { 200: R.Pages.audit },
     errors: [403],
   },
-  'GET /api/me': { summary: 'Who this key is', tag: 'Tenants', ok: { 200: R.Me } },
+  'GET /api/me': {
+    summary: 'Who this key (or portal session) is, its scope and what it may do',
+    tag: 'Tenants',
+    ok: { 200: R.Me },
+  },
+  'POST /api/portal-links': {
+    summary: 'Mint a one-time portal link for this key (a session no wider than the key)',
+    tag: 'Tenants',
+    ok: { 201: R.PortalLink },
+    errors: [403, 404],
+  },
+  'POST /api/portal-sessions': {
+    summary: 'Open a portal link: exchange its token, once, for a session token',
+    tag: 'Tenants',
+    ok: { 201: R.PortalSession },
+    errors: [410],
+    public: true,
+    description:
+      'Unknown token: 401. A link already opened (`link_used`), expired (`link_expired`) or whose key was revoked (`link_revoked`): 410.',
+  },
+  'DELETE /api/portal-sessions/current': {
+    summary: 'Sign out: end the portal session this request came through',
+    tag: 'Tenants',
+    ok: { 204: NO_BODY },
+  },
   'POST /api/organizations': {
     summary: 'Create an organization',
     tag: 'Tenants',
@@ -284,6 +308,12 @@ export const CONTRACT: Record<string, RouteContract> = {
     summary: "A subscription's deliveries, newest first, with their attempts",
     tag: 'Deliveries',
     ok: { 200: R.Pages.deliveries },
+    errors: [404],
+  },
+  'GET /api/subscriptions/:id/health': {
+    summary: "An endpoint's health: success rate, latency p50/p99 and answers, in time buckets",
+    tag: 'Deliveries',
+    ok: { 200: R.SubscriptionHealth },
     errors: [404],
   },
   'POST /api/subscriptions/:id/replay': {

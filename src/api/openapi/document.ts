@@ -19,6 +19,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: "The key's role or ownership does not allow this action",
   404: 'No such thing, or not visible to this key',
   409: 'A conflict with the current state (a duplicate, a quota reached, a delivery being sent, an Idempotency-Key whose first request is still running)',
+  410: 'Gone: a portal link already opened, expired, or whose key was revoked',
   413: 'The body is larger than this endpoint takes',
   415: 'The body is not JSON (or CSV where accepted)',
   422: 'A well-formed reference to something that does not exist there, a bound exceeded, or an Idempotency-Key reused for another request',

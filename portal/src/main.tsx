@@ -1,7 +1,9 @@
 import { render } from 'preact';
 import { LocationProvider, Route, Router, useLocation } from 'preact-iso';
-import { useEffect } from 'preact/hooks';
-import { roleOf, session, signOut, type Role } from './session';
+import { useEffect, useState } from 'preact/hooks';
+import { EXPIRED, session, signOut } from './session';
+import type { Me } from './api';
+import { linkToken, OpenLink } from './pages/link';
 import { SignIn } from './pages/sign-in';
 import { Endpoints } from './pages/endpoints';
 import { NewEndpoint } from './pages/new-endpoint';
@@ -16,20 +18,28 @@ import './style.css';
 
 import { BASE } from './paths';
 
-const NAV: { path: string; label: string; roles: Role[] }[] = [
-  { path: '/endpoints', label: 'Endpoints', roles: ['partner', 'staff', 'operator'] },
-  { path: '/catalog', label: 'Event catalog', roles: ['partner', 'staff', 'operator'] },
-  { path: '/contacts', label: 'Contacts', roles: ['staff', 'operator'] },
-  { path: '/automations', label: 'Automations', roles: ['staff', 'operator'] },
-  { path: '/operator', label: 'Platform', roles: ['operator'] },
+/** The pages, each shown to whoever may do what it is for (`GET /api/me`'s `can`). */
+const NAV: { path: string; label: string; shown: (can: Me['can']) => boolean }[] = [
+  {
+    path: '/endpoints',
+    label: 'Endpoints',
+    shown: (can) => can.manageSubscriptions || can.pausePartnerSubscriptions,
+  },
+  { path: '/catalog', label: 'Event catalog', shown: () => true },
+  { path: '/contacts', label: 'Contacts', shown: (can) => can.readContacts },
+  { path: '/automations', label: 'Automations', shown: (can) => can.manageAutomations },
+  { path: '/operator', label: 'Platform', shown: (can) => can.operate },
 ];
 
 function who(): string {
   const me = session.value?.me;
   if (!me) return '';
-  if (me.kind === 'operator') return 'the operator';
+  const until = session.value?.expiresAt
+    ? ` (portal session until ${new Date(session.value.expiresAt).toLocaleTimeString()})`
+    : '';
+  if (me.kind === 'operator') return `the operator${until}`;
   const scope = me.locationId !== null ? `location ${me.locationId}` : `organization ${me.organizationId}`;
-  return `${me.role}, ${scope}${me.appId ? `, app ${me.appId}` : ''}`;
+  return `${me.role}, ${scope}${me.appId ? `, app ${me.appId}` : ''}${until}`;
 }
 
 function Shell() {
@@ -37,12 +47,22 @@ function Shell() {
   const current = session.value;
   const signedIn = current !== null;
   const onSignIn = path === `${BASE}/sign-in`;
+  const [link, setLink] = useState(linkToken);
   useEffect(() => {
+    if (link !== null) return;
     if (!signedIn && !onSignIn) route(`${BASE}/sign-in`, true);
     else if (signedIn && (onSignIn || path === BASE || path === `${BASE}/`)) route(`${BASE}/endpoints`, true);
-  }, [signedIn, onSignIn, path]);
+  }, [signedIn, onSignIn, path, link]);
+  // a portal session ends at its expiry, in this tab too
+  const expiresAt = current?.expiresAt;
+  useEffect(() => {
+    if (expiresAt === undefined) return;
+    const timer = setTimeout(() => signOut(EXPIRED), Math.max(0, Date.parse(expiresAt) - Date.now()));
+    return () => clearTimeout(timer);
+  }, [expiresAt]);
+  if (link !== null) return <OpenLink token={link} onDone={() => setLink(null)} />;
   if (!signedIn) return <SignIn />;
-  const role = roleOf(current.me);
+  const can = current.me.can;
   return (
     <>
       <a class="skip" href="#main">
@@ -52,7 +72,7 @@ function Shell() {
         <span class="brand">fpt-events</span>
         <nav aria-label="Portal">
           <ul>
-            {NAV.filter((n) => n.roles.includes(role)).map((n) => (
+            {NAV.filter((n) => n.shown(can)).map((n) => (
               <li key={n.path}>
                 <a href={BASE + n.path} aria-current={path.startsWith(BASE + n.path) ? 'page' : undefined}>
                   {n.label}

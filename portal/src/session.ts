@@ -6,8 +6,11 @@ import type { Me } from './api';
  * drops when the tab closes and never shares with other tabs or sends anywhere by itself.
  */
 export interface Session {
+  /** an API key, or a portal session's token (`fpt_session_…`) */
   key: string;
   me: Me;
+  /** when a portal session ends (a pasted key has no end) */
+  expiresAt?: string;
 }
 
 const STORE = 'fpt-portal-session';
@@ -32,10 +35,16 @@ export function signIn(next: Session): void {
 }
 
 export function signOut(reason: string | null = null): void {
+  const ending = session.value;
+  // a portal session is ended on the server too (best effort: it expires anyway)
+  if (ending?.me.session && reason !== EXPIRED)
+    void fetch('/api/portal-sessions/current', {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ending.key}` },
+    }).catch(() => undefined);
   sessionStorage.removeItem(STORE);
   signedOutReason.value = reason;
   session.value = null;
 }
 
-export type Role = 'operator' | 'staff' | 'partner';
-export const roleOf = (me: Me): Role => (me.kind === 'operator' ? 'operator' : me.role);
+export const EXPIRED = 'Your portal session has expired. Open a new portal link, or sign in with a key.';

@@ -118,6 +118,10 @@ describe('the portal, as a partner', () => {
     await row.getByText('succeeded').waitFor();
     const [received] = await receiver.waitFor(1);
     expect(received!.headers['x-fpt-test-event']).toBe('true');
+    // the health section counts the attempt once it is read again
+    await page.getByRole('radio', { name: 'Last hour' }).check();
+    await page.getByRole('img', { name: 'attempts per bucket: 1 succeeded, 0 failed' }).waitFor();
+    expect(await page.getByTestId('health-totals').textContent()).toContain('100%');
     await expectAccessible(page);
     await screenshot(page, 'endpoint');
 
@@ -295,6 +299,33 @@ describe('the portal, as a partner', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await expectAccessible(page);
     await screenshot(page, 'phone-endpoints');
+  });
+
+  test('a portal link signs in once, for a session that ends at its expiry', async () => {
+    const link = await call(base, 'POST', '/api/portal-links', { expiresInMinutes: 5 }, partnerKey);
+    expect(link.url).toContain('/portal/#/link/');
+    const page = await newPage();
+    await page.goto(link.url);
+    await page.getByText('Signed in as partner').waitFor();
+    expect(await page.getByText('Signed in as').textContent()).toContain('portal session until');
+    // the token left the address bar, and the session is kept for the tab only
+    expect(page.url()).toBe(`${base}/portal/endpoints`);
+    await page.locator('tbody tr').first().waitFor();
+    await expectAccessible(page);
+
+    // opened once only
+    const again = await newPage();
+    await again.goto(link.url);
+    await again.getByRole('heading', { name: 'This portal link cannot be opened' }).waitFor();
+    expect(await again.getByRole('alert').textContent()).toMatch(/already|used/i);
+    await expectAccessible(again);
+
+    // the session's end (moved to the past here): the next read is refused and the tab signs out
+    await service.svc.db.query(`UPDATE portal_sessions SET expires_at = now() - interval '1 second'`);
+    await page.getByRole('link', { name: 'Event catalog' }).click();
+    await page.getByText('your session has expired').waitFor();
+    await page.getByLabel('API key').waitFor();
+    expect(await inPage<number>(page, 'sessionStorage.length')).toBe(0);
   });
 
   test('no page logged an error or was refused by the CSP', () => {

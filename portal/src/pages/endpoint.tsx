@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { api, errorText, type Subscription } from '../api';
 import { EndpointForm } from '../endpoint-form';
+import { Health } from '../health';
 import { MessageLog } from '../message-log';
 import { BASE } from '../paths';
 import { useResource } from '../resource';
@@ -19,6 +20,7 @@ export function EndpointPage({ id }: { id: string }) {
           </h1>
           <Details s={s} />
           <Actions s={s} onChange={sub.reload} onTestSent={() => setLogRound((n) => n + 1)} />
+          <Health subscriptionId={s.id} round={logRound} />
           <MessageLog subscriptionId={s.id} round={logRound} />
         </>
       )}

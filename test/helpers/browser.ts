@@ -46,12 +46,16 @@ export interface PortalService {
  * loopback receivers, windows close fast, and a failed attempt is final (`retryScheduleMs: []`) so
  * that Retry and Replay have failed deliveries to act on without waiting out a schedule.
  */
-export async function startPortalService(overrides: Partial<Config> = {}): Promise<PortalService> {
+export async function startPortalService(
+  overrides: Partial<Config> = {},
+  env: Record<string, string> = {},
+): Promise<PortalService> {
   const base = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
     FPT_COALESCE_QUIET_MS: '50',
     FPT_COALESCE_MAX_MS: '200',
+    ...env,
   });
   const cleanups: (() => Promise<void> | void)[] = [];
   let config: Config = {

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, errorText } from '../api';
 import { LocationPicker } from '../location-picker';
 import { useResource } from '../resource';
-import { Alert, Json, Loaded } from '../ui';
+import { Alert, Badge, Json, Loaded } from '../ui';
 
 /** A location's automation rules, each with its trigger and action, enabled or disabled here. */
 export function Automations() {
@@ -46,14 +46,10 @@ export function Automations() {
                 {list.data.map((r) => (
                   <li key={r.ruleId}>
                     <h2>{r.name}</h2>
-                    <label class="check">
-                      <input
-                        type="checkbox"
-                        checked={r.enabled}
-                        onChange={(e) => void toggle(r.ruleId, e.currentTarget.checked)}
-                      />{' '}
-                      Enabled
-                    </label>
+                    <Badge value={r.enabled ? 'enabled' : 'disabled'} />{' '}
+                    <button type="button" onClick={() => void toggle(r.ruleId, !r.enabled)}>
+                      {r.enabled ? 'Disable' : 'Enable'} rule {r.name}
+                    </button>
                     {r.lastError !== null && <Alert>Last error: {r.lastError.message}</Alert>}
                     <details>
                       <summary>Trigger, conditions and action</summary>

@@ -6,6 +6,7 @@ import { Health } from '../health';
 import { MessageLog } from '../message-log';
 import { BASE } from '../paths';
 import { useResource } from '../resource';
+import { session } from '../session';
 import { Alert, Badge, Confirm, Loaded, Note, SecretOnce, when } from '../ui';
 
 export function EndpointPage({ id }: { id: string }) {
@@ -125,6 +126,24 @@ function Actions(props: { s: Subscription; onChange: () => void; onTestSent: () 
           {s.status === 'paused' ? 'Resume' : 'Enable'}
         </button>
       )}
+      {s.status !== 'disabled' &&
+        s.appId !== null &&
+        session.value?.me.kind === 'api_key' &&
+        session.value.me.role === 'staff' && (
+          <Confirm
+            label="Disable"
+            question="Disable this partner endpoint? Nothing is sent to it until it is enabled again."
+            onConfirm={() =>
+              void run(
+                api.PATCH('/api/subscriptions/{id}', { ...path, body: { status: 'disabled' } }),
+                () => {
+                  setNote('Disabled.');
+                  props.onChange();
+                },
+              )
+            }
+          />
+        )}
       <button
         type="button"
         disabled={busy}

@@ -1969,6 +1969,128 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/deliveries/{id}/attempts': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A delivery's attempts, oldest first, each with the request as sent and the answer */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description A delivery's attempts, oldest first, each with the request as sent and the answer */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: {
+                /** Format: date-time */
+                at: string;
+                attempt: number;
+                durationMs: number;
+                error: string | null;
+                /** @enum {string} */
+                outcome: 'succeeded' | 'retry' | 'failed' | 'disabled';
+                /** @description the request as sent; null when none was made (the delivery could not be signed) */
+                request: {
+                  /** @description the exact bytes sent and signed */
+                  body: string;
+                  /** @description every header sent, signatures included (lower-case names) */
+                  headers: {
+                    [key: string]: string;
+                  };
+                } | null;
+                responseBody: string | null;
+                statusCode: number | null;
+              }[];
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such thing, or not visible to this key */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/deliveries/{id}/retry': {
     parameters: {
       query?: never;
@@ -5896,8 +6018,17 @@ export interface paths {
       parameters: {
         query?: {
           before?: string;
+          contactId?: number;
+          eventType?:
+            | 'contact.created'
+            | 'contact.updated'
+            | 'contact.status_changed'
+            | 'contact.sub_group_changed'
+            | 'contact.deleted';
           limit?: number;
+          since?: string;
           status?: 'pending' | 'sending' | 'succeeded' | 'failed';
+          until?: string;
         };
         header?: never;
         path: {

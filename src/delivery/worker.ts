@@ -8,7 +8,7 @@ import type { HandOff } from '../store/deliveries/fan-out.js';
 import type { ClaimedDelivery } from '../store/deliveries/queue.js';
 import { releaseAllLeases } from '../store/deliveries/release.js';
 import type { Metrics } from '../metrics.js';
-import { completionOf, deliveryHeaders } from './attempt.js';
+import { CANNOT_SIGN, completionOf, deliveryHeaders } from './attempt.js';
 import { Capacity } from './capacity.js';
 import { chooseHandOff } from './hand-off.js';
 import { Liveness } from './liveness.js';
@@ -306,16 +306,18 @@ export class DeliveryWorker {
   private async deliver(d: ClaimedDelivery): Promise<{ done: Completion; answer: Answer | undefined }> {
     const startedAt = new Date();
     let out: SendOutcome;
+    let headers: Record<string, string>;
     try {
       const secrets = d.secrets.map((x) => openSecret(x, this.secrets, d.subscriptionId));
-      out = await this.sender.send(d.url, d.body, deliveryHeaders(d, startedAt.getTime(), secrets));
+      headers = deliveryHeaders(d, startedAt.getTime(), secrets);
+      out = await this.sender.send(d.url, d.body, headers);
     } catch (err) {
       // Not signable (a sealed secret and no key for it): a failed attempt, logged and retried on
       // the schedule like any other, rather than a rejection that would end the process.
       const done = completionOf(
         d,
         startedAt,
-        { kind: 'error', error: `cannot sign: ${(err as Error).message}`, durationMs: 0 },
+        { kind: 'error', error: `${CANNOT_SIGN} ${(err as Error).message}`, durationMs: 0 },
         this.s.retryScheduleMs,
       );
       this.metrics?.attempt(done.outcome, 0);
@@ -323,6 +325,8 @@ export class DeliveryWorker {
       return { done, answer: undefined };
     }
     const done = completionOf(d, startedAt, out, this.s.retryScheduleMs);
+    // the attempt log keeps the signatures sent (the rest of the request can be told again from the delivery)
+    done.signatures = { fpt: headers['x-fpt-signature']!, standard: headers['webhook-signature']! };
     this.metrics?.attempt(done.outcome, out.durationMs);
     this.logUnsuccessful(d, done);
     return { done, answer: out.kind === 'response' ? 'answered' : 'unanswered' };

@@ -328,6 +328,12 @@ export const CONTRACT: Record<string, RouteContract> = {
     ok: { 200: R.Delivery },
     errors: [404],
   },
+  'GET /api/deliveries/:id/attempts': {
+    summary: "A delivery's attempts, oldest first, each with the request as sent and the answer",
+    tag: 'Deliveries',
+    ok: { 200: R.Lists.attempts },
+    errors: [404],
+  },
   'POST /api/deliveries/:id/retry': {
     summary: 'Send a delivery again now (or as soon as the earlier ones of its contact are done)',
     tag: 'Deliveries',

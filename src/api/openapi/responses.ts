@@ -237,6 +237,31 @@ export const SubscriptionCreated = object({
 });
 export const SecretRotated = object({ secret: Text, previousSecretExpiresAt: Time });
 
+const attemptFields = {
+  attempt: Type.Integer({ minimum: 1 }),
+  at: Time,
+  durationMs: Count,
+  statusCode: nullable(Type.Integer()),
+  responseBody: NullableText,
+  error: NullableText,
+  outcome: enumOf(['succeeded', 'retry', 'failed', 'disabled']),
+};
+export const AttemptSent = object({
+  ...attemptFields,
+  request: Type.Union(
+    [
+      object({
+        headers: Type.Record(Type.String(), Type.String(), {
+          description: 'every header sent, signatures included (lower-case names)',
+        }),
+        body: Type.String({ description: 'the exact bytes sent and signed' }),
+      }),
+      Type.Null(),
+    ],
+    { description: 'the request as sent; null when none was made (the delivery could not be signed)' },
+  ),
+});
+
 const DeliveryStatus = enumOf(['pending', 'sending', 'succeeded', 'failed']);
 const deliveryFields = {
   id: Type.String({ pattern: '^dlv_[0-9a-f]{32}$' }),
@@ -252,17 +277,7 @@ const deliveryFields = {
   lastError: NullableText,
   createdAt: Time,
   completedAt: NullableTime,
-  attemptLog: Type.Array(
-    object({
-      attempt: Type.Integer({ minimum: 1 }),
-      at: Time,
-      durationMs: Count,
-      statusCode: nullable(Type.Integer()),
-      responseBody: NullableText,
-      error: NullableText,
-      outcome: enumOf(['succeeded', 'retry', 'failed', 'disabled']),
-    }),
-  ),
+  attemptLog: Type.Array(object(attemptFields)),
 };
 export const Delivery = object(deliveryFields);
 export const DeliveryRetried = object({
@@ -347,6 +362,7 @@ export const Lists = {
   rules: list(AutomationRule),
   eventTypes: list(EventType),
   subscriptions: list(Subscription),
+  attempts: list(AttemptSent),
 };
 
 export const Health = object({ status: Text });

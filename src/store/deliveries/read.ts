@@ -102,17 +102,45 @@ async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<Delivery
   }));
 }
 
-/** A subscription's deliveries, newest first, with their attempts. */
+/** What a subscription's deliveries may be filtered by (all optional, all combined). */
+export interface DeliveryFilter {
+  status?: DeliveryStatus;
+  eventType?: string;
+  contactId?: number;
+  /** created at or after */
+  since?: Date;
+  /** created before */
+  until?: Date;
+}
+
+/**
+ * A subscription's deliveries, newest first, with their attempts. Only the filters given are in the
+ * statement: a contact's deliveries are found through its events (`events_contact_idx`, then
+ * `deliveries_event_idx`), the rest by walking the subscription's deliveries newest first.
+ */
 export async function listDeliveries(
   q: Queryable,
   subscriptionId: string,
-  opts: { status?: DeliveryStatus; before?: number; limit: number },
+  opts: DeliveryFilter & { before?: number; limit: number },
 ): Promise<{ data: DeliveryView[]; nextCursor: string | null }> {
+  const params: unknown[] = [subscriptionId];
+  const where = ['d.subscription_id = $1'];
+  const add = (sql: (p: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (opts.status !== undefined) add((p) => `d.status = ${p}`, opts.status);
+  if (opts.before !== undefined) add((p) => `d.seq < ${p}::bigint`, opts.before);
+  if (opts.eventType !== undefined)
+    add((p) => `coalesce(e.event_type, d.test_payload->>'eventType') = ${p}`, opts.eventType);
+  if (opts.contactId !== undefined)
+    add((p) => `d.event_seq IN (SELECT seq FROM events WHERE contact_id = ${p}::bigint)`, opts.contactId);
+  if (opts.since !== undefined) add((p) => `d.created_at >= ${p}::timestamptz`, opts.since);
+  if (opts.until !== undefined) add((p) => `d.created_at < ${p}::timestamptz`, opts.until);
+  params.push(opts.limit);
   const { rows } = await q.query<DeliveryRow>(
-    `${DELIVERY_SELECT}
-     WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::bigint IS NULL OR d.seq < $3)
-     ORDER BY d.seq DESC LIMIT $4`,
-    [subscriptionId, opts.status ?? null, opts.before ?? null, opts.limit],
+    `${DELIVERY_SELECT} WHERE ${where.join(' AND ')} ORDER BY d.seq DESC LIMIT $${params.length}`,
+    params,
   );
   const last = rows.at(-1);
   return {

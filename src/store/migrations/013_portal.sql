@@ -34,6 +34,12 @@ UPDATE delivery_attempts a SET subscription_id = d.subscription_id FROM deliveri
 CREATE INDEX delivery_attempts_subscription_time ON delivery_attempts (subscription_id, started_at)
   INCLUDE (duration_ms, status_code, outcome, error);
 
+-- The attempt log keeps the two signature headers each attempt sent: with the delivery's body and
+-- its other headers, which do not change between attempts, they tell the request exactly as sent
+-- (the signing secret may have been rotated since, so they cannot be computed again).
+ALTER TABLE delivery_attempts ADD COLUMN fpt_signature text;
+ALTER TABLE delivery_attempts ADD COLUMN webhook_signature text;
+
 -- Closed coalescing windows: which history steps each window held (the events carry its id), so a
 -- contact's timeline can show the windows that emitted nothing too. Written by the database as the
 -- closer deletes the open windows, one statement per close, with no change to the closer.

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, errorText, type Delivery } from './api';
+import { api, errorText, type EventType } from './api';
 import { BASE } from './paths';
 import { useResource } from './resource';
 import { Alert, Badge, Loaded, Note, when } from './ui';
@@ -12,14 +12,22 @@ interface Filters {
   eventType: string;
   contactId: string;
   since: string;
+  until: string;
 }
 
-/** The filters the API does not take yet, applied to the page it answered. */
-function matches(d: Delivery, f: Filters): boolean {
-  if (f.eventType !== '' && d.eventType !== f.eventType) return false;
-  if (f.contactId !== '' && String(d.contactId) !== f.contactId.trim()) return false;
-  if (f.since !== '' && new Date(d.createdAt) < new Date(f.since)) return false;
-  return true;
+type EventTypeName = EventType['type'];
+
+/** The filters as the API takes them: a contact id only when it is one, times as ISO instants. */
+function query(f: Filters) {
+  const contact = /^[1-9][0-9]{0,14}$/.test(f.contactId.trim()) ? Number(f.contactId.trim()) : undefined;
+  return {
+    limit: 200,
+    ...(f.status !== '' ? { status: f.status } : {}),
+    ...(f.eventType !== '' ? { eventType: f.eventType as EventTypeName } : {}),
+    ...(contact !== undefined ? { contactId: contact } : {}),
+    ...(f.since !== '' ? { since: new Date(f.since).toISOString() } : {}),
+    ...(f.until !== '' ? { until: new Date(f.until).toISOString() } : {}),
+  };
 }
 
 /**
@@ -27,19 +35,17 @@ function matches(d: Delivery, f: Filters): boolean {
  * flight shows its outcome without a click; each row opens to its attempts.
  */
 export function MessageLog({ subscriptionId, round }: { subscriptionId: string; round: number }) {
-  const [f, setF] = useState<Filters>({ status: '', eventType: '', contactId: '', since: '' });
+  const [f, setF] = useState<Filters>({ status: '', eventType: '', contactId: '', since: '', until: '' });
+  const catalog = useResource(() => api.GET('/api/event-types'), []);
   const log = useResource(
     () =>
       api.GET('/api/subscriptions/{id}/deliveries', {
-        params: {
-          path: { id: subscriptionId },
-          query: { limit: 200, ...(f.status ? { status: f.status } : {}) },
-        },
+        params: { path: { id: subscriptionId }, query: query(f) },
       }),
-    [subscriptionId, f.status, round],
+    [subscriptionId, f.status, f.eventType, f.contactId, f.since, f.until, round],
     2000,
   );
-  const types = [...new Set(log.data?.data.map((d) => d.eventType) ?? [])].sort();
+  const types = catalog.data?.data.map((e) => e.type) ?? [];
   return (
     <section aria-labelledby="log-heading">
       <h2 id="log-heading">Message log</h2>
@@ -47,6 +53,7 @@ export function MessageLog({ subscriptionId, round }: { subscriptionId: string; 
         <label>
           Status{' '}
           <select
+            aria-label="Status"
             value={f.status}
             onChange={(e) => setF({ ...f, status: e.currentTarget.value as Status | '' })}
           >
@@ -58,7 +65,11 @@ export function MessageLog({ subscriptionId, round }: { subscriptionId: string; 
         </label>
         <label>
           Event type{' '}
-          <select value={f.eventType} onChange={(e) => setF({ ...f, eventType: e.currentTarget.value })}>
+          <select
+            aria-label="Event type"
+            value={f.eventType}
+            onChange={(e) => setF({ ...f, eventType: e.currentTarget.value })}
+          >
             <option value="">any</option>
             {types.map((t) => (
               <option key={t}>{t}</option>
@@ -70,6 +81,7 @@ export function MessageLog({ subscriptionId, round }: { subscriptionId: string; 
           <input
             inputMode="numeric"
             size={8}
+            aria-label="Contact"
             value={f.contactId}
             onInput={(e) => setF({ ...f, contactId: e.currentTarget.value })}
           />
@@ -78,14 +90,24 @@ export function MessageLog({ subscriptionId, round }: { subscriptionId: string; 
           Since{' '}
           <input
             type="datetime-local"
+            aria-label="Since"
             value={f.since}
             onInput={(e) => setF({ ...f, since: e.currentTarget.value })}
+          />
+        </label>
+        <label>
+          Until{' '}
+          <input
+            type="datetime-local"
+            aria-label="Until"
+            value={f.until}
+            onInput={(e) => setF({ ...f, until: e.currentTarget.value })}
           />
         </label>
       </form>
       <Loaded data={log.data} error={log.error}>
         {(page) => {
-          const rows = page.data.filter((d) => matches(d, f));
+          const rows = page.data;
           if (rows.length === 0) return <p>No delivery matches.</p>;
           return (
             <div class="scroll">

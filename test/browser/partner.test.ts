@@ -147,6 +147,13 @@ describe('the portal, as a partner', () => {
     await page.getByRole('heading', { name: /Attempt 1/ }).waitFor();
     expect(await page.locator('[data-attempt="1"]').textContent()).toContain('HTTP 500');
     expect(await page.getByLabel('Answer body of attempt 1').textContent()).toBe('database is down');
+    // the request exactly as sent: its signatures and its body
+    await page.getByText('Request as sent').first().click();
+    const headers = (await page.getByLabel('Request headers of attempt 1').textContent()) ?? '';
+    expect(headers).toMatch(/^webhook-signature: v1,/m);
+    expect(headers).toMatch(/^x-fpt-test-event: true$/m);
+    const [sent] = receiver.received.slice(-1);
+    expect(await page.getByLabel('Request body of attempt 1').textContent()).toBe(sent!.raw);
     await expectAccessible(page);
     await screenshot(page, 'delivery');
 
@@ -184,9 +191,19 @@ describe('the portal, as a partner', () => {
       .poll(async () => (await deliveries('pending')).length + (await deliveries('sending')).length)
       .toBe(0);
     const failedCount = (await deliveries('failed')).length;
-    await page.getByLabel('Status').selectOption('failed');
+    await page.getByLabel('Status', { exact: true }).selectOption('failed');
     await expect.poll(() => page.locator('tbody tr').count()).toBe(failedCount);
-    await page.getByLabel('Status').selectOption('');
+    await page.getByLabel('Status', { exact: true }).selectOption('');
+    // filtered by the API: event type, then contact
+    await page.getByLabel('Event type', { exact: true }).selectOption('contact.created');
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(2);
+    const grace = (await deliveries('failed')).find(
+      (d: { eventType: string }) => d.eventType === 'contact.created',
+    );
+    await page.getByLabel('Contact', { exact: true }).fill(String(grace.contactId));
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
+    await page.getByLabel('Contact', { exact: true }).fill('');
+    await page.getByLabel('Event type', { exact: true }).selectOption('');
 
     receiver.status(200);
     const since = new Date(Date.now() - 10 * 60_000);

@@ -57,13 +57,32 @@ export function DeliveryPage({ id }: { id: string }) {
           </button>
           {note !== null && <Note>{note}</Note>}
           {error !== null && <Alert>{error}</Alert>}
-          <EventBody eventId={del.eventId} isTest={del.isTest} />
-          <h2>Attempts</h2>
-          {del.attemptLog.length === 0 ? (
+          <Attempts id={del.id} round={del.attemptLog.length} />
+        </>
+      )}
+    </Loaded>
+  );
+}
+
+/**
+ * Every attempt, oldest first: the request exactly as sent (every header, the signatures among
+ * them, and the body's bytes) and the answer (status, latency, body, error).
+ */
+function Attempts({ id, round }: { id: string; round: number }) {
+  const attempts = useResource(
+    () => api.GET('/api/deliveries/{id}/attempts', { params: { path: { id } } }),
+    [id, round],
+  );
+  return (
+    <section aria-labelledby="attempts-heading">
+      <h2 id="attempts-heading">Attempts</h2>
+      <Loaded data={attempts.data} error={attempts.error}>
+        {(list) =>
+          list.data.length === 0 ? (
             <p>No attempt yet.</p>
           ) : (
             <ol class="attempts">
-              {del.attemptLog.map((a, i) => (
+              {list.data.map((a, i) => (
                 // numbered in order here: a retry's attempts are numbered from 1 again on the wire
                 <li key={i} data-attempt={i + 1}>
                   <h3>
@@ -86,31 +105,26 @@ export function DeliveryPage({ id }: { id: string }) {
                       </>
                     )}
                   </dl>
-                  {a.responseBody !== null && (
+                  {a.responseBody !== null && a.responseBody !== '' && (
                     <Json label={`Answer body of attempt ${i + 1}`} value={a.responseBody} />
+                  )}
+                  {a.request !== null && (
+                    <details>
+                      <summary>Request as sent</summary>
+                      <Json
+                        label={`Request headers of attempt ${i + 1}`}
+                        value={Object.entries(a.request.headers)
+                          .map(([k, v]) => `${k}: ${v}`)
+                          .join('\n')}
+                      />
+                      <Json label={`Request body of attempt ${i + 1}`} value={a.request.body} />
+                    </details>
                   )}
                 </li>
               ))}
             </ol>
-          )}
-        </>
-      )}
-    </Loaded>
-  );
-}
-
-/** The body the endpoint received: the event's envelope, as the events API keeps it. */
-function EventBody({ eventId, isTest }: { eventId: string; isTest: boolean }) {
-  const ev = useResource(
-    () => api.GET('/api/events/{eventId}', { params: { path: { eventId } } }),
-    [eventId],
-  );
-  if (isTest && ev.data === undefined) return null;
-  return (
-    <section aria-labelledby="body-heading">
-      <h2 id="body-heading">Request body</h2>
-      <Loaded data={ev.data} error={ev.error}>
-        {(e) => <Json label="Request body" value={e} />}
+          )
+        }
       </Loaded>
     </section>
   );

@@ -1670,6 +1670,232 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/contacts/{contactId}/timeline': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A contact's timeline: each history step, the window it fell into, the events of each window and their deliveries */
+    get: {
+      parameters: {
+        query?: {
+          after?: number;
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          contactId: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description A contact's timeline: each history step, the window it fell into, the events of each window and their deliveries */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              contactId: number;
+              /** @description pass as `after` (or `before`) for the next page */
+              nextCursor: string | null;
+              /** @description the subscriptions this key may see whose scope takes in the contact's location: a change reaches those whose event types and status let it */
+              subscriptions: {
+                appId: string | null;
+                /** Format: date-time */
+                createdAt: string;
+                description: string | null;
+                disabledBy: ('app' | 'gym' | 'operator') | null;
+                disabledReason: string | null;
+                eventTypes:
+                  | (
+                      | 'contact.created'
+                      | 'contact.updated'
+                      | 'contact.status_changed'
+                      | 'contact.sub_group_changed'
+                      | 'contact.deleted'
+                    )[]
+                  | null;
+                /** Format: date-time */
+                failingSince: string | null;
+                id: string;
+                /** Format: date-time */
+                lastSuccessAt: string | null;
+                locationId: number | null;
+                organizationId: number;
+                /** Format: date-time */
+                previousSecretExpiresAt: string | null;
+                /** @enum {string} */
+                status: 'active' | 'paused' | 'disabled';
+                /** Format: date-time */
+                updatedAt: string;
+                url: string;
+              }[];
+              /** @description oldest first; a page ends where a window ends */
+              windows: {
+                /** Format: date-time */
+                closedAt: string | null;
+                /** Format: date-time */
+                closesAt: string | null;
+                events: {
+                  deliveries: {
+                    attemptLog: {
+                      /** Format: date-time */
+                      at: string;
+                      attempt: number;
+                      durationMs: number;
+                      error: string | null;
+                      /** @enum {string} */
+                      outcome: 'succeeded' | 'retry' | 'failed' | 'disabled';
+                      responseBody: string | null;
+                      statusCode: number | null;
+                    }[];
+                    attempts: number;
+                    /** Format: date-time */
+                    completedAt: string | null;
+                    contactId: number;
+                    /** Format: date-time */
+                    createdAt: string;
+                    eventId: string;
+                    eventType: string;
+                    id: string;
+                    isTest: boolean;
+                    lastError: string | null;
+                    lastStatusCode: number | null;
+                    /** Format: date-time */
+                    nextAttemptAt: string | null;
+                    /** @enum {string} */
+                    status: 'pending' | 'sending' | 'succeeded' | 'failed';
+                    subscriptionId: string;
+                  }[];
+                  eventId: string;
+                  /** Format: date-time */
+                  eventTimestamp: string;
+                  /** @enum {string} */
+                  eventType:
+                    | 'contact.created'
+                    | 'contact.updated'
+                    | 'contact.status_changed'
+                    | 'contact.sub_group_changed'
+                    | 'contact.deleted';
+                  position: number;
+                }[];
+                /** Format: date-time */
+                lastChangeAt: string | null;
+                /** Format: date-time */
+                openedAt: string | null;
+                /** @enum {string} */
+                state: 'open' | 'closed' | 'unrecorded';
+                steps: {
+                  actor: number | null;
+                  /** @enum {string} */
+                  actorType: 'operator' | 'api_key' | 'automation_rule' | 'system';
+                  /** Format: date-time */
+                  at: string;
+                  /** @description each changed field (custom fields as `customFields.<name>`) with its value before and after */
+                  changes: {
+                    [key: string]: {
+                      from: unknown;
+                      to: unknown;
+                    };
+                  };
+                  locationId: number;
+                  /** @enum {string} */
+                  operation: 'create' | 'update' | 'delete' | 'reactivate' | 'transfer';
+                  seq: number;
+                  /** @enum {string} */
+                  source: 'staff' | 'automation' | 'billing' | 'import' | 'api';
+                }[];
+                windowId: string | null;
+              }[];
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The key's role or ownership does not allow this action */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such thing, or not visible to this key */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/contacts/{contactId}/transfer': {
     parameters: {
       query?: never;

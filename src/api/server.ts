@@ -18,6 +18,7 @@ import { appRoutes } from './routes/apps.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
+import { contactTimelineRoutes } from './routes/contact-timeline.js';
 import { eventRoutes } from './routes/events.js';
 import { subscriptionDeliveryRoutes } from './routes/subscription-deliveries.js';
 import { subscriptionHealthRoutes } from './routes/subscription-health.js';
@@ -141,6 +142,7 @@ export function buildApi({
     auditLogRoutes(app, deps);
     portalRoutes(app, deps);
     subscriptionHealthRoutes(app, deps);
+    contactTimelineRoutes(app, deps);
     servePortal(app, portalDir);
   });
   return app;

@@ -209,6 +209,13 @@ export const CONTRACT: Record<string, RouteContract> = {
     ok: { 200: R.Pages.history },
     errors: [404],
   },
+  'GET /api/contacts/:contactId/timeline': {
+    summary:
+      "A contact's timeline: each history step, the window it fell into, the events of each window and their deliveries",
+    tag: 'Contacts',
+    ok: { 200: R.ContactTimeline },
+    errors: [403, 404],
+  },
   'POST /api/locations/:locationId/contacts/import': {
     summary: 'Import contacts (JSON or CSV); per-row report',
     tag: 'Contacts',

@@ -332,6 +332,36 @@ export const SubscriptionHealth = object({
   }),
 });
 
+export const ContactTimeline = object({
+  contactId: Id,
+  subscriptions: Type.Array(Subscription, {
+    description:
+      "the subscriptions this key may see whose scope takes in the contact's location: a change reaches those whose event types and status let it",
+  }),
+  windows: Type.Array(
+    object({
+      windowId: NullableText,
+      state: enumOf(['open', 'closed', 'unrecorded']),
+      openedAt: NullableTime,
+      lastChangeAt: NullableTime,
+      closedAt: NullableTime,
+      closesAt: NullableTime,
+      steps: Type.Array(HistoryEntry),
+      events: Type.Array(
+        object({
+          eventId: Text,
+          eventType: enumOf(EVENT_TYPES),
+          eventTimestamp: Time,
+          position: Type.Integer({ minimum: 0 }),
+          deliveries: Type.Array(Delivery),
+        }),
+      ),
+    }),
+    { description: 'oldest first; a page ends where a window ends' },
+  ),
+  nextCursor: nullable(Cursor),
+});
+
 export const AuditRecord = object({
   seq: Cursor,
   at: Time,

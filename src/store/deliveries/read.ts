@@ -153,3 +153,17 @@ export async function getDelivery(q: Queryable, id: string): Promise<DeliveryVie
   const { rows } = await q.query<DeliveryRow>(`${DELIVERY_SELECT} WHERE d.id = $1`, [id]);
   return rows[0] && (await withAttempts(q, rows))[0];
 }
+
+/** The deliveries of these events (by event seq) to these subscriptions, oldest first, with their attempts. */
+export async function deliveriesOfEvents(
+  q: Queryable,
+  eventSeqs: readonly number[],
+  subscriptionIds: readonly string[],
+): Promise<DeliveryView[]> {
+  if (eventSeqs.length === 0 || subscriptionIds.length === 0) return [];
+  const { rows } = await q.query<DeliveryRow>(
+    `${DELIVERY_SELECT} WHERE d.event_seq = ANY ($1::bigint[]) AND d.subscription_id = ANY ($2::text[]) ORDER BY d.seq`,
+    [eventSeqs, subscriptionIds],
+  );
+  return withAttempts(q, rows);
+}

@@ -1,23 +1,26 @@
 import { api } from '../api';
+import { BASE } from '../paths';
 import { useResource } from '../resource';
-import { Loaded, when } from '../ui';
+import { Badge, Loaded, when } from '../ui';
 
 const show = (v: unknown): string =>
   v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v);
 
-/** A contact and every step of its history: who changed what, from which source, before → after. */
+/**
+ * A contact's timeline: every history step (who, from which source, before → after), grouped by
+ * the coalescing window it fell into, the events each window produced, and each event's deliveries
+ * to the subscriptions this key may see: why a partner did, or did not, get a change.
+ */
 export function ContactPage({ id }: { id: string }) {
   const contactId = Number(id);
   const contact = useResource(
     () => api.GET('/api/contacts/{contactId}', { params: { path: { contactId } } }),
     [id],
   );
-  const history = useResource(
-    () =>
-      api.GET('/api/contacts/{contactId}/history', {
-        params: { path: { contactId }, query: { limit: 1000 } },
-      }),
+  const timeline = useResource(
+    () => api.GET('/api/contacts/{contactId}/timeline', { params: { path: { contactId } } }),
     [id],
+    5000,
   );
   return (
     <>
@@ -30,30 +33,88 @@ export function ContactPage({ id }: { id: string }) {
         )}
       </Loaded>
       <h2>Timeline</h2>
-      <Loaded data={history.data} error={history.error}>
-        {(h) => (
-          <ol class="timeline">
-            {h.data.map((step) => (
-              <li key={step.seq}>
-                <h3>
-                  {step.operation}{' '}
-                  <span class="muted">
-                    by {step.actorType}
-                    {step.actor !== null ? ` ${step.actor}` : ''} via {step.source}
-                  </span>
-                </h3>
-                <p class="muted">{when(step.at)}</p>
-                <ul>
-                  {Object.entries(step.changes).map(([field, c]) => (
-                    <li key={field}>
-                      <code>{field}</code>: {show(c.from)} → {show(c.to)}
-                    </li>
-                  ))}
-                </ul>
-              </li>
-            ))}
-          </ol>
-        )}
+      <Loaded data={timeline.data} error={timeline.error}>
+        {(t) => {
+          const url = new Map(t.subscriptions.map((s) => [s.id, s.url]));
+          return (
+            <>
+              <p>
+                Endpoints that can receive this contact's changes:{' '}
+                {t.subscriptions.length === 0
+                  ? 'none you can see.'
+                  : t.subscriptions.map((s, i) => (
+                      <span key={s.id}>
+                        {i > 0 && ', '}
+                        <a href={`${BASE}/endpoints/${s.id}`}>{s.url}</a> <Badge value={s.status} />
+                      </span>
+                    ))}
+              </p>
+              <ol class="timeline">
+                {t.windows.map((w, wi) => (
+                  <li key={w.windowId ?? `w${wi}`} data-window={wi + 1}>
+                    <h3>
+                      Window {wi + 1} <Badge value={w.state} />{' '}
+                      <span class="muted">
+                        {w.state === 'open'
+                          ? `closes ${when(w.closesAt)}`
+                          : w.state === 'closed'
+                            ? `${when(w.openedAt)} – ${when(w.closedAt)}`
+                            : 'before the window log'}
+                      </span>
+                    </h3>
+                    <h4>Changes</h4>
+                    <ul>
+                      {w.steps.map((step) => (
+                        <li key={step.seq}>
+                          <strong>{step.operation}</strong>{' '}
+                          <span class="muted">
+                            by {step.actorType}
+                            {step.actor !== null ? ` ${step.actor}` : ''} via {step.source}, {when(step.at)}
+                          </span>
+                          <ul>
+                            {Object.entries(step.changes).map(([field, c]) => (
+                              <li key={field}>
+                                <code>{field}</code>: {show(c.from)} → {show(c.to)}
+                              </li>
+                            ))}
+                          </ul>
+                        </li>
+                      ))}
+                    </ul>
+                    <h4>Events</h4>
+                    {w.events.length === 0 ? (
+                      <p class="muted">
+                        {w.state === 'open'
+                          ? 'None yet: the window is still open.'
+                          : 'None: nothing to report.'}
+                      </p>
+                    ) : (
+                      <ul>
+                        {w.events.map((e) => (
+                          <li key={e.eventId} data-event={e.eventType}>
+                            <code>{e.eventType}</code>
+                            <ul>
+                              {e.deliveries.length === 0 && <li class="muted">no delivery</li>}
+                              {e.deliveries.map((d) => (
+                                <li key={d.id}>
+                                  to {url.get(d.subscriptionId) ?? d.subscriptionId}:{' '}
+                                  <Badge value={d.status} />{' '}
+                                  <a href={`${BASE}/deliveries/${d.id}`}>
+                                    {d.attempts} {d.attempts === 1 ? 'attempt' : 'attempts'}
+                                  </a>
+                                </li>
+                              ))}
+                            </ul>
+                          </li>
+                        ))}
+                      </ul>
+                    )}
+                  </li>
+                ))}
+              </ol>
+            </>
+          );
+        }}
       </Loaded>
     </>
   );

@@ -5147,6 +5147,131 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/platform/health': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The platform's health (operator): delivery lag, backlog, attempts per minute, windows, workers */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The platform's health (operator): delivery lag, backlog, attempts per minute, windows, workers */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: date-time */
+              at: string;
+              backlog: {
+                pending: number;
+                sending: number;
+              };
+              /** @description how long the oldest due delivery has waited (0 when none) */
+              deliveryLagSeconds: number;
+              disabledEndpoints: number;
+              /** @description delivery workers with a heartbeat (PostgreSQL; 1 on the embedded engine) */
+              liveWorkers: number;
+              openWindows: number;
+              /** @description delivery attempts in each of the last 60 minutes, oldest first; the last is partial */
+              perMinute: {
+                attempts: number;
+                failed: number;
+                /** Format: date-time */
+                start: string;
+                succeeded: number;
+              }[];
+              subscriptions: {
+                active: number;
+                disabled: number;
+                paused: number;
+              };
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The key's role or ownership does not allow this action */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/portal-links': {
     parameters: {
       query?: never;

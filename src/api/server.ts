@@ -26,6 +26,7 @@ import { subscriptionRoutes } from './routes/subscriptions.js';
 import { subGroupRoutes } from './routes/sub-groups.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { portalRoutes } from './routes/portal.js';
+import { platformHealthRoutes } from './routes/platform-health.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { validatorCompiler } from './validation.js';
 import { AppError } from '../errors.js';
@@ -143,6 +144,7 @@ export function buildApi({
     portalRoutes(app, deps);
     subscriptionHealthRoutes(app, deps);
     contactTimelineRoutes(app, deps);
+    platformHealthRoutes(app, deps);
     servePortal(app, portalDir);
   });
   return app;

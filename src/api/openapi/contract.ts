@@ -51,6 +51,12 @@ export const CONTRACT: Record<string, RouteContract> = {
     description: 'Takes the operator key or `FPT_METRICS_TOKEN` as a bearer token; API keys are refused.',
   },
 
+  'GET /api/platform/health': {
+    summary: "The platform's health (operator): delivery lag, backlog, attempts per minute, windows, workers",
+    tag: 'Operations',
+    ok: { 200: R.PlatformHealth },
+    errors: [403],
+  },
   'GET /api/audit-log': {
     summary: 'Security-relevant actions, oldest first from a cursor (operator: all; staff: their scope)',
     tag: 'Tenants',

@@ -362,6 +362,25 @@ export const ContactTimeline = object({
   nextCursor: nullable(Cursor),
 });
 
+export const PlatformHealth = object({
+  at: Time,
+  deliveryLagSeconds: Type.Number({
+    minimum: 0,
+    description: 'how long the oldest due delivery has waited (0 when none)',
+  }),
+  backlog: object({ pending: Count, sending: Count }),
+  openWindows: Count,
+  liveWorkers: Type.Integer({
+    minimum: 0,
+    description: 'delivery workers with a heartbeat (PostgreSQL; 1 on the embedded engine)',
+  }),
+  subscriptions: object({ active: Count, paused: Count, disabled: Count }),
+  disabledEndpoints: Count,
+  perMinute: Type.Array(object({ start: Time, attempts: Count, succeeded: Count, failed: Count }), {
+    description: 'delivery attempts in each of the last 60 minutes, oldest first; the last is partial',
+  }),
+});
+
 export const AuditRecord = object({
   seq: Cursor,
   at: Time,

@@ -63,13 +63,11 @@ describe('the portal, as gym staff and as the operator', () => {
       staffKey,
     );
     // Ada's window closed and its creation reached the partner before the first test pauses it
-    await expect
-      .poll(() =>
-        receiver.received.some(
-          (r) => r.body?.eventType === 'contact.created' && r.body?.data?.contactId === contactId,
-        ),
-      )
-      .toBe(true);
+    const adaCreated = () =>
+      receiver.received.some(
+        (r) => r.body?.eventType === 'contact.created' && r.body?.data?.contactId === contactId,
+      );
+    for (let n = 1; !adaCreated(); n++) await receiver.waitFor(n);
   });
 
   afterAll(async () => {
@@ -156,6 +154,11 @@ describe('the portal, as gym staff and as the operator', () => {
     await signIn(page, base, OPERATOR_KEY);
     await page.getByRole('link', { name: 'Platform' }).click();
     await page.getByRole('heading', { name: 'Partner apps' }).waitFor();
+    // the platform's health: the staff test's delivery counted in the last hour, nothing disabled by failing
+    const figures = page.getByTestId('platform-figures');
+    await figures.waitFor();
+    expect(await figures.textContent()).toMatch(/Endpoints\d+ active, \d+ paused, 1 disabled/);
+    await page.getByRole('img', { name: /last hour: [1-9]\d* attempts succeeded, 0 failed/ }).waitFor();
     await page.getByLabel('New app').fill('Booking Co');
     await page.getByRole('button', { name: 'Create app' }).click();
     const appId = (

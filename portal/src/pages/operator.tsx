@@ -1,13 +1,15 @@
 import { useState } from 'preact/hooks';
 import { api, errorText } from '../api';
+import { PlatformHealth } from '../platform-health';
 import { useResource } from '../resource';
 import { Alert, Badge, Confirm, Loaded, SecretOnce, when } from '../ui';
 
-/** The operator's page: organizations and locations, partner apps, API keys. */
+/** The operator's page: the platform's health, organizations and locations, partner apps, API keys. */
 export function Operator() {
   return (
     <>
       <h1>Platform</h1>
+      <PlatformHealth />
       <Tenants />
       <Apps />
       <Keys />

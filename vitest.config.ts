@@ -38,6 +38,31 @@ export default defineConfig({
             },
           ]
         : []),
+      // the portal in a real browser (Debian's chromium), against the whole service on each engine
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          env: { FPT_TEST_ENGINE: 'pglite' },
+          // conditions awaited in a page (a delivery arriving) wait as long as a locator does
+          expect: { poll: { timeout: 15_000 } },
+        },
+      },
+      ...(pgUrl
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'browser-postgres',
+                include: ['test/browser/**/*.test.ts'],
+                expect: { poll: { timeout: 15_000 } },
+                env: { FPT_TEST_ENGINE: 'postgres' },
+                globalSetup: ['test/helpers/postgres-global-setup.ts'],
+              },
+            },
+          ]
+        : []),
     ],
     testTimeout: 30_000,
     hookTimeout: 60_000,

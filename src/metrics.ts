@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from './store/db.js';
+import { storeFigures } from './store/platform-figures.js';
 
 /** The content type of the Prometheus text format, as `GET /metrics` answers it. */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -151,22 +152,14 @@ export class Metrics {
       backlog.reset();
       subscriptions.reset();
       try {
-        const { rows } = await db.query<{
-          pending: number;
-          sending: number;
-          lag_seconds: number | null;
-          windows: number;
-          subscriptions: Record<string, number> | null;
-          workers: number;
-        }>(STORE_FIGURES);
-        const r = rows[0]!;
-        backlog.set({ status: 'pending' }, r.pending);
-        backlog.set({ status: 'sending' }, r.sending);
-        lag.set(Math.max(0, r.lag_seconds ?? 0));
-        windows.set(r.windows);
-        for (const status of ['active', 'paused', 'disabled'])
-          subscriptions.set({ status }, r.subscriptions?.[status] ?? 0);
-        workers.set(db.engine === 'pglite' ? 1 : r.workers);
+        const f = await storeFigures(db, db.engine);
+        backlog.set({ status: 'pending' }, f.pending);
+        backlog.set({ status: 'sending' }, f.sending);
+        lag.set(f.lagSeconds);
+        windows.set(f.openWindows);
+        for (const status of ['active', 'paused', 'disabled'] as const)
+          subscriptions.set({ status }, f.subscriptions[status]);
+        workers.set(f.workers);
         up.set(1);
       } catch {
         for (const g of [lag, windows, workers]) g.set(Number.NaN);
@@ -225,19 +218,6 @@ function runtimeRegistry(): Registry {
   }
   return runtime;
 }
-
-/**
- * The store's figures in one statement. The counts walk the partial index of unfinished deliveries
- * (the backlog itself, not the delivery history); the lag reads the due index's first entries.
- */
-const STORE_FIGURES = `SELECT
-  (SELECT count(*) FROM deliveries WHERE status = 'pending')::int AS pending,
-  (SELECT count(*) FROM deliveries WHERE status = 'sending')::int AS sending,
-  (SELECT extract(epoch FROM now() - min(next_attempt_at)) FROM deliveries
-    WHERE status = 'pending' AND next_attempt_at <= now())::float8 AS lag_seconds,
-  (SELECT count(*) FROM contact_windows)::int AS windows,
-  (SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*)::int AS n FROM subscriptions GROUP BY status) s) AS subscriptions,
-  (SELECT count(*) FROM delivery_workers)::int AS workers`;
 
 /** PostgreSQL's memory contexts of the embedded engine's one backend, summed by name. */
 const PG_MEMORY_CONTEXTS = `SELECT name, sum(total_bytes)::float8 AS bytes

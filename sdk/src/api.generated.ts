@@ -1670,6 +1670,232 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/contacts/{contactId}/timeline': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A contact's timeline: each history step, the window it fell into, the events of each window and their deliveries */
+    get: {
+      parameters: {
+        query?: {
+          after?: number;
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          contactId: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description A contact's timeline: each history step, the window it fell into, the events of each window and their deliveries */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              contactId: number;
+              /** @description pass as `after` (or `before`) for the next page */
+              nextCursor: string | null;
+              /** @description the subscriptions this key may see whose scope takes in the contact's location: a change reaches those whose event types and status let it */
+              subscriptions: {
+                appId: string | null;
+                /** Format: date-time */
+                createdAt: string;
+                description: string | null;
+                disabledBy: ('app' | 'gym' | 'operator') | null;
+                disabledReason: string | null;
+                eventTypes:
+                  | (
+                      | 'contact.created'
+                      | 'contact.updated'
+                      | 'contact.status_changed'
+                      | 'contact.sub_group_changed'
+                      | 'contact.deleted'
+                    )[]
+                  | null;
+                /** Format: date-time */
+                failingSince: string | null;
+                id: string;
+                /** Format: date-time */
+                lastSuccessAt: string | null;
+                locationId: number | null;
+                organizationId: number;
+                /** Format: date-time */
+                previousSecretExpiresAt: string | null;
+                /** @enum {string} */
+                status: 'active' | 'paused' | 'disabled';
+                /** Format: date-time */
+                updatedAt: string;
+                url: string;
+              }[];
+              /** @description oldest first; a page ends where a window ends */
+              windows: {
+                /** Format: date-time */
+                closedAt: string | null;
+                /** Format: date-time */
+                closesAt: string | null;
+                events: {
+                  deliveries: {
+                    attemptLog: {
+                      /** Format: date-time */
+                      at: string;
+                      attempt: number;
+                      durationMs: number;
+                      error: string | null;
+                      /** @enum {string} */
+                      outcome: 'succeeded' | 'retry' | 'failed' | 'disabled';
+                      responseBody: string | null;
+                      statusCode: number | null;
+                    }[];
+                    attempts: number;
+                    /** Format: date-time */
+                    completedAt: string | null;
+                    contactId: number;
+                    /** Format: date-time */
+                    createdAt: string;
+                    eventId: string;
+                    eventType: string;
+                    id: string;
+                    isTest: boolean;
+                    lastError: string | null;
+                    lastStatusCode: number | null;
+                    /** Format: date-time */
+                    nextAttemptAt: string | null;
+                    /** @enum {string} */
+                    status: 'pending' | 'sending' | 'succeeded' | 'failed';
+                    subscriptionId: string;
+                  }[];
+                  eventId: string;
+                  /** Format: date-time */
+                  eventTimestamp: string;
+                  /** @enum {string} */
+                  eventType:
+                    | 'contact.created'
+                    | 'contact.updated'
+                    | 'contact.status_changed'
+                    | 'contact.sub_group_changed'
+                    | 'contact.deleted';
+                  position: number;
+                }[];
+                /** Format: date-time */
+                lastChangeAt: string | null;
+                /** Format: date-time */
+                openedAt: string | null;
+                /** @enum {string} */
+                state: 'open' | 'closed' | 'unrecorded';
+                steps: {
+                  actor: number | null;
+                  /** @enum {string} */
+                  actorType: 'operator' | 'api_key' | 'automation_rule' | 'system';
+                  /** Format: date-time */
+                  at: string;
+                  /** @description each changed field (custom fields as `customFields.<name>`) with its value before and after */
+                  changes: {
+                    [key: string]: {
+                      from: unknown;
+                      to: unknown;
+                    };
+                  };
+                  locationId: number;
+                  /** @enum {string} */
+                  operation: 'create' | 'update' | 'delete' | 'reactivate' | 'transfer';
+                  seq: number;
+                  /** @enum {string} */
+                  source: 'staff' | 'automation' | 'billing' | 'import' | 'api';
+                }[];
+                windowId: string | null;
+              }[];
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The key's role or ownership does not allow this action */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such thing, or not visible to this key */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/contacts/{contactId}/transfer': {
     parameters: {
       query?: never;
@@ -1893,6 +2119,128 @@ export interface paths {
               /** @enum {string} */
               status: 'pending' | 'sending' | 'succeeded' | 'failed';
               subscriptionId: string;
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such thing, or not visible to this key */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/deliveries/{id}/attempts': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A delivery's attempts, oldest first, each with the request as sent and the answer */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description A delivery's attempts, oldest first, each with the request as sent and the answer */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: {
+                /** Format: date-time */
+                at: string;
+                attempt: number;
+                durationMs: number;
+                error: string | null;
+                /** @enum {string} */
+                outcome: 'succeeded' | 'retry' | 'failed' | 'disabled';
+                /** @description the request as sent; null when none was made (the delivery could not be signed) */
+                request: {
+                  /** @description the exact bytes sent and signed */
+                  body: string;
+                  /** @description every header sent, signatures included (lower-case names) */
+                  headers: {
+                    [key: string]: string;
+                  };
+                } | null;
+                responseBody: string | null;
+                statusCode: number | null;
+              }[];
             };
           };
         };
@@ -4410,7 +4758,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Who this key is */
+    /** Who this key (or portal session) is, its scope and what it may do */
     get: {
       parameters: {
         query?: never;
@@ -4420,7 +4768,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description Who this key is */
+        /** @description Who this key (or portal session) is, its scope and what it may do */
         200: {
           headers: {
             [name: string]: unknown;
@@ -4428,11 +4776,63 @@ export interface paths {
           content: {
             'application/json':
               | {
+                  /** @description What this principal may do, by area: the portal shows the pages these allow (each route still checks). */
+                  can: {
+                    /** @description automation rules: read, change, enable, disable */
+                    manageAutomations: boolean;
+                    /** @description subscriptions: read and create; change, test, retry, replay those it owns */
+                    manageSubscriptions: boolean;
+                    /** @description POST /api/portal-links (not from a portal session) */
+                    mintPortalLinks: boolean;
+                    /** @description organizations, locations, apps, API keys; the platform health */
+                    operate: boolean;
+                    /** @description pause, resume or disable a partner app's subscription in scope */
+                    pausePartnerSubscriptions: boolean;
+                    /** @description the audit log, in scope */
+                    readAuditLog: boolean;
+                    /** @description contacts and their history, in scope */
+                    readContacts: boolean;
+                    /** @description a contact's timeline (GET /api/contacts/{id}/timeline) */
+                    readContactTimelines: boolean;
+                    /** @description the events of the scope and the event catalog */
+                    readEvents: boolean;
+                    /** @description create, change and import contacts; sub-groups */
+                    writeContacts: boolean;
+                  };
                   /** @enum {string} */
                   kind: 'operator';
+                  /** @description the portal session this request came through; null for an API key or the operator key */
+                  session: {
+                    /** Format: date-time */
+                    expiresAt: string;
+                    id: string;
+                  } | null;
                 }
               | {
                   appId: string | null;
+                  /** @description What this principal may do, by area: the portal shows the pages these allow (each route still checks). */
+                  can: {
+                    /** @description automation rules: read, change, enable, disable */
+                    manageAutomations: boolean;
+                    /** @description subscriptions: read and create; change, test, retry, replay those it owns */
+                    manageSubscriptions: boolean;
+                    /** @description POST /api/portal-links (not from a portal session) */
+                    mintPortalLinks: boolean;
+                    /** @description organizations, locations, apps, API keys; the platform health */
+                    operate: boolean;
+                    /** @description pause, resume or disable a partner app's subscription in scope */
+                    pausePartnerSubscriptions: boolean;
+                    /** @description the audit log, in scope */
+                    readAuditLog: boolean;
+                    /** @description contacts and their history, in scope */
+                    readContacts: boolean;
+                    /** @description a contact's timeline (GET /api/contacts/{id}/timeline) */
+                    readContactTimelines: boolean;
+                    /** @description the events of the scope and the event catalog */
+                    readEvents: boolean;
+                    /** @description create, change and import contacts; sub-groups */
+                    writeContacts: boolean;
+                  };
                   id: number;
                   /** @enum {string} */
                   kind: 'api_key';
@@ -4440,6 +4840,12 @@ export interface paths {
                   organizationId: number | null;
                   /** @enum {string} */
                   role: 'staff' | 'partner';
+                  /** @description the portal session this request came through; null for an API key or the operator key */
+                  session: {
+                    /** Format: date-time */
+                    expiresAt: string;
+                    id: string;
+                  } | null;
                 };
           };
         };
@@ -4736,6 +5142,565 @@ export interface paths {
     put?: never;
     post?: never;
     delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/platform/health': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The platform's health (operator): delivery lag, backlog, attempts per minute, windows, workers */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The platform's health (operator): delivery lag, backlog, attempts per minute, windows, workers */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: date-time */
+              at: string;
+              backlog: {
+                pending: number;
+                sending: number;
+              };
+              /** @description how long the oldest due delivery has waited (0 when none) */
+              deliveryLagSeconds: number;
+              disabledEndpoints: number;
+              /** @description delivery workers with a heartbeat (PostgreSQL; 1 on the embedded engine) */
+              liveWorkers: number;
+              openWindows: number;
+              /** @description delivery attempts in each of the last 60 minutes, oldest first; the last is partial */
+              perMinute: {
+                attempts: number;
+                failed: number;
+                /** Format: date-time */
+                start: string;
+                succeeded: number;
+              }[];
+              subscriptions: {
+                active: number;
+                disabled: number;
+                paused: number;
+              };
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The key's role or ownership does not allow this action */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/portal-links': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Mint a one-time portal link for this key (a session no wider than the key) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            appId?: string;
+            expiresInMinutes?: number;
+            sessionMinutes?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Mint a one-time portal link for this key (a session no wider than the key) */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /**
+               * Format: date-time
+               * @description the link cannot be opened after this
+               */
+              expiresAt: string;
+              /** @description open once: `<origin>/portal/#/link/<token>` */
+              url: string;
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The key's role or ownership does not allow this action */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such thing, or not visible to this key */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description A conflict with the current state (a duplicate, a quota reached, a delivery being sent, an Idempotency-Key whose first request is still running) */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description A well-formed reference to something that does not exist there, a bound exceeded, or an Idempotency-Key reused for another request */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/portal-sessions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Open a portal link: exchange its token, once, for a session token
+     * @description Unknown token: 401. A link already opened (`link_used`), expired (`link_expired`) or whose key was revoked (`link_revoked`): 410.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            token: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Open a portal link: exchange its token, once, for a session token */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: date-time */
+              expiresAt: string;
+              principal:
+                | {
+                    /** @description What this principal may do, by area: the portal shows the pages these allow (each route still checks). */
+                    can: {
+                      /** @description automation rules: read, change, enable, disable */
+                      manageAutomations: boolean;
+                      /** @description subscriptions: read and create; change, test, retry, replay those it owns */
+                      manageSubscriptions: boolean;
+                      /** @description POST /api/portal-links (not from a portal session) */
+                      mintPortalLinks: boolean;
+                      /** @description organizations, locations, apps, API keys; the platform health */
+                      operate: boolean;
+                      /** @description pause, resume or disable a partner app's subscription in scope */
+                      pausePartnerSubscriptions: boolean;
+                      /** @description the audit log, in scope */
+                      readAuditLog: boolean;
+                      /** @description contacts and their history, in scope */
+                      readContacts: boolean;
+                      /** @description a contact's timeline (GET /api/contacts/{id}/timeline) */
+                      readContactTimelines: boolean;
+                      /** @description the events of the scope and the event catalog */
+                      readEvents: boolean;
+                      /** @description create, change and import contacts; sub-groups */
+                      writeContacts: boolean;
+                    };
+                    /** @enum {string} */
+                    kind: 'operator';
+                    /** @description the portal session this request came through; null for an API key or the operator key */
+                    session: {
+                      /** Format: date-time */
+                      expiresAt: string;
+                      id: string;
+                    } | null;
+                  }
+                | {
+                    appId: string | null;
+                    /** @description What this principal may do, by area: the portal shows the pages these allow (each route still checks). */
+                    can: {
+                      /** @description automation rules: read, change, enable, disable */
+                      manageAutomations: boolean;
+                      /** @description subscriptions: read and create; change, test, retry, replay those it owns */
+                      manageSubscriptions: boolean;
+                      /** @description POST /api/portal-links (not from a portal session) */
+                      mintPortalLinks: boolean;
+                      /** @description organizations, locations, apps, API keys; the platform health */
+                      operate: boolean;
+                      /** @description pause, resume or disable a partner app's subscription in scope */
+                      pausePartnerSubscriptions: boolean;
+                      /** @description the audit log, in scope */
+                      readAuditLog: boolean;
+                      /** @description contacts and their history, in scope */
+                      readContacts: boolean;
+                      /** @description a contact's timeline (GET /api/contacts/{id}/timeline) */
+                      readContactTimelines: boolean;
+                      /** @description the events of the scope and the event catalog */
+                      readEvents: boolean;
+                      /** @description create, change and import contacts; sub-groups */
+                      writeContacts: boolean;
+                    };
+                    id: number;
+                    /** @enum {string} */
+                    kind: 'api_key';
+                    locationId: number | null;
+                    organizationId: number | null;
+                    /** @enum {string} */
+                    role: 'staff' | 'partner';
+                    /** @description the portal session this request came through; null for an API key or the operator key */
+                    session: {
+                      /** Format: date-time */
+                      expiresAt: string;
+                      id: string;
+                    } | null;
+                  };
+              /** @description `fpt_session_…`: send as `Authorization: Bearer <sessionToken>` until expiresAt */
+              sessionToken: string;
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description A conflict with the current state (a duplicate, a quota reached, a delivery being sent, an Idempotency-Key whose first request is still running) */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Gone: a portal link already opened, expired, or whose key was revoked */
+        410: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description A well-formed reference to something that does not exist there, a bound exceeded, or an Idempotency-Key reused for another request */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/portal-sessions/current': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Sign out: end the portal session this request came through */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Sign out: end the portal session this request came through */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
     options?: never;
     head?: never;
     patch?: never;
@@ -5404,8 +6369,17 @@ export interface paths {
       parameters: {
         query?: {
           before?: string;
+          contactId?: number;
+          eventType?:
+            | 'contact.created'
+            | 'contact.updated'
+            | 'contact.status_changed'
+            | 'contact.sub_group_changed'
+            | 'contact.deleted';
           limit?: number;
+          since?: string;
           status?: 'pending' | 'sending' | 'succeeded' | 'failed';
+          until?: string;
         };
         header?: never;
         path: {
@@ -5454,6 +6428,145 @@ export interface paths {
               }[];
               /** @description pass as `after` (or `before`) for the next page */
               nextCursor: string | null;
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such thing, or not visible to this key */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/subscriptions/{id}/health': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An endpoint's health: success rate, latency p50/p99 and answers, in time buckets */
+    get: {
+      parameters: {
+        query?: {
+          window?: '1h' | '24h' | '7d';
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description An endpoint's health: success rate, latency p50/p99 and answers, in time buckets */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description oldest first, every bucket of the window (zeros where there was no attempt); the last is partial */
+              buckets: {
+                attempts: number;
+                /** @description attempts that did not succeed (retried or not) */
+                failed: number;
+                p50Ms: number | null;
+                p99Ms: number | null;
+                /** Format: date-time */
+                start: string;
+                /** @description attempts by answer: the HTTP status ("200", "500"…), "timeout", or "error" (no answer) */
+                statusCodes: {
+                  [key: string]: number;
+                };
+                succeeded: number;
+              }[];
+              bucketSeconds: number;
+              /** Format: date-time */
+              from: string;
+              subscriptionId: string;
+              /** Format: date-time */
+              to: string;
+              totals: {
+                attempts: number;
+                /** @description attempts that did not succeed (retried or not) */
+                failed: number;
+                p50Ms: number | null;
+                p99Ms: number | null;
+                /** @description attempts by answer: the HTTP status ("200", "500"…), "timeout", or "error" (no answer) */
+                statusCodes: {
+                  [key: string]: number;
+                };
+                succeeded: number;
+              };
+              /** @enum {string} */
+              window: '1h' | '24h' | '7d';
             };
           };
         };

@@ -5,6 +5,7 @@ import type { KeyCache } from './key-cache.js';
 import type { Db } from '../store/db.js';
 import { sameKey, storedAdminKeyHash } from '../store/settings.js';
 import { hashKey } from '../store/api-keys.js';
+import { principalForSession, SESSION_TOKEN_PREFIX } from '../store/portal-sessions.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -77,6 +78,11 @@ export async function authenticate(
   req: FastifyRequest,
 ): Promise<Principal> {
   const key = bearerKey(req);
+  if (key.startsWith(SESSION_TOKEN_PREFIX)) {
+    const session = await principalForSession(db, key);
+    if (!session) throw unauthorized('unknown, expired or signed-out portal session');
+    return session;
+  }
   if (await operator.matches(key)) return { kind: 'operator' };
   const principal = await keys.principal(db, key);
   if (!principal) throw unauthorized('unknown or revoked API key');

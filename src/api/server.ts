@@ -10,6 +10,7 @@ import { hardenResponses } from './response-headers.js';
 import { installIdempotency } from './idempotency.js';
 import { installOpenApi } from './openapi/document.js';
 import { serializerCompiler } from './openapi/serializer.js';
+import { servePortal } from './portal.js';
 import { installRateLimits } from './rate-limit.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { logEachRequest, quietRequests } from './request-log.js';
@@ -17,11 +18,15 @@ import { appRoutes } from './routes/apps.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { automationRoutes } from './routes/automations.js';
 import { contactRoutes, importRoutes } from './routes/contacts.js';
+import { contactTimelineRoutes } from './routes/contact-timeline.js';
 import { eventRoutes } from './routes/events.js';
 import { subscriptionDeliveryRoutes } from './routes/subscription-deliveries.js';
+import { subscriptionHealthRoutes } from './routes/subscription-health.js';
 import { subscriptionRoutes } from './routes/subscriptions.js';
 import { subGroupRoutes } from './routes/sub-groups.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { portalRoutes } from './routes/portal.js';
+import { platformHealthRoutes } from './routes/platform-health.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { validatorCompiler } from './validation.js';
 import { AppError } from '../errors.js';
@@ -76,10 +81,19 @@ export interface ApiOptions {
   logger: Logger;
   /** this process's metrics: with them, `GET /metrics` and a histogram of every request */
   metrics?: Metrics;
+  /** where the built portal is (`PORTAL_DIR` unless given) */
+  portalDir?: string;
 }
 
 /** The HTTP API, ready to `listen` (or to `inject` in tests). */
-export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOptions): FastifyInstance {
+export function buildApi({
+  db,
+  config,
+  operatorKey,
+  logger,
+  metrics,
+  portalDir,
+}: ApiOptions): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
     loggerInstance,
@@ -132,6 +146,11 @@ export function buildApi({ db, config, operatorKey, logger, metrics }: ApiOption
     subscriptionRoutes(app, deps);
     subscriptionDeliveryRoutes(app, deps);
     auditLogRoutes(app, deps);
+    portalRoutes(app, deps);
+    subscriptionHealthRoutes(app, deps);
+    contactTimelineRoutes(app, deps);
+    platformHealthRoutes(app, deps);
+    servePortal(app, portalDir);
   });
   return app;
 }

@@ -97,7 +97,10 @@ export function serviceCommands(program: Command): void {
     });
     const log = loggerFor(config);
     const service = await startService(config, log);
-    log.info({ url: service.url, engine: service.db.engine }, 'fpt-events is serving');
+    log.info(
+      { url: service.url, portal: `${service.url}/portal/`, engine: service.db.engine },
+      'fpt-events is serving',
+    );
     onShutdown(log, () => service.close());
   });
 

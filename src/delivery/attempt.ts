@@ -1,14 +1,15 @@
 import type { ClaimedDelivery } from '../store/deliveries/queue.js';
 import type { Completion } from '../store/deliveries/complete.js';
+import type { DeliverySent, LoggedAttempt } from '../store/deliveries/attempts-sent.js';
 import { decide, type AttemptResult } from './policy.js';
 import type { SendOutcome } from './sender.js';
-import { signatureHeaders } from './signing.js';
+import { signatureHeaders, type SignatureHeaders } from './signing.js';
 
 const USER_AGENT = 'fpt-events-webhooks/1';
 
 /**
  * The complete headers of one delivery: both signatures, and what lets a partner route and dedupe
- * it. (Written as one literal: spreading the signature headers into it cost more than signing.)
+ * it.
  */
 export function deliveryHeaders(
   d: ClaimedDelivery,
@@ -16,12 +17,24 @@ export function deliveryHeaders(
   /** the secrets in clear (`d.secrets` as stored may be sealed) */
   secrets: readonly string[],
 ): Record<string, string> {
-  const signed = signatureHeaders({
-    eventId: d.eventId,
-    body: d.body,
-    timestamp: Math.floor(nowMs / 1000),
-    secrets,
-  });
+  return headersOf(
+    d,
+    signatureHeaders({ eventId: d.eventId, body: d.body, timestamp: Math.floor(nowMs / 1000), secrets }),
+  );
+}
+
+/** What identifies a delivery's request, besides its body. */
+export type DeliveryIdentity = Pick<
+  ClaimedDelivery,
+  'id' | 'eventId' | 'eventType' | 'windowId' | 'isTest' | 'attempt'
+>;
+
+/**
+ * The headers of a delivery's request, signed as given: the worker's, and the attempt log's
+ * account of a past request (`GET /api/deliveries/{id}/attempts`). (Written as one literal:
+ * spreading the signature headers into it cost more than signing.)
+ */
+export function headersOf(d: DeliveryIdentity, signed: SignatureHeaders): Record<string, string> {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'user-agent': USER_AGENT,
@@ -39,6 +52,34 @@ export function deliveryHeaders(
   if (d.isTest) headers['x-fpt-test-event'] = 'true';
   return headers;
 }
+
+/**
+ * The request a logged attempt made, told again from its delivery and the signatures it kept: the
+ * same headers and body the worker sent (`x-fpt-signature` and `webhook-signature` left out where
+ * the log kept none: attempts logged before migration 013); null when no request was made (the
+ * delivery could not be signed).
+ */
+export function requestOf(
+  d: DeliverySent,
+  a: LoggedAttempt,
+): { headers: Record<string, string>; body: string } | null {
+  if (a.statusCode === null && a.error?.startsWith(CANNOT_SIGN) === true) return null;
+  const headers = headersOf(
+    { ...d, attempt: a.attempt },
+    {
+      'x-fpt-signature': a.fptSignature ?? '',
+      'webhook-id': d.eventId,
+      'webhook-timestamp': String(Math.floor(Date.parse(a.at) / 1000)),
+      'webhook-signature': a.webhookSignature ?? '',
+    },
+  );
+  if (a.fptSignature === null) delete headers['x-fpt-signature'];
+  if (a.webhookSignature === null) delete headers['webhook-signature'];
+  return { headers, body: d.body };
+}
+
+/** How an attempt that could not be signed starts its error. */
+export const CANNOT_SIGN = 'cannot sign:';
 
 /** What an attempt's outcome means for its delivery: done, retried when, failed, or its subscription disabled. */
 export function completionOf(

@@ -8,7 +8,7 @@ import type { HandOff } from '../store/deliveries/fan-out.js';
 import type { ClaimedDelivery } from '../store/deliveries/queue.js';
 import { releaseAllLeases } from '../store/deliveries/release.js';
 import type { Metrics } from '../metrics.js';
-import { completionOf, deliveryHeaders } from './attempt.js';
+import { CANNOT_SIGN, completionOf, deliveryHeaders } from './attempt.js';
 import { Capacity } from './capacity.js';
 import { FORGET_EVERY_MS, FORGET_IDLE_MS, forgetSubscriptions } from './forgetting.js';
 import { chooseHandOff } from './hand-off.js';
@@ -357,9 +357,10 @@ export class DeliveryWorker {
     const startedAt = new Date();
     const span = startAttemptSpan(d); // undefined while tracing is off
     let out: SendOutcome;
+    let headers: Record<string, string>;
     try {
       const secrets = d.secrets.map((x) => openSecret(x, this.secrets, d.subscriptionId));
-      const headers = deliveryHeaders(d, startedAt.getTime(), secrets);
+      headers = deliveryHeaders(d, startedAt.getTime(), secrets);
       // (not signed: the signatures cover the id, the timestamp and the body only)
       if (span) headers.traceparent = traceparentOf(span);
       out = await this.sender.send(d.url, d.body, headers);
@@ -369,7 +370,7 @@ export class DeliveryWorker {
       const done = completionOf(
         d,
         startedAt,
-        { kind: 'error', error: `cannot sign: ${(err as Error).message}`, durationMs: 0 },
+        { kind: 'error', error: `${CANNOT_SIGN} ${(err as Error).message}`, durationMs: 0 },
         this.s.retryScheduleMs,
       );
       this.metrics?.attempt(done.outcome, 0);
@@ -379,6 +380,8 @@ export class DeliveryWorker {
     }
     const done = completionOf(d, startedAt, out, this.s.retryScheduleMs);
     if (span) endAttemptSpan(span, done);
+    // the attempt log keeps the signatures sent (the rest of the request can be told again from the delivery)
+    done.signatures = { fpt: headers['x-fpt-signature']!, standard: headers['webhook-signature']! };
     this.metrics?.attempt(done.outcome, out.durationMs);
     this.logUnsuccessful(d, done);
     return { done, answer: out.kind === 'response' ? 'answered' : 'unanswered' };

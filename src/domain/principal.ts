@@ -2,11 +2,21 @@ import { forbidden } from '../errors.js';
 
 export type Role = 'staff' | 'partner';
 
-/** Who is calling: the operator, or an API key with a role and one scope. */
+/** A portal session a principal called through (docs/api.md, "Portal links and sessions"). */
+export interface PortalSession {
+  id: string;
+  expiresAt: string;
+}
+
+/**
+ * Who is calling: the operator, or an API key with a role and one scope; either directly or through
+ * a portal `session` minted by that key, which stands for it exactly.
+ */
 export type Principal =
-  | { kind: 'operator' }
+  | { kind: 'operator'; session?: PortalSession }
   | {
       kind: 'api_key';
+      session?: PortalSession;
       keyId: number;
       role: Role;
       organizationId: number | null;

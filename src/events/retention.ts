@@ -4,12 +4,13 @@ import { purgeAudit } from '../store/audit-log.js';
 import type { Db } from '../store/db.js';
 import { purgeIdempotencyKeys } from '../store/idempotency.js';
 import { dropExpiredPartitions, ensurePartitions } from '../store/partitions.js';
+import { purgePortalSessions } from '../store/portal-sessions.js';
 import { purgeEvents, purgeHistory, purgeTestDeliveries } from '../store/retention.js';
 
 /**
  * One round of retention: partitions created ahead (and the events' sequence moved on when the
  * current partition is old enough), expired partitions dropped, then one batch of each row-by-row
- * purge. Returns whether a purge filled its batch (more is waiting).
+ * purge (portal links and sessions, and the closed-window log, included). Returns whether a purge filled its batch (more is waiting).
  */
 export async function retentionRound(
   db: Db,
@@ -33,6 +34,8 @@ export async function retentionRound(
     audit: await purgeAudit(db, config.auditRetentionDays, batch),
     history: r.historyDays === undefined ? 0 : await purgeHistory(db, r.historyDays, batch),
     idempotencyKeys: await purgeIdempotencyKeys(db, batch),
+    // portal links and sessions a day after they expired; the closed-window log with the events
+    portal: await purgePortalSessions(db, config.eventRetentionDays, batch),
   };
   if (Object.values(counts).some((n) => n > 0)) log.info(counts, 'rows past retention purged');
   return Object.values(counts).some((n) => n === batch);

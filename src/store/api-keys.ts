@@ -116,8 +116,19 @@ export async function principalForKey(q: Queryable, key: string): Promise<Princi
     `SELECT ${COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
     [hashKey(key)],
   );
-  const r = rows[0];
-  if (!r) return undefined;
+  return rows[0] && principalOfRow(rows[0]);
+}
+
+/** The principal of the key `id`, or undefined when it is unknown or revoked. */
+export async function principalOfKeyId(q: Queryable, id: number): Promise<Principal | undefined> {
+  const { rows } = await q.query<ApiKeyRow>(
+    `SELECT ${COLUMNS} FROM api_keys WHERE id = $1 AND revoked_at IS NULL`,
+    [id],
+  );
+  return rows[0] && principalOfRow(rows[0]);
+}
+
+function principalOfRow(r: ApiKeyRow): Principal {
   return {
     kind: 'api_key',
     keyId: r.id,

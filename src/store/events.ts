@@ -66,7 +66,7 @@ export async function lastEventLocations(
   return new Map(rows.map((r) => [r.contact_id, r.location_id]));
 }
 
-interface EventRow {
+export interface EventRow {
   seq: number;
   event_id: string;
   window_id: string;

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Db, Queryable } from './db.js';
 import { generateKey, hashKey } from './api-keys.js';
 import { insertAudit } from './audit-log.js';
+import { endOperatorPortalSessions } from './portal-sessions.js';
 
 const ADMIN_KEY_HASH = 'admin_key_hash';
 
@@ -30,6 +31,8 @@ export async function resetGeneratedAdminKey(db: Db, via: Record<string, unknown
       'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       [ADMIN_KEY_HASH, hashKey(key)],
     );
+    // the old key's portal links and sessions end with it
+    await endOperatorPortalSessions(tx);
     await insertAudit(tx, {
       actor: { type: 'operator', id: null },
       clientAddress: null,

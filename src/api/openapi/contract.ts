@@ -51,13 +51,43 @@ export const CONTRACT: Record<string, RouteContract> = {
     description: 'Takes the operator key or `FPT_METRICS_TOKEN` as a bearer token; API keys are refused.',
   },
 
+  'GET /api/platform/health': {
+    summary: "The platform's health (operator): delivery lag, backlog, attempts per minute, windows, workers",
+    tag: 'Operations',
+    ok: { 200: R.PlatformHealth },
+    errors: [403],
+  },
   'GET /api/audit-log': {
     summary: 'Security-relevant actions, oldest first from a cursor (operator: all; staff: their scope)',
     tag: 'Tenants',
     ok: { 200: R.Pages.audit },
     errors: [403],
   },
-  'GET /api/me': { summary: 'Who this key is', tag: 'Tenants', ok: { 200: R.Me } },
+  'GET /api/me': {
+    summary: 'Who this key (or portal session) is, its scope and what it may do',
+    tag: 'Tenants',
+    ok: { 200: R.Me },
+  },
+  'POST /api/portal-links': {
+    summary: 'Mint a one-time portal link for this key (a session no wider than the key)',
+    tag: 'Tenants',
+    ok: { 201: R.PortalLink },
+    errors: [403, 404],
+  },
+  'POST /api/portal-sessions': {
+    summary: 'Open a portal link: exchange its token, once, for a session token',
+    tag: 'Tenants',
+    ok: { 201: R.PortalSession },
+    errors: [410],
+    public: true,
+    description:
+      'Unknown token: 401. A link already opened (`link_used`), expired (`link_expired`) or whose key was revoked (`link_revoked`): 410.',
+  },
+  'DELETE /api/portal-sessions/current': {
+    summary: 'Sign out: end the portal session this request came through',
+    tag: 'Tenants',
+    ok: { 204: NO_BODY },
+  },
   'POST /api/organizations': {
     summary: 'Create an organization',
     tag: 'Tenants',
@@ -185,6 +215,13 @@ export const CONTRACT: Record<string, RouteContract> = {
     ok: { 200: R.Pages.history },
     errors: [404],
   },
+  'GET /api/contacts/:contactId/timeline': {
+    summary:
+      "A contact's timeline: each history step, the window it fell into, the events of each window and their deliveries",
+    tag: 'Contacts',
+    ok: { 200: R.ContactTimeline },
+    errors: [403, 404],
+  },
   'POST /api/locations/:locationId/contacts/import': {
     summary: 'Import contacts (JSON or CSV); per-row report',
     tag: 'Contacts',
@@ -286,6 +323,12 @@ export const CONTRACT: Record<string, RouteContract> = {
     ok: { 200: R.Pages.deliveries },
     errors: [404],
   },
+  'GET /api/subscriptions/:id/health': {
+    summary: "An endpoint's health: success rate, latency p50/p99 and answers, in time buckets",
+    tag: 'Deliveries',
+    ok: { 200: R.SubscriptionHealth },
+    errors: [404],
+  },
   'POST /api/subscriptions/:id/replay': {
     summary: 'Send again what was sent (or failed, or missed) since a time',
     tag: 'Deliveries',
@@ -296,6 +339,12 @@ export const CONTRACT: Record<string, RouteContract> = {
     summary: 'One delivery and its attempts',
     tag: 'Deliveries',
     ok: { 200: R.Delivery },
+    errors: [404],
+  },
+  'GET /api/deliveries/:id/attempts': {
+    summary: "A delivery's attempts, oldest first, each with the request as sent and the answer",
+    tag: 'Deliveries',
+    ok: { 200: R.Lists.attempts },
     errors: [404],
   },
   'POST /api/deliveries/:id/retry': {

@@ -19,6 +19,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: "The key's role or ownership does not allow this action",
   404: 'No such thing, or not visible to this key',
   409: 'A conflict with the current state (a duplicate, a quota reached, a delivery being sent, an Idempotency-Key whose first request is still running)',
+  410: 'Gone: a portal link already opened, expired, or whose key was revoked',
   413: 'The body is larger than this endpoint takes',
   415: 'The body is not JSON (or CSV where accepted)',
   422: 'A well-formed reference to something that does not exist there, a bound exceeded, or an Idempotency-Key reused for another request',
@@ -109,7 +110,14 @@ function attachContract(route: RouteOptions): void {
     if (route.url.startsWith('/api/'))
       throw new Error(`route ${key} has no contract in src/api/openapi/contract.ts`);
     // the document and its docs page are for anyone; no other route goes without a key unnoticed
-    if (route.url === '/openapi.json' || route.url === '/docs' || route.url.startsWith('/docs/')) {
+    // (and the portal's page and assets: the portal signs in through the API like any client)
+    if (
+      route.url === '/openapi.json' ||
+      route.url === '/docs' ||
+      route.url.startsWith('/docs/') ||
+      route.url === '/portal' ||
+      route.url.startsWith('/portal/')
+    ) {
       route.config = { ...route.config, public: true };
     }
     return;

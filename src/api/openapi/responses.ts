@@ -76,8 +76,34 @@ export const ApiKeyCreated = object({
   key: Type.String({ description: 'the key itself: shown this once, stored only as a hash' }),
 });
 
+const Capabilities = object(
+  {
+    operate: Type.Boolean({ description: 'organizations, locations, apps, API keys; the platform health' }),
+    writeContacts: Type.Boolean({ description: 'create, change and import contacts; sub-groups' }),
+    readContacts: Type.Boolean({ description: 'contacts and their history, in scope' }),
+    readContactTimelines: Type.Boolean({
+      description: "a contact's timeline (GET /api/contacts/{id}/timeline)",
+    }),
+    manageAutomations: Type.Boolean({ description: 'automation rules: read, change, enable, disable' }),
+    readAuditLog: Type.Boolean({ description: 'the audit log, in scope' }),
+    readEvents: Type.Boolean({ description: 'the events of the scope and the event catalog' }),
+    manageSubscriptions: Type.Boolean({
+      description: 'subscriptions: read and create; change, test, retry, replay those it owns',
+    }),
+    pausePartnerSubscriptions: Type.Boolean({
+      description: "pause, resume or disable a partner app's subscription in scope",
+    }),
+    mintPortalLinks: Type.Boolean({ description: 'POST /api/portal-links (not from a portal session)' }),
+  },
+  'What this principal may do, by area: the portal shows the pages these allow (each route still checks).',
+);
+const PortalSessionRef = Type.Union(
+  [object({ id: Type.String({ pattern: '^ses_[0-9a-f]{32}$' }), expiresAt: Time }), Type.Null()],
+  { description: 'the portal session this request came through; null for an API key or the operator key' },
+);
+
 export const Me = Type.Union([
-  object({ kind: Type.Literal('operator') }),
+  object({ kind: Type.Literal('operator'), session: PortalSessionRef, can: Capabilities }),
   object({
     kind: Type.Literal('api_key'),
     id: Id,
@@ -85,8 +111,22 @@ export const Me = Type.Union([
     organizationId: nullable(Id),
     locationId: nullable(Id),
     appId: NullableAppId,
+    session: PortalSessionRef,
+    can: Capabilities,
   }),
 ]);
+
+export const PortalLink = object({
+  url: Type.String({ description: 'open once: `<origin>/portal/#/link/<token>`' }),
+  expiresAt: Type.String({ format: 'date-time', description: 'the link cannot be opened after this' }),
+});
+export const PortalSession = object({
+  sessionToken: Type.String({
+    description: '`fpt_session_…`: send as `Authorization: Bearer <sessionToken>` until expiresAt',
+  }),
+  expiresAt: Time,
+  principal: Me,
+});
 
 export const SubGroup = object({
   subGroupId: Id,
@@ -197,6 +237,31 @@ export const SubscriptionCreated = object({
 });
 export const SecretRotated = object({ secret: Text, previousSecretExpiresAt: Time });
 
+const attemptFields = {
+  attempt: Type.Integer({ minimum: 1 }),
+  at: Time,
+  durationMs: Count,
+  statusCode: nullable(Type.Integer()),
+  responseBody: NullableText,
+  error: NullableText,
+  outcome: enumOf(['succeeded', 'retry', 'failed', 'disabled']),
+};
+export const AttemptSent = object({
+  ...attemptFields,
+  request: Type.Union(
+    [
+      object({
+        headers: Type.Record(Type.String(), Type.String(), {
+          description: 'every header sent, signatures included (lower-case names)',
+        }),
+        body: Type.String({ description: 'the exact bytes sent and signed' }),
+      }),
+      Type.Null(),
+    ],
+    { description: 'the request as sent; null when none was made (the delivery could not be signed)' },
+  ),
+});
+
 const DeliveryStatus = enumOf(['pending', 'sending', 'succeeded', 'failed']);
 const deliveryFields = {
   id: Type.String({ pattern: '^dlv_[0-9a-f]{32}$' }),
@@ -212,17 +277,7 @@ const deliveryFields = {
   lastError: NullableText,
   createdAt: Time,
   completedAt: NullableTime,
-  attemptLog: Type.Array(
-    object({
-      attempt: Type.Integer({ minimum: 1 }),
-      at: Time,
-      durationMs: Count,
-      statusCode: nullable(Type.Integer()),
-      responseBody: NullableText,
-      error: NullableText,
-      outcome: enumOf(['succeeded', 'retry', 'failed', 'disabled']),
-    }),
-  ),
+  attemptLog: Type.Array(object(attemptFields)),
 };
 export const Delivery = object(deliveryFields);
 export const DeliveryRetried = object({
@@ -251,6 +306,78 @@ export const Replayed = object({
   created: Type.Integer({
     minimum: 0,
     description: 'new deliveries, for events the subscription had none of',
+  }),
+});
+
+const healthFigures = {
+  attempts: Count,
+  succeeded: Count,
+  failed: Type.Integer({ minimum: 0, description: 'attempts that did not succeed (retried or not)' }),
+  p50Ms: nullable(Count),
+  p99Ms: nullable(Count),
+  statusCodes: Type.Record(Type.String(), Count, {
+    description: 'attempts by answer: the HTTP status ("200", "500"…), "timeout", or "error" (no answer)',
+  }),
+};
+export const SubscriptionHealth = object({
+  subscriptionId: Text,
+  window: enumOf(['1h', '24h', '7d']),
+  bucketSeconds: Type.Integer({ minimum: 1 }),
+  from: Time,
+  to: Time,
+  totals: object(healthFigures),
+  buckets: Type.Array(object({ start: Time, ...healthFigures }), {
+    description:
+      'oldest first, every bucket of the window (zeros where there was no attempt); the last is partial',
+  }),
+});
+
+export const ContactTimeline = object({
+  contactId: Id,
+  subscriptions: Type.Array(Subscription, {
+    description:
+      "the subscriptions this key may see whose scope takes in the contact's location: a change reaches those whose event types and status let it",
+  }),
+  windows: Type.Array(
+    object({
+      windowId: NullableText,
+      state: enumOf(['open', 'closed', 'unrecorded']),
+      openedAt: NullableTime,
+      lastChangeAt: NullableTime,
+      closedAt: NullableTime,
+      closesAt: NullableTime,
+      steps: Type.Array(HistoryEntry),
+      events: Type.Array(
+        object({
+          eventId: Text,
+          eventType: enumOf(EVENT_TYPES),
+          eventTimestamp: Time,
+          position: Type.Integer({ minimum: 0 }),
+          deliveries: Type.Array(Delivery),
+        }),
+      ),
+    }),
+    { description: 'oldest first; a page ends where a window ends' },
+  ),
+  nextCursor: nullable(Cursor),
+});
+
+export const PlatformHealth = object({
+  at: Time,
+  deliveryLagSeconds: Type.Number({
+    minimum: 0,
+    description: 'how long the oldest due delivery has waited (0 when none)',
+  }),
+  backlog: object({ pending: Count, sending: Count }),
+  openWindows: Count,
+  liveWorkers: Type.Integer({
+    minimum: 0,
+    description: 'delivery workers with a heartbeat (PostgreSQL; 1 on the embedded engine)',
+  }),
+  subscriptions: object({ active: Count, paused: Count, disabled: Count }),
+  disabledEndpoints: Count,
+  perMinute: Type.Array(object({ start: Time, attempts: Count, succeeded: Count, failed: Count }), {
+    description: 'delivery attempts in each of the last 60 minutes, oldest first; the last is partial',
   }),
 });
 
@@ -284,6 +411,7 @@ export const Lists = {
   rules: list(AutomationRule),
   eventTypes: list(EventType),
   subscriptions: list(Subscription),
+  attempts: list(AttemptSent),
 };
 
 export const Health = object({ status: Text });

@@ -4,11 +4,13 @@ import Type from 'typebox';
 import { EVENT_CATALOG, type ContactEvent } from '../../domain/events.js';
 import { newEventId } from '../../domain/ids.js';
 import { requireSubscriptionAction, subscriptionFilter } from '../../domain/ownership.js';
-import { conflict, notFound } from '../../errors.js';
+import { conflict, invalid, notFound } from '../../errors.js';
 import type { DeliveryStatus } from '../../store/deliveries/queue.js';
 import { getDelivery, listDeliveries, type DeliveryView } from '../../store/deliveries/read.js';
 import { replay } from '../../store/deliveries/replay.js';
 import { insertTestDelivery, retryDelivery } from '../../store/deliveries/requeue.js';
+import { deliverySent } from '../../store/deliveries/attempts-sent.js';
+import { requestOf } from '../../delivery/attempt.js';
 import { waitingBehind } from '../../store/deliveries/waiting.js';
 import { getSubscription } from '../../store/subscriptions.js';
 import { listLocations } from '../../store/tenants.js';
@@ -25,6 +27,10 @@ const StatusSchema = Type.Unsafe<DeliveryStatus>({
 const DeliveriesQuery = Type.Object(
   {
     status: Type.Optional(StatusSchema),
+    eventType: Type.Optional(EventTypeSchema),
+    contactId: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+    since: Type.Optional(Type.String({ format: 'date-time' })),
+    until: Type.Optional(Type.String({ format: 'date-time' })),
     before: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
   },
@@ -104,9 +110,16 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
     async (req) => {
       await visibleSubscription(db, req, req.params.id, 'read');
       const q = req.query;
+      if (q.since !== undefined && q.until !== undefined && Date.parse(q.until) <= Date.parse(q.since)) {
+        throw invalid('until', 'until must be later than since');
+      }
       return listDeliveries(db, req.params.id, {
-        status: q.status,
-        before: q.before === undefined ? undefined : Number(q.before),
+        ...(q.status !== undefined ? { status: q.status } : {}),
+        ...(q.eventType !== undefined ? { eventType: q.eventType } : {}),
+        ...(q.contactId !== undefined ? { contactId: q.contactId } : {}),
+        ...(q.since !== undefined ? { since: new Date(q.since) } : {}),
+        ...(q.until !== undefined ? { until: new Date(q.until) } : {}),
+        ...(q.before !== undefined ? { before: Number(q.before) } : {}),
         limit: q.limit ?? 50,
       });
     },
@@ -136,6 +149,17 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
 
   app.get('/api/deliveries/:id', { schema: { params: DeliveryParams } }, async (req) => {
     return visibleDelivery(deps, req, req.params.id, 'read');
+  });
+
+  app.get('/api/deliveries/:id/attempts', { schema: { params: DeliveryParams } }, async (req) => {
+    await visibleDelivery(deps, req, req.params.id, 'read');
+    const sent = await deliverySent(db, req.params.id);
+    if (!sent) throw notFound(`delivery ${req.params.id}`);
+    const data = sent.attempts.map((a) => {
+      const { fptSignature: _fpt, webhookSignature: _standard, ...shown } = a;
+      return { ...shown, request: requestOf(sent, a) };
+    });
+    return { data };
   });
 
   app.post('/api/deliveries/:id/retry', { schema: { params: DeliveryParams } }, async (req, reply) => {

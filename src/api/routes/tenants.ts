@@ -19,19 +19,6 @@ import {
 export function tenantRoutes(root: FastifyInstance, { db, keys }: ApiDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.get('/api/me', async (req) => {
-    const p = req.principal;
-    if (p.kind === 'operator') return { kind: 'operator' };
-    return {
-      kind: 'api_key',
-      id: p.keyId,
-      role: p.role,
-      organizationId: p.organizationId,
-      locationId: p.locationId,
-      appId: p.appId,
-    };
-  });
-
   app.post('/api/organizations', { schema: { body: NameBody } }, async (req, reply) => {
     requireOperator(req.principal);
     const org = await db.transaction(async (tx) => {

@@ -20,6 +20,8 @@ export interface Completion {
   nextAttemptAt: Date | null;
   /** for disabled: why the subscription stops */
   reason: string | null;
+  /** the signature headers sent (`x-fpt-signature`, `webhook-signature`); absent when none was sent */
+  signatures?: { fpt: string; standard: string };
 }
 
 /** A link of a chain that was not sent because a link ahead of it failed: it goes back to the queue. */
@@ -78,8 +80,8 @@ export async function completeDeliveries(
   // whose delivery finished (their next one may now go; see `successorsWaiting`)
   const { rows: finished } = await tx.query<{ subscription_id: string; contact_id: number }>(
     `WITH u AS MATERIALIZED (
-       SELECT *, 'sending' AS leased FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::bigint[])
-         AS u (id, attempt, started_at, duration_ms, status_code, response_body, error, outcome, next_at, event_seq)),
+       SELECT *, 'sending' AS leased FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::bigint[], $11::text[], $12::text[], $13::text[])
+         AS u (id, attempt, started_at, duration_ms, status_code, response_body, error, outcome, next_at, event_seq, subscription_id, fpt_signature, webhook_signature)),
      updated AS (
        UPDATE deliveries d SET
          status = CASE u.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'retry' THEN 'pending' ELSE 'failed' END,
@@ -90,8 +92,10 @@ export async function completeDeliveries(
        FROM u WHERE d.id = u.id AND ${inPartitionOf('d', 'u')} AND d.status = u.leased AND d.attempts = u.attempt
        RETURNING d.subscription_id, d.contact_id, u.outcome),
      logged AS (
-       INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome, event_seq)
-       SELECT id, attempt, started_at, duration_ms, status_code, response_body, error, outcome, event_seq FROM u)
+       INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome,
+                                      event_seq, subscription_id, fpt_signature, webhook_signature)
+       SELECT id, attempt, started_at, duration_ms, status_code, response_body, error, outcome,
+              event_seq, subscription_id, fpt_signature, webhook_signature FROM u)
      SELECT DISTINCT subscription_id, contact_id FROM updated WHERE outcome <> 'retry'`,
     [
       sqlArray(done.map((c) => c.deliveryId)),
@@ -104,6 +108,9 @@ export async function completeDeliveries(
       sqlArray(done.map((c) => c.outcome)),
       sqlArray(done.map((c) => c.nextAttemptAt)),
       sqlArray(done.map((c) => c.eventSeq)),
+      sqlArray(done.map((c) => c.subscriptionId)),
+      sqlArray(done.map((c) => c.signatures?.fpt ?? null)),
+      sqlArray(done.map((c) => c.signatures?.standard ?? null)),
     ],
   );
   const retrying = done.filter((c) => c.outcome === 'retry');

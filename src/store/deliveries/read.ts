@@ -106,29 +106,59 @@ async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<Delivery
 
 const STATUSES: readonly DeliveryStatus[] = ['pending', 'sending', 'succeeded', 'failed'];
 
+/** What a subscription's deliveries may be filtered by (all optional, all combined). */
+export interface DeliveryFilter {
+  status?: DeliveryStatus;
+  eventType?: string;
+  contactId?: number;
+  /** created at or after */
+  since?: Date;
+  /** created before */
+  until?: Date;
+}
+
 /**
  * A subscription's deliveries, newest first, with their attempts. Each status asked for is one
  * range of `deliveries_subscription_status_idx` (subscription, status, seq), walked backwards from
  * the cursor for at most `limit` rows; the ranges' rows are then merged. So a page costs at most
  * `limit` rows per status, however many deliveries the subscription has stored or how rare the
- * status is.
+ * status is. The other filters (event type, contact, time) are checked on each range's rows as it
+ * is walked; only the filters given are in the statement.
  */
 export async function listDeliveries(
   q: Queryable,
   subscriptionId: string,
-  opts: { status?: DeliveryStatus; before?: number; limit: number },
+  opts: DeliveryFilter & { before?: number; limit: number },
 ): Promise<{ data: DeliveryView[]; nextCursor: string | null }> {
+  const params: unknown[] = [subscriptionId, opts.status === undefined ? STATUSES : [opts.status]];
+  const where: string[] = [];
+  const add = (sql: (p: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(` AND ${sql(`$${params.length}`)}`);
+  };
+  if (opts.before !== undefined) add((p) => `y.seq < ${p}::bigint`, opts.before);
+  if (opts.eventType !== undefined)
+    add(
+      (p) =>
+        `coalesce((SELECT ev.event_type FROM events ev WHERE ev.seq = y.event_seq), y.test_payload->>'eventType') = ${p}`,
+      opts.eventType,
+    );
+  if (opts.contactId !== undefined) add((p) => `y.contact_id = ${p}::bigint`, opts.contactId);
+  if (opts.since !== undefined) add((p) => `y.created_at >= ${p}::timestamptz`, opts.since);
+  if (opts.until !== undefined) add((p) => `y.created_at < ${p}::timestamptz`, opts.until);
+  params.push(opts.limit);
+  const limit = `$${params.length}`;
   const { rows } = await q.query<DeliveryRow>(
     `SELECT ${DELIVERY_COLUMNS}
      FROM (SELECT x.* FROM unnest($2::text[]) AS st (status)
            CROSS JOIN LATERAL (
              SELECT * FROM deliveries y
-             WHERE y.subscription_id = $1 AND y.status = st.status AND y.seq < coalesce($3::bigint, 9223372036854775807)
-             ORDER BY y.seq DESC LIMIT $4) x
-           ORDER BY x.seq DESC LIMIT $4) d
+             WHERE y.subscription_id = $1 AND y.status = st.status${where.join('')}
+             ORDER BY y.seq DESC LIMIT ${limit}) x
+           ORDER BY x.seq DESC LIMIT ${limit}) d
      LEFT JOIN events e ON e.seq = d.event_seq
      ORDER BY d.seq DESC`,
-    [subscriptionId, opts.status === undefined ? STATUSES : [opts.status], opts.before ?? null, opts.limit],
+    params,
   );
   const last = rows.at(-1);
   return {
@@ -143,4 +173,19 @@ export async function getDelivery(q: Queryable, id: string): Promise<DeliveryVie
     [id],
   );
   return rows[0] && (await withAttempts(q, rows))[0];
+}
+
+/** The deliveries of these events (by event seq) to these subscriptions, oldest first, with their attempts. */
+export async function deliveriesOfEvents(
+  q: Queryable,
+  eventSeqs: readonly number[],
+  subscriptionIds: readonly string[],
+): Promise<DeliveryView[]> {
+  if (eventSeqs.length === 0 || subscriptionIds.length === 0) return [];
+  const { rows } = await q.query<DeliveryRow>(
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq
+     WHERE d.event_seq = ANY ($1::bigint[]) AND d.subscription_id = ANY ($2::text[]) ORDER BY d.seq`,
+    [eventSeqs, subscriptionIds],
+  );
+  return withAttempts(q, rows);
 }

@@ -1,0 +1,94 @@
+import { inPublishedOrder, type ContactEvent } from '../../domain/events.js';
+import type { Queryable } from '../db.js';
+import { rowToEnvelope, type EventRow } from '../events.js';
+import type { AttemptView } from './read.js';
+
+/** One logged attempt, with the signature headers it sent (null: not kept, or none sent). */
+export interface LoggedAttempt extends AttemptView {
+  fptSignature: string | null;
+  webhookSignature: string | null;
+}
+
+/** A delivery as its requests were made: its identity, its body, and every attempt. */
+export interface DeliverySent {
+  id: string;
+  eventId: string;
+  eventType: ContactEvent['eventType'];
+  windowId: string | null;
+  isTest: boolean;
+  /** the bytes every attempt sent */
+  body: string;
+  attempts: LoggedAttempt[];
+}
+
+type DeliveryRow = Omit<EventRow, 'seq' | 'event_id' | 'window_id' | 'event_type' | 'event_timestamp'> & {
+  id: string;
+  test_payload: ContactEvent | null;
+  event_seq: number | null;
+  event_id: string | null;
+  window_id: string | null;
+  event_type: EventRow['event_type'] | null;
+  event_timestamp: Date | null;
+};
+
+/**
+ * A delivery and its attempts, oldest first, with what tells each request again: every attempt of a
+ * delivery sends the same body (built here from the stored event, as the claim builds it) and the
+ * same headers but for the attempt number and the signatures, which the attempt log keeps.
+ */
+export async function deliverySent(q: Queryable, deliveryId: string): Promise<DeliverySent | undefined> {
+  const { rows } = await q.query<DeliveryRow>(
+    `SELECT d.id, d.test_payload, d.event_seq, e.event_id, e.window_id, e.event_type, e.event_timestamp,
+            e.location_id, e.organization_id, e.data
+     FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq WHERE d.id = $1`,
+    [deliveryId],
+  );
+  const d = rows[0];
+  if (!d) return undefined;
+  const envelope =
+    d.test_payload !== null
+      ? inPublishedOrder(d.test_payload)
+      : rowToEnvelope({
+          ...d,
+          seq: d.event_seq!,
+          event_id: d.event_id!,
+          window_id: d.window_id!,
+          event_type: d.event_type!,
+          event_timestamp: d.event_timestamp!,
+        });
+  const body = JSON.stringify(envelope);
+  const { rows: attempts } = await q.query<{
+    attempt: number;
+    started_at: Date;
+    duration_ms: number;
+    status_code: number | null;
+    response_body: string | null;
+    error: string | null;
+    outcome: AttemptView['outcome'];
+    fpt_signature: string | null;
+    webhook_signature: string | null;
+  }>(
+    `SELECT attempt, started_at, duration_ms, status_code, response_body, error, outcome, fpt_signature, webhook_signature
+     FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id`,
+    [deliveryId],
+  );
+  return {
+    id: d.id,
+    eventId: envelope.eventId,
+    eventType: envelope.eventType,
+    windowId: d.window_id,
+    isTest: d.test_payload !== null,
+    body,
+    attempts: attempts.map((a) => ({
+      attempt: a.attempt,
+      at: a.started_at.toISOString(),
+      durationMs: a.duration_ms,
+      statusCode: a.status_code,
+      responseBody: a.response_body,
+      error: a.error,
+      outcome: a.outcome,
+      fptSignature: a.fpt_signature,
+      webhookSignature: a.webhook_signature,
+    })),
+  };
+}

@@ -85,7 +85,7 @@ describe('the service', () => {
     const second = await start(config);
     expect(second.terminal).toEqual([]);
     const me = await fetch(`${second.svc.url}/api/me`, { headers: { authorization: `Bearer ${generated}` } });
-    expect(await me.json()).toEqual({ kind: 'operator' });
+    expect(await me.json()).toMatchObject({ kind: 'operator', session: null });
   });
 
   test('FPT_ADMIN_TOKEN is the operator key when set, and nothing is generated', async () => {

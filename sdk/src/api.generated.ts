@@ -3833,6 +3833,7 @@ export interface paths {
           externalId?: string;
           isActive?: boolean;
           limit?: number;
+          search?: string;
         };
         header?: never;
         path: {

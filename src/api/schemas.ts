@@ -67,6 +67,8 @@ export const ContactListQuery = Type.Object(
     isActive: Type.Optional(Type.Boolean()),
     // the one contact with this externalId at the location (unique there), active or not
     externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    // contacts whose name, email or phone contains this, ignoring case
+    search: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   },
   { additionalProperties: false },
 );

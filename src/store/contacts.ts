@@ -162,13 +162,16 @@ export async function getContacts(
 export async function listContacts(
   q: Queryable,
   locationId: number,
-  opts: { after: number; limit: number; isActive?: boolean; externalId?: string },
+  opts: { after: number; limit: number; isActive?: boolean; externalId?: string; search?: string },
 ): Promise<StoredContact[]> {
+  // `search`: a case-insensitive substring of the name, email or phone (a location's contacts, walked
+  // in id order through contacts_location_idx)
   const { rows } = await q.query<Row>(
     `${SELECT_CONTACT} WHERE c.location_id = $1 AND c.contact_id > $2 AND ($3::boolean IS NULL OR c.is_active = $3)
        AND ($5::text IS NULL OR c.external_id = $5)
+       AND ($6::text IS NULL OR strpos(lower(concat_ws(' ', c.first_name, c.last_name, c.email, c.phone)), lower($6)) > 0)
      ORDER BY c.contact_id LIMIT $4`,
-    [locationId, opts.after, opts.isActive ?? null, opts.limit, opts.externalId ?? null],
+    [locationId, opts.after, opts.isActive ?? null, opts.limit, opts.externalId ?? null, opts.search ?? null],
   );
   return rows.map(rowToContact);
 }

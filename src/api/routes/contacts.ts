@@ -92,6 +92,7 @@ export function contactRoutes(root: FastifyInstance, { db, config, singleWrites 
         limit,
         isActive: req.query.isActive,
         externalId: req.query.externalId,
+        search: req.query.search,
       });
       const last = rows.at(-1);
       return {

@@ -1,7 +1,7 @@
 import { inPublishedOrder, type ContactEvent } from '../../domain/events.js';
 import type { Queryable } from '../db.js';
 import { rowToEnvelope, type EventRow } from '../events.js';
-import type { AttemptView } from './read.js';
+import { ATTEMPT_COLUMNS, attemptView, type AttemptRow, type AttemptView } from './read.js';
 
 /** One logged attempt, with the signature headers it sent (null: not kept, or none sent). */
 export interface LoggedAttempt extends AttemptView {
@@ -57,19 +57,11 @@ export async function deliverySent(q: Queryable, deliveryId: string): Promise<De
           event_timestamp: d.event_timestamp!,
         });
   const body = JSON.stringify(envelope);
-  const { rows: attempts } = await q.query<{
-    attempt: number;
-    started_at: Date;
-    duration_ms: number;
-    status_code: number | null;
-    response_body: string | null;
-    error: string | null;
-    outcome: AttemptView['outcome'];
-    fpt_signature: string | null;
-    webhook_signature: string | null;
-  }>(
-    `SELECT attempt, started_at, duration_ms, status_code, response_body, error, outcome, fpt_signature, webhook_signature
-     FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id`,
+  const { rows: attempts } = await q.query<
+    AttemptRow & { fpt_signature: string | null; webhook_signature: string | null }
+  >(
+    `SELECT ${ATTEMPT_COLUMNS}, fpt_signature, webhook_signature FROM delivery_attempts
+     WHERE delivery_id = $1 ORDER BY id`,
     [deliveryId],
   );
   return {
@@ -80,13 +72,7 @@ export async function deliverySent(q: Queryable, deliveryId: string): Promise<De
     isTest: d.test_payload !== null,
     body,
     attempts: attempts.map((a) => ({
-      attempt: a.attempt,
-      at: a.started_at.toISOString(),
-      durationMs: a.duration_ms,
-      statusCode: a.status_code,
-      responseBody: a.response_body,
-      error: a.error,
-      outcome: a.outcome,
+      ...attemptView(a),
       fptSignature: a.fpt_signature,
       webhookSignature: a.webhook_signature,
     })),

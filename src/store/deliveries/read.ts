@@ -52,19 +52,32 @@ interface DeliveryRow {
 const DELIVERY_COLUMNS = `d.seq, d.id, d.event_seq, d.subscription_id, e.event_id, e.event_type, d.test_payload,
   d.contact_id, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.completed_at`;
 
+/** An attempt-log row, as `ATTEMPT_COLUMNS` reads it. */
+export interface AttemptRow {
+  attempt: number;
+  started_at: Date;
+  duration_ms: number;
+  status_code: number | null;
+  response_body: string | null;
+  error: string | null;
+  outcome: Completion['outcome'];
+}
+
+export const ATTEMPT_COLUMNS = 'attempt, started_at, duration_ms, status_code, response_body, error, outcome';
+
+export const attemptView = (a: AttemptRow): AttemptView => ({
+  attempt: a.attempt,
+  at: a.started_at.toISOString(),
+  durationMs: a.duration_ms,
+  statusCode: a.status_code,
+  responseBody: a.response_body,
+  error: a.error,
+  outcome: a.outcome,
+});
+
 async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<DeliveryView[]> {
-  const { rows: attempts } = await q.query<{
-    delivery_id: string;
-    attempt: number;
-    started_at: Date;
-    duration_ms: number;
-    status_code: number | null;
-    response_body: string | null;
-    error: string | null;
-    outcome: Completion['outcome'];
-  }>(
-    `SELECT delivery_id, attempt, started_at, duration_ms, status_code, response_body, error, outcome
-     FROM delivery_attempts WHERE delivery_id = ANY ($1::text[])
+  const { rows: attempts } = await q.query<AttemptRow & { delivery_id: string }>(
+    `SELECT delivery_id, ${ATTEMPT_COLUMNS} FROM delivery_attempts WHERE delivery_id = ANY ($1::text[])
        -- their partitions (and the test deliveries'), not every partition's index
        AND (event_seq = ANY ($2::bigint[]) OR event_seq IS NULL)
      ORDER BY id`,
@@ -73,15 +86,7 @@ async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<Delivery
   const byDelivery = new Map<string, AttemptView[]>();
   for (const a of attempts) {
     const list = byDelivery.get(a.delivery_id) ?? [];
-    list.push({
-      attempt: a.attempt,
-      at: a.started_at.toISOString(),
-      durationMs: a.duration_ms,
-      statusCode: a.status_code,
-      responseBody: a.response_body,
-      error: a.error,
-      outcome: a.outcome,
-    });
+    list.push(attemptView(a));
     byDelivery.set(a.delivery_id, list);
   }
   return rows.map((r) => ({

@@ -44,8 +44,21 @@ const { values } = parseArgs({
     smoke: { type: 'boolean', default: false },
     engine: { type: 'string' },
     baseline: { type: 'string' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (values.help) {
+  console.log(`usage: npx tsx bench/api.ts [--quick | --smoke] [--engine pglite|postgres|both] [--baseline <checkout>]
+
+Single contact writes and reads through the HTTP API of real serve processes, one subscription
+delivering everything to a local receiver, beside pgbench's ceiling for the same transaction.
+  --quick            10 s phases, two open-loop rates per engine (about 3 minutes in all)
+  --smoke            every phase for a second or two: checks the script itself
+  --engine <e>       pglite, postgres or both (default both)
+  --baseline <dir>   run the same phases against another checkout first, in the same run (ratios)
+PostgreSQL: FPT_BENCH_DATABASE_URL (default the local server). Run under flock /tmp/fpt-bench.lock.`);
+  process.exit(0);
+}
 const SMOKE = values.smoke;
 const QUICK = values.quick || SMOKE;
 const CLOSED_S = SMOKE ? 2 : QUICK ? 10 : 30;

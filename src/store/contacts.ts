@@ -244,18 +244,6 @@ export function newContactFields(
   return { ...BLANK_FIELDS, contactGroupId: location.defaultContactGroupId, ...input };
 }
 
-/** Creates a contact, its first history row and its first window, in the caller's transaction. */
-export async function insertContact(
-  tx: Tx,
-  location: Location,
-  fields: ContactFields,
-  meta: ChangeMeta,
-  coalesce: CoalesceSettings,
-): Promise<StoredContact> {
-  const [contact] = await insertContacts(tx, location, [fields], meta, coalesce);
-  return contact!;
-}
-
 /**
  * Creates many contacts at one location with a constant number of statements, whatever their
  * count: ids, rows, history rows and windows are each one multi-row statement (measured: 45–70k
@@ -408,20 +396,4 @@ export async function writeContactChanges(
     const r = written.get(c.before.contactId);
     return r ? { ...c.after, seq: r.seq as number, updatedAt: iso(r.updated_at)! } : c.before;
   });
-}
-
-/**
- * Writes a contact's new state, its history row and its window, in the caller's transaction (which
- * holds the contact's row lock). A change that changes nothing writes nothing.
- */
-export async function writeContactChange(
-  tx: Tx,
-  before: StoredContact,
-  after: Contact,
-  operation: Operation,
-  meta: ChangeMeta,
-  coalesce: CoalesceSettings,
-): Promise<StoredContact> {
-  const [written] = await writeContactChanges(tx, [{ before, after, operation }], meta, coalesce);
-  return written!;
 }

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import type { Reply } from './api.js';
+import type { Reply, Tenant, TestApi } from './api.js';
 
 /*
  * The reference model of SPEC §3 that the coalescing property tests check the service against
@@ -276,4 +276,25 @@ export function accepted(res: Reply, status: number, what: string): ContactBody 
     throw new Error(`${what} → ${res.status} (expected ${status}): ${JSON.stringify(res.body)}`);
   }
   return res.body as ContactBody;
+}
+
+/** What the property tests' runs share: the tenant, its sub-groups and the events cursor. */
+export interface World {
+  api: TestApi;
+  tenant: Tenant;
+  /** per location: the ids of its two sub-groups */
+  subGroups: Map<number, [number, number]>;
+  /** the events cursor after the previous run */
+  cursor: string;
+}
+
+/** Creates two sub-groups at each of the tenant's locations (the model's slots 0 and 1). */
+export async function newWorld(api: TestApi, tenant: Tenant): Promise<World> {
+  const subGroups = new Map<number, [number, number]>();
+  for (const loc of [tenant.locA, tenant.locB]) {
+    const one = await api.create(`/api/locations/${loc}/sub-groups`, { name: 'One' });
+    const two = await api.create(`/api/locations/${loc}/sub-groups`, { name: 'Two' });
+    subGroups.set(loc, [one.subGroupId, two.subGroupId]);
+  }
+  return { api, tenant, subGroups, cursor: '0' };
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect } from 'vitest';
-import { apiTest as test, type TestApi, type Tenant } from '../helpers/api.js';
+import { apiTest as test } from '../helpers/api.js';
 import {
   accepted,
   EXAMPLES,
@@ -10,6 +10,8 @@ import {
   type Ev,
   type ModelContact,
   type Slot,
+  newWorld,
+  type World,
 } from '../helpers/coalescing-model.js';
 import { allEvents, closeAllWindows } from '../helpers/events.js';
 
@@ -22,15 +24,6 @@ import { allEvents, closeAllWindows } from '../helpers/events.js';
  */
 
 // --- driving the API -----------------------------------------------------------------------------
-
-interface World {
-  api: TestApi;
-  tenant: Tenant;
-  /** per location: the ids of its two sub-groups */
-  subGroups: Map<number, [number, number]>;
-  /** the events cursor after the previous run */
-  cursor: string;
-}
 
 async function runSequence(world: World, ops: readonly Op[]): Promise<void> {
   const { api, tenant, subGroups } = world;
@@ -157,13 +150,7 @@ describe('SPEC §3 against a reference model', () => {
   test(
     'random sequences of creates, patches, deletes, reactivations, transfers and pauses emit exactly the events the §3 table gives for each window',
     async ({ api, tenant }) => {
-      const subGroups = new Map<number, [number, number]>();
-      for (const loc of [tenant.locA, tenant.locB]) {
-        const one = await api.create(`/api/locations/${loc}/sub-groups`, { name: 'One' });
-        const two = await api.create(`/api/locations/${loc}/sub-groups`, { name: 'Two' });
-        subGroups.set(loc, [one.subGroupId, two.subGroupId]);
-      }
-      const world: World = { api, tenant, subGroups, cursor: '0' };
+      const world = await newWorld(api, tenant);
       await fc.assert(
         fc.asyncProperty(opsArb, (ops) => runSequence(world, ops)),
         { numRuns: RUNS, examples: EXAMPLES },

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect } from 'vitest';
-import { apiTest as test, type TestApi, type Tenant } from '../helpers/api.js';
+import { apiTest as test } from '../helpers/api.js';
 import {
   accepted,
   expectedEvents,
@@ -10,6 +10,8 @@ import {
   type ModelContact,
   type Op,
   type Slot,
+  newWorld,
+  type World,
 } from '../helpers/coalescing-model.js';
 import { allEvents, closeAllWindows } from '../helpers/events.js';
 
@@ -25,13 +27,6 @@ import { allEvents, closeAllWindows } from '../helpers/events.js';
  */
 
 const LANES = 4;
-
-interface World {
-  api: TestApi;
-  tenant: Tenant;
-  subGroups: Map<number, [number, number]>;
-  cursor: string;
-}
 
 /** A lane's operations cut at its long pauses; short pauses dropped. */
 function segments(ops: readonly Op[]): Op[][] {
@@ -164,13 +159,7 @@ describe('SPEC §3 through concurrent requests sharing commits', () => {
   test(
     'concurrent writes to the same and different contacts keep history gapless and emit exactly the model’s events',
     async ({ api, tenant }) => {
-      const subGroups = new Map<number, [number, number]>();
-      for (const loc of [tenant.locA, tenant.locB]) {
-        const one = await api.create(`/api/locations/${loc}/sub-groups`, { name: 'One' });
-        const two = await api.create(`/api/locations/${loc}/sub-groups`, { name: 'Two' });
-        subGroups.set(loc, [one.subGroupId, two.subGroupId]);
-      }
-      const world: World = { api, tenant, subGroups, cursor: '0' };
+      const world = await newWorld(api, tenant);
       await fc.assert(
         fc.asyncProperty(fc.array(opsArb, { minLength: LANES, maxLength: LANES }), (lanes) =>
           runLanes(world, lanes),

@@ -17,21 +17,9 @@ import { PostgresDb } from './store/postgres.js';
 import { ensureGeneratedAdminKey } from './store/settings.js';
 import { withSecretsSealing } from './secrets-at-rest.js';
 import { startTracing, type Tracing } from './tracing/start.js';
+import { StartupError } from './startup-error.js';
 
-/**
- * A failure at start (the store cannot be opened, the port cannot be bound), said in one line
- * naming what was tried; `unreachable` when a network address could not be reached.
- */
-export class StartupError extends Error {
-  override name = 'StartupError';
-  constructor(
-    message: string,
-    readonly unreachable: boolean,
-    options?: { cause: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export { StartupError };
 
 const NETWORK_FAILURES = new Set([
   'ECONNREFUSED',

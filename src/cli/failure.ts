@@ -1,5 +1,5 @@
 import { ConfigError } from '../config.js';
-import { StartupError } from '../service.js';
+import { StartupError } from '../startup-error.js';
 import { DataDirInUse } from '../store/data-dir-lock.js';
 
 /**

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { runImport } from '../import-cli.js';
 import { EXIT } from './failure.js';
 import { apiOptions, apiTarget, exitHelp, positiveInt, withHelp } from './options.js';
 
@@ -34,6 +33,7 @@ export function importCommand(program: Command): void {
       opts: { location: number; deactivateMissing: boolean; url?: string; apiKey?: string; key?: string },
     ) => {
       const target = apiTarget(opts);
+      const { runImport } = await import('../import-cli.js');
       process.exitCode = await runImport({
         file,
         location: opts.location,

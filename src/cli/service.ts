@@ -1,12 +1,8 @@
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { SecretBox } from '../delivery/secret-box.js';
 import { createLogger, type Logger } from '../log.js';
-import { openMigratedDb, startService, startWorkerProcess } from '../service.js';
-import { resetGeneratedAdminKey } from '../store/settings.js';
-import { resealSecrets } from '../store/subscriptions.js';
-import { withSecretsSealing } from '../secrets-at-rest.js';
+import type { Db } from '../store/db.js';
 import { EXIT } from './failure.js';
 import { exitHelp, LOG_ENV, portOption, SERVICE_ENV, TRACING_ENV, withHelp } from './options.js';
 
@@ -30,11 +26,8 @@ function configFrom(overrides: Partial<Config> = {}): Config {
 const loggerFor = (config: Config) => createLogger({ level: config.logLevel, format: config.logFormat });
 
 /** Opens the store (applying pending migrations), runs `fn` with it, and closes it. */
-async function withStore(
-  config: Config,
-  log: Logger,
-  fn: (db: Awaited<ReturnType<typeof openMigratedDb>>) => Promise<void>,
-): Promise<void> {
+async function withStore(config: Config, log: Logger, fn: (db: Db) => Promise<void>): Promise<void> {
+  const { openMigratedDb } = await import('../service.js');
   const db = await openMigratedDb(config, log);
   try {
     await fn(db);
@@ -96,6 +89,7 @@ export function serviceCommands(program: Command): void {
       ...(opts.host !== undefined ? { host: opts.host } : {}),
     });
     const log = loggerFor(config);
+    const { startService } = await import('../service.js');
     const service = await startService(config, log);
     log.info(
       { url: service.url, portal: `${service.url}/portal/`, engine: service.db.engine },
@@ -117,6 +111,7 @@ export function serviceCommands(program: Command): void {
   ).action(async () => {
     const config = configFrom();
     const log = loggerFor(config);
+    const { startWorkerProcess } = await import('../service.js');
     const worker = await startWorkerProcess(config, log);
     log.info(
       { engine: worker.db.engine, metrics: worker.metricsUrl, listening: worker.metricsListening },
@@ -140,6 +135,7 @@ export function serviceCommands(program: Command): void {
       );
     }
     // (silent: what it prints on stdout is the key alone)
+    const { resetGeneratedAdminKey } = await import('../store/settings.js');
     await withStore(config, createLogger('silent'), async (db) => {
       // recorded in the audit log: from the command line, by whom on which host
       const key = await resetGeneratedAdminKey(db, {
@@ -165,6 +161,11 @@ export function serviceCommands(program: Command): void {
       throw new ConfigError('seal-secrets needs FPT_SECRETS_KEY with PostgreSQL (DATABASE_URL)');
     }
     const log = loggerFor(config);
+    const [{ withSecretsSealing }, { SecretBox }, { resealSecrets }] = await Promise.all([
+      import('../secrets-at-rest.js'),
+      import('../delivery/secret-box.js'),
+      import('../store/subscriptions.js'),
+    ]);
     await withStore(config, log, async (db) => {
       // the embedded store's own key when FPT_SECRETS_KEY is not set
       const keys = (await withSecretsSealing(db, config, log)).delivery.secretsKeys;

@@ -193,17 +193,27 @@ export const EVENT_CATALOG: readonly CatalogEntry[] = [
   entry('contact.deleted', { contactId: 9876, operation: 'delete' }),
 ];
 
-const envelopeValidator = Compile(EventEnvelope);
-const typeValidators: Record<EventType, Validator> = {
-  'contact.created': Compile(ContactCreatedEvent),
-  'contact.updated': Compile(ContactUpdatedEvent),
-  'contact.status_changed': Compile(ContactStatusChangedEvent),
-  'contact.sub_group_changed': Compile(ContactSubGroupChangedEvent),
-  'contact.deleted': Compile(ContactDeletedEvent),
-};
+/**
+ * The compiled validators, made on first use: compiling them costs a few hundred milliseconds that
+ * a command line which never checks an event (every `--help`, most commands) should not pay.
+ */
+let compiled: { envelope: Validator; byType: Record<EventType, Validator> } | undefined;
+function validators(): NonNullable<typeof compiled> {
+  compiled ??= {
+    envelope: Compile(EventEnvelope),
+    byType: {
+      'contact.created': Compile(ContactCreatedEvent),
+      'contact.updated': Compile(ContactUpdatedEvent),
+      'contact.status_changed': Compile(ContactStatusChangedEvent),
+      'contact.sub_group_changed': Compile(ContactSubGroupChangedEvent),
+      'contact.deleted': Compile(ContactDeletedEvent),
+    },
+  };
+  return compiled;
+}
 
 export function validateEvent(value: unknown): value is ContactEvent {
-  return envelopeValidator.Check(value);
+  return validators().envelope.Check(value);
 }
 
 /**
@@ -211,11 +221,11 @@ export function validateEvent(value: unknown): value is ContactEvent {
  * against the schema its eventType names, because the union's own errors list every branch's complaints.
  */
 export function eventErrors(value: unknown): string[] {
-  if (envelopeValidator.Check(value)) return [];
+  if (validators().envelope.Check(value)) return [];
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['/: must be an object'];
   const type: unknown = (value as { eventType?: unknown }).eventType;
   if (!isEventType(type)) return [`/eventType: must be one of ${EVENT_TYPES.join(', ')}`];
-  const errors = typeValidators[type].Errors(value);
+  const errors = validators().byType[type].Errors(value);
   // an unknown key is reported twice (a false subschema, then additionalProperties); keep the one naming it
   const useful = errors.filter(
     (e) => !(e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')),

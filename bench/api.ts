@@ -27,6 +27,7 @@ import { Pool } from 'undici';
 import {
   call,
   commits,
+  CpuAccount,
   freshStore,
   loadTenant,
   pgbench,
@@ -88,6 +89,8 @@ interface Closed {
   /** seconds from the end of the load until the receiver had every event */
   drainS: number;
   cpuCores: number;
+  /** cores used by each part of the machine during the load */
+  cpu: ReturnType<CpuAccount['end']>;
   waits?: string;
   commitsPerWrite?: number;
 }
@@ -151,7 +154,9 @@ async function closedPhase(
   const sampler = store.url ? await WaitSampler.start(store.url, store.dbName!) : undefined;
   const c0 = store.url ? await commits(store.url, store.dbName!) : 0;
   const cpu0 = serve.cpuSeconds();
+  const account = CpuAccount.begin({ serve: [serve.pid], receiver: receiver.pid });
   const r = await closedPatch([serve], key, ids, 64, CLOSED_S);
+  const cpu = account.end();
   const cpuCores = (serve.cpuSeconds() - cpu0) / CLOSED_S;
   const end = Date.now();
   const delivered = await receiver.count();
@@ -163,6 +168,7 @@ async function closedPhase(
     deliveredRps: Math.round(delivered / CLOSED_S),
     drainS,
     cpuCores,
+    cpu,
     ...(waits !== undefined ? { waits, commitsPerWrite: (c1 - c0) / (r.rps * CLOSED_S) } : {}),
   };
 }
@@ -345,6 +351,20 @@ function report(results: RunResult[]): void {
     const c = r.closed;
     console.log(
       `| ${r.engine} | ${r.code} | ${r.load} | ${c.rps} | ${c.p99} | ${c.errors} | ${c.deliveredRps} | ${c.drainS.toFixed(1)} s | ${c.cpuCores.toFixed(2)} | ${c.commitsPerWrite?.toFixed(2) ?? '–'} | ${c.waits ?? '–'} |`,
+    );
+  }
+  console.log('\n## Where the CPU went during the closed loop: cores used, and CPU milliseconds per PATCH\n');
+  console.log(
+    '| engine | code | service | PostgreSQL | receiver | load generator | other | all | CPU ms per PATCH (service, PostgreSQL, receiver, load generator) | PATCH/s if the 2 cores were all theirs |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const c = r.closed.cpu;
+    const ours = c.serve + c.postgres + c.receiver + c.load;
+    const all = ours + c.other;
+    const msPer = (1000 * ours) / r.closed.rps;
+    console.log(
+      `| ${r.engine} | ${r.code} | ${c.serve.toFixed(2)} | ${c.postgres.toFixed(2)} | ${c.receiver.toFixed(2)} | ${c.load.toFixed(2)} | ${c.other.toFixed(2)} | ${all.toFixed(2)} | ${msPer.toFixed(2)} | ${Math.round(2000 / msPer)} |`,
     );
   }
   console.log('\n## Open loop: PATCH at a held rate, each contact once (ms)\n');

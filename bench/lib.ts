@@ -149,6 +149,11 @@ export class ReceiverProcess {
     return `http://127.0.0.1:${this.port}/hooks`;
   }
 
+  /** the receiver's process id (for its CPU time) */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   static start(): Promise<ReceiverProcess> {
     const child = fork(new URL('./receiver.ts', import.meta.url).pathname, [], {
       execArgv: ['--import', 'tsx'],

@@ -10,6 +10,7 @@ import {
   type StoredContact,
 } from '../store/contacts.js';
 import type { Db, Queryable } from '../store/db.js';
+import type { SingleReads } from '../contacts/single-reads.js';
 import type { SingleWrites } from '../contacts/single-writes.js';
 import type { KeyCache } from './key-cache.js';
 import { getLocation, type Location } from '../store/tenants.js';
@@ -22,6 +23,8 @@ export interface ApiDeps {
   keys: KeyCache;
   /** single contact writes, grouped into shared commits */
   singleWrites: SingleWrites;
+  /** single contact reads by id, grouped into shared statements */
+  singleReads: SingleReads;
 }
 
 /** The location, if the caller's scope includes it; 404 otherwise (never a hint that it exists). */

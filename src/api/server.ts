@@ -31,6 +31,7 @@ import { tenantRoutes } from './routes/tenants.js';
 import { validatorCompiler } from './validation.js';
 import { AppError } from '../errors.js';
 import { traceRequests } from '../tracing/http.js';
+import { SingleReads } from '../contacts/single-reads.js';
 import { SingleWrites } from '../contacts/single-writes.js';
 import { KeyCache } from './key-cache.js';
 
@@ -135,7 +136,13 @@ export function buildApi({
 
     if (metrics) metricsRoutes(app, { metrics, operatorKey, metricsToken: config.metricsToken });
 
-    const deps = { db, config, keys, singleWrites: new SingleWrites(db, config.coalesce) };
+    const deps = {
+      db,
+      config,
+      keys,
+      singleWrites: new SingleWrites(db, config.coalesce),
+      singleReads: new SingleReads(db),
+    };
     tenantRoutes(app, deps);
     subGroupRoutes(app, deps);
     contactRoutes(app, deps);

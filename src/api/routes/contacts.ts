@@ -39,7 +39,10 @@ function operationFor(before: Contact, after: Contact): Operation {
   return 'update';
 }
 
-export function contactRoutes(root: FastifyInstance, { db, config, singleWrites }: ApiDeps): void {
+export function contactRoutes(
+  root: FastifyInstance,
+  { db, config, singleWrites, singleReads }: ApiDeps,
+): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
   /**
@@ -102,9 +105,10 @@ export function contactRoutes(root: FastifyInstance, { db, config, singleWrites 
     },
   );
 
-  app.get('/api/contacts/:contactId', { schema: { params: ContactParams } }, async (req) =>
-    contactView(await visibleContact(db, req, req.params.contactId)),
-  );
+  app.get('/api/contacts/:contactId', { schema: { params: ContactParams } }, async (req) => {
+    const id = req.params.contactId;
+    return contactView(checkVisible(req, id, await singleReads.get(id)));
+  });
 
   app.patch(
     '/api/contacts/:contactId',

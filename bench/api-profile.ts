@@ -1,0 +1,155 @@
+/**
+ * Where a `serve` process spends its CPU under the front door's load (issue #15): one serve on a
+ * fresh store, profiled with V8's sampling profiler (`--cpu-prof`) through a closed-loop phase of
+ * `GET /api/contacts/{id}` and then one of PATCHes, each in a process of its own, one subscription
+ * delivering everything to a local receiver. Prints, per phase, the rate and the self time by
+ * package (or our own module) and the heaviest functions.
+ *
+ *   npx tsx bench/api-profile.ts [--engine postgres|pglite] [--seconds 10] [--connections 64]
+ *
+ * The figures are shares of one process's samples: they say where the time goes, not how fast it
+ * is (bench/api.ts says that). Run under `flock /tmp/fpt-bench.lock` on a shared machine.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { call, freshStore, loadTenant, ServeProcess } from './api-stack.js';
+import { progress, ReceiverProcess, type BenchEngine } from './lib.js';
+
+const { values } = parseArgs({
+  options: {
+    engine: { type: 'string', default: 'postgres' },
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '64' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(`usage: npx tsx bench/api-profile.ts [--engine postgres|pglite] [--seconds 10] [--connections 64]
+
+CPU profile of one serve process under closed-loop GET and PATCH load (self time by package and
+by function, per phase). Run under flock /tmp/fpt-bench.lock.`);
+  process.exit(0);
+}
+const engine = values.engine as BenchEngine;
+if (engine !== 'postgres' && engine !== 'pglite') throw new Error('--engine is postgres or pglite');
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Where a frame's code lives: a package's name, our own module's path, or Node's / V8's own. */
+function owner(url: string): string {
+  if (url === '') return '(V8, GC, idle)';
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm >= 0) {
+    const parts = url.slice(nm + 'node_modules/'.length).split('/');
+    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+  }
+  if (url.startsWith('node:')) return 'node';
+  const src = url.indexOf('/src/');
+  return src >= 0 ? url.slice(src + 1) : url;
+}
+
+function summarize(dir: string): string {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no profile written in ${dir}`);
+  const p = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
+  const byNode = new Map<number, number>();
+  p.samples.forEach((id, i) => byNode.set(id, (byNode.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+  const total = [...byNode.values()].reduce((a, b) => a + b, 0);
+  const byOwner = new Map<string, number>();
+  const byFn = new Map<string, number>();
+  let idle = 0;
+  for (const n of p.nodes) {
+    const t = byNode.get(n.id) ?? 0;
+    if (n.callFrame.functionName === '(idle)') idle += t;
+    const o = owner(n.callFrame.url);
+    byOwner.set(o, (byOwner.get(o) ?? 0) + t);
+    const fn = `${n.callFrame.functionName || '(anonymous)'} ${o}:${n.callFrame.lineNumber + 1}`;
+    byFn.set(fn, (byFn.get(fn) ?? 0) + t);
+  }
+  const pct = (t: number) => `${((100 * t) / total).toFixed(1).padStart(5)}%`;
+  const top = (m: Map<string, number>, k: number) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k)
+      .map(([name, t]) => `  ${pct(t)}  ${name}`)
+      .join('\n');
+  return [
+    `samples over ${(total / 1e6).toFixed(1)} s, idle ${pct(idle)}`,
+    'self time by owner:',
+    top(byOwner, 18),
+    'heaviest functions (self time):',
+    top(byFn, 25),
+  ].join('\n');
+}
+
+async function phase(
+  name: 'GET' | 'PATCH',
+  store: Awaited<ReturnType<typeof freshStore>>,
+  key: string,
+  ids: number[],
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fpt-api-profile-'));
+  const serve = await ServeProcess.start(ROOT, store, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  let next = 0;
+  const cpu0 = serve.cpuSeconds();
+  const r = await autocannon({
+    url: serve.url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    requests: [
+      name === 'GET'
+        ? {
+            method: 'GET',
+            setupRequest: (req) => ({ ...req, path: `/api/contacts/${ids[next++ % ids.length]}` }),
+          }
+        : {
+            method: 'PATCH',
+            setupRequest: (req) => {
+              const id = ids[next++ % ids.length]!;
+              const group = 2 + (Math.floor(next / ids.length) % 2);
+              return { ...req, path: `/api/contacts/${id}`, body: `{"contactGroupId":${group}}` };
+            },
+          },
+    ],
+  });
+  const cores = (serve.cpuSeconds() - cpu0) / SECONDS;
+  await serve.stop();
+  console.log(
+    `\n== ${engine} ${name}: ${Math.round(r.requests.average)}/s, p99 ${r.latency.p99} ms, ` +
+      `errors ${r.errors + r.non2xx}, serve used ${cores.toFixed(2)} cores`,
+  );
+  console.log(summarize(dir));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const receiver = await ReceiverProcess.start();
+const store = await freshStore(engine);
+try {
+  progress(`${engine}: importing contacts`);
+  const setup = await ServeProcess.start(ROOT, store);
+  const { key, ids } = await loadTenant(setup.url, 20_000, receiver.url);
+  await call(setup.url, key, 'PATCH', `/api/contacts/${ids[0]}`, { firstName: 'Warm' });
+  await setup.stop();
+  for (const name of ['GET', 'PATCH'] as const) {
+    progress(`${engine}: ${name}, ${CONNECTIONS} connections, ${SECONDS} s, profiled`);
+    await phase(name, store, key, ids);
+  }
+} finally {
+  await store.drop();
+  await receiver.stop();
+}

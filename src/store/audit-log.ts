@@ -32,8 +32,14 @@ export interface AuditRecord {
   details: Record<string, unknown>;
 }
 
-/** Writes one entry; call it with the transaction of the action, so that both commit or neither. */
+/**
+ * Writes one entry; call it with the transaction of the action, so that both commit or neither.
+ * As events are (`insertEvents`), entries are numbered under a lock held until their transaction
+ * ends, so that they become visible in `seq` order and the log's cursor never steps over one; call
+ * it as the action's last statement, so the lock is held for the commit only.
+ */
 export async function insertAudit(q: Queryable, e: AuditEntry): Promise<void> {
+  await q.query(`SELECT pg_advisory_xact_lock(hashtext('fpt-events:audit:' || current_schema()))`);
   await q.query(
     `INSERT INTO audit_log (actor_type, actor_id, client_address, action, target_type, target_id,
        organization_id, location_id, details)
@@ -89,7 +95,7 @@ export async function listAudit(
     `SELECT seq::text, at, actor_type, actor_id::text, client_address, action, target_type, target_id,
             organization_id::text, location_id::text, details
      FROM audit_log
-     WHERE seq > $1 AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+     WHERE seq > $1
        AND ($2::bigint IS NULL OR organization_id = $2)
        AND ($3::bigint IS NULL OR location_id = $3)
        AND ($4::text IS NULL OR action = $4)

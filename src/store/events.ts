@@ -13,12 +13,21 @@ export interface StoredEvent {
   traceparent?: string;
 }
 
-/** Writes events with one multi-row statement; returns each event's `seq` by its eventId. */
+/**
+ * Writes events with one multi-row statement; returns each event's `seq` by its eventId.
+ *
+ * The transaction first takes the events' numbering lock, held until it ends: one transaction at a
+ * time holds numbered events that are not yet committed, so events become visible in `seq` order
+ * and a reader's cursor can never step over one that commits later (see `listEvents`). Only the
+ * end of a closing transaction (its events, their deliveries, the windows' deletion and the commit)
+ * is serialized this way, across every process sharing the database.
+ */
 export async function insertEvents(
   tx: Queryable,
   events: readonly StoredEvent[],
 ): Promise<Map<string, number>> {
   if (events.length === 0) return new Map();
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('fpt-events:events:' || current_schema()))`);
   // The events' data as one JSON array, joined back by position: as an array of JSON texts every
   // quote of every element had to be escaped into the literal. Inserted in the order given, so that
   // `seq` follows it.
@@ -106,11 +115,13 @@ export interface EventFilter extends EventScope {
 }
 
 /**
- * Events oldest first, after a cursor. `seq` is assigned at insert but transactions commit in
- * their own order, so a row with a smaller `seq` can become visible after a larger one has been
- * read. Rows of transactions that may still be running (not older than the snapshot's xmin) are
- * therefore held back until every older transaction has finished: a cursor never steps over an
- * event. The cost is a delay while some long transaction is open.
+ * Events oldest first, after a cursor. Events are numbered under a lock held until their
+ * transaction ends (`insertEvents`), so they become visible in `seq` order: every event with a
+ * smaller `seq` than one a reader sees is already visible to it, or rolled back for good, and a
+ * cursor never steps over an event. (It used to hold back the rows of transactions newer than the
+ * snapshot's xmin, which both waited on any long transaction on the server, other databases'
+ * included, and missed an event numbered by a transaction whose id was older than its own: the
+ * closers lock their windows, and so take their id, before they number their events.)
  */
 export async function listEvents(
   q: Queryable,
@@ -118,7 +129,7 @@ export async function listEvents(
 ): Promise<{ seq: number; event: ContactEvent }[]> {
   const { rows } = await q.query<EventRow>(
     `SELECT ${COLUMNS} FROM events
-     WHERE seq > $1 AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+     WHERE seq > $1
        AND ($2::text IS NULL OR event_type = $2)
        AND ($3::bigint IS NULL OR location_id = $3)
        AND ($4::bigint IS NULL OR organization_id = $4)

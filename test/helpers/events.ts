@@ -24,7 +24,6 @@ export async function allEvents(
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
   const events: any[] = [];
   let cursor = after;
-  await olderTransactionsEnded(api);
   for (;;) {
     const res = await api.get(`/api/events?limit=1000&after=${cursor}${query}`);
     if (res.status !== 200) throw new Error(`GET /api/events → ${res.status} ${JSON.stringify(res.body)}`);
@@ -32,24 +31,6 @@ export async function allEvents(
     if (res.body.nextCursor === cursor) return { events, cursor };
     cursor = res.body.nextCursor;
   }
-}
-
-/**
- * Waits until every transaction that started before this call has ended. The events API holds back
- * events newer than the oldest transaction still running on the server (any database of it: other
- * test files and processes share the server), so a test that reads "all events" waits for that first.
- */
-export async function olderTransactionsEnded(api: TestApi): Promise<void> {
-  const { rows } = await api.db.query<{ xmax: string }>(
-    `SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`,
-  );
-  await waitFor(async () => {
-    const { rows: now } = await api.db.query<{ ok: boolean }>(
-      `SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS ok`,
-      [rows[0]!.xmax],
-    );
-    return now[0]!.ok || undefined;
-  }, 'transactions older than the read to end');
 }
 
 /** Polls until `check` returns a value (an awaited condition, not a fixed sleep). */

@@ -3,7 +3,7 @@ import { insertAudit, purgeAudit } from '../../src/store/audit-log.js';
 import { resetGeneratedAdminKey } from '../../src/store/settings.js';
 import { apiTest, testConfig, type TestApi } from '../helpers/api.js';
 import { deliverySettings, startDeliveryWorker } from '../helpers/delivery.js';
-import { closeAllWindows, olderTransactionsEnded, waitFor } from '../helpers/events.js';
+import { closeAllWindows, waitFor } from '../helpers/events.js';
 import { Receiver } from '../helpers/receiver.js';
 
 // local http:// endpoints allowed (FPT_ALLOW_PRIVATE_URLS=1)
@@ -20,7 +20,6 @@ async function auditLog(api: TestApi, key?: string, query = '') {
   const all: any[] = [];
   let cursor = '0';
   // entries of transactions still running anywhere on the server are held back (as events are)
-  await olderTransactionsEnded(api);
   for (;;) {
     const res = await api.get(`/api/audit-log?limit=2&after=${cursor}${query}`, { key });
     if (res.status !== 200) throw new Error(`GET /api/audit-log → ${res.status} ${JSON.stringify(res.body)}`);

@@ -1,10 +1,11 @@
 import { describe, expect } from 'vitest';
 import { eventErrors, EVENT_TYPES } from '../../src/domain/events.js';
 import { vacuumAnalyzeAll } from '../../src/store/maintenance.js';
+import { insertEvents, type StoredEvent } from '../../src/store/events.js';
 import type { PostgresDb } from '../../src/store/postgres.js';
 import { apiTest as test, type TestApi, type Tenant } from '../helpers/api.js';
 import { engine } from '../helpers/db.js';
-import { allEvents, closeAllWindows, olderTransactionsEnded } from '../helpers/events.js';
+import { allEvents, closeAllWindows } from '../helpers/events.js';
 
 /** One contact at A (created, then Member), one at B: six events, A's first. */
 async function someEvents(api: TestApi, t: Tenant) {
@@ -13,7 +14,6 @@ async function someEvents(api: TestApi, t: Tenant) {
   await closeAllWindows(api.db);
   await api.patch(`/api/contacts/${a.contactId}`, { contactGroupId: 3 });
   await closeAllWindows(api.db);
-  await olderTransactionsEnded(api);
   return { a: a.contactId as number, b: b.contactId as number };
 }
 
@@ -128,17 +128,29 @@ describe('cursor safety', () => {
       const slow = await pool.connect();
       try {
         await slow.query('BEGIN');
-        await slow.query(
-          `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id, event_timestamp, data)
-           VALUES ($1, $1, 0, 'contact.updated', 1, $2, $3, now(), '{"contactId": 1, "operation": "update"}')`,
-          ['a'.repeat(32), tenant.locA, tenant.orgId],
-        );
+        // an event numbered through the store's own path, its transaction left open
+        await insertEvents(slow, [
+          {
+            envelope: {
+              eventId: 'a'.repeat(32),
+              eventType: 'contact.updated',
+              eventTimestamp: new Date().toISOString(),
+              locationId: tenant.locA,
+              organizationId: tenant.orgId,
+              data: { contactId: 1, operation: 'update' },
+            } as StoredEvent['envelope'],
+            windowId: 'a'.repeat(32),
+            position: 0,
+            contactId: 1,
+          },
+        ]);
         await api.create(`/api/locations/${tenant.locA}/contacts`, {});
-        await closeAllWindows(api.db); // commits a newer event while the slow one is in flight
+        // a newer event's close, while the slow one is in flight: it waits for it to end
+        const closing = closeAllWindows(api.db);
         const during = await api.get('/api/events');
         expect(during.body.data).toEqual([]);
         await slow.query('COMMIT');
-        // (read once every transaction older than the read has ended: other tests share the server)
+        await closing;
         const after = await allEvents(api, during.body.nextCursor);
         expect(after.events.map((e: { eventId: string }) => e.eventId)[0]).toBe('a'.repeat(32));
         expect(after.events).toHaveLength(2);

@@ -27,7 +27,6 @@ import { Pool } from 'undici';
 import {
   call,
   commits,
-  CpuAccount,
   freshStore,
   loadTenant,
   pgbench,
@@ -36,6 +35,7 @@ import {
   WaitSampler,
   type Store,
 } from './api-stack.js';
+import { CpuAccount } from './cpu.js';
 import { machine, parseEngines, percentile, progress, ReceiverProcess, type BenchEngine } from './lib.js';
 
 const { values } = parseArgs({

@@ -2490,7 +2490,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The event catalog: each type, its description, JSON Schema and an example */
+    /** The event catalog: each type, its description, JSON Schema and an example; the companion rules */
     get: {
       parameters: {
         query?: never;
@@ -2500,18 +2500,39 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description The event catalog: each type, its description, JSON Schema and an example */
+        /** @description The event catalog: each type, its description, JSON Schema and an example; the companion rules */
         200: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             'application/json': {
+              /** @description which types one window sends together, for each kind of change: the coalescer's rules */
+              companionRules: {
+                /** @description the change to a contact within one coalescing window */
+                change: string;
+                /** @description the event types that window sends, in delivery order; empty when it sends none */
+                events: (
+                  | 'contact.created'
+                  | 'contact.updated'
+                  | 'contact.status_changed'
+                  | 'contact.sub_group_changed'
+                  | 'contact.deleted'
+                )[];
+              }[];
               data: {
                 description: string;
                 example: {
                   [key: string]: unknown;
                 };
+                /** @description the other types one coalescing window can send together with this one */
+                firesWith: (
+                  | 'contact.created'
+                  | 'contact.updated'
+                  | 'contact.status_changed'
+                  | 'contact.sub_group_changed'
+                  | 'contact.deleted'
+                )[];
                 /** @description the event's JSON Schema */
                 schema: {
                   [key: string]: unknown;

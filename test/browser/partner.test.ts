@@ -276,6 +276,12 @@ describe('the portal, as a partner', () => {
     expect(await page.getByLabel('Example payload of contact.created').textContent()).toContain(
       '"eventType": "contact.created"',
     );
+    // which types fire together: each type's companions, and the rules by kind of change
+    expect(await page.getByTestId('fires-with-contact.deleted').textContent()).toBe(
+      'Fires together with: contact.created',
+    );
+    const rule = page.locator('tbody tr').filter({ hasText: 'its group changed' }).first();
+    expect(await rule.locator('td').nth(1).textContent()).toBe('contact.status_changed → contact.updated');
     await expectAccessible(page);
     await screenshot(page, 'catalog');
   });

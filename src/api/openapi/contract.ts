@@ -271,9 +271,9 @@ export const CONTRACT: Record<string, RouteContract> = {
   },
   'GET /api/events/:eventId': { summary: 'One event', tag: 'Events', ok: { 200: R.Event }, errors: [404] },
   'GET /api/event-types': {
-    summary: 'The event catalog: each type, its description, JSON Schema and an example',
+    summary: 'The event catalog: each type, its description, JSON Schema and an example; the companion rules',
     tag: 'Events',
-    ok: { 200: R.Lists.eventTypes },
+    ok: { 200: R.EventCatalog },
   },
 
   'POST /api/subscriptions': {

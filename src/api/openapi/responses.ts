@@ -211,6 +211,23 @@ export const EventType = object({
   description: Text,
   schema: Type.Object({}, { additionalProperties: true, description: "the event's JSON Schema" }),
   example: Type.Object({}, { additionalProperties: true }),
+  firesWith: Type.Array(enumOf(EVENT_TYPES), {
+    description: 'the other types one coalescing window can send together with this one',
+  }),
+});
+
+export const CompanionRule = object({
+  change: Type.String({ description: 'the change to a contact within one coalescing window' }),
+  events: Type.Array(enumOf(EVENT_TYPES), {
+    description: 'the event types that window sends, in delivery order; empty when it sends none',
+  }),
+});
+
+export const EventCatalog = object({
+  data: Type.Array(EventType),
+  companionRules: Type.Array(CompanionRule, {
+    description: "which types one window sends together, for each kind of change: the coalescer's rules",
+  }),
 });
 
 const subscriptionFields = {
@@ -409,7 +426,6 @@ export const Lists = {
   apps: list(App),
   subGroups: list(SubGroup),
   rules: list(AutomationRule),
-  eventTypes: list(EventType),
   subscriptions: list(Subscription),
   attempts: list(AttemptSent),
 };

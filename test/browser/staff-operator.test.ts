@@ -11,6 +11,7 @@ import {
   watchErrors,
   type PortalService,
 } from '../helpers/browser.js';
+import { closeAllWindows } from '../helpers/events.js';
 import { Receiver } from '../helpers/receiver.js';
 
 // Gym staff and the operator in a real browser, against the real service on the engine under test.
@@ -109,10 +110,32 @@ describe('the portal, as gym staff and as the operator', () => {
   test('contacts are searched, and a contact opens to its timeline: Lead → Prospect → Member', async () => {
     const page = await newPage();
     await signIn(page, base, staffKey);
+    // more contacts than a page holds (20): the API pages them, Next and Previous follow its cursor
+    const path = `/api/locations/${locationId}/contacts`;
+    for (let i = 1; i <= 19; i++)
+      await call(
+        base,
+        'POST',
+        path,
+        { firstName: 'Pat', lastName: `Member ${i}`, contactGroupId: 1 },
+        staffKey,
+      );
     await page.getByRole('link', { name: 'Contacts' }).click();
     await page.getByRole('link', { name: 'Grace Hopper' }).waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(20);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.getByRole('link', { name: 'Pat Member 19' }).waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await page.getByRole('link', { name: 'Grace Hopper' }).waitFor();
+    // the search is the API's, over every contact of the location, not the page shown
+    await page.getByLabel('Search').fill('member 19');
+    await page.getByRole('link', { name: 'Pat Member 19' }).waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(1);
     await page.getByLabel('Search').fill('lovelace');
-    await expect.poll(() => page.getByRole('link', { name: 'Grace Hopper' }).count()).toBe(0);
+    await page.getByRole('link', { name: 'Ada Lovelace' }).waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(1);
     await expectAccessible(page);
     await screenshot(page, 'contacts');
     await page.getByRole('link', { name: 'Ada Lovelace' }).click();
@@ -131,6 +154,22 @@ describe('the portal, as gym staff and as the operator', () => {
     expect(await created.textContent()).toContain(`to ${receiver.url}`);
     await expectAccessible(page);
     await screenshot(page, 'contact-timeline');
+
+    // a timeline longer than a page (10 steps): the next page is loaded on demand
+    const grace = (await call(base, 'GET', `${path}?search=hopper`, undefined, staffKey)).data[0].contactId;
+    await closeAllWindows(service.svc.db);
+    for (let i = 0; i < 10; i++)
+      await call(base, 'PATCH', `/api/contacts/${grace}`, { phone: `+1555000${i}` }, staffKey);
+    await closeAllWindows(service.svc.db);
+    await call(base, 'PATCH', `/api/contacts/${grace}`, { phone: '+15559999' }, staffKey);
+    await page.goto(`${base}/portal/contacts/${grace}`);
+    await page.locator('ol.timeline > li[data-window="2"]').waitFor();
+    expect(await page.locator('ol.timeline > li').count()).toBe(2);
+    await page.getByRole('button', { name: 'Load later changes' }).click();
+    const last = page.locator('ol.timeline > li[data-window="3"]');
+    await last.waitFor();
+    expect(await last.textContent()).toContain('phone: +15550009 → +15559999');
+    expect(await page.getByRole('button', { name: 'Load later changes' }).count()).toBe(0);
   });
 
   test('automation rules are read and disabled, then enabled again', async () => {

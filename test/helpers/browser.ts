@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,9 +156,15 @@ export async function signIn(page: Page, base: string, key: string): Promise<voi
 
 const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 
-/** Screenshots for the README, made by the tests so that they show the portal as it is. */
+/**
+ * Screenshots for the README, made by the tests so that they show the portal as it is. Every run
+ * renders and takes them (a page that cannot be drawn fails the test); they are written to
+ * docs/screenshots only when FPT_UPDATE_SCREENSHOTS=1, so that a test run leaves the tree clean.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
+  const image = await page.screenshot({ fullPage: true });
+  expect(image.length, `screenshot ${name}`).toBeGreaterThan(0);
   // one engine is enough for pictures; the PostgreSQL run checks the same pages
-  if (engine !== 'pglite') return;
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  if (engine !== 'pglite' || process.env.FPT_UPDATE_SCREENSHOTS !== '1') return;
+  writeFileSync(join(SCREENSHOTS, `${name}.png`), image);
 }

@@ -198,6 +198,13 @@ describe('the portal, as gym staff and as the operator', () => {
     await figures.waitFor();
     expect(await figures.textContent()).toMatch(/Endpoints\d+ active, \d+ paused, 1 disabled/);
     await page.getByRole('img', { name: /last hour: [1-9]\d* attempts succeeded, 0 failed/ }).waitFor();
+    // organizations (GET /api/organizations) with their locations; a new one shows at once
+    const tenants = page.getByTestId('tenants');
+    const iron = tenants.locator('tr').filter({ has: page.getByRole('rowheader', { name: /^Iron Temple/ }) });
+    expect(await iron.locator('td').textContent()).toBe(`Downtown (location ${locationId})`);
+    await page.getByLabel('New organization').fill('Barbell Club');
+    await page.getByRole('button', { name: 'Create organization' }).click();
+    await tenants.getByRole('rowheader', { name: /^Barbell Club \(organization \d+\)$/ }).waitFor();
     await page.getByLabel('New app').fill('Booking Co');
     await page.getByRole('button', { name: 'Create app' }).click();
     const appId = (

@@ -94,6 +94,11 @@ export const CONTRACT: Record<string, RouteContract> = {
     ok: { 201: R.Organization },
     errors: [403],
   },
+  'GET /api/organizations': {
+    summary: "The organizations in scope: all (the operator), or an organization key's own",
+    tag: 'Tenants',
+    ok: { 200: R.Lists.organizations },
+  },
   'GET /api/organizations/:id': {
     summary: 'One organization',
     tag: 'Tenants',

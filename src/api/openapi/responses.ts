@@ -421,6 +421,7 @@ export const Pages = {
   audit: page(AuditRecord, false),
 };
 export const Lists = {
+  organizations: list(Organization),
   locations: list(Location),
   apiKeys: list(ApiKey),
   apps: list(App),

@@ -4855,9 +4855,12 @@ export interface paths {
                     /** @description create, change and import contacts; sub-groups */
                     writeContacts: boolean;
                   };
-                  id: number;
+                  /** @description the key; null for a partner app’s portal session the operator opened */
+                  id: number | null;
                   /** @enum {string} */
                   kind: 'api_key';
+                  /** @description a partner app’s portal session opened by a staff key or the operator: what both allow (docs/api.md, "Portal links and sessions") */
+                  limitedBy: ('staff' | 'operator') | null;
                   locationId: number | null;
                   organizationId: number | null;
                   /** @enum {string} */
@@ -5397,6 +5400,8 @@ export interface paths {
           'application/json': {
             appId?: string;
             expiresInMinutes?: number;
+            locationId?: number;
+            organizationId?: number;
             sessionMinutes?: number;
           };
         };
@@ -5613,9 +5618,12 @@ export interface paths {
                       /** @description create, change and import contacts; sub-groups */
                       writeContacts: boolean;
                     };
-                    id: number;
+                    /** @description the key; null for a partner app’s portal session the operator opened */
+                    id: number | null;
                     /** @enum {string} */
                     kind: 'api_key';
+                    /** @description a partner app’s portal session opened by a staff key or the operator: what both allow (docs/api.md, "Portal links and sessions") */
+                    limitedBy: ('staff' | 'operator') | null;
                     locationId: number | null;
                     organizationId: number | null;
                     /** @enum {string} */

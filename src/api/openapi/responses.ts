@@ -106,11 +106,17 @@ export const Me = Type.Union([
   object({ kind: Type.Literal('operator'), session: PortalSessionRef, can: Capabilities }),
   object({
     kind: Type.Literal('api_key'),
-    id: Id,
+    id: Type.Union([Id, Type.Null()], {
+      description: 'the key; null for a partner app’s portal session the operator opened',
+    }),
     role: enumOf(['staff', 'partner']),
     organizationId: nullable(Id),
     locationId: nullable(Id),
     appId: NullableAppId,
+    limitedBy: Type.Union([enumOf(['staff', 'operator']), Type.Null()], {
+      description:
+        'a partner app’s portal session opened by a staff key or the operator: what both allow (docs/api.md, "Portal links and sessions")',
+    }),
     session: PortalSessionRef,
     can: Capabilities,
   }),

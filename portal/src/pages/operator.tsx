@@ -1,17 +1,21 @@
 import { useState } from 'preact/hooks';
 import { api, errorText } from '../api';
 import { PlatformHealth } from '../platform-health';
+import { ShareLink } from '../share-link';
 import { useResource } from '../resource';
 import { Alert, Badge, Confirm, Loaded, SecretOnce, when } from '../ui';
 
 /** The operator's page: the platform's health, organizations and locations, partner apps, API keys. */
 export function Operator() {
+  // a new app is offered for sharing at once
+  const [apps, setApps] = useState(0);
   return (
     <>
       <h1>Platform</h1>
       <PlatformHealth />
       <Tenants />
-      <Apps />
+      <Apps onChange={() => setApps((n) => n + 1)} />
+      <ShareLink key={apps} />
       <Keys />
     </>
   );
@@ -138,7 +142,7 @@ function Tenants() {
   );
 }
 
-function Apps() {
+function Apps({ onChange }: { onChange: () => void }) {
   const apps = useResource(() => api.GET('/api/apps'), []);
   const [name, setName] = useState('');
   const { error, run } = useAction();
@@ -163,6 +167,7 @@ function Apps() {
           void run(api.POST('/api/apps', { body: { name } }), () => {
             setName('');
             apps.reload();
+            onChange();
           });
         }}
       >

@@ -327,6 +327,13 @@ describe('the portal, as a partner', () => {
     expect(found).toBe(true);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Event catalog' }).waitFor();
+    // a page that does not exist says so, and leads back by keyboard
+    await page.goto(`${base}/portal/nowhere`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    await expectAccessible(page);
+    await expectFitsPhone(page);
+    await pressByKeyboard(page, page.getByRole('link', { name: 'Back to the endpoints' }));
+    await page.getByRole('heading', { name: 'Endpoints' }).waitFor();
   });
 
   test('reads on a phone-sized window without sideways scrolling', async () => {

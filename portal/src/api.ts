@@ -33,6 +33,7 @@ export type Me = Json<'/api/me', 'get'>;
 export type Subscription = Json<'/api/subscriptions/{id}', 'get'>;
 export type Delivery = Json<'/api/deliveries/{id}', 'get'>;
 export type EventType = Json<'/api/event-types', 'get'>['data'][number];
+export type Timeline = Json<'/api/contacts/{contactId}/timeline', 'get'>;
 export type Location = Json<'/api/locations', 'get'>['data'][number];
 
 /** What an error answer says, for a person: the API's message (naming the field), or the status. */

@@ -39,7 +39,10 @@ function who(): string {
     : '';
   if (me.kind === 'operator') return `the operator${until}`;
   const scope = me.locationId !== null ? `location ${me.locationId}` : `organization ${me.organizationId}`;
-  return `${me.role}, ${scope}${me.appId ? `, app ${me.appId}` : ''}${until}`;
+  const via = me.limitedBy
+    ? `, through ${me.limitedBy === 'staff' ? "a staff key's" : "the operator's"} link`
+    : '';
+  return `${me.role}, ${scope}${me.appId ? `, app ${me.appId}` : ''}${via}${until}`;
 }
 
 function Shell() {

@@ -2490,7 +2490,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The event catalog: each type, its description, JSON Schema and an example */
+    /** The event catalog: each type, its description, JSON Schema and an example; the companion rules */
     get: {
       parameters: {
         query?: never;
@@ -2500,18 +2500,39 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description The event catalog: each type, its description, JSON Schema and an example */
+        /** @description The event catalog: each type, its description, JSON Schema and an example; the companion rules */
         200: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             'application/json': {
+              /** @description which types one window sends together, for each kind of change: the coalescer's rules */
+              companionRules: {
+                /** @description the change to a contact within one coalescing window */
+                change: string;
+                /** @description the event types that window sends, in delivery order; empty when it sends none */
+                events: (
+                  | 'contact.created'
+                  | 'contact.updated'
+                  | 'contact.status_changed'
+                  | 'contact.sub_group_changed'
+                  | 'contact.deleted'
+                )[];
+              }[];
               data: {
                 description: string;
                 example: {
                   [key: string]: unknown;
                 };
+                /** @description the other types one coalescing window can send together with this one */
+                firesWith: (
+                  | 'contact.created'
+                  | 'contact.updated'
+                  | 'contact.status_changed'
+                  | 'contact.sub_group_changed'
+                  | 'contact.deleted'
+                )[];
                 /** @description the event's JSON Schema */
                 schema: {
                   [key: string]: unknown;
@@ -4834,9 +4855,12 @@ export interface paths {
                     /** @description create, change and import contacts; sub-groups */
                     writeContacts: boolean;
                   };
-                  id: number;
+                  /** @description the key; null for a partner app’s portal session the operator opened */
+                  id: number | null;
                   /** @enum {string} */
                   kind: 'api_key';
+                  /** @description a partner app’s portal session opened by a staff key or the operator: what both allow (docs/api.md, "Portal links and sessions") */
+                  limitedBy: ('staff' | 'operator') | null;
                   locationId: number | null;
                   organizationId: number | null;
                   /** @enum {string} */
@@ -4921,7 +4945,88 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /** The organizations in scope: all (the operator), or an organization key's own */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The organizations in scope: all (the operator), or an organization key's own */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: {
+                /** Format: date-time */
+                createdAt: string;
+                id: number;
+                name: string;
+              }[];
+            };
+          };
+        };
+        /** @description Bad input: the field and the reason are named; nothing was written */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No key, a malformed Authorization header, or an unknown or revoked key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is larger than this endpoint takes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The body is not JSON (or CSV where accepted) */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too many requests: see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The store cannot serve now: nothing was written; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
     put?: never;
     /** Create an organization */
     post: {
@@ -5295,6 +5400,8 @@ export interface paths {
           'application/json': {
             appId?: string;
             expiresInMinutes?: number;
+            locationId?: number;
+            organizationId?: number;
             sessionMinutes?: number;
           };
         };
@@ -5511,9 +5618,12 @@ export interface paths {
                       /** @description create, change and import contacts; sub-groups */
                       writeContacts: boolean;
                     };
-                    id: number;
+                    /** @description the key; null for a partner app’s portal session the operator opened */
+                    id: number | null;
                     /** @enum {string} */
                     kind: 'api_key';
+                    /** @description a partner app’s portal session opened by a staff key or the operator: what both allow (docs/api.md, "Portal links and sessions") */
+                    limitedBy: ('staff' | 'operator') | null;
                     locationId: number | null;
                     organizationId: number | null;
                     /** @enum {string} */

@@ -17,7 +17,10 @@ export interface AuditedAction {
 }
 
 export function auditActor(p: Principal): AuditActor {
-  return p.kind === 'operator' ? { type: 'operator', id: null } : { type: 'api_key', id: p.keyId };
+  // a partner app's session the operator opened acts for the operator
+  return p.kind === 'operator' || p.keyId === null
+    ? { type: 'operator', id: null }
+    : { type: 'api_key', id: p.keyId };
 }
 
 /**

@@ -31,7 +31,7 @@ function fingerprint(req: FastifyRequest): string {
 function ownerOf(req: FastifyRequest): string | undefined {
   const p = req.principal as FastifyRequest['principal'] | null;
   if (!p) return undefined;
-  return p.kind === 'operator' ? 'operator' : `api_key:${p.keyId}`;
+  return p.kind === 'operator' || p.keyId === null ? 'operator' : `api_key:${p.keyId}`;
 }
 
 function keyOf(req: FastifyRequest): string | undefined {

@@ -66,7 +66,7 @@ function setHeaders(reply: FastifyReply, states: [Policy, BucketState][]): void 
 /** The API key a request is limited as; none for the operator (FPT's own staff, never throttled). */
 const limitedKey = (req: FastifyRequest): string | undefined => {
   const p = req.principal as FastifyRequest['principal'] | null;
-  return p?.kind === 'api_key' ? `api_key:${p.keyId}` : undefined;
+  return p?.kind === 'api_key' && p.keyId !== null ? `api_key:${p.keyId}` : undefined;
 };
 
 /**

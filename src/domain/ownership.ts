@@ -65,6 +65,11 @@ export function requireSubscriptionAction(
       `subscription ${sub.id} belongs to app ${sub.appId}: a staff key may read it and pause, resume or disable it; the rest is the app's`,
     );
   }
+  // a partner app's session a staff key opened: what the staff key may do on an app's subscription
+  if (p.limitedBy === 'staff' && action === 'manage')
+    throw forbidden(
+      `this portal session was opened by a staff key: it may read subscription ${sub.id} and pause, resume or disable it; the rest is the app's keys'`,
+    );
   // a partner key, on its own app's subscription
   if (
     action === 'status' &&
@@ -80,6 +85,7 @@ export function requireSubscriptionAction(
 
 /** How a principal is recorded as the one who disabled a subscription. */
 export function disablerOf(p: Principal): DisabledBy {
-  if (p.kind === 'operator') return 'operator';
-  return p.role === 'staff' ? 'gym' : 'app';
+  if (p.kind === 'operator' || p.limitedBy === 'operator') return 'operator';
+  // a partner app's session opened by a staff key acts for the gym
+  return p.role === 'staff' || p.limitedBy === 'staff' ? 'gym' : 'app';
 }

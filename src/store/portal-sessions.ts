@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Principal } from '../domain/principal.js';
+import { appSessionOf, type Principal } from '../domain/principal.js';
 import { AppError } from '../errors.js';
 import { hashKey, principalOfKeyId } from './api-keys.js';
 import type { Queryable } from './db.js';
@@ -21,16 +21,34 @@ export interface MintedLink {
   expiresAt: string;
 }
 
-/** A new link for the key `keyId` (null: the operator key). */
+/**
+ * A partner app a link (and its session) is limited to, when a staff key or the operator made it;
+ * the scope is the operator's choice (a staff key's link keeps the key's own: both null).
+ */
+export interface LinkApp {
+  appId: string;
+  organizationId: number | null;
+  locationId: number | null;
+}
+
+/** A new link for the key `keyId` (null: the operator key), limited to `app` when given. */
 export async function createPortalLink(
   q: Queryable,
-  input: { keyId: number | null; linkMinutes: number; sessionMinutes: number },
+  input: { keyId: number | null; linkMinutes: number; sessionMinutes: number; app?: LinkApp },
 ): Promise<MintedLink> {
   const token = newToken('link');
   const { rows } = await q.query<{ expires_at: Date }>(
-    `INSERT INTO portal_links (token_hash, key_id, session_minutes, expires_at)
-     VALUES ($1, $2, $3, now() + $4::int * interval '1 minute') RETURNING expires_at`,
-    [hashKey(token), input.keyId, input.sessionMinutes, input.linkMinutes],
+    `INSERT INTO portal_links (token_hash, key_id, session_minutes, expires_at, app_id, organization_id, location_id)
+     VALUES ($1, $2, $3, now() + $4::int * interval '1 minute', $5, $6, $7) RETURNING expires_at`,
+    [
+      hashKey(token),
+      input.keyId,
+      input.sessionMinutes,
+      input.linkMinutes,
+      input.app?.appId ?? null,
+      input.app?.organizationId ?? null,
+      input.app?.locationId ?? null,
+    ],
   );
   return { token, expiresAt: rows[0]!.expires_at.toISOString() };
 }
@@ -51,18 +69,20 @@ const linkRefused = (status: 401 | 410, code: string, message: string) =>
  * expired link, or its key revoked since: 410.
  */
 export async function exchangePortalLink(q: Queryable, token: string): Promise<OpenedSession> {
-  const { rows } = await q.query<{
-    key_id: number | null;
-    session_minutes: number;
-    used: boolean;
-    expired: boolean;
-  }>(
+  const { rows } = await q.query<
+    {
+      session_minutes: number;
+      used: boolean;
+      expired: boolean;
+    } & Minter
+  >(
     `WITH found AS (SELECT * FROM portal_links WHERE token_hash = $1 FOR UPDATE),
      taken AS (
        UPDATE portal_links l SET used_at = now() FROM found
        WHERE l.token_hash = found.token_hash AND found.used_at IS NULL AND found.expires_at > now()
        RETURNING l.token_hash)
-     SELECT found.key_id, found.session_minutes, found.used_at IS NOT NULL AS used,
+     SELECT found.key_id, found.app_id, found.organization_id, found.location_id,
+            found.session_minutes, found.used_at IS NOT NULL AS used,
             found.expires_at <= now() AS expired
      FROM found`,
     [hashKey(token)],
@@ -72,15 +92,22 @@ export async function exchangePortalLink(q: Queryable, token: string): Promise<O
   if (link.used)
     throw linkRefused(410, 'link_used', 'this portal link has been used already: ask for a new one');
   if (link.expired) throw linkRefused(410, 'link_expired', 'this portal link has expired: ask for a new one');
-  const principal: Principal | undefined =
-    link.key_id === null ? { kind: 'operator' } : await principalOfKeyId(q, link.key_id);
+  const principal = await minterPrincipal(q, link);
   if (!principal) throw linkRefused(410, 'link_revoked', 'the API key that made this portal link is revoked');
   const id = `ses_${randomBytes(16).toString('hex')}`;
   const sessionToken = newToken('session');
   const { rows: made } = await q.query<{ expires_at: Date }>(
-    `INSERT INTO portal_sessions (id, token_hash, key_id, expires_at)
-     VALUES ($1, $2, $3, now() + $4::int * interval '1 minute') RETURNING expires_at`,
-    [id, hashKey(sessionToken), link.key_id, link.session_minutes],
+    `INSERT INTO portal_sessions (id, token_hash, key_id, expires_at, app_id, organization_id, location_id)
+     VALUES ($1, $2, $3, now() + $4::int * interval '1 minute', $5, $6, $7) RETURNING expires_at`,
+    [
+      id,
+      hashKey(sessionToken),
+      link.key_id,
+      link.session_minutes,
+      link.app_id,
+      link.organization_id,
+      link.location_id,
+    ],
   );
   return {
     id,
@@ -95,17 +122,34 @@ export async function exchangePortalLink(q: Queryable, token: string): Promise<O
  * operator's; undefined for an unknown, expired or signed-out session.
  */
 export async function principalForSession(q: Queryable, token: string): Promise<Principal | undefined> {
-  const { rows } = await q.query<{ id: string; key_id: number | null; expires_at: Date }>(
-    `SELECT id, key_id, expires_at FROM portal_sessions
+  const { rows } = await q.query<{ id: string; expires_at: Date } & Minter>(
+    `SELECT id, key_id, app_id, organization_id, location_id, expires_at FROM portal_sessions
      WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > now()`,
     [hashKey(token)],
   );
   const s = rows[0];
   if (!s) return undefined;
-  const session = { id: s.id, expiresAt: s.expires_at.toISOString() };
-  if (s.key_id === null) return { kind: 'operator', session };
-  const p = await principalOfKeyId(q, s.key_id);
-  return p && { ...p, session };
+  const p = await minterPrincipal(q, s);
+  return p && { ...p, session: { id: s.id, expiresAt: s.expires_at.toISOString() } };
+}
+
+/** Who made a link (and so its session), and the partner app it is limited to, as stored. */
+interface Minter {
+  key_id: number | null;
+  app_id: string | null;
+  organization_id: number | null;
+  location_id: number | null;
+}
+
+/**
+ * What a link's session stands for: its key (undefined once revoked) or the operator, narrowed to
+ * the partner app the link was made for, if any (`appSessionOf`).
+ */
+async function minterPrincipal(q: Queryable, m: Minter): Promise<Principal | undefined> {
+  const minter: Principal | undefined =
+    m.key_id === null ? { kind: 'operator' } : await principalOfKeyId(q, m.key_id);
+  if (!minter || m.app_id === null) return minter;
+  return appSessionOf(minter, m.app_id, { organizationId: m.organization_id, locationId: m.location_id });
 }
 
 /** Signs a session out; true when it was still open. */

@@ -61,6 +61,15 @@ export async function getOrganization(q: Queryable, id: number): Promise<Organiz
   return rows[0] && toOrganization(rows[0]);
 }
 
+/** Organizations in id order: all of them (`id` null), or the one of that id. */
+export async function listOrganizations(q: Queryable, id: number | null): Promise<Organization[]> {
+  const { rows } = await q.query<OrganizationRow>(
+    'SELECT id, name, created_at FROM organizations WHERE ($1::bigint IS NULL OR id = $1) ORDER BY id',
+    [id],
+  );
+  return rows.map(toOrganization);
+}
+
 export async function createLocation(
   q: Queryable,
   input: { name: string; organizationId: number | null; defaultContactGroupId: ContactGroupId },

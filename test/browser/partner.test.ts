@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   call,
   expectAccessible,
+  expectFitsPhone,
   inPage,
+  pressByKeyboard,
   launchBrowser,
   screenshot,
   signIn,
@@ -62,11 +64,17 @@ describe('the portal, as a partner', () => {
     return page;
   }
 
-  async function createEndpoint(page: Page, description: string): Promise<{ id: string; secret: string }> {
-    await page.goto(`${base}/portal/endpoints/new`);
+  async function createEndpoint(
+    page: Page,
+    description: string,
+    by: 'mouse' | 'keyboard' = 'mouse',
+  ): Promise<{ id: string; secret: string }> {
+    if (by === 'mouse') await page.goto(`${base}/portal/endpoints/new`);
     await page.getByLabel('URL').fill(receiver.url);
     await page.getByLabel('Description').fill(description);
-    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    const create = page.getByRole('button', { name: 'Create endpoint' });
+    if (by === 'keyboard') await pressByKeyboard(page, create);
+    else await create.click();
     const secret = (await page.getByTestId('secret').textContent()) ?? '';
     await page.getByRole('link', { name: 'Open the endpoint' }).click();
     await page.getByRole('heading', { name: /^Endpoint/ }).waitFor();
@@ -103,17 +111,19 @@ describe('the portal, as a partner', () => {
   test('creating an endpoint shows its secret once; the test event arrives and shows in the log', async () => {
     const page = await newPage();
     await signIn(page, base, partnerKey);
-    await page.getByRole('link', { name: 'New endpoint' }).click();
+    // this flow by keyboard: Tab to each main action, Enter on it
+    await pressByKeyboard(page, page.getByRole('link', { name: 'New endpoint' }));
     await page.getByLabel('URL').waitFor();
     await expectAccessible(page);
+    await expectFitsPhone(page);
     await screenshot(page, 'new-endpoint');
-    const { id, secret } = await createEndpoint(page, 'CRM sync');
+    const { id, secret } = await createEndpoint(page, 'CRM sync', 'keyboard');
     expect(secret).toMatch(/^whsec_/);
     await page.reload();
     await page.getByRole('heading', { name: 'Message log' }).waitFor();
     expect(await page.content()).not.toContain(secret);
 
-    await page.getByRole('button', { name: 'Send test event' }).click();
+    await pressByKeyboard(page, page.getByRole('button', { name: 'Send test event' }));
     const row = page.locator('tbody tr').filter({ hasText: '(test)' });
     await row.getByText('succeeded').waitFor();
     const [received] = await receiver.waitFor(1);
@@ -123,6 +133,7 @@ describe('the portal, as a partner', () => {
     await page.getByRole('img', { name: 'attempts per bucket: 1 succeeded, 0 failed' }).waitFor();
     expect(await page.getByTestId('health-totals').textContent()).toContain('100%');
     await expectAccessible(page);
+    await expectFitsPhone(page);
     await screenshot(page, 'endpoint');
 
     // the endpoint list shows it with its status and a sparkline of its deliveries
@@ -155,10 +166,11 @@ describe('the portal, as a partner', () => {
     const [sent] = receiver.received.slice(-1);
     expect(await page.getByLabel('Request body of attempt 1').textContent()).toBe(sent!.raw);
     await expectAccessible(page);
+    await expectFitsPhone(page);
     await screenshot(page, 'delivery');
 
     receiver.status(200);
-    await page.getByRole('button', { name: 'Retry' }).click();
+    await pressByKeyboard(page, page.getByRole('button', { name: 'Retry' }));
     await page.getByText('Queued again').waitFor();
     await page.locator('[data-attempt="2"]').getByText('succeeded').waitFor();
     expect(await page.locator('[data-attempt="2"]').textContent()).toContain('HTTP 200');
@@ -272,11 +284,22 @@ describe('the portal, as a partner', () => {
     await page.getByRole('link', { name: 'Event catalog' }).click();
     await page.getByRole('heading', { name: 'contact.status_changed' }).waitFor();
     expect(await page.locator('article.event-type').count()).toBe(5);
-    await page.locator('article', { hasText: 'contact.created' }).getByText('Example payload').click();
+    // a type's example opens by keyboard (Enter on its summary)
+    await pressByKeyboard(
+      page,
+      page.locator('article[aria-labelledby="type-contact.created"]').getByText('Example payload'),
+    );
     expect(await page.getByLabel('Example payload of contact.created').textContent()).toContain(
       '"eventType": "contact.created"',
     );
+    // which types fire together: each type's companions, and the rules by kind of change
+    expect(await page.getByTestId('fires-with-contact.deleted').textContent()).toBe(
+      'Fires together with: contact.created',
+    );
+    const rule = page.locator('tbody tr').filter({ hasText: 'its group changed' }).first();
+    expect(await rule.locator('td').nth(1).textContent()).toBe('contact.status_changed → contact.updated');
     await expectAccessible(page);
+    await expectFitsPhone(page);
     await screenshot(page, 'catalog');
   });
 
@@ -304,6 +327,13 @@ describe('the portal, as a partner', () => {
     expect(found).toBe(true);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Event catalog' }).waitFor();
+    // a page that does not exist says so, and leads back by keyboard
+    await page.goto(`${base}/portal/nowhere`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    await expectAccessible(page);
+    await expectFitsPhone(page);
+    await pressByKeyboard(page, page.getByRole('link', { name: 'Back to the endpoints' }));
+    await page.getByRole('heading', { name: 'Endpoints' }).waitFor();
   });
 
   test('reads on a phone-sized window without sideways scrolling', async () => {
@@ -316,11 +346,17 @@ describe('the portal, as a partner', () => {
     await screenshot(page, 'phone-endpoints');
   });
 
-  test('a portal link signs in once, for a session that ends at its expiry', async () => {
-    const link = await call(base, 'POST', '/api/portal-links', { expiresInMinutes: 5 }, partnerKey);
-    expect(link.url).toContain('/portal/#/link/');
+  test('a portal link, shared from the endpoints page, signs in once, for a session that ends at its expiry', async () => {
+    // minted on the endpoints page ("Share portal link", reached by keyboard)
+    const sharer = await newPage();
+    await signIn(sharer, base, partnerKey);
+    await pressByKeyboard(sharer, sharer.getByRole('button', { name: 'Share portal link' }));
+    const url = (await sharer.getByTestId('portal-link').textContent()) ?? '';
+    expect(url).toContain('/portal/#/link/');
+    await expectAccessible(sharer);
+    await expectFitsPhone(sharer);
     const page = await newPage();
-    await page.goto(link.url);
+    await page.goto(url);
     await page.getByText('Signed in as partner').waitFor();
     expect(await page.getByText('Signed in as').textContent()).toContain('portal session until');
     // the token left the address bar, and the session is kept for the tab only
@@ -330,10 +366,13 @@ describe('the portal, as a partner', () => {
 
     // opened once only
     const again = await newPage();
-    await again.goto(link.url);
+    await again.goto(url);
     await again.getByRole('heading', { name: 'This portal link cannot be opened' }).waitFor();
     expect(await again.getByRole('alert').textContent()).toMatch(/already|used/i);
     await expectAccessible(again);
+    await expectFitsPhone(again);
+    // a session opened by a link cannot share the portal on
+    expect(await page.getByRole('button', { name: 'Share portal link' }).count()).toBe(0);
 
     // the session's end (moved to the past here): the next read is refused and the tab signs out
     await service.svc.db.query(`UPDATE portal_sessions SET expires_at = now() - interval '1 second'`);

@@ -4,13 +4,16 @@ import { OPERATOR_KEY } from '../helpers/api.js';
 import {
   call,
   expectAccessible,
+  expectFitsPhone,
   launchBrowser,
+  pressByKeyboard,
   screenshot,
   signIn,
   startPortalService,
   watchErrors,
   type PortalService,
 } from '../helpers/browser.js';
+import { closeAllWindows } from '../helpers/events.js';
 import { Receiver } from '../helpers/receiver.js';
 
 // Gym staff and the operator in a real browser, against the real service on the engine under test.
@@ -83,7 +86,7 @@ describe('the portal, as gym staff and as the operator', () => {
     return page;
   }
 
-  test("staff see the partner endpoints receiving their members' data, and pause and disable one", async () => {
+  test("staff see the partner endpoints receiving their members' data, pause and disable one, and share the app's portal", async () => {
     const page = await newPage();
     await signIn(page, base, staffKey);
     const nav = page.getByRole('navigation', { name: 'Portal' });
@@ -94,8 +97,12 @@ describe('the portal, as gym staff and as the operator', () => {
       'Automations',
     ]);
     const row = page.locator('tbody tr').filter({ hasText: receiver.url });
+    await row.getByRole('link').waitFor();
+    await expectAccessible(page);
+    await expectFitsPhone(page);
     await row.getByRole('link').click();
-    await page.getByRole('button', { name: 'Pause' }).click();
+    // paused by keyboard: Tab to the button, Enter
+    await pressByKeyboard(page, page.getByRole('button', { name: 'Pause' }));
     await page.getByRole('button', { name: 'Resume' }).waitFor();
     expect((await call(base, 'GET', `/api/subscriptions/${partnerSubId}`)).status).toBe('paused');
     await page.getByRole('button', { name: 'Disable' }).click();
@@ -104,16 +111,63 @@ describe('the portal, as gym staff and as the operator', () => {
     const sub = await call(base, 'GET', `/api/subscriptions/${partnerSubId}`);
     expect([sub.status, sub.disabledBy]).toEqual(['disabled', 'gym']);
     await expectAccessible(page);
+    await expectFitsPhone(page);
+
+    // the partner app's portal, shared by the staff key: the app's endpoints at this location only,
+    // read and paused, never changed (docs/api.md, "Portal links and sessions")
+    await page.getByRole('link', { name: 'Endpoints', exact: true }).click();
+    await page.getByLabel('Partner app', { exact: true }).selectOption({ label: 'CRM Co' });
+    await page.getByRole('button', { name: 'Share portal link' }).click();
+    const url = (await page.getByTestId('portal-link').textContent()) ?? '';
+    await expectAccessible(page);
+    const shared = await newPage();
+    await shared.goto(url);
+    await shared.getByText("through a staff key's link").waitFor();
+    const rows = shared.locator('tbody tr');
+    await rows.first().waitFor();
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().textContent()).toContain(receiver.url);
+    expect(await shared.getByRole('link', { name: 'Contacts' }).count()).toBe(1);
+    expect(await shared.getByRole('link', { name: 'Automations' }).count()).toBe(0);
+    await rows.first().getByRole('link').click();
+    await shared.getByRole('button', { name: 'Enable' }).waitFor();
+    await shared.getByRole('button', { name: 'Rotate secret' }).click();
+    await shared.getByRole('button', { name: 'Yes, rotate secret' }).click();
+    expect(await shared.getByRole('alert').textContent()).toMatch(/staff key/);
+    await expectAccessible(shared);
   });
 
   test('contacts are searched, and a contact opens to its timeline: Lead → Prospect → Member', async () => {
     const page = await newPage();
     await signIn(page, base, staffKey);
+    // more contacts than a page holds (20): the API pages them, Next and Previous follow its cursor
+    const path = `/api/locations/${locationId}/contacts`;
+    for (let i = 1; i <= 19; i++)
+      await call(
+        base,
+        'POST',
+        path,
+        { firstName: 'Pat', lastName: `Member ${i}`, contactGroupId: 1 },
+        staffKey,
+      );
     await page.getByRole('link', { name: 'Contacts' }).click();
     await page.getByRole('link', { name: 'Grace Hopper' }).waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(20);
+    await pressByKeyboard(page, page.getByRole('button', { name: 'Next page' }));
+    await page.getByRole('link', { name: 'Pat Member 19' }).waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await page.getByRole('link', { name: 'Grace Hopper' }).waitFor();
+    // the search is the API's, over every contact of the location, not the page shown
+    await page.getByLabel('Search').fill('member 19');
+    await page.getByRole('link', { name: 'Pat Member 19' }).waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(1);
     await page.getByLabel('Search').fill('lovelace');
-    await expect.poll(() => page.getByRole('link', { name: 'Grace Hopper' }).count()).toBe(0);
+    await page.getByRole('link', { name: 'Ada Lovelace' }).waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(1);
     await expectAccessible(page);
+    await expectFitsPhone(page);
     await screenshot(page, 'contacts');
     await page.getByRole('link', { name: 'Ada Lovelace' }).click();
     await page.getByRole('heading', { name: /Ada Lovelace/ }).waitFor();
@@ -130,7 +184,24 @@ describe('the portal, as gym staff and as the operator', () => {
     await created.getByText('succeeded').waitFor();
     expect(await created.textContent()).toContain(`to ${receiver.url}`);
     await expectAccessible(page);
+    await expectFitsPhone(page);
     await screenshot(page, 'contact-timeline');
+
+    // a timeline longer than a page (10 steps): the next page is loaded on demand
+    const grace = (await call(base, 'GET', `${path}?search=hopper`, undefined, staffKey)).data[0].contactId;
+    await closeAllWindows(service.svc.db);
+    for (let i = 0; i < 10; i++)
+      await call(base, 'PATCH', `/api/contacts/${grace}`, { phone: `+1555000${i}` }, staffKey);
+    await closeAllWindows(service.svc.db);
+    await call(base, 'PATCH', `/api/contacts/${grace}`, { phone: '+15559999' }, staffKey);
+    await page.goto(`${base}/portal/contacts/${grace}`);
+    await page.locator('ol.timeline > li[data-window="2"]').waitFor();
+    expect(await page.locator('ol.timeline > li').count()).toBe(2);
+    await pressByKeyboard(page, page.getByRole('button', { name: 'Load later changes' }));
+    const last = page.locator('ol.timeline > li[data-window="3"]');
+    await last.waitFor();
+    expect(await last.textContent()).toContain('phone: +15550009 → +15559999');
+    expect(await page.getByRole('button', { name: 'Load later changes' }).count()).toBe(0);
   });
 
   test('automation rules are read and disabled, then enabled again', async () => {
@@ -139,17 +210,18 @@ describe('the portal, as gym staff and as the operator', () => {
     await page.getByRole('link', { name: 'Automations' }).click();
     const rules = async () =>
       (await call(base, 'GET', `/api/locations/${locationId}/automations`, undefined, staffKey)).data;
-    await page.getByRole('button', { name: 'Disable rule Trial ended' }).click();
+    await pressByKeyboard(page, page.getByRole('button', { name: 'Disable rule Trial ended' }));
     await page.getByRole('button', { name: 'Enable rule Trial ended' }).waitFor();
     expect((await rules())[0].enabled).toBe(false);
     await page.getByRole('button', { name: 'Enable rule Trial ended' }).click();
     await page.getByRole('button', { name: 'Disable rule Trial ended' }).waitFor();
     expect((await rules())[0].enabled).toBe(true);
     await expectAccessible(page);
+    await expectFitsPhone(page);
     await screenshot(page, 'automations');
   });
 
-  test('the operator creates an app and a key (shown once), and revokes the key', async () => {
+  test("the operator lists organizations, creates an app and a key (shown once), shares the app's portal, and revokes the key", async () => {
     const page = await newPage();
     await signIn(page, base, OPERATOR_KEY);
     await page.getByRole('link', { name: 'Platform' }).click();
@@ -159,8 +231,16 @@ describe('the portal, as gym staff and as the operator', () => {
     await figures.waitFor();
     expect(await figures.textContent()).toMatch(/Endpoints\d+ active, \d+ paused, 1 disabled/);
     await page.getByRole('img', { name: /last hour: [1-9]\d* attempts succeeded, 0 failed/ }).waitFor();
+    // organizations (GET /api/organizations) with their locations; a new one shows at once
+    const tenants = page.getByTestId('tenants');
+    const iron = tenants.locator('tr').filter({ has: page.getByRole('rowheader', { name: /^Iron Temple/ }) });
+    await iron.waitFor();
+    expect(await iron.locator('td').textContent()).toBe(`Downtown (location ${locationId})`);
+    await page.getByLabel('New organization').fill('Barbell Club');
+    await page.getByRole('button', { name: 'Create organization' }).click();
+    await tenants.getByRole('rowheader', { name: /^Barbell Club \(organization \d+\)$/ }).waitFor();
     await page.getByLabel('New app').fill('Booking Co');
-    await page.getByRole('button', { name: 'Create app' }).click();
+    await pressByKeyboard(page, page.getByRole('button', { name: 'Create app' }));
     const appId = (
       (await page.locator('li', { hasText: 'Booking Co' }).locator('code').textContent()) ?? ''
     ).trim();
@@ -173,7 +253,20 @@ describe('the portal, as gym staff and as the operator', () => {
     const me = await call(base, 'GET', '/api/me', undefined, key);
     expect([me.role, me.appId]).toEqual(['partner', appId]);
     await expectAccessible(page);
+    await expectFitsPhone(page);
     await screenshot(page, 'operator');
+
+    // the app's portal, shared by the operator for one location: the app's view there
+    await page.getByLabel('Partner app', { exact: true }).selectOption({ label: 'Booking Co' });
+    await page.getByLabel('Where').selectOption({ label: 'Location: Downtown' });
+    await page.getByRole('button', { name: 'Share portal link' }).click();
+    const shared = await newPage();
+    await shared.goto((await page.getByTestId('portal-link').textContent()) ?? '');
+    await shared.getByText("through the operator's link").waitFor();
+    expect(await shared.getByText('Signed in as').textContent()).toContain(
+      `location ${locationId}, app ${appId}`,
+    );
+    await shared.getByText('No endpoint yet.').waitFor();
 
     const row = page.locator('tbody tr').filter({ hasText: appId });
     await row.getByRole('button', { name: 'Revoke' }).click();

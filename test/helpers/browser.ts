@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -156,9 +156,47 @@ export async function signIn(page: Page, base: string, key: string): Promise<voi
 
 const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 
-/** Screenshots for the README, made by the tests so that they show the portal as it is. */
+/**
+ * Screenshots for the README, made by the tests so that they show the portal as it is. Every run
+ * renders and takes them (a page that cannot be drawn fails the test); they are written to
+ * docs/screenshots only when FPT_UPDATE_SCREENSHOTS=1, so that a test run leaves the tree clean.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
+  const image = await page.screenshot({ fullPage: true });
+  expect(image.length, `screenshot ${name}`).toBeGreaterThan(0);
   // one engine is enough for pictures; the PostgreSQL run checks the same pages
-  if (engine !== 'pglite') return;
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  if (engine !== 'pglite' || process.env.FPT_UPDATE_SCREENSHOTS !== '1') return;
+  writeFileSync(join(SCREENSHOTS, `${name}.png`), image);
+}
+
+/**
+ * Reaches `target` by Tab alone from where the focus is (at most `max` presses, failing otherwise),
+ * then presses `key` on it (Enter: a link or button; Space: a checkbox): the keyboard way to a
+ * page's main action.
+ */
+export async function pressByKeyboard(page: Page, target: Locator, key = 'Enter', max = 80): Promise<void> {
+  await target.waitFor();
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if ((await target.and(page.locator(':focus')).count()) > 0) {
+      await page.keyboard.press(key);
+      return;
+    }
+  }
+  throw new Error(`${String(target)} was not reached by ${max} presses of Tab`);
+}
+
+/**
+ * The page as it is, on a phone-sized window (390 × 844): nothing wider than the window, so no
+ * sideways scrolling. The window is given back its size afterwards.
+ */
+export async function expectFitsPhone(page: Page): Promise<void> {
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    const overflow = await inPage<number>(page, 'document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow, `sideways scroll on a phone at ${page.url()}`).toBeLessThanOrEqual(0);
+  } finally {
+    if (size) await page.setViewportSize(size);
+  }
 }

@@ -117,6 +117,44 @@ describe('the events pull API', () => {
       expect(eventErrors(t.example)).toEqual([]);
       expect(t.description).toEqual(expect.any(String));
     }
+    // which types fire together: the coalescer's own rules, by kind of change
+    const created = res.body.data.find((t: { type: string }) => t.type === 'contact.created');
+    expect(created.firesWith).toEqual([
+      'contact.updated',
+      'contact.status_changed',
+      'contact.sub_group_changed',
+      'contact.deleted',
+    ]);
+    expect(res.body.companionRules).toContainEqual({
+      change: 'created in another group',
+      events: ['contact.created', 'contact.status_changed'],
+    });
+    expect(res.body.companionRules).toContainEqual({
+      change: 'its group changed',
+      events: ['contact.status_changed', 'contact.updated'],
+    });
+  });
+
+  test('the companion rules are what the coalescer sends: a creation in another group, then a change', async ({
+    api,
+    tenant,
+  }) => {
+    const catalog = (await api.get('/api/event-types')).body;
+    const rule = (change: string) =>
+      catalog.companionRules.find((r: { change: string }) => r.change === change).events;
+    const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { contactGroupId: 3 });
+    await closeAllWindows(api.db);
+    await api.patch(`/api/contacts/${contactId}`, { contactGroupId: 2 });
+    await closeAllWindows(api.db);
+    // read from the store: the pull API holds back new events while other tests' transactions run
+    const { rows } = await api.db.query<{ event_type: string }>(
+      'SELECT event_type FROM events WHERE contact_id = $1 ORDER BY seq',
+      [contactId],
+    );
+    expect(rows.map((r) => r.event_type)).toEqual([
+      ...rule('created in another group'),
+      ...rule('its group changed'),
+    ]);
   });
 });
 

@@ -117,11 +117,151 @@ describe('portal links and sessions', () => {
     ).toBe(201);
     const res = await api.post('/api/portal-links', { appId: other }, { key: tenant.keys.locAPartner });
     expect(res.status).toBe(404);
-    // staff and operator links open their own view: appId is refused, naming it
-    const staff = await api.post('/api/portal-links', { appId: own }, { key: tenant.keys.orgStaff });
-    expect(staff.status).toBe(400);
-    expect(staff.body.error.field).toBe('appId');
+    // a partner key's link keeps its own scope
+    const scoped = await api.post(
+      '/api/portal-links',
+      { appId: own, locationId: tenant.locA },
+      { key: tenant.keys.locAPartner },
+    );
+    expect([scoped.status, scoped.body.error.field]).toEqual([400, 'locationId']);
   });
+
+  apiTest(
+    "a staff key's link for a partner app opens what both allow: the app's subscriptions in the key's scope, read and paused",
+    async ({ api, tenant }) => {
+      const sub = async (key: string, body: object) =>
+        (await api.create('/api/subscriptions', { url: 'https://x.example.com/h', ...body }, key))
+          .id as string;
+      const appA = (await api.get('/api/me', { key: tenant.keys.locAPartner })).body.appId as string;
+      const appOrg = (await api.get('/api/me', { key: tenant.keys.orgPartner })).body.appId as string;
+      const orgAtA = await sub(tenant.keys.orgPartner, { locationId: tenant.locA });
+      await sub(tenant.keys.orgPartner, { locationId: tenant.locB });
+      await sub(tenant.keys.locAPartner, {});
+      await sub(tenant.keys.locAStaff, {});
+
+      const session = (await open(api, await mint(api, tenant.keys.locAStaff, { appId: appOrg }))).body
+        .sessionToken as string;
+      const staffMe = (await api.get('/api/me', { key: tenant.keys.locAStaff })).body;
+      const me = (await api.get('/api/me', { key: session })).body;
+      expect(me).toMatchObject({
+        kind: 'api_key',
+        id: staffMe.id,
+        role: 'partner',
+        appId: appOrg,
+        locationId: tenant.locA,
+        limitedBy: 'staff',
+      });
+      expect(me.can).toMatchObject({ writeContacts: false, readContactTimelines: false, operate: false });
+      // the app's subscriptions at the staff key's location only: not its other location's, not
+      // another app's, not the gym's own
+      const list = await api.get('/api/subscriptions', { key: session });
+      expect(list.body.data.map((s: { id: string }) => s.id)).toEqual([orgAtA]);
+      // read, paused and resumed as the staff key may; changed or made only by the app's own keys
+      const paused = await api.patch(`/api/subscriptions/${orgAtA}`, { status: 'paused' }, { key: session });
+      expect(paused.status).toBe(200);
+      const changed = await api.patch(
+        `/api/subscriptions/${orgAtA}`,
+        { url: 'https://evil.example.com/h' },
+        { key: session },
+      );
+      expect(changed.status).toBe(403);
+      expect((await api.post(`/api/subscriptions/${orgAtA}/test`, {}, { key: session })).status).toBe(403);
+      const made = await api.post('/api/subscriptions', { url: 'https://x.example.com/n' }, { key: session });
+      expect(made.status).toBe(403);
+      // nothing the partner app's keys may not do either: contact writes, timelines, automations
+      const contact = await api.post(`/api/locations/${tenant.locA}/contacts`, {}, { key: session });
+      expect(contact.status).toBe(403);
+      expect((await api.get(`/api/locations/${tenant.locA}/automations`, { key: session })).status).toBe(403);
+      // outside the staff key's scope as before
+      expect((await api.get(`/api/locations/${tenant.locB}/contacts`, { key: session })).status).toBe(404);
+
+      // an app the staff key does not deal with (no key, no subscription in its scope) is 404
+      const stranger = await api.create('/api/apps', { name: 'Stranger' });
+      const refused = await api.post(
+        '/api/portal-links',
+        { appId: stranger.id },
+        { key: tenant.keys.locAStaff },
+      );
+      expect([refused.status, refused.body.error.field]).toEqual([404, 'appId']);
+      // and appA, which has a key at its location, is one it deals with
+      expect(
+        (await api.post('/api/portal-links', { appId: appA }, { key: tenant.keys.locAStaff })).status,
+      ).toBe(201);
+      // a staff key's link keeps the key's scope: it names none
+      const scoped = await api.post(
+        '/api/portal-links',
+        { appId: appA, organizationId: tenant.orgId },
+        { key: tenant.keys.locAStaff },
+      );
+      expect([scoped.status, scoped.body.error.field]).toEqual([400, 'organizationId']);
+    },
+  );
+
+  apiTest(
+    "the operator's link for a partner app names the scope it opens, and is the app's view there",
+    async ({ api, db, tenant }) => {
+      const appA = (await api.get('/api/me', { key: tenant.keys.locAPartner })).body.appId as string;
+      const atA = (
+        await api.create('/api/subscriptions', { url: 'https://a.example.com/h' }, tenant.keys.locAPartner)
+      ).id as string;
+      const atB = (
+        await api.create('/api/subscriptions', {
+          url: 'https://b.example.com/h',
+          locationId: tenant.locB,
+          appId: appA,
+        })
+      ).id as string;
+      for (const [body, status, field] of [
+        [{ appId: appA }, 400, 'organizationId'],
+        [{ appId: appA, locationId: 99_999 }, 404, 'locationId'],
+        [{ appId: appA, organizationId: 99_999 }, 404, 'organizationId'],
+        [{ appId: appA, locationId: tenant.locA, organizationId: tenant.orgId }, 400, 'locationId'],
+        [{ appId: `app_${'0'.repeat(32)}`, locationId: tenant.locA }, 404, 'appId'],
+        [{ locationId: tenant.locA }, 400, 'locationId'],
+      ] as const) {
+        const res = await api.post('/api/portal-links', body);
+        expect([res.status, res.body.error?.field], JSON.stringify(body)).toEqual([status, field]);
+      }
+      const session = (
+        await open(api, await mint(api, OPERATOR_KEY, { appId: appA, locationId: tenant.locB }))
+      ).body.sessionToken as string;
+      const me = (await api.get('/api/me', { key: session })).body;
+      expect(me).toMatchObject({
+        kind: 'api_key',
+        id: null,
+        role: 'partner',
+        appId: appA,
+        locationId: tenant.locB,
+        limitedBy: 'operator',
+      });
+      const list = await api.get('/api/subscriptions', { key: session });
+      expect(list.body.data.map((s: { id: string }) => s.id)).toEqual([atB]);
+      expect((await api.get(`/api/subscriptions/${atA}`, { key: session })).status).toBe(404);
+      // the app's rights there, which the operator has too: its subscription is changed
+      const changed = await api.patch(
+        `/api/subscriptions/${atB}`,
+        { description: 'by the operator, as the app' },
+        { key: session },
+      );
+      expect(changed.status).toBe(200);
+      // audited as the operator's, naming the app (read from the store: the audit API holds back
+      // entries while other tests' transactions on the server are running)
+      const { rows } = await db.query<{
+        action: string;
+        actor_type: string;
+        actor_id: number | null;
+        details: { appId?: string };
+      }>(
+        `SELECT action, actor_type, actor_id, details FROM audit_log
+         WHERE action IN ('subscription.updated', 'portal_link.created') ORDER BY seq`,
+      );
+      expect(rows.find((r) => r.action === 'subscription.updated')).toMatchObject({
+        actor_type: 'operator',
+        actor_id: null,
+      });
+      expect(rows.find((r) => r.action === 'portal_link.created')?.details).toMatchObject({ appId: appA });
+    },
+  );
 
   apiTest("a partner's session sees its app's subscriptions only", async ({ api, tenant }) => {
     const mine = await api.post(
@@ -161,13 +301,15 @@ describe('portal links and sessions', () => {
     expect(byKey.body.error).toMatchObject({ code: 'not_a_session', field: 'Authorization' });
   });
 
-  apiTest("the operator's link gives an operator session; minting is audited", async ({ api }) => {
+  apiTest("the operator's link gives an operator session; minting is audited", async ({ api, db }) => {
     const session = (await open(api, await mint(api, OPERATOR_KEY))).body.sessionToken as string;
     const me = await api.get('/api/me', { key: session });
     expect(me.body).toMatchObject({ kind: 'operator', can: { operate: true, mintPortalLinks: false } });
-    const audit = await api.get('/api/audit-log');
-    const minted = audit.body.data.filter((e: { action: string }) => e.action === 'portal_link.created');
-    expect(minted).toHaveLength(1);
-    expect(minted[0]).toMatchObject({ actor: { type: 'operator' }, target: { type: 'operator_key' } });
+    // read from the store: the audit API holds back entries while other transactions on the
+    // server (other tests') are running
+    const { rows } = await db.query<{ actor_type: string; target_type: string }>(
+      `SELECT actor_type, target_type FROM audit_log WHERE action = 'portal_link.created'`,
+    );
+    expect(rows).toEqual([{ actor_type: 'operator', target_type: 'operator_key' }]);
   });
 });

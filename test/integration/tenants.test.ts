@@ -159,6 +159,16 @@ describe('tenants and keys', () => {
     expect((await api.get(`/api/organizations/${tenant.orgId}`, { key: tenant.keys.locAStaff })).status).toBe(
       404,
     );
+    // the list answers as the single reads do
+    const orgs = async (key?: string) =>
+      (await api.get('/api/organizations', key ? { key } : {})).body.data.map(
+        (o: { id: number; name: string }) => o.name,
+      );
+    expect(await orgs()).toEqual(['Iron Temple', 'Other Gym Co']);
+    expect(await orgs(tenant.keys.orgStaff)).toEqual(['Iron Temple']);
+    expect(await orgs(tenant.keys.orgPartner)).toEqual(['Iron Temple']);
+    expect(await orgs(tenant.keys.otherStaff)).toEqual(['Other Gym Co']);
+    expect(await orgs(tenant.keys.locAStaff)).toEqual([]);
   });
 });
 

@@ -1,7 +1,30 @@
-import { api } from '../api';
+import { useState } from 'preact/hooks';
+import { api, type Timeline } from '../api';
 import { BASE } from '../paths';
 import { useResource } from '../resource';
 import { Badge, Loaded, when } from '../ui';
+
+/** Steps of history per page of the timeline (a page is extended to the end of its last window). */
+export const TIMELINE_PAGE = 10;
+
+/** The first `pages` pages of a contact's timeline, following the API's cursor, as one. */
+async function readTimeline(contactId: number, pages: number) {
+  let merged: Timeline | undefined;
+  let after: number | undefined;
+  for (let n = 0; n < pages; n++) {
+    const r = await api.GET('/api/contacts/{contactId}/timeline', {
+      params: {
+        path: { contactId },
+        query: { limit: TIMELINE_PAGE, ...(after !== undefined ? { after } : {}) },
+      },
+    });
+    if (r.data === undefined) return r;
+    merged = merged === undefined ? r.data : { ...r.data, windows: [...merged.windows, ...r.data.windows] };
+    if (r.data.nextCursor === null) break;
+    after = Number(r.data.nextCursor);
+  }
+  return { data: merged, error: undefined, response: new Response() };
+}
 
 const show = (v: unknown): string =>
   v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v);
@@ -17,11 +40,9 @@ export function ContactPage({ id }: { id: string }) {
     () => api.GET('/api/contacts/{contactId}', { params: { path: { contactId } } }),
     [id],
   );
-  const timeline = useResource(
-    () => api.GET('/api/contacts/{contactId}/timeline', { params: { path: { contactId } } }),
-    [id],
-    5000,
-  );
+  // how many pages of the timeline are shown; each read (and each poll) reads them all again
+  const [pages, setPages] = useState(1);
+  const timeline = useResource(() => readTimeline(contactId, pages), [id, pages], 5000);
   return (
     <>
       <Loaded data={contact.data} error={contact.error}>
@@ -112,6 +133,11 @@ export function ContactPage({ id }: { id: string }) {
                   </li>
                 ))}
               </ol>
+              {t.nextCursor !== null && (
+                <button type="button" onClick={() => setPages((n) => n + 1)}>
+                  Load later changes
+                </button>
+              )}
             </>
           );
         }}

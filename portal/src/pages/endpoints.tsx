@@ -2,6 +2,7 @@ import { api } from '../api';
 import { useResource } from '../resource';
 import { Badge, Loaded, Sparkline } from '../ui';
 import { BASE } from '../paths';
+import { ShareLink } from '../share-link';
 
 /** The last deliveries of one endpoint as a sparkline (oldest first). */
 function RecentDeliveries({ id }: { id: string }) {
@@ -66,6 +67,7 @@ export function Endpoints() {
           )
         }
       </Loaded>
+      <ShareLink />
     </>
   );
 }

@@ -1,17 +1,21 @@
 import { useState } from 'preact/hooks';
 import { api, errorText } from '../api';
 import { PlatformHealth } from '../platform-health';
+import { ShareLink } from '../share-link';
 import { useResource } from '../resource';
 import { Alert, Badge, Confirm, Loaded, SecretOnce, when } from '../ui';
 
 /** The operator's page: the platform's health, organizations and locations, partner apps, API keys. */
 export function Operator() {
+  // a new app is offered for sharing at once
+  const [apps, setApps] = useState(0);
   return (
     <>
       <h1>Platform</h1>
       <PlatformHealth />
       <Tenants />
-      <Apps />
+      <Apps onChange={() => setApps((n) => n + 1)} />
+      <ShareLink key={apps} />
       <Keys />
     </>
   );
@@ -32,37 +36,68 @@ function useAction() {
 }
 
 function Tenants() {
+  const organizations = useResource(() => api.GET('/api/organizations'), []);
   const locations = useResource(() => api.GET('/api/locations'), []);
   const [org, setOrg] = useState('');
   const [loc, setLoc] = useState('');
   const [locOrg, setLocOrg] = useState('');
   const { error, run } = useAction();
+  const reload = () => {
+    organizations.reload();
+    locations.reload();
+  };
   return (
     <section aria-labelledby="tenants-heading">
       <h2 id="tenants-heading">Organizations and locations</h2>
-      <Loaded data={locations.data} error={locations.error}>
-        {(l) => (
-          <div class="scroll">
-            <table>
-              <caption class="visually-hidden">Locations</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Location</th>
-                  <th scope="col">Id</th>
-                  <th scope="col">Organization</th>
-                </tr>
-              </thead>
-              <tbody>
-                {l.data.map((x) => (
-                  <tr key={x.id}>
-                    <td>{x.name}</td>
-                    <td>{x.id}</td>
-                    <td>{x.organizationId ?? '—'}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+      <Loaded data={organizations.data} error={organizations.error}>
+        {(o) => (
+          <Loaded data={locations.data} error={locations.error}>
+            {(l) => {
+              // each organization with its locations, then the locations of none (organizationId 0)
+              const groups = [
+                ...o.data.map((x) => ({
+                  key: `org-${x.id}`,
+                  title: `${x.name} (organization ${x.id})`,
+                  id: x.id,
+                })),
+                { key: 'org-none', title: 'Locations without an organization', id: 0 },
+              ];
+              return (
+                <div class="scroll">
+                  <table data-testid="tenants">
+                    <caption class="visually-hidden">Organizations and their locations</caption>
+                    <thead>
+                      <tr>
+                        <th scope="col">Organization</th>
+                        <th scope="col">Locations</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {groups.map((g) => {
+                        const here = l.data.filter((x) => x.organizationId === g.id);
+                        if (g.id === 0 && here.length === 0) return null;
+                        return (
+                          <tr key={g.key}>
+                            <th scope="row">{g.title}</th>
+                            <td>
+                              {here.length === 0
+                                ? '—'
+                                : here.map((x, i) => (
+                                    <span key={x.id}>
+                                      {i > 0 && ', '}
+                                      {x.name} <span class="muted">(location {x.id})</span>
+                                    </span>
+                                  ))}
+                            </td>
+                          </tr>
+                        );
+                      })}
+                    </tbody>
+                  </table>
+                </div>
+              );
+            }}
+          </Loaded>
         )}
       </Loaded>
       <form
@@ -71,7 +106,7 @@ function Tenants() {
           e.preventDefault();
           void run(api.POST('/api/organizations', { body: { name: org } }), () => {
             setOrg('');
-            locations.reload();
+            reload();
           });
         }}
       >
@@ -86,7 +121,7 @@ function Tenants() {
           const body = { name: loc, ...(locOrg !== '' ? { organizationId: Number(locOrg) } : {}) };
           void run(api.POST('/api/locations', { body }), () => {
             setLoc('');
-            locations.reload();
+            reload();
           });
         }}
       >
@@ -107,7 +142,7 @@ function Tenants() {
   );
 }
 
-function Apps() {
+function Apps({ onChange }: { onChange: () => void }) {
   const apps = useResource(() => api.GET('/api/apps'), []);
   const [name, setName] = useState('');
   const { error, run } = useAction();
@@ -132,6 +167,7 @@ function Apps() {
           void run(api.POST('/api/apps', { body: { name } }), () => {
             setName('');
             apps.reload();
+            onChange();
           });
         }}
       >

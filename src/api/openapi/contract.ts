@@ -94,6 +94,11 @@ export const CONTRACT: Record<string, RouteContract> = {
     ok: { 201: R.Organization },
     errors: [403],
   },
+  'GET /api/organizations': {
+    summary: "The organizations in scope: all (the operator), or an organization key's own",
+    tag: 'Tenants',
+    ok: { 200: R.Lists.organizations },
+  },
   'GET /api/organizations/:id': {
     summary: 'One organization',
     tag: 'Tenants',
@@ -271,9 +276,9 @@ export const CONTRACT: Record<string, RouteContract> = {
   },
   'GET /api/events/:eventId': { summary: 'One event', tag: 'Events', ok: { 200: R.Event }, errors: [404] },
   'GET /api/event-types': {
-    summary: 'The event catalog: each type, its description, JSON Schema and an example',
+    summary: 'The event catalog: each type, its description, JSON Schema and an example; the companion rules',
     tag: 'Events',
-    ok: { 200: R.Lists.eventTypes },
+    ok: { 200: R.EventCatalog },
   },
 
   'POST /api/subscriptions': {

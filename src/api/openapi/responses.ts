@@ -106,11 +106,17 @@ export const Me = Type.Union([
   object({ kind: Type.Literal('operator'), session: PortalSessionRef, can: Capabilities }),
   object({
     kind: Type.Literal('api_key'),
-    id: Id,
+    id: Type.Union([Id, Type.Null()], {
+      description: 'the key; null for a partner app’s portal session the operator opened',
+    }),
     role: enumOf(['staff', 'partner']),
     organizationId: nullable(Id),
     locationId: nullable(Id),
     appId: NullableAppId,
+    limitedBy: Type.Union([enumOf(['staff', 'operator']), Type.Null()], {
+      description:
+        'a partner app’s portal session opened by a staff key or the operator: what both allow (docs/api.md, "Portal links and sessions")',
+    }),
     session: PortalSessionRef,
     can: Capabilities,
   }),
@@ -211,6 +217,23 @@ export const EventType = object({
   description: Text,
   schema: Type.Object({}, { additionalProperties: true, description: "the event's JSON Schema" }),
   example: Type.Object({}, { additionalProperties: true }),
+  firesWith: Type.Array(enumOf(EVENT_TYPES), {
+    description: 'the other types one coalescing window can send together with this one',
+  }),
+});
+
+export const CompanionRule = object({
+  change: Type.String({ description: 'the change to a contact within one coalescing window' }),
+  events: Type.Array(enumOf(EVENT_TYPES), {
+    description: 'the event types that window sends, in delivery order; empty when it sends none',
+  }),
+});
+
+export const EventCatalog = object({
+  data: Type.Array(EventType),
+  companionRules: Type.Array(CompanionRule, {
+    description: "which types one window sends together, for each kind of change: the coalescer's rules",
+  }),
 });
 
 const subscriptionFields = {
@@ -404,12 +427,12 @@ export const Pages = {
   audit: page(AuditRecord, false),
 };
 export const Lists = {
+  organizations: list(Organization),
   locations: list(Location),
   apiKeys: list(ApiKey),
   apps: list(App),
   subGroups: list(SubGroup),
   rules: list(AutomationRule),
-  eventTypes: list(EventType),
   subscriptions: list(Subscription),
   attempts: list(AttemptSent),
 };

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { EVENT_CATALOG, EVENT_TYPES } from '../../domain/events.js';
+import { COMPANION_RULES, firesWith } from '../../events/companions.js';
 import { notFound } from '../../errors.js';
 import { getEvent, listEvents } from '../../store/events.js';
 import { scopeFilter } from '../../domain/principal.js';
@@ -55,6 +56,8 @@ export function eventRoutes(root: FastifyInstance, { db }: ApiDeps): void {
       description: e.description,
       schema: e.schema,
       example: e.example,
+      firesWith: firesWith(e.type),
     })),
+    companionRules: COMPANION_RULES,
   }));
 }

@@ -132,6 +132,10 @@ export function subscriptionRoutes(root: FastifyInstance, { db, config }: ApiDep
   app.post('/api/subscriptions', { schema: { body: CreateBody } }, async (req, reply) => {
     const b = req.body;
     const p = req.principal;
+    if (p.kind === 'api_key' && p.limitedBy === 'staff')
+      throw forbidden(
+        "this portal session was opened by a staff key for a partner app: the app's subscriptions are made with the app's keys",
+      );
     if (b.locationId !== undefined && b.organizationId !== undefined) {
       throw invalid('locationId', 'give one scope: locationId or organizationId', 'invalid_scope');
     }

@@ -3,7 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import { canSeeOrganization, requireOperator, scopeFilter } from '../../domain/principal.js';
 import { invalid, notFound } from '../../errors.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../store/api-keys.js';
-import { createLocation, createOrganization, getOrganization, listLocations } from '../../store/tenants.js';
+import {
+  createLocation,
+  createOrganization,
+  getOrganization,
+  listLocations,
+  listOrganizations,
+} from '../../store/tenants.js';
 import { auditScopeOfKey, auditScopeOfLocation, recordAudit } from '../audit.js';
 import { visibleLocation, type ApiDeps } from '../context.js';
 import {
@@ -33,6 +39,15 @@ export function tenantRoutes(root: FastifyInstance, { db, keys }: ApiDeps): void
       return created;
     });
     return reply.status(201).send(org);
+  });
+
+  // the operator: every organization; an organization's key: its own; a location's key: none, as
+  // GET /api/organizations/{id} answers it
+  app.get('/api/organizations', async (req) => {
+    const p = req.principal;
+    if (p.kind === 'operator') return { data: await listOrganizations(db, null) };
+    if (p.locationId !== null || p.organizationId === null) return { data: [] };
+    return { data: await listOrganizations(db, p.organizationId) };
   });
 
   app.get('/api/organizations/:id', { schema: { params: IdParams } }, async (req) => {

@@ -5,7 +5,7 @@
  * delivering everything to a local receiver. Prints, per phase, the rate and the self time by
  * package (or our own module) and the heaviest functions.
  *
- *   npx tsx bench/api-profile.ts [--engine postgres|pglite] [--seconds 10] [--connections 64]
+ *   npx tsx bench/api-profile.ts [--engine postgres|pglite] [--seconds 10] [--connections 64] [--phase GET|PATCH|both]
  *
  * The figures are shares of one process's samples: they say where the time goes, not how fast it
  * is (bench/api.ts says that). Run under `flock /tmp/fpt-bench.lock` on a shared machine.
@@ -23,11 +23,12 @@ const { values } = parseArgs({
     engine: { type: 'string', default: 'postgres' },
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '64' },
+    phase: { type: 'string', default: 'both' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log(`usage: npx tsx bench/api-profile.ts [--engine postgres|pglite] [--seconds 10] [--connections 64]
+  console.log(`usage: npx tsx bench/api-profile.ts [--engine postgres|pglite] [--seconds 10] [--connections 64] [--phase GET|PATCH|both]
 
 CPU profile of one serve process under closed-loop GET and PATCH load (self time by package and
 by function, per phase). Run under flock /tmp/fpt-bench.lock.`);
@@ -145,7 +146,9 @@ try {
   const { key, ids } = await loadTenant(setup.url, 20_000, receiver.url);
   await call(setup.url, key, 'PATCH', `/api/contacts/${ids[0]}`, { firstName: 'Warm' });
   await setup.stop();
-  for (const name of ['GET', 'PATCH'] as const) {
+  const phases = (['GET', 'PATCH'] as const).filter((p) => values.phase === 'both' || values.phase === p);
+  if (phases.length === 0) throw new Error('--phase is GET, PATCH or both');
+  for (const name of phases) {
     progress(`${engine}: ${name}, ${CONNECTIONS} connections, ${SECONDS} s, profiled`);
     await phase(name, store, key, ids);
   }

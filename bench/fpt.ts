@@ -8,6 +8,7 @@ import type { ContactFields } from '../src/domain/contact.js';
 import { generateSecret } from '../src/delivery/signing.js';
 import { DeliveryWorker } from '../src/delivery/worker.js';
 import { startCoalescer } from '../src/events/runner.js';
+import { applyHeapGrowth } from '../src/heap.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import { insertContacts, newContactFields } from '../src/store/contacts.js';
@@ -72,9 +73,13 @@ async function pipeline(engine: BenchEngine, receiver: ReceiverProcess): Promise
   };
 }
 
-/** What a `serve` process runs with: its delivery settings, a logger, and its metrics. */
+/**
+ * What a `serve` process runs with: its delivery settings, a logger, and its metrics; and its V8
+ * heap growing factor (FPT_HEAP_GROWING_PERCENT), set in this process as `serve` sets it.
+ */
 function settings() {
   const config = loadConfig({ ...process.env, FPT_ALLOW_PRIVATE_URLS: '1' });
+  applyHeapGrowth(config.heapGrowingPercent);
   return { delivery: config.delivery, log: createLogger('warn'), metrics: new Metrics() };
 }
 

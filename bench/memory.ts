@@ -4,15 +4,27 @@
  * subscription, the peak during a steady --rate writes/s through the API, and after.
  *
  *   npx tsx bench/memory.ts [--engine pglite|postgres|both] [--contacts 20000] [--rate 200] [--minutes 10]
+ *   npx tsx bench/memory.ts --engine postgres --burst-only [--env NAME=value …]
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { call } from '../drills/lib/api.js';
 import { count, positiveNumber, runDrill, sleep, type DrillContext } from '../drills/lib/drill.js';
 import { Load } from '../drills/lib/load.js';
 import { ROOT, type ServiceProc } from '../drills/lib/procs.js';
 import { setupTenant, startStack, type Engine } from '../drills/lib/stack.js';
+import { summarizeProfile, type ProfileNode } from './heap-profile.js';
 import { heapGrowth, summarizeSnapshot, totalBytes } from './heap-snapshot.js';
 import { machine, parseEngines } from './lib.js';
 
@@ -34,10 +46,22 @@ and at the end are compared: what kind of object grew. Each figure is checked ag
   --source          run the TypeScript source through tsx (adds the loader's ~75 MB) instead of dist/
   --wasm-optimize   start serve with FPT_EMBEDDED_WASM_OPTIMIZE=1 (V8 optimizes PGlite's code), to
                     compare its memory and the write rate it reaches with the default
+  --burst-only      idle and the burst only (no steady load): for comparing settings or commits
+  --env NAME=value  one more environment variable for serve (repeatable): A/B runs of a setting
+  --snapshot-at-heap <MB>
+                    write one heap snapshot (into the run's folder) the first time serve's V8 heap
+                    in use passes this many MB (to see what holds the burst's peak)
+  --node-option <o> one more Node/V8 option for serve (repeatable), e.g. --max-semi-space-size=32
+  --alloc-profile   sample what serve allocates during the burst, garbage included (V8's sampling
+                    heap profiler), and name the allocating functions and our code above them
 
 The growth over the steady load is checked twice: RSS at the end against RSS after the first
 minute (its heap snapshot taken), and the median RSS of the last minute against that of the
 second (one sample swings by tens of MB with the collector's cycle; a minute's median does not).
+
+Every 100 ms serve's own process.memoryUsage() is also written to a file (bench/memory-probe.mjs,
+loaded with --import): at the burst's RSS peak the bench says what it was made of (V8 heap in use
+and reserved, external memory, array buffers) and the peak of each over the burst.
 
 The steady load sends at most 32 requests at a time: a service slower than --rate is measured at
 the rate it reached, which the results give (writes/s) beside the rate asked for. Every minute
@@ -186,10 +210,49 @@ interface RunOptions {
   snapshots: boolean;
   built: boolean;
   wasmOptimize: boolean;
+  burstOnly: boolean;
+  env: Record<string, string>;
+  snapshotAtHeapMb: number | undefined;
+  allocProfile: boolean;
+  nodeOptions: string[];
 }
+
+/** One line of bench/memory-probe.mjs: serve's `process.memoryUsage()` (bytes) at `t` ms after its start. */
+interface ProbeSample {
+  t: number;
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  /** collections since the start: scavenges, mark-compacts, and ms spent in all */
+  minor: number;
+  major: number;
+  gcMs: number;
+}
+
+/** The probe's samples written so far, from line `from` on. */
+function probeSamples(file: string, from = 0): ProbeSample[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .slice(from)
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as ProbeSample);
+}
+
+const describeSample = (s: ProbeSample) =>
+  `RSS ${mb(s.rss)}, heap used ${mb(s.heapUsed)} of ${mb(s.heapTotal)}, external ${mb(s.external)} (array buffers ${mb(s.arrayBuffers)}) MB`;
 
 async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): Promise<void> {
   rmSync(join(ctx.dir, 'arrivals.jsonl'), { force: true });
+  const probeFile = join(ctx.dir, `probe-${engine}.jsonl`);
+  for (const f of [probeFile, `${probeFile}.start`, `${probeFile}.stop`]) rmSync(f, { force: true });
   const stack = await startStack(ctx, {
     engine,
     built: o.built,
@@ -198,8 +261,13 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
       // windows that close as in production, not the drills' short ones
       FPT_COALESCE_QUIET_MS: '5000',
       FPT_COALESCE_MAX_MS: '10000',
-      NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${ctx.dir}`,
+      NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${ctx.dir} --import=${pathToFileURL(join(ROOT, 'bench', 'memory-probe.mjs')).href}${o.nodeOptions.map((x) => ` ${x}`).join('')}`,
+      FPT_PROBE_FILE: probeFile,
+      FPT_PROBE_SNAPSHOT_DIR: ctx.dir,
+      ...(o.allocProfile ? { FPT_PROBE_ALLOC_PROFILE: join(ctx.dir, `burst-${engine}.heapprofile`) } : {}),
+      ...(o.snapshotAtHeapMb !== undefined ? { FPT_PROBE_SNAPSHOT_HEAP_MB: String(o.snapshotAtHeapMb) } : {}),
       ...(o.wasmOptimize ? { FPT_EMBEDDED_WASM_OPTIMIZE: '1' } : {}),
+      ...o.env,
     },
   });
   const target = TARGETS[engine];
@@ -230,6 +298,8 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
 
     // the burst: one import, every event delivered
     rss.mark();
+    const probeFrom = probeSamples(probeFile).length;
+    writeFileSync(`${probeFile}.start`, '');
     const t0 = Date.now();
     const rows = Array.from({ length: o.contacts }, (_, i) => ({
       externalId: `x${i}`,
@@ -255,11 +325,46 @@ async function run(ctx: DrillContext<unknown>, engine: Engine, o: RunOptions): P
       }
     }
     const burstPeak = mb(rss.peakSince());
+    writeFileSync(`${probeFile}.stop`, '');
+    if (o.allocProfile) {
+      const file = join(ctx.dir, `burst-${engine}.heapprofile`);
+      while (!existsSync(file)) await sleep(200);
+      await sleep(500);
+      const p = summarizeProfile((JSON.parse(readFileSync(file, 'utf8')) as { head: ProfileNode }).head);
+      const top = (m: Map<string, number>) =>
+        [...m]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 12)
+          .map(([k, v]) => `${k} ${mb(v)} MB`)
+          .join('; ');
+      figure('burst: allocated (sampled, collected included)', `${mb(p.total)} MB`);
+      figure('burst: allocated by our nearest frame', top(p.byOurs));
+      figure('burst: allocated by function', top(p.bySelf));
+    }
     figure(
       `burst of ${o.contacts} contacts (${expected} events, ${((Date.now() - t0) / 1000).toFixed(1)} s): peak RSS / heap`,
       `${burstPeak} MB / ${burstHeap} MB`,
     );
     check('burst peak RSS', burstPeak, target.burstPeak);
+    const during = probeSamples(probeFile, probeFrom);
+    if (during.length > 0) {
+      const atPeak = during.reduce((a, b) => (b.rss > a.rss ? b : a));
+      const most = (k: keyof ProbeSample) => mb(Math.max(...during.map((x) => x[k])));
+      figure('burst: at the RSS peak (probe)', describeSample(atPeak));
+      figure(
+        'burst: peaks of each (probe)',
+        `RSS ${most('rss')}, heap used ${most('heapUsed')}, heap total ${most('heapTotal')}, external ${most('external')}, array buffers ${most('arrayBuffers')} MB`,
+      );
+      const [first, last] = [during[0]!, during.at(-1)!];
+      figure(
+        'burst: garbage collections (probe)',
+        `${last.minor - first.minor} scavenges, ${last.major - first.major} mark-compacts, ${last.gcMs - first.gcMs} ms in all`,
+      );
+      // the burst second by second, for the log
+      for (let i = 0; i < during.length; i += 10)
+        ctx.progress(`${engine}: burst +${(i / 10).toFixed(0)} s: ${describeSample(during[i]!)}`);
+    }
+    if (o.burstOnly) return;
     await sleep(5000);
     figure('after the burst: RSS / heap', `${mb(rss.now())} MB / ${await heap()} MB`);
     await engineFigure('after the burst');
@@ -365,6 +470,11 @@ await runDrill(
       'no-snapshots': { type: 'boolean' },
       source: { type: 'boolean' },
       'wasm-optimize': { type: 'boolean' },
+      'burst-only': { type: 'boolean' },
+      env: { type: 'string', multiple: true },
+      'snapshot-at-heap': { type: 'string' },
+      'alloc-profile': { type: 'boolean' },
+      'node-option': { type: 'string', multiple: true },
     },
     timeLimitMs: (v) => (2 * Number(v.minutes ?? 10) + 20) * 60_000,
   },
@@ -377,7 +487,23 @@ await runDrill(
       snapshots: ctx.values['no-snapshots'] !== true,
       built: ctx.values.source !== true,
       wasmOptimize: ctx.values['wasm-optimize'] === true,
+      burstOnly: ctx.values['burst-only'] === true,
+      env: Object.fromEntries(
+        (ctx.values.env ?? []).map((kv) => {
+          const at = kv.indexOf('=');
+          if (at <= 0) throw new Error(`--env ${kv}: expected NAME=value`);
+          return [kv.slice(0, at), kv.slice(at + 1)];
+        }),
+      ),
+      allocProfile: ctx.values['alloc-profile'] === true,
+      nodeOptions: ctx.values['node-option'] ?? [],
+      snapshotAtHeapMb:
+        ctx.values['snapshot-at-heap'] === undefined
+          ? undefined
+          : positiveNumber('snapshot-at-heap', ctx.values['snapshot-at-heap'], 0),
     };
+    for (const [k, v] of Object.entries(o.env)) ctx.figure(`serve's environment: ${k}`, v);
+    if (o.nodeOptions.length > 0) ctx.figure("serve's extra Node options", o.nodeOptions.join(' '));
     if (o.built) {
       ctx.progress('building dist/ (npm run build)');
       const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });

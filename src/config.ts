@@ -1,5 +1,6 @@
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from './delivery/policy.js';
 import { parseSecretsKeys } from './delivery/secret-box.js';
+import { DEFAULT_HEAP_GROWING_PERCENT } from './heap.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from './log.js';
 import { tracingSettings, type TracingSettings } from './tracing/settings.js';
 
@@ -35,6 +36,8 @@ export interface Config {
   embedded: EmbeddedOptions;
   /** OpenTelemetry traces (the standard `OTEL_*` variables); undefined: off */
   tracing: TracingSettings | undefined;
+  /** V8's heap growing factor, in percent over the live data (`FPT_HEAP_GROWING_PERCENT`; 0: V8's own) */
+  heapGrowingPercent: number;
 }
 
 /** How long what grows is kept, besides events (`eventRetentionDays`) and the audit log. */
@@ -321,5 +324,6 @@ export function loadConfig(
     },
     embedded: embeddedOptions(env),
     tracing: tracing(env),
+    heapGrowingPercent: intVar(env, 'FPT_HEAP_GROWING_PERCENT', DEFAULT_HEAP_GROWING_PERCENT, 0, 1000),
   };
 }

@@ -3,6 +3,7 @@ import { operatorKeyFromToken, storedOperatorKey, type OperatorKey } from './api
 import { buildApi, buildMetricsApi } from './api/server.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import { applyHeapGrowth } from './heap.js';
 import { Metrics } from './metrics.js';
 import { startRuleScheduler } from './automation/scheduler.js';
 import { DeliveryWorker } from './delivery/worker.js';
@@ -164,6 +165,7 @@ export async function startService(
   log: Logger,
   opts: StartOptions = {},
 ): Promise<RunningService> {
+  applyHeapGrowth(config.heapGrowingPercent);
   const db = await openMigratedDb(config, log);
   config = await closingOnError(db, withSecretsSealing(db, config, log));
   const operatorKey = await resolveOperatorKey(db, config, log, opts.showOnce);
@@ -247,6 +249,7 @@ export async function startWorkerProcess(
   log: Logger,
   opts: StartOptions = {},
 ): Promise<RunningWorker> {
+  applyHeapGrowth(config.heapGrowingPercent);
   const db = await openMigratedDb(config, log);
   config = await closingOnError(db, withSecretsSealing(db, config, log));
   const metrics = processMetrics(db);

@@ -60,6 +60,8 @@ const ENV: Record<string, string> = {
   FPT_EMBEDDED_MAINTENANCE_WORK_MEM: 'the embedded store: memory for VACUUM and index builds (default 16MB)',
   FPT_EMBEDDED_PG_SETTINGS: 'the embedded store: any PostgreSQL settings, name=value,… (over the above)',
   FPT_EMBEDDED_WASM_OPTIMIZE: '1: let V8 optimize the embedded engine (faster warm-up, ~60 MB more)',
+  FPT_HEAP_GROWING_PERCENT:
+    "V8's heap may grow this far past its live data before a full collection (default 100; 0: V8's own)",
   FPT_METRICS_TOKEN: 'a token that may read /metrics besides the operator key (16+ characters)',
   FPT_METRICS_PORT: 'serve /metrics, /healthz and /readyz on this port, on HOST',
   PORT: 'the API port (default 8080)',
@@ -107,6 +109,7 @@ export const SERVICE_ENV = [
   'FPT_WORKER_DEAD_AFTER_MS',
   'FPT_SECRETS_KEY',
   'FPT_METRICS_TOKEN',
+  'FPT_HEAP_GROWING_PERCENT',
 ] as const;
 
 export const LOG_ENV = ['LOG_LEVEL', 'LOG_FORMAT'] as const;

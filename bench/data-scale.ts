@@ -32,7 +32,7 @@ import { PostgresDb } from '../src/store/postgres.js';
 import { createSubscription } from '../src/store/subscriptions.js';
 import { createLocation, createOrganization } from '../src/store/tenants.js';
 import { reapDeadWorkers } from '../src/store/workers.js';
-import { fillDatabase, type Filled } from './data-scale-fill.js';
+import { countRows, fillDatabase, type Filled } from './data-scale-fill.js';
 import { machine, PG_URL, progress, rate, ReceiverProcess } from './lib.js';
 
 const program = new Command('data-scale')
@@ -243,15 +243,10 @@ async function bigSubscriptionOf(db: Db): Promise<string> {
 
 /** Rows per filled table and the database's size. */
 async function describeFill(db: Db) {
-  const { rows } = await db.query<{ t: string; n: number }>(
-    `SELECT relname AS t, reltuples::float8 AS n FROM pg_class
-     WHERE relnamespace = current_schema()::regnamespace
-       AND relname IN ('contacts', 'contact_history', 'events', 'deliveries', 'delivery_attempts')`,
-  );
   const { rows: size } = await db.query<{ size: string }>(
     `SELECT pg_size_pretty(pg_database_size(current_database())) AS size`,
   );
-  return { ...Object.fromEntries(rows.map((r) => [r.t, Math.round(r.n)])), size: size[0]!.size };
+  return { ...(await countRows(db)), size: size[0]!.size };
 }
 
 const fmt = (t: { first: number; median: number; pages?: number }) =>

@@ -1,5 +1,6 @@
 import type { ContactEvent } from '../../domain/events.js';
 import type { Queryable } from '../db.js';
+import { selectDeliveryById } from './by-id.js';
 import type { Completion } from './complete.js';
 import type { DeliveryStatus } from './queue.js';
 
@@ -173,9 +174,10 @@ export async function listDeliveries(
 }
 
 export async function getDelivery(q: Queryable, id: string): Promise<DeliveryView | undefined> {
-  const { rows } = await q.query<DeliveryRow>(
-    `SELECT ${DELIVERY_COLUMNS} FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq WHERE d.id = $1`,
-    [id],
+  const rows = await selectDeliveryById<DeliveryRow>(
+    q,
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq`,
+    id,
   );
   return rows[0] && (await withAttempts(q, rows))[0];
 }

@@ -38,7 +38,11 @@ async function chunked(db: Db, label: string, total: number, sql: string, params
   }
 }
 
-export async function fillDatabase(db: Db, scale: number): Promise<Filled> {
+/**
+ * `partitioned`: the daily partitions of a month (`DAYS`), as a service that has run that long has
+ * them, whether it stored anything or not (default: when there are events).
+ */
+export async function fillDatabase(db: Db, scale: number, partitioned = scale > 0): Promise<Filled> {
   const contacts = Math.round(1_000_000 * scale);
   const events = 3 * contacts; // 3,000,000 at scale 1
   const t0 = performance.now();
@@ -115,7 +119,7 @@ export async function fillDatabase(db: Db, scale: number): Promise<Filled> {
   // range of seq); each partition was opened when its first event came and closed at the next's.
   const seqOf = (g: string) =>
     `((${g} - 1) * ${DAYS}::bigint / ${Math.max(events, 1)}) * ${PARTITION_SPAN}::bigint + ${g}`;
-  if (events > 0) {
+  if (partitioned) {
     await db.query(`DELETE FROM event_partitions`);
     for (let n = 0; n <= DAYS; n++) {
       if (n >= 2)
@@ -148,7 +152,8 @@ export async function fillDatabase(db: Db, scale: number): Promise<Filled> {
     [events, locations, orgOf, contacts],
   );
   // new events go on in the newest partition, after the filled ones
-  if (events > 0) await db.query(`SELECT setval('events_seq_seq', ${seqOf(String(events))} + 1, false)`);
+  if (partitioned)
+    await db.query(`SELECT setval('events_seq_seq', ${(DAYS - 1) * PARTITION_SPAN + events + 1}, false)`);
   const orgSubs = subs.filter((s) => s.locationId === null);
   const locSubs = subs.filter((s) => s.locationId !== null);
   // one in a hundred failed (two attempts), the rest succeeded (one)

@@ -8,11 +8,14 @@
  */
 import { generateSecret } from '../src/delivery/signing.js';
 import type { Db } from '../src/store/db.js';
+import { PARTITIONED_TABLES, PARTITION_SPAN } from '../src/store/partitions.js';
 import { createSubscription } from '../src/store/subscriptions.js';
 import { createLocation, createOrganization } from '../src/store/tenants.js';
 import { progress } from './lib.js';
 
 const FILLED_TABLES = ['contacts', 'contact_history', 'events', 'deliveries', 'delivery_attempts'];
+/** daily partitions the events are spread over (29.5 days of them) */
+const DAYS = 30;
 
 export interface Filled {
   /** an organization-wide subscription with a quarter of all deliveries (1.5M at scale 1) */
@@ -35,7 +38,11 @@ async function chunked(db: Db, label: string, total: number, sql: string, params
   }
 }
 
-export async function fillDatabase(db: Db, scale: number): Promise<Filled> {
+/**
+ * `partitioned`: the daily partitions of a month (`DAYS`), as a service that has run that long has
+ * them, whether it stored anything or not (default: when there are events).
+ */
+export async function fillDatabase(db: Db, scale: number, partitioned = scale > 0): Promise<Filled> {
   const contacts = Math.round(1_000_000 * scale);
   const events = 3 * contacts; // 3,000,000 at scale 1
   const t0 = performance.now();
@@ -106,21 +113,47 @@ export async function fillDatabase(db: Db, scale: number): Promise<Filled> {
      FROM contacts c CROSS JOIN generate_series(1, 3) k WHERE c.contact_id BETWEEN $1 AND $2`,
   );
   // event g belongs to contact 1 + (g - 1) % contacts (each contact's three events ten days apart),
-  // at its location; timestamps evenly over the last 29.5 days, in seq order
+  // at its location; timestamps evenly over the last 29.5 days, in seq order. The events are spread
+  // over DAYS partitions as the service's daily rollover would have left them (migration 009): event
+  // g is in partition dayOf(g), its seq dayOf(g) * 2^40 + g (increasing with g, so a range of g is a
+  // range of seq); each partition was opened when its first event came and closed at the next's.
+  const seqOf = (g: string) =>
+    `((${g} - 1) * ${DAYS}::bigint / ${Math.max(events, 1)}) * ${PARTITION_SPAN}::bigint + ${g}`;
+  if (partitioned) {
+    await db.query(`DELETE FROM event_partitions`);
+    for (let n = 0; n <= DAYS; n++) {
+      if (n >= 2)
+        for (const table of [...PARTITIONED_TABLES].reverse()) {
+          await db.query(
+            `CREATE TABLE ${table}_p${n} PARTITION OF ${table} FOR VALUES FROM (${n * PARTITION_SPAN}) TO (${(n + 1) * PARTITION_SPAN})`,
+          );
+          if (table !== 'events') await db.query(`SELECT fpt_tune_queue_autovacuum('${table}_p${n}')`);
+        }
+      // partition n's first event is at 29.5 days ago + its share of them
+      const at = (k: number) => `now() - interval '29.5 days' + ${k} * interval '29.5 days' / ${DAYS}`;
+      await db.query(
+        `INSERT INTO event_partitions (n, opened_at, closed_at) VALUES ($1, ${n < DAYS ? at(n) : 'NULL'}, ${n < DAYS - 1 ? at(n + 1) : 'NULL'})`,
+        [n],
+      );
+    }
+  }
   await chunked(
     db,
     'events',
     events,
-    `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
+    `INSERT INTO events (seq, event_id, window_id, position, event_type, contact_id, location_id, organization_id,
                          event_timestamp, data)
-     SELECT 'evt_' || md5('e' || g), 'win_' || md5('w' || g), 0,
+     SELECT ${seqOf('g')}, 'evt_' || md5('e' || g), 'win_' || md5('w' || g), 0,
             (ARRAY['contact.updated', 'contact.status_changed', 'contact.created'])[1 + g % 3], c,
             ($4::bigint[])[1 + c % 200], ($5::bigint[])[1 + c % 200],
             now() - interval '29.5 days' + g * interval '29.5 days' / $3,
             jsonb_build_object('contactId', c, 'changes', '{}'::jsonb)
-     FROM generate_series($1::int, $2::int) g, LATERAL (SELECT 1 + (g - 1) % $6::int AS c) x`,
+     FROM generate_series($1::bigint, $2::bigint) g, LATERAL (SELECT 1 + (g - 1) % $6::int AS c) x`,
     [events, locations, orgOf, contacts],
   );
+  // new events go on in the newest partition, after the filled ones
+  if (partitioned)
+    await db.query(`SELECT setval('events_seq_seq', ${(DAYS - 1) * PARTITION_SPAN + events + 1}, false)`);
   const orgSubs = subs.filter((s) => s.locationId === null);
   const locSubs = subs.filter((s) => s.locationId !== null);
   // one in a hundred failed (two attempts), the rest succeeded (one)
@@ -140,12 +173,12 @@ export async function fillDatabase(db: Db, scale: number): Promise<Filled> {
      SELECT ${deliveryColumns}
      FROM events e
      JOIN unnest($3::text[], $4::bigint[]) WITH ORDINALITY AS s (id, org, n) ON s.org = e.organization_id
-     WHERE e.seq BETWEEN $1 AND $2
+     WHERE e.seq BETWEEN ${seqOf('$1::bigint')} AND ${seqOf('$2::bigint')}
      UNION ALL
      SELECT ${deliveryColumns}
      FROM events e
      JOIN unnest($5::text[], $6::bigint[]) WITH ORDINALITY AS s (id, loc, n) ON s.loc = e.location_id
-     WHERE e.seq BETWEEN $1 AND $2 AND e.event_timestamp > now() - interval '2 days'`,
+     WHERE e.seq BETWEEN ${seqOf('$1::bigint')} AND ${seqOf('$2::bigint')} AND e.event_timestamp > now() - interval '2 days'`,
     [
       orgSubs.map((s) => s.id),
       orgSubs.map((s) => s.organizationId),
@@ -160,9 +193,9 @@ export async function fillDatabase(db: Db, scale: number): Promise<Filled> {
     db,
     'delivery attempts',
     maxSeq[0]!.n,
-    `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body,
-                                    error, outcome)
-     SELECT d.id, k, d.created_at + (k - 1) * interval '5 seconds', 48, CASE WHEN d.status = 'failed' THEN 500 ELSE 200 END,
+    `INSERT INTO delivery_attempts (delivery_id, event_seq, subscription_id, attempt, started_at, duration_ms,
+                                    status_code, response_body, error, outcome)
+     SELECT d.id, d.event_seq, d.subscription_id, k, d.created_at + (k - 1) * interval '5 seconds', 48, CASE WHEN d.status = 'failed' THEN 500 ELSE 200 END,
             CASE WHEN d.status = 'failed' THEN 'upstream error' ELSE '{"received":true}' END, NULL,
             CASE WHEN d.status = 'succeeded' THEN 'succeeded' WHEN k = d.attempts THEN 'failed' ELSE 'retry' END
      FROM deliveries d CROSS JOIN LATERAL generate_series(1, d.attempts) k
@@ -171,17 +204,15 @@ export async function fillDatabase(db: Db, scale: number): Promise<Filled> {
 
   for (const [i, d] of defs.entries()) {
     const t = performance.now();
-    await db.query(d.def);
+    // (pg_indexes writes a partitioned table's index `ON ONLY` the parent: built so, it would be an
+    // invalid index on the parent alone, none on the partitions)
+    await db.query(d.def.replace(' ON ONLY ', ' ON '));
     progress(`index ${i + 1} of ${defs.length}, ${d.name}: ${((performance.now() - t) / 1000).toFixed(0)} s`);
   }
   progress('VACUUM ANALYZE');
   await db.query('VACUUM ANALYZE');
 
-  const { rows: counted } = await db.query<{ t: string; n: number }>(
-    `SELECT relname AS t, reltuples::float8 AS n FROM pg_class
-     WHERE relnamespace = current_schema()::regnamespace AND relname = ANY ($1::text[])`,
-    [FILLED_TABLES],
-  );
+  const counts = await countRows(db);
   const { rows: size } = await db.query<{ size: string }>(
     `SELECT pg_size_pretty(pg_database_size(current_database())) AS size`,
   );
@@ -189,8 +220,21 @@ export async function fillDatabase(db: Db, scale: number): Promise<Filled> {
   progress(`filled in ${minutes.toFixed(1)} min, ${size[0]!.size}`);
   return {
     bigSubscription: orgSubs[0]!.id,
-    counts: Object.fromEntries(counted.map((r) => [r.t, Math.round(r.n)])),
+    counts,
     size: size[0]!.size,
     minutes,
   };
+}
+
+/** Rows per filled table, as the planner counts them (summed over a partitioned table's partitions). */
+export async function countRows(db: Db): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ t: string; n: number }>(
+    `SELECT t, sum(greatest(c.reltuples, 0))::float8 AS n
+     FROM unnest($1::text[]) AS t
+     JOIN pg_class c ON c.relkind = 'r'
+       AND (c.oid = to_regclass(t) OR c.oid IN (SELECT relid FROM pg_partition_tree(to_regclass(t)) WHERE isleaf))
+     GROUP BY t`,
+    [FILLED_TABLES],
+  );
+  return Object.fromEntries(rows.map((r) => [r.t, Math.round(r.n)]));
 }

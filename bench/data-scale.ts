@@ -4,14 +4,17 @@
  *
  *   flock /tmp/fpt-bench.lock npx tsx bench/data-scale.ts [--scale 1] [--contacts 10000] [--keep]
  *
- * Two databases are created on the PostgreSQL server of FPT_BENCH_DATABASE_URL (default
- * postgres://postgres@127.0.0.1:5432/postgres), `fpt_scale_empty` and `fpt_scale_filled`, both
- * migrated; the second is filled by `data-scale-fill.ts` (`--scale 0.1` for a tenth of the volume).
- * Then, on each: the reads (a page of a 1.5M-delivery subscription's failed deliveries; a replay of
- * its failed deliveries of the last day, with its bound, rolled back), the background loops' steps
- * (closing a burst of windows, the heartbeat sweep, a /metrics scrape, a maintenance round and the
- * ANALYZE the closer used to run), and the delivery throughput from a burst of contact writes to a
- * local receiver. Both databases are dropped at the end unless `--keep`.
+ * Three databases are created on the PostgreSQL server of FPT_BENCH_DATABASE_URL (default
+ * postgres://postgres@127.0.0.1:5432/postgres), all migrated: `fpt_scale_empty` (a new install: two
+ * partitions), `fpt_scale_month` (empty too, with the month of daily partitions a service that has
+ * run a month has, stored or not) and `fpt_scale_filled`, filled by `data-scale-fill.ts` over the same
+ * partitions (`--scale 0.1` for a tenth of the volume). Then, on each: the reads (a page of a
+ * 1.5M-delivery subscription's failed deliveries; a replay of its failed deliveries of the last day,
+ * with its bound, rolled back; a delivery by its id), the background loops' steps (closing a burst of
+ * windows, the heartbeat sweep, a /metrics scrape, a maintenance round and the ANALYZE the closer used
+ * to run), and the delivery throughput from a burst of contact writes to a local receiver. Last, the
+ * purge at 7-day retention (`--no-purge` to skip it). The databases are dropped at the end unless
+ * `--keep`.
  */
 import { Command } from 'commander';
 import { loadConfig } from '../src/config.js';
@@ -19,20 +22,21 @@ import { newContactFields, insertContacts } from '../src/store/contacts.js';
 import { generateSecret } from '../src/delivery/signing.js';
 import { DeliveryWorker } from '../src/delivery/worker.js';
 import { runMaintenanceRound, startMaintenance } from '../src/events/maintenance.js';
+import { retentionRound } from '../src/events/retention.js';
 import { startCoalescer } from '../src/events/runner.js';
 import { closeDueWindows } from '../src/events/close-windows.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import { enforceReplayBound } from '../src/api/quotas.js';
 import type { Db, Queryable } from '../src/store/db.js';
-import { listDeliveries } from '../src/store/deliveries/read.js';
+import { getDelivery, listDeliveries } from '../src/store/deliveries/read.js';
 import { replay } from '../src/store/deliveries/replay.js';
 import { migrate } from '../src/store/migrate.js';
 import { PostgresDb } from '../src/store/postgres.js';
 import { createSubscription } from '../src/store/subscriptions.js';
 import { createLocation, createOrganization } from '../src/store/tenants.js';
 import { reapDeadWorkers } from '../src/store/workers.js';
-import { fillDatabase, type Filled } from './data-scale-fill.js';
+import { countRows, fillDatabase, type Filled } from './data-scale-fill.js';
 import { machine, PG_URL, progress, rate, ReceiverProcess } from './lib.js';
 
 const program = new Command('data-scale')
@@ -51,6 +55,7 @@ const program = new Command('data-scale')
     'create and fill both databases, keep them, and stop (no timing: run it outside the bench lock)',
   )
   .option('--reuse', 'time the databases a --fill-only run left (no fill)')
+  .option('--no-purge', 'skip the purge at 7-day retention, which runs last (it empties most of the fill)')
   .parse();
 const opts = program.opts<{
   scale: string;
@@ -58,6 +63,7 @@ const opts = program.opts<{
   keep?: boolean;
   fillOnly?: boolean;
   reuse?: boolean;
+  purge: boolean;
 }>();
 const SCALE = Number(opts.scale);
 const CONTACTS = Number(opts.contacts);
@@ -101,7 +107,8 @@ interface PlanNode {
 /**
  * `q` with every statement run under EXPLAIN (ANALYZE, BUFFERS): the pages (8 kB) each touched are
  * added to `pages.n`, a figure that does not depend on the machine's load. Statements that modify run
- * for real (callers roll them back); the answers are empty.
+ * for real (callers roll them back) and answer nothing; a SELECT is run again for its answer (what
+ * the caller reads next depends on it: a delivery's attempts, the partitions to look in).
  */
 function counting<Q extends Queryable>(q: Q, pages: { n: number }): Q {
   const query = async <R extends object>(text: string, params?: readonly unknown[]) => {
@@ -111,6 +118,7 @@ function counting<Q extends Queryable>(q: Q, pages: { n: number }): Q {
     );
     const plan = res.rows[0]!['QUERY PLAN'][0]!.Plan;
     pages.n += (plan['Shared Hit Blocks'] ?? 0) + (plan['Shared Read Blocks'] ?? 0);
+    if (/^\s*SELECT\b/i.test(text)) return q.query<R>(text, params);
     return { rows: [] as R[], rowCount: 0 };
   };
   return Object.create(q, { query: { value: query } }) as Q;
@@ -212,6 +220,22 @@ async function measure(label: string, db: Db, bigSubscription: string, receiver:
   }
   const closingRest = closing.slice(1).sort((a, b) => a - b);
   r.closeBurst = { first: closing[0]!, median: closingRest[1]! };
+  // a delivery by its id (GET /api/deliveries/{id}): one of the bursts' (a UUIDv7 id, in the current
+  // partition), read as the API reads it, and by the statement it used before (every partition probed)
+  const { rows: made } = await db.query<{ id: string }>(
+    `SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+     WHERE s.description = 'data-scale throughput' AND d.event_seq IS NOT NULL ORDER BY d.seq DESC LIMIT 1`,
+  );
+  const deliveryId = made[0]!.id;
+  r.getDelivery = await timed(11, () => getDelivery(db, deliveryId));
+  const byIdPages = { n: 0 };
+  await getDelivery(counting(db, byIdPages), deliveryId);
+  r.getDelivery.pages = pages(byIdPages);
+  const everyPartition = `SELECT d.*, e.event_id FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq WHERE d.id = $1`;
+  r.getDeliveryEveryPartition = await timed(11, () => db.query(everyPartition, [deliveryId]));
+  const everyPages = { n: 0 };
+  await counting(db, everyPages).query(everyPartition, [deliveryId]);
+  r.getDeliveryEveryPartition.pages = pages(everyPages);
   await db.query(
     `UPDATE deliveries SET status = 'succeeded', completed_at = now() WHERE status IN ('pending', 'sending')`,
   );
@@ -232,6 +256,38 @@ async function measure(label: string, db: Db, bigSubscription: string, receiver:
   return { ms: r, deliveriesPerSecond: rate(CONTACTS * 3, ms) };
 }
 
+/**
+ * Retention at 7 days, as the service's retention loop runs it (`retentionRound` until no purge fills
+ * its batch): the seconds, the rows before and after, the database's size before and after.
+ */
+async function purge(label: string, db: Db) {
+  progress(`${label}: purge at 7-day retention`);
+  const config = loadConfig({ FPT_EVENT_RETENTION_DAYS: '7' });
+  const sizeMb = async () =>
+    (await db.query<{ mb: number }>(`SELECT (pg_database_size(current_database()) / 1048576)::int AS mb`))
+      .rows[0]!.mb;
+  const before = await countRows(db);
+  const sizeBefore = await sizeMb();
+  const { rows: parts } = await db.query<{ n: number }>(`SELECT n FROM event_partitions ORDER BY n`);
+  const t0 = performance.now();
+  let rounds = 1;
+  while (await retentionRound(db, config, log, 1000)) rounds++;
+  const ms = performance.now() - t0;
+  const { rows: left } = await db.query<{ n: number }>(`SELECT n FROM event_partitions ORDER BY n`);
+  const kept = new Set(left.map((r) => r.n));
+  // (the row counts are the planner's: analyzed first)
+  await db.query('ANALYZE contacts, contact_history, events, deliveries, delivery_attempts');
+  return {
+    ms,
+    rounds,
+    dropped: parts.map((r) => r.n).filter((n) => !kept.has(n)),
+    before,
+    after: await countRows(db),
+    sizeBefore,
+    sizeAfter: await sizeMb(),
+  };
+}
+
 /** The first organization-wide subscription the fill made: a quarter of the deliveries. */
 async function bigSubscriptionOf(db: Db): Promise<string> {
   const { rows } = await db.query<{ id: string }>(
@@ -243,15 +299,10 @@ async function bigSubscriptionOf(db: Db): Promise<string> {
 
 /** Rows per filled table and the database's size. */
 async function describeFill(db: Db) {
-  const { rows } = await db.query<{ t: string; n: number }>(
-    `SELECT relname AS t, reltuples::float8 AS n FROM pg_class
-     WHERE relnamespace = current_schema()::regnamespace
-       AND relname IN ('contacts', 'contact_history', 'events', 'deliveries', 'delivery_attempts')`,
-  );
   const { rows: size } = await db.query<{ size: string }>(
     `SELECT pg_size_pretty(pg_database_size(current_database())) AS size`,
   );
-  return { ...Object.fromEntries(rows.map((r) => [r.t, Math.round(r.n)])), size: size[0]!.size };
+  return { ...(await countRows(db)), size: size[0]!.size };
 }
 
 const fmt = (t: { first: number; median: number; pages?: number }) =>
@@ -268,6 +319,16 @@ try {
     empty = new PostgresDb({ connectionString: urlOf('fpt_scale_empty'), maxConnections: 8 });
     filled = new PostgresDb({ connectionString: urlOf('fpt_scale_filled'), maxConnections: 8 });
     dbs.push(empty, filled);
+    // migrations newer than the fill (timed: on the filled database, what an upgrade costs)
+    for (const [name, db] of [
+      ['empty', empty],
+      ['filled', filled],
+    ] as const) {
+      const t = performance.now();
+      const applied = await migrate(db);
+      if (applied.length > 0)
+        progress(`${name}: migrated ${applied.join(', ')} in ${Math.round(performance.now() - t)} ms`);
+    }
     fill = `reused: ${JSON.stringify(await describeFill(filled))}`;
   } else {
     empty = await freshDatabase('fpt_scale_empty');
@@ -283,32 +344,67 @@ try {
     console.log(`filled: ${fill}`);
     process.exitCode = 0;
   } else {
-    const e = { bigSubscription: await bigSubscriptionOf(empty) };
-    const f = { bigSubscription: await bigSubscriptionOf(filled) };
-    const onEmpty = await measure('empty', empty, e.bigSubscription, receiver);
-    const onFilled = await measure('filled', filled, f.bigSubscription, receiver);
+    // and a third: empty too, but with the filled one's month of daily partitions (made afresh, in
+    // seconds), which a service that has run a month has whatever it stored: filled ÷ this is the
+    // cost of the stored volume alone, this ÷ empty the cost of the partitions alone
+    const month = await freshDatabase('fpt_scale_month');
+    dbs.push(month);
+    await fillDatabase(month, 0, true);
+    const runs: [string, Db][] = [
+      ['empty', empty],
+      ['month', month],
+      ['filled', filled],
+    ];
+    const results = [];
+    for (const [label, db] of runs)
+      results.push(await measure(label, db, await bigSubscriptionOf(db), receiver));
+    const [onEmpty, onMonth, onFilled] = results as [
+      (typeof results)[0],
+      (typeof results)[0],
+      (typeof results)[0],
+    ];
     const load1 = (await import('node:os')).loadavg();
     console.log(`# data-scale bench: ${machine()}; scale ${SCALE}; ${CONTACTS} contacts for throughput`);
     console.log(`filled: ${fill}`);
     console.log(
       `load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')}`,
     );
-    console.log('| what (ms: median, first run; pages touched) | empty | filled | filled ÷ empty (median) |');
-    console.log('|---|---|---|---|');
-    for (const key of Object.keys(onEmpty.ms)) {
-      const a = onEmpty.ms[key]!;
-      const b = onFilled.ms[key]!;
-      console.log(`| ${key} | ${fmt(a)} | ${fmt(b)} | ${(b.median / a.median).toFixed(2)} |`);
-    }
     console.log(
-      `| deliveries/s (${CONTACTS * 3} events) | ${onEmpty.deliveriesPerSecond} | ${onFilled.deliveriesPerSecond} | ${(onFilled.deliveriesPerSecond / onEmpty.deliveriesPerSecond).toFixed(2)} |`,
+      '| what (ms: median, first run; pages touched) | empty (new install) | empty, a month of partitions | filled | filled ÷ empty | filled ÷ month |',
     );
+    console.log('|---|---|---|---|---|---|');
+    for (const key of Object.keys(onEmpty.ms)) {
+      const [a, m, b] = [onEmpty.ms[key]!, onMonth.ms[key]!, onFilled.ms[key]!];
+      console.log(
+        `| ${key} | ${fmt(a)} | ${fmt(m)} | ${fmt(b)} | ${(b.median / a.median).toFixed(2)} | ${(b.median / m.median).toFixed(2)} |`,
+      );
+    }
+    const [a, m, b] = [
+      onEmpty.deliveriesPerSecond,
+      onMonth.deliveriesPerSecond,
+      onFilled.deliveriesPerSecond,
+    ];
+    console.log(
+      `| deliveries/s (${CONTACTS * 3} events) | ${a} | ${m} | ${b} | ${(b / a).toFixed(2)} | ${(b / m).toFixed(2)} |`,
+    );
+    if (opts.purge) {
+      // last, since it empties most of the fill: retention at 7 days, as the service runs it
+      for (const [label, db] of runs) {
+        const p = await purge(label, db);
+        console.log(
+          `purge at 7-day retention, ${label}: ${(p.ms / 1000).toFixed(2)} s in ${p.rounds} rounds, ` +
+            `partitions dropped ${JSON.stringify(p.dropped)}, rows ${JSON.stringify(p.before)} -> ${JSON.stringify(p.after)}, ` +
+            `database ${p.sizeBefore} -> ${p.sizeAfter} MB (${p.sizeBefore - p.sizeAfter} MB returned)`,
+        );
+      }
+    }
   }
 } finally {
   await receiver.stop();
   for (const db of dbs) await db.close();
   if (!opts.keep && !opts.fillOnly) {
     await admin.query('DROP DATABASE IF EXISTS fpt_scale_empty');
+    await admin.query('DROP DATABASE IF EXISTS fpt_scale_month');
     await admin.query('DROP DATABASE IF EXISTS fpt_scale_filled');
   }
   await admin.close();

@@ -1,4 +1,5 @@
 import type { Engine, Queryable } from './db.js';
+import { PARKED } from './deliveries/queue.js';
 
 /** The store's figures that `/metrics` and `GET /api/platform/health` both show. */
 export interface StoreFigures {
@@ -20,7 +21,7 @@ const STORE_FIGURES = `SELECT
   (SELECT count(*) FROM deliveries WHERE status = 'pending')::int AS pending,
   (SELECT count(*) FROM deliveries WHERE status = 'sending')::int AS sending,
   (SELECT extract(epoch FROM now() - min(next_attempt_at)) FROM deliveries
-    WHERE status = 'pending' AND next_attempt_at <= now())::float8 AS lag_seconds,
+    WHERE status = 'pending' AND next_attempt_at <= now() AND next_attempt_at < ${PARKED})::float8 AS lag_seconds,
   (SELECT count(*) FROM contact_windows)::int AS windows,
   (SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*)::int AS n FROM subscriptions GROUP BY status) s) AS subscriptions,
   (SELECT count(*) FROM delivery_workers)::int AS workers`;

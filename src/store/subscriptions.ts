@@ -195,7 +195,12 @@ export async function updateSubscription(
 export async function deleteSubscription(q: Queryable, id: string): Promise<void> {
   await q.query(
     `WITH gone AS (DELETE FROM subscriptions WHERE id = $1 RETURNING id),
-     gone_deliveries AS (DELETE FROM deliveries WHERE subscription_id IN (SELECT id FROM gone) RETURNING id)
+     -- (each status group named: finished ones through the history index, unfinished through the
+     -- order index; migration 014)
+     gone_deliveries AS (
+       DELETE FROM deliveries WHERE subscription_id IN (SELECT id FROM gone)
+         AND (status IN ('succeeded', 'failed') OR status IN ('pending', 'sending'))
+       RETURNING id)
      DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM gone_deliveries)`,
     [id],
   );

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { newEventId } from '../domain/ids.js';
 import type { Db, Queryable } from './db.js';
+import { PARKED } from './deliveries/queue.js';
 
 /**
  * Delivery workers that share a PostgreSQL server announce themselves in `delivery_workers` and
@@ -57,10 +58,11 @@ export async function reapDeadWorkers(db: Db, deadAfterMs: number): Promise<Reap
       );
       if (rows.length === 0) return { workers: [], deliveries: 0 };
       const workers = rows.map((r) => r.id);
-      // (through the partial index of unfinished deliveries: `status = 'sending'` implies its predicate)
+      // (through the due index: a leased delivery is unfinished and not parked, its predicate, migration 014)
       const { rowCount } = await tx.query(
         `UPDATE deliveries SET next_attempt_at = now()
-         WHERE status = 'sending' AND leased_by = ANY ($1::text[]) AND next_attempt_at > now()`,
+         WHERE status = 'sending' AND leased_by = ANY ($1::text[]) AND next_attempt_at > now()
+           AND next_attempt_at < ${PARKED}`,
         [workers],
       );
       if (rowCount > 0) await tx.notify('deliveries');

@@ -2,6 +2,7 @@ import { inPublishedOrder, type ContactEvent } from '../../domain/events.js';
 import type { Queryable } from '../db.js';
 import { rowToEnvelope, type EventRow } from '../events.js';
 import { ATTEMPT_COLUMNS, attemptView, type AttemptRow, type AttemptView } from './read.js';
+import { selectDeliveryById } from './by-id.js';
 
 /** One logged attempt, with the signature headers it sent (null: not kept, or none sent). */
 export interface LoggedAttempt extends AttemptView {
@@ -37,11 +38,12 @@ type DeliveryRow = Omit<EventRow, 'seq' | 'event_id' | 'window_id' | 'event_type
  * same headers but for the attempt number and the signatures, which the attempt log keeps.
  */
 export async function deliverySent(q: Queryable, deliveryId: string): Promise<DeliverySent | undefined> {
-  const { rows } = await q.query<DeliveryRow>(
+  const rows = await selectDeliveryById<DeliveryRow>(
+    q,
     `SELECT d.id, d.test_payload, d.event_seq, e.event_id, e.window_id, e.event_type, e.event_timestamp,
             e.location_id, e.organization_id, e.data
-     FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq WHERE d.id = $1`,
-    [deliveryId],
+     FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq`,
+    deliveryId,
   );
   const d = rows[0];
   if (!d) return undefined;
@@ -61,8 +63,9 @@ export async function deliverySent(q: Queryable, deliveryId: string): Promise<De
     AttemptRow & { fpt_signature: string | null; webhook_signature: string | null }
   >(
     `SELECT ${ATTEMPT_COLUMNS}, fpt_signature, webhook_signature FROM delivery_attempts
-     WHERE delivery_id = $1 ORDER BY id`,
-    [deliveryId],
+     WHERE delivery_id = $1 AND (event_seq = $2 OR event_seq IS NULL) -- its partition's index, not every one's
+     ORDER BY id`,
+    [deliveryId, d.event_seq],
   );
   return {
     id: d.id,

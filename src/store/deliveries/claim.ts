@@ -7,6 +7,7 @@ import {
   CHAIN_LIMIT,
   inPartitionOf,
   indexLookupsOnly,
+  PARKED,
   signingSecrets,
   type ClaimedDelivery,
   type DeliveryStatus,
@@ -121,10 +122,11 @@ async function claimChains(
   // (each one's first head, then each one's second...), and within an organization its
   // subscriptions do, so a tenant's backlog queued ahead fills no more of the claim than its turns.
   // (The organization of each subscription in the window: a lookup per subscription, not per row.)
+  // (`< PARKED` is implied by `<= now()`, but the due index's predicate needs it said: migration 014.)
   const { rows: candidates } = await tx.query<{ id: string; event_seq: number | null }>(
     `WITH w AS MATERIALIZED (
          SELECT c.id, c.subscription_id, c.contact_id, c.event_seq, c.next_attempt_at FROM deliveries c
-         WHERE c.status IN ('pending', 'sending') AND c.next_attempt_at <= now()
+         WHERE c.status IN ('pending', 'sending') AND c.next_attempt_at <= now() AND c.next_attempt_at < ${PARKED}
            AND c.subscription_id <> ALL ($2::text[])
          ORDER BY c.next_attempt_at, c.event_seq
          LIMIT $3),

@@ -23,6 +23,27 @@ const types = {
         ) => unknown)) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * The session options the service sets, with those of the connection string's own `options`
+ * parameter after them (so that an operator's setting there wins over the service's default).
+ * node-postgres lets a connection string's `options` replace the pool's, so the parameter is taken
+ * out of the string and the two are joined here.
+ */
+function withSessionOptions(
+  connectionString: string,
+  ours: readonly string[],
+): { connectionString: string; options: string } {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return { connectionString, options: ours.join(' ') };
+  }
+  const theirs = url.searchParams.get('options');
+  url.searchParams.delete('options');
+  return { connectionString: url.toString(), options: [...ours, ...(theirs ? [theirs] : [])].join(' ') };
+}
+
 export interface PostgresOptions {
   connectionString: string;
   /** Work inside this schema (tests give each test its own). */
@@ -39,19 +60,20 @@ export class PostgresDb implements Db {
 
   constructor(opts: PostgresOptions) {
     this.opts = opts;
-    this.pool = new pg.Pool({
-      connectionString: opts.connectionString,
-      max: opts.maxConnections ?? 10,
-      application_name: opts.applicationName ?? 'fpt-events',
-      types,
+    const { connectionString, options } = withSessionOptions(opts.connectionString, [
       // JIT off in every session: the service's statements are small by design, but a batch's
       // per-row probes over a month of partitions (the fan-out's INSERT: 6,000 rows x 32 partitions)
       // are planned at a cost past jit_above_cost, and compiling took 1.9 s of a 2.1 s statement
       // (docs/design.md, "Costs flat in stored volume")
-      options: [
-        '-c jit=off',
-        ...(opts.schema !== undefined ? [`-c search_path=${quoteIdent(opts.schema)}`] : []),
-      ].join(' '),
+      '-c jit=off',
+      ...(opts.schema !== undefined ? [`-c search_path=${quoteIdent(opts.schema)}`] : []),
+    ]);
+    this.pool = new pg.Pool({
+      connectionString,
+      max: opts.maxConnections ?? 10,
+      application_name: opts.applicationName ?? 'fpt-events',
+      types,
+      options,
     });
     // An idle client losing its connection (server restart) must not crash the process; the pool
     // drops it and the next checkout connects again.

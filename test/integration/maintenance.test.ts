@@ -3,9 +3,10 @@ import { runMaintenanceRound, startMaintenance } from '../../src/events/maintena
 import { startCoalescer } from '../../src/events/runner.js';
 import { createLogger } from '../../src/log.js';
 import type { Db } from '../../src/store/db.js';
+import { PostgresDb } from '../../src/store/postgres.js';
 import { reapDeadWorkers } from '../../src/store/workers.js';
 import { apiTest } from '../helpers/api.js';
-import { dbTest, engine } from '../helpers/db.js';
+import { dbTest, engine, testDatabaseUrl } from '../helpers/db.js';
 import { waitFor } from '../helpers/events.js';
 
 // The delivery queue's ANALYZE and VACUUM run in a loop of their own, one process at a time, never
@@ -172,6 +173,31 @@ describe('maintenance', () => {
       expect(
         await db.transaction(async (tx) => (await tx.query<{ jit: string }>('SHOW jit')).rows[0]!.jit),
       ).toBe('off');
+    },
+  );
+
+  dbTest.runIf(engine === 'postgres')(
+    "a DATABASE_URL's own options are kept beside the service's, and win where they name the same setting",
+    async ({ testDb }) => {
+      const url = new URL(testDatabaseUrl());
+      url.searchParams.set('options', '-c statement_timeout=12345 -c application_name=from-url');
+      const db = new PostgresDb({ connectionString: url.toString(), schema: testDb.schema });
+      try {
+        const { rows } = await db.query<{ jit: string; timeout: string; path: string }>(
+          `SELECT current_setting('jit') AS jit, current_setting('statement_timeout') AS timeout,
+                  current_setting('search_path') AS path`,
+        );
+        expect(rows[0]).toEqual({ jit: 'off', timeout: '12345ms', path: `"${testDb.schema}"` });
+      } finally {
+        await db.close();
+      }
+      url.searchParams.set('options', '-c jit=on');
+      const jitOn = new PostgresDb({ connectionString: url.toString() });
+      try {
+        expect((await jitOn.query<{ jit: string }>('SHOW jit')).rows[0]!.jit).toBe('on');
+      } finally {
+        await jitOn.close();
+      }
     },
   );
 

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -65,10 +64,6 @@ export default defineConfig({
           ]
         : []),
     ],
-    // Test files mostly wait (on the database, on timers, on child processes and the browser), so
-    // two run at once even on two cores: vitest's default there is one (cores - 1), and the suite
-    // took 593 s that way against 359 s with two, every test passing both ways (docs/testing.md).
-    maxWorkers: Math.max(2, availableParallelism() - 1),
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

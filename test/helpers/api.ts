@@ -90,6 +90,14 @@ export function createTestApi(db: Db, config: Config = testConfig(), metrics?: M
   return new TestApi(app, db);
 }
 
+/** `n` contacts created at a location through the API (named C0, C1, …); their ids in order. */
+export async function createContacts(api: TestApi, loc: number, n: number): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++)
+    ids.push((await api.create(`/api/locations/${loc}/contacts`, { firstName: `C${i}` })).contactId);
+  return ids;
+}
+
 /** An organization with two locations, a location with none, and keys of every kind. */
 export interface Tenant {
   orgId: number;

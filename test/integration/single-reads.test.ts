@@ -1,7 +1,7 @@
 import { describe, expect } from 'vitest';
 import { SingleReads } from '../../src/contacts/single-reads.js';
 import type { Queryable } from '../../src/store/db.js';
-import { apiTest as test, type TestApi } from '../helpers/api.js';
+import { apiTest as test, createContacts, type TestApi } from '../helpers/api.js';
 
 /*
  * Single contact reads grouped into shared statements (src/contacts/single-reads.ts), on the real
@@ -23,19 +23,12 @@ function counted(api: TestApi) {
   return { q, release, statements: () => statements };
 }
 
-async function contacts(api: TestApi, loc: number, n: number): Promise<number[]> {
-  const ids: number[] = [];
-  for (let i = 0; i < n; i++)
-    ids.push((await api.create(`/api/locations/${loc}/contacts`, { firstName: `C${i}` })).contactId);
-  return ids;
-}
-
 describe('single reads in a shared statement', () => {
   test('reads asked while a statement is out go together in the next one, each answered with its own contact', async ({
     api,
     tenant,
   }) => {
-    const ids = await contacts(api, tenant.locA, 5);
+    const ids = await createContacts(api, tenant.locA, 5);
     const store = counted(api);
     const reads = new SingleReads(store.q, 1);
     const first = reads.get(ids[0]!);
@@ -50,7 +43,7 @@ describe('single reads in a shared statement', () => {
   });
 
   test('a lone read goes at once, and sees a write answered before it was asked', async ({ api, tenant }) => {
-    const [id] = await contacts(api, tenant.locA, 1);
+    const [id] = await createContacts(api, tenant.locA, 1);
     const reads = new SingleReads(api.db);
     expect((await reads.get(id!))?.firstName).toBe('C0');
     expect((await api.patch(`/api/contacts/${id}`, { firstName: 'Changed' })).status).toBe(200);
@@ -61,7 +54,7 @@ describe('single reads in a shared statement', () => {
     api,
     tenant,
   }) => {
-    const [a, b] = await contacts(api, tenant.locA, 2);
+    const [a, b] = await createContacts(api, tenant.locA, 2);
     let fail = true;
     const q: Queryable = {
       query: (text, params) =>
@@ -78,8 +71,8 @@ describe('single reads in a shared statement', () => {
     api,
     tenant,
   }) => {
-    const mine = await contacts(api, tenant.locA, 20);
-    const [theirs] = await contacts(api, tenant.locB, 1);
+    const mine = await createContacts(api, tenant.locA, 20);
+    const [theirs] = await createContacts(api, tenant.locB, 1);
     const key = tenant.keys.locAStaff;
     const answers = await Promise.all(
       [...mine, theirs!, 987_654_321].map((id) => api.get(`/api/contacts/${id}`, { key })),

@@ -2,7 +2,7 @@ import { describe, expect } from 'vitest';
 import { SingleWrites, type Derive } from '../../src/contacts/single-writes.js';
 import { AppError, unprocessable } from '../../src/errors.js';
 import type { ChangeMeta, StoredContact } from '../../src/store/contacts.js';
-import { apiTest as test, type TestApi } from '../helpers/api.js';
+import { apiTest as test, createContacts, type TestApi } from '../helpers/api.js';
 
 /*
  * Single writes sharing a commit (src/contacts/single-writes.ts). A first write is held inside its
@@ -47,19 +47,12 @@ async function history(api: TestApi, contactId: number) {
   return rows;
 }
 
-async function contacts(api: TestApi, loc: number, n: number): Promise<number[]> {
-  const ids: number[] = [];
-  for (let i = 0; i < n; i++)
-    ids.push((await api.create(`/api/locations/${loc}/contacts`, { firstName: `C${i}` })).contactId);
-  return ids;
-}
-
 describe('single writes in a shared commit', () => {
   test('a write refused while it is derived fails alone; the others commit together', async ({
     api,
     tenant,
   }) => {
-    const [a, b, c, d] = await contacts(api, tenant.locA, 4);
+    const [a, b, c, d] = await createContacts(api, tenant.locA, 4);
     const { writes, release, held } = await heldWrites(api, a!);
     const results = Promise.allSettled([
       writes.write({ contactId: b!, meta, log, derive: rename('B') }),
@@ -94,7 +87,7 @@ describe('single writes in a shared commit', () => {
     api,
     tenant,
   }) => {
-    const [a, b, c, d] = await contacts(api, tenant.locA, 4);
+    const [a, b, c, d] = await createContacts(api, tenant.locA, 4);
     const { writes, release, held } = await heldWrites(api, a!);
     const results = Promise.allSettled([
       writes.write({ contactId: b!, meta, log, derive: rename('B') }),
@@ -127,7 +120,7 @@ describe('single writes in a shared commit', () => {
     api,
     tenant,
   }) => {
-    const ids = await contacts(api, tenant.locA, 12);
+    const ids = await createContacts(api, tenant.locA, 12);
     expect((await api.patch(`/api/contacts/${ids[0]}`, { externalId: 'taken' })).status).toBe(200);
     const answers = await Promise.all(
       ids.map((id, i) =>

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -33,6 +34,8 @@ export default defineConfig({
                 include: ['test/integration/**/*.test.ts'],
                 env: { FPT_TEST_ENGINE: 'postgres' },
                 globalSetup: ['test/helpers/postgres-global-setup.ts'],
+                // each worker on a database of its own (VACUUM's horizon is per database)
+                setupFiles: ['test/helpers/postgres-worker-db.ts'],
                 isolate: false,
               },
             },
@@ -59,11 +62,16 @@ export default defineConfig({
                 expect: { poll: { timeout: 15_000 } },
                 env: { FPT_TEST_ENGINE: 'postgres' },
                 globalSetup: ['test/helpers/postgres-global-setup.ts'],
+                setupFiles: ['test/helpers/postgres-worker-db.ts'],
               },
             },
           ]
         : []),
     ],
+    // Test files mostly wait (on the database, timers, child processes, the browser), so two run at
+    // once even on two cores, where vitest's default is one (cores - 1). PostgreSQL workers each
+    // have a database of their own (test/helpers/postgres-worker-db.ts).
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -11,9 +11,33 @@ export default async function setup(): Promise<void> {
     process.stdout.write(
       `PostgreSQL suite on ${url.replace(/\/\/[^@]*@/, '//')} (server ${rows[0]?.server_version})\n`,
     );
-    // Schemas left behind by an interrupted earlier run: those made more than an hour ago (their
-    // name starts with the time they were made), so that a run in progress on the same database
-    // keeps its own.
+    // Schemas left behind by an interrupted earlier run, in the base database and in the workers'
+    // own (test/helpers/postgres-worker-db.ts).
+    const base = new URL(url).pathname.slice(1) || 'postgres';
+    const { rows: dbs } = await client.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2`,
+      [base, `${base.replace(/[\\_%]/g, '\\$&')}\\_w%`],
+    );
+    for (const { datname } of dbs) {
+      const target = new URL(url);
+      target.pathname = `/${datname}`;
+      await dropLeftoverSchemas(target.href);
+    }
+  } catch (err) {
+    throw new Error(`PostgreSQL suite: cannot reach ${url}: ${(err as Error).message}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Drops the schemas made more than an hour ago (their name starts with the time they were made), so
+ * that a run in progress on the same server keeps its own.
+ */
+async function dropLeftoverSchemas(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
     const { rows: schemas } = await client.query<{ nspname: string }>(
       `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'fpt\\_test\\_%'`,
     );
@@ -23,8 +47,6 @@ export default async function setup(): Promise<void> {
       if (made !== undefined && Number.parseInt(made, 36) > hourAgo) continue;
       await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
     }
-  } catch (err) {
-    throw new Error(`PostgreSQL suite: cannot reach ${url}: ${(err as Error).message}`);
   } finally {
     await client.end().catch(() => undefined);
   }

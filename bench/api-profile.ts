@@ -8,7 +8,7 @@
  *   npx tsx bench/api-profile.ts [--engine postgres|pglite] [--seconds 10] [--connections 64] [--phase GET|PATCH|both]
  *
  * The figures are shares of one process's samples: they say where the time goes, not how fast it
- * is (bench/api.ts says that). Run under `flock /tmp/fpt-bench.lock` on a shared machine.
+ * is (bench/api.ts says that). `--keep` leaves the `.cpuprofile` files for Chrome DevTools. Run under `flock /tmp/fpt-bench.lock` on a shared machine.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '64' },
     phase: { type: 'string', default: 'both' },
+    keep: { type: 'boolean', default: false },
+    from: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -31,7 +33,9 @@ if (values.help) {
   console.log(`usage: npx tsx bench/api-profile.ts [--engine postgres|pglite] [--seconds 10] [--connections 64] [--phase GET|PATCH|both]
 
 CPU profile of one serve process under closed-loop GET and PATCH load (self time by package and
-by function, per phase). Run under flock /tmp/fpt-bench.lock.`);
+by function, per phase), and the time spent under each of our own modules (the nearest one up the
+stack: a socket write made by the delivery sender counts for the sender). --keep leaves the
+.cpuprofile files (for Chrome DevTools) and prints where; --from DIR summarizes a kept one again. Run under flock /tmp/fpt-bench.lock.`);
   process.exit(0);
 }
 const engine = values.engine as BenchEngine;
@@ -43,6 +47,7 @@ const ROOT = resolve(new URL('..', import.meta.url).pathname);
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -64,12 +69,36 @@ function owner(url: string): string {
 }
 
 function summarize(dir: string): string {
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  // the main thread's profile (a loader thread of tsx writes one of its own, numbered after it)
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort()[0];
   if (!file) throw new Error(`no profile written in ${dir}`);
   const p = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
   const byNode = new Map<number, number>();
   p.samples.forEach((id, i) => byNode.set(id, (byNode.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
   const total = [...byNode.values()].reduce((a, b) => a + b, 0);
+  // the nearest of our own modules up each sample's stack (async continuations start their stack at
+  // the function resumed, so a write after an await is still under its caller)
+  const parent = new Map<number, ProfileNode>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n);
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const underOwn = new Map<string, number>();
+  for (const [id, t] of byNode) {
+    let n = byId.get(id);
+    // ours if any, else the nearest package (fastify's request handling, undici's responses), else
+    // Node's or V8's own (GC, sockets flushed from the event loop)
+    let area: string | undefined;
+    let pkg: string | undefined;
+    while (n && area === undefined) {
+      const o = owner(n.callFrame.url);
+      if (o.startsWith('src/')) area = o;
+      else if (pkg === undefined && o !== 'node' && o !== '(V8, GC, idle)') pkg = `(no module of ours) ${o}`;
+      n = parent.get(n.id);
+    }
+    area ??= pkg ?? '(no module of ours) Node, V8, GC';
+    if (byId.get(id)?.callFrame.functionName !== '(idle)') underOwn.set(area, (underOwn.get(area) ?? 0) + t);
+  }
   const byOwner = new Map<string, number>();
   const byFn = new Map<string, number>();
   let idle = 0;
@@ -94,6 +123,8 @@ function summarize(dir: string): string {
     top(byOwner, 18),
     'heaviest functions (self time):',
     top(byFn, 25),
+    'time under our own modules (nearest up the stack, idle left out):',
+    top(underOwn, 20),
   ].join('\n');
 }
 
@@ -135,9 +166,14 @@ async function phase(
       `errors ${r.errors + r.non2xx}, serve used ${cores.toFixed(2)} cores`,
   );
   console.log(summarize(dir));
-  rmSync(dir, { recursive: true, force: true });
+  if (values.keep) console.log(`profile kept in ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }
 
+if (values.from !== undefined) {
+  console.log(summarize(values.from));
+  process.exit(0);
+}
 const receiver = await ReceiverProcess.start();
 const store = await freshStore(engine);
 try {

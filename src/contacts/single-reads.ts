@@ -13,7 +13,10 @@ interface Waiter {
  * not the lookup: one network write and one wake-up each way in the service and in the database
  * (docs/design.md, "The front door"). Here, reads that arrive while `maxInFlight` statements are
  * already out wait for one of them to end, then go together in one `contact_id = ANY(…)` statement.
- * A read that finds a statement free goes at once, so a lone read is not delayed.
+ * A statement is sent at the end of the event loop's turn in which its first read was asked, so the
+ * reads of requests handled in the same turn share it (sent at once, the first would go alone: on
+ * the embedded engine, which runs in this thread, it was even answered before the next request's
+ * handler ran), and a lone read waits for nothing more.
  *
  * Each read sees the store as of a statement that started after the read was asked for: a client
  * that reads after its write was answered sees that write (the write committed before it was
@@ -22,6 +25,7 @@ interface Waiter {
 export class SingleReads {
   private readonly queued = new Map<number, Waiter[]>();
   private inFlight = 0;
+  private scheduled = false;
 
   constructor(
     private readonly q: Queryable,
@@ -41,7 +45,17 @@ export class SingleReads {
     });
   }
 
+  /** Sends statements at the end of this turn of the event loop, so that its reads go together. */
   private pump(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.send();
+    });
+  }
+
+  private send(): void {
     while (this.inFlight < this.maxInFlight && this.queued.size > 0) {
       const batch = new Map<number, Waiter[]>();
       for (const [id, waiters] of this.queued) {

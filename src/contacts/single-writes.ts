@@ -22,8 +22,9 @@ import { writeChanges, type ChainLogger, type WriteContext } from './write.js';
  * each write's new state derived in memory, then the multi-row statements the import uses (one
  * update, one insert of history rows, one window upsert, and the rules' lookup), one NOTIFY and one
  * COMMIT, whatever the number of writes. Each write is answered once the commit holding it is done.
- * A write that finds nothing to wait for starts a batch of its own at once, so a lone write is not
- * delayed.
+ * A batch starts at the end of the event loop's turn in which its first write was asked (when a
+ * slot is free), so the writes of requests handled in the same turn share it, and a lone write
+ * waits for nothing more.
  *
  * What each write is promised stays as it was:
  * - its change and its history row commit together, or neither does;
@@ -79,6 +80,8 @@ export class SingleWrites {
   /** contacts in a batch being written */
   private readonly busy = new Set<number>();
   private running = 0;
+  /** whether batches are to be started at the end of this turn */
+  private scheduled = false;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
 
@@ -101,8 +104,23 @@ export class SingleWrites {
     });
   }
 
-  /** Starts batches while there are free slots and writes whose contacts are not being written. */
+  /**
+   * Starts batches at the end of this turn of the event loop: the writes of every request handled
+   * in the turn go together. Started at once, the first of them would go alone (on the embedded
+   * engine, which runs in this thread, it would even commit before the next request's handler runs:
+   * every batch was one write, BENCHMARKS.md).
+   */
   private pump(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.startBatches();
+    });
+  }
+
+  /** Starts batches while there are free slots and writes whose contacts are not being written. */
+  private startBatches(): void {
     while (this.running < this.maxInFlight) {
       const batch = this.takeBatch();
       if (batch.length === 0) return;

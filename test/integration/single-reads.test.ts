@@ -1,5 +1,6 @@
 import { describe, expect } from 'vitest';
 import { SingleReads } from '../../src/contacts/single-reads.js';
+import type { StoredContact } from '../../src/store/contacts.js';
 import type { Queryable } from '../../src/store/db.js';
 import { apiTest as test, createContacts, type TestApi } from '../helpers/api.js';
 
@@ -13,14 +14,19 @@ function counted(api: TestApi) {
   let statements = 0;
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  let sent!: () => void;
+  const firstOut = new Promise<void>((r) => (sent = r));
   const q: Queryable = {
     query: async (text, params) => {
       statements++;
-      if (statements === 1) await gate;
+      if (statements === 1) {
+        sent();
+        await gate;
+      }
       return api.db.query(text, params);
     },
   };
-  return { q, release, statements: () => statements };
+  return { q, release, firstOut, statements: () => statements };
 }
 
 describe('single reads in a shared statement', () => {
@@ -32,6 +38,7 @@ describe('single reads in a shared statement', () => {
     const store = counted(api);
     const reads = new SingleReads(store.q, 1);
     const first = reads.get(ids[0]!);
+    await store.firstOut;
     // asked while the first statement is out: one of them twice, and one that does not exist
     const rest = Promise.all([...ids.slice(1), ids[1]!, 987_654_321].map((id) => reads.get(id)));
     store.release();
@@ -40,6 +47,30 @@ describe('single reads in a shared statement', () => {
     expect(got.map((c) => c?.firstName)).toEqual(['C1', 'C2', 'C3', 'C4', 'C1', undefined]);
     expect(got.map((c) => c?.contactId)).toEqual([...ids.slice(1), ids[1], undefined]);
     expect(store.statements()).toBe(2);
+  });
+
+  test('reads asked in one turn of the event loop share one statement, whether or not one could go alone', async ({
+    api,
+    tenant,
+  }) => {
+    const ids = await createContacts(api, tenant.locA, 4);
+    let statements = 0;
+    const q: Queryable = {
+      query: (text, params) => {
+        statements++;
+        return api.db.query(text, params);
+      },
+    };
+    const reads = new SingleReads(q);
+    // each asked from a callback of its own, as requests handled one after another are
+    const asked = ids.map(
+      (id) =>
+        new Promise<StoredContact | undefined>((resolve, reject) =>
+          setImmediate(() => reads.get(id).then(resolve, reject)),
+        ),
+    );
+    expect((await Promise.all(asked)).map((c) => c?.contactId)).toEqual(ids);
+    expect(statements).toBe(1);
   });
 
   test('a lone read goes at once, and sees a write answered before it was asked', async ({ api, tenant }) => {

@@ -48,6 +48,29 @@ async function history(api: TestApi, contactId: number) {
 }
 
 describe('single writes in a shared commit', () => {
+  test('writes asked in one turn of the event loop share one commit, whether or not one could start alone', async ({
+    api,
+    tenant,
+  }) => {
+    // Each write asked from a callback of its own, as requests handled one after another are. On the
+    // embedded engine a lone batch would run to its commit before the next callback; on PostgreSQL
+    // each would take a free connection of its own.
+    const ids = await createContacts(api, tenant.locA, 4);
+    const writes = new SingleWrites(api.db, coalesce);
+    const asked = ids.map(
+      (id, i) =>
+        new Promise<StoredContact>((resolve, reject) =>
+          setImmediate(() =>
+            writes.write({ contactId: id, meta, log, derive: rename(`T${i}`) }).then(resolve, reject),
+          ),
+        ),
+    );
+    expect((await Promise.all(asked)).map((c) => c.firstName)).toEqual(['T0', 'T1', 'T2', 'T3']);
+    const commits = new Set<number>();
+    for (const id of ids) commits.add((await history(api, id))[1]!.at.getTime());
+    expect(commits.size).toBe(1);
+  });
+
   test('a write refused while it is derived fails alone; the others commit together', async ({
     api,
     tenant,

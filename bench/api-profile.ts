@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { call, freshStore, loadTenant, ServeProcess } from './api-stack.js';
+import { call, freshStore, loadTenant, ServeProcess, type GroupFlips } from './api-stack.js';
 import { progress, ReceiverProcess, type BenchEngine } from './lib.js';
 
 const { values } = parseArgs({
@@ -133,6 +133,7 @@ async function phase(
   store: Awaited<ReturnType<typeof freshStore>>,
   key: string,
   ids: number[],
+  flips: GroupFlips,
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fpt-api-profile-'));
   const serve = await ServeProcess.start(ROOT, store, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
@@ -153,8 +154,7 @@ async function phase(
             method: 'PATCH',
             setupRequest: (req) => {
               const id = ids[next++ % ids.length]!;
-              const group = 2 + (Math.floor(next / ids.length) % 2);
-              return { ...req, path: `/api/contacts/${id}`, body: `{"contactGroupId":${group}}` };
+              return { ...req, path: `/api/contacts/${id}`, body: flips.body(id) };
             },
           },
     ],
@@ -179,14 +179,14 @@ const store = await freshStore(engine);
 try {
   progress(`${engine}: importing contacts`);
   const setup = await ServeProcess.start(ROOT, store);
-  const { key, ids } = await loadTenant(setup.url, 20_000, receiver.url);
+  const { key, ids, flips } = await loadTenant(setup.url, 20_000, receiver.url);
   await call(setup.url, key, 'PATCH', `/api/contacts/${ids[0]}`, { firstName: 'Warm' });
   await setup.stop();
   const phases = (['GET', 'PATCH'] as const).filter((p) => values.phase === 'both' || values.phase === p);
   if (phases.length === 0) throw new Error('--phase is GET, PATCH or both');
   for (const name of phases) {
     progress(`${engine}: ${name}, ${CONNECTIONS} connections, ${SECONDS} s, profiled`);
-    await phase(name, store, key, ids);
+    await phase(name, store, key, ids, flips);
   }
 } finally {
   await store.drop();

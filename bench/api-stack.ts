@@ -164,7 +164,7 @@ export async function loadTenant(
   base: string,
   contacts: number,
   hookUrl: string,
-): Promise<{ key: string; ids: number[] }> {
+): Promise<{ key: string; ids: number[]; flips: GroupFlips }> {
   const org = await call<{ id: number }>(
     base,
     OPERATOR,
@@ -210,7 +210,24 @@ export async function loadTenant(
   // the imports' windows close at once (quiet 0); their events predate the subscription
   await waitWindowsClosed(base, key, 2 * contacts);
   await call(base, OPERATOR, 'POST', '/api/subscriptions', { url: hookUrl, organizationId: org.id }, 201);
-  return { key, ids };
+  return { key, ids, flips: new GroupFlips() };
+}
+
+/**
+ * Bodies of PATCHes that move a contact to the other of contact groups 2 and 3 than the one the
+ * bench last put it in (imported contacts are in neither): every PATCH a bench sends changes the
+ * contact and derives its two events (status_changed and updated), whichever phases wrote the
+ * contact before. (A phase that set a fixed group wrote no-ops to contacts an earlier phase had set
+ * to it, and measured writes that deliver nothing.)
+ */
+export class GroupFlips {
+  private readonly group = new Map<number, number>();
+
+  body(contactId: number): string {
+    const next = this.group.get(contactId) === 2 ? 3 : 2;
+    this.group.set(contactId, next);
+    return `{"contactGroupId":${next}}`;
+  }
 }
 
 /**

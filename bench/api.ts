@@ -33,6 +33,7 @@ import {
   pgbenchScript,
   ServeProcess,
   WaitSampler,
+  type GroupFlips,
   type Store,
 } from './api-stack.js';
 import { CpuAccount } from './cpu.js';
@@ -100,6 +101,7 @@ async function closedPatch(
   serves: ServeProcess[],
   key: string,
   ids: number[],
+  flips: GroupFlips,
   connections: number,
   seconds: number,
 ): Promise<{ rps: number; p99: number; errors: number }> {
@@ -116,8 +118,7 @@ async function closedPatch(
             method: 'PATCH',
             setupRequest: (req) => {
               const id = ids[next++ % ids.length]!;
-              const group = 2 + (Math.floor(next / ids.length) % 2);
-              return { ...req, path: `/api/contacts/${id}`, body: `{"contactGroupId":${group}}` };
+              return { ...req, path: `/api/contacts/${id}`, body: flips.body(id) };
             },
           },
         ],
@@ -149,13 +150,14 @@ async function closedPhase(
   receiver: ReceiverProcess,
   key: string,
   ids: number[],
+  flips: GroupFlips,
 ): Promise<Closed> {
   await receiver.reset();
   const sampler = store.url ? await WaitSampler.start(store.url, store.dbName!) : undefined;
   const c0 = store.url ? await commits(store.url, store.dbName!) : 0;
   const cpu0 = serve.cpuSeconds();
-  const account = CpuAccount.begin({ serve: [serve.pid], receiver: receiver.pid });
-  const r = await closedPatch([serve], key, ids, 64, CLOSED_S);
+  const account = CpuAccount.begin({ serve: [serve.pid], receiver: receiver.pid, dbName: store.dbName });
+  const r = await closedPatch([serve], key, ids, flips, 64, CLOSED_S);
   const cpu = account.end();
   const cpuCores = (serve.cpuSeconds() - cpu0) / CLOSED_S;
   const end = Date.now();
@@ -190,6 +192,7 @@ async function openPhase(
   receiver: ReceiverProcess,
   key: string,
   ids: number[],
+  flips: GroupFlips,
   rate: number,
   seconds: number,
 ): Promise<Open> {
@@ -214,7 +217,7 @@ async function openPhase(
           path: `/api/contacts/${id}`,
           method: 'PATCH',
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body: '{"contactGroupId":4}',
+          body: flips.body(id),
         })
         .then(async (res) => {
           await res.body.dump();
@@ -296,18 +299,18 @@ async function runSet(engine: BenchEngine, code: string, root: string, receiver:
     const contacts = Math.max(MIN_CONTACTS, openContacts);
     progress(`${engine} / ${code}: starting serve, importing ${contacts} contacts`);
     serves.push(await ServeProcess.start(root, store));
-    const { key, ids } = await loadTenant(serves[0]!.url, contacts, receiver.url);
+    const { key, ids, flips } = await loadTenant(serves[0]!.url, contacts, receiver.url);
     // one real write first: the receiver answers, the subscription is warm
     await call(serves[0]!.url, key, 'PATCH', `/api/contacts/${ids[0]}`, { firstName: 'Warm' });
     await drain(receiver, Date.now());
 
     progress(`${engine} / ${code}: closed loop, 64 connections, ${CLOSED_S} s`);
-    const closed = await closedPhase(store, serves[0]!, receiver, key, ids);
+    const closed = await closedPhase(store, serves[0]!, receiver, key, ids, flips);
     const open: Open[] = [];
     let offset = 0;
     for (const rate of RATES[engine]) {
       progress(`${engine} / ${code}: open loop at ${rate}/s for ${OPEN_S} s`);
-      open.push(await openPhase(serves[0]!, receiver, key, ids.slice(offset), rate, OPEN_S));
+      open.push(await openPhase(serves[0]!, receiver, key, ids.slice(offset), flips, rate, OPEN_S));
       offset += rate * OPEN_S;
       await drain(receiver, Date.now());
     }
@@ -318,10 +321,10 @@ async function runSet(engine: BenchEngine, code: string, root: string, receiver:
       progress(
         `${engine} / ${code}: one serve process (64 connections) against two (32 each), ${CLOSED_S / 2} s each`,
       );
-      const one = await closedPatch(serves, key, ids, 64, CLOSED_S / 2);
+      const one = await closedPatch(serves, key, ids, flips, 64, CLOSED_S / 2);
       await drain(receiver, Date.now());
       serves.push(await ServeProcess.start(root, store));
-      const two = await closedPatch(serves, key, ids, 32, CLOSED_S / 2);
+      const two = await closedPatch(serves, key, ids, flips, 32, CLOSED_S / 2);
       await drain(receiver, Date.now());
       result.two = { one: one.rps, two: two.rps };
       for (const s of serves.splice(0)) await s.stop();

@@ -12,20 +12,29 @@ export function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
 }
 
-/** CPU seconds used so far by every PostgreSQL server process on this machine. */
-function postgresCpuSeconds(): number {
-  let total = 0;
+/**
+ * CPU seconds used so far by each PostgreSQL server process on this machine that works for the
+ * bench: the server's own (checkpointer, WAL writer, …) and the sessions of database `dbName` (the
+ * title PostgreSQL gives a session names its database). Sessions of
+ * other databases (other work on a shared server) are left out.
+ */
+function postgresCpuSeconds(dbName: string | undefined): Map<number, number> {
+  const byPid = new Map<number, number>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'postgres')
-        total += processCpuSeconds(Number(pid));
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      // a session's title: `postgres: [<cluster>: ]<user> <database> <client> <state>`
+      const session = /^postgres: (?:\S+: )?\S+ (\S+) (?:\S+\(\d+\)|\[local\])/.exec(title);
+      if (session && session[1] !== dbName) continue;
+      byPid.set(Number(pid), processCpuSeconds(Number(pid)));
     } catch {
       // gone meanwhile
     }
   }
-  return total;
+  return byPid;
 }
 
 /** The machine's busy CPU seconds so far (every core; /proc/stat's total less idle and iowait). */
@@ -35,26 +44,33 @@ function machineBusySeconds(): number {
   return (total - cpu[3]! - cpu[4]!) / 100;
 }
 
+interface Pids {
+  serve: number[];
+  receiver: number;
+  /** the bench's PostgreSQL database (undefined on the embedded engine: no session is the bench's) */
+  dbName: string | undefined;
+}
+
 /**
  * Where the machine's CPU goes during a phase: the service, PostgreSQL's processes, the partner's
  * receiver, the load generator (this process) and everything else (other work on a shared machine).
  */
 export class CpuAccount {
   private constructor(
-    private readonly pids: { serve: number[]; receiver: number },
+    private readonly pids: Pids,
     private readonly start: Record<string, number>,
+    private readonly postgresStart: Map<number, number>,
     private readonly at: number,
   ) {}
 
-  static begin(pids: { serve: number[]; receiver: number }): CpuAccount {
-    return new CpuAccount(pids, CpuAccount.read(pids), performance.now());
+  static begin(pids: Pids): CpuAccount {
+    return new CpuAccount(pids, CpuAccount.read(pids), postgresCpuSeconds(pids.dbName), performance.now());
   }
 
-  private static read(pids: { serve: number[]; receiver: number }): Record<string, number> {
+  private static read(pids: Pids): Record<string, number> {
     const self = process.cpuUsage();
     return {
       serve: pids.serve.reduce((a, p) => a + processCpuSeconds(p), 0),
-      postgres: postgresCpuSeconds(),
       receiver: processCpuSeconds(pids.receiver),
       load: (self.user + self.system) / 1e6,
       machine: machineBusySeconds(),
@@ -64,8 +80,13 @@ export class CpuAccount {
   /** Cores used by each, over the phase. */
   end(): { serve: number; postgres: number; receiver: number; load: number; other: number } {
     const now = CpuAccount.read(this.pids);
+    // per process: one that started during the phase counts from 0; one that ended is not seen
+    let pg = 0;
+    for (const [pid, cpu] of postgresCpuSeconds(this.pids.dbName))
+      pg += cpu - (this.postgresStart.get(pid) ?? 0);
+    now.postgres = pg;
     const s = (performance.now() - this.at) / 1000;
-    const d = (k: string) => (now[k]! - this.start[k]!) / s;
+    const d = (k: string) => (k === 'postgres' ? now.postgres! : now[k]! - this.start[k]!) / s;
     const known = d('serve') + d('postgres') + d('receiver') + d('load');
     return {
       serve: d('serve'),

@@ -31,9 +31,9 @@ const WORKERS = 'src/store/workers.ts';
 const T = {
   boundaries: 'test/integration/delivery-boundaries.test.ts',
   claims: 'test/integration/delivery-claims.test.ts',
-  delivery: 'test/integration/delivery.test.ts',
   order: 'test/integration/delivery-order.test.ts',
   recovery: 'test/integration/delivery-recovery.test.ts',
+  retries: 'test/integration/delivery-retries.test.ts',
   retention: 'test/integration/retention.test.ts',
 };
 
@@ -78,7 +78,7 @@ export const MUTANTS: SqlMutant[] = [
         replace: `AND d.status IN ('pending', 'sending')`,
       },
     ],
-    tests: [T.delivery],
+    tests: [T.retries],
     names: 'retried on the schedule|Retry-After',
   },
   {
@@ -145,7 +145,7 @@ export const MUTANTS: SqlMutant[] = [
         replace: `WHEN 'retry' THEN 'failed' ELSE 'failed' END`,
       },
     ],
-    tests: [T.delivery],
+    tests: [T.retries],
     names: 'retried on the schedule',
   },
   {

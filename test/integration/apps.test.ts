@@ -127,7 +127,7 @@ describe('partner apps', () => {
         locationId: tenant.locA,
         description: 'Mailer',
       });
-      // read from the store: the audit API holds back entries of transactions still running
+      // the entries as stored, in the order they were numbered
       const { rows } = await db.query<{ action: string; target_id: string; actor_type: string }>(
         `SELECT action, target_id, actor_type, details FROM audit_log
          WHERE target_id IN ($1, $2, $3) ORDER BY seq`,

@@ -6,11 +6,10 @@
  *
  *   npx tsx drills/bad-requests.ts --requests 20000
  */
-import fc from 'fast-check';
-import { randomBytes } from 'node:crypto';
 import { createTenant, ok, subscribe } from './lib/api.js';
+import { badRequestMakers, type Bad, type Endpoint } from './lib/bad-requests.js';
 import { positiveNumber, runDrill } from './lib/drill.js';
-import { sql } from './lib/pg.js';
+import { TABLES, fingerprint, quiet } from './lib/fingerprint.js';
 import { rateLimitFlood } from './lib/rate-flood.js';
 import { startStack } from './lib/stack.js';
 
@@ -27,64 +26,6 @@ key's expensive actions, failed authentications from one address): FAIL unless e
 
   --requests <n>   how many bad requests (default 5000)
   --built          run dist/cli.js instead of the TypeScript source`;
-
-const TABLES = [
-  'organizations',
-  'locations',
-  'api_keys',
-  'sub_groups',
-  'contacts',
-  'contact_history',
-  'contact_windows',
-  'events',
-  'subscriptions',
-  'deliveries',
-  'delivery_attempts',
-  'settings',
-  'audit_log',
-  'idempotency_keys',
-];
-
-async function fingerprint(dbUrl: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const t of TABLES) {
-    const [row] = await sql<{ n: number; h: string | null }>(
-      dbUrl,
-      `SELECT count(*)::int AS n, md5(string_agg(t::text, '|' ORDER BY t::text)) AS h FROM ${t} t`,
-    );
-    out.set(t, `${row?.n ?? '?'} rows, ${row?.h ?? '-'}`);
-  }
-  return out;
-}
-
-/**
- * Waits until nothing moves in the store on its own: no coalescing window open and no delivery
- * pending or being sent (what the setup, or a write that should not have happened, set going).
- * An awaited condition rather than a fixed sleep, which on a loaded machine can be too short.
- */
-async function quiet(dbUrl: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await sql<{ quiet: boolean }>(
-      dbUrl,
-      `SELECT NOT EXISTS (SELECT 1 FROM contact_windows)
-          AND NOT EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending')) AS quiet`,
-    );
-    if (row?.quiet) return;
-    if (Date.now() > deadline) throw new Error(`the store did not settle within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-interface Bad {
-  method: string;
-  path: string;
-  /** a raw body, sent as is */
-  body?: string;
-  contentType?: string;
-  key?: string | null;
-  kind: string;
-}
 
 await runDrill(
   {
@@ -130,7 +71,7 @@ await runDrill(
     const L = t.locationId;
     const sg = t.subGroups[0]!;
     // each write endpoint: [method, path, a valid body's fields with their JSON types, key]
-    const endpoints: [string, string, Record<string, unknown>, string][] = [
+    const endpoints: Endpoint[] = [
       [
         'POST',
         `/api/locations/${L}/contacts`,
@@ -174,220 +115,8 @@ await runDrill(
       ['POST', '/api/locations', { name: 'Loc', organizationId: 1 }, stack.adminToken],
       ['POST', '/api/api-keys', { role: 'staff', locationId: L }, stack.adminToken],
     ];
-    const wrongType = (v: unknown) =>
-      fc.sample(
-        fc
-          // (no NaN or infinities: JSON writes them as null, and null is a valid value for the
-          // nullable fields; a drill run once sent {"lastName": null} as a "wrong type" and failed)
-          .oneof(
-            fc.string(),
-            fc.integer(),
-            fc.double({ noNaN: true, noDefaultInfinity: true }),
-            fc.boolean(),
-            fc.array(fc.integer()),
-            fc.object(),
-          )
-          .filter(
-            (x) =>
-              typeof x !== typeof v ||
-              Array.isArray(x) !== Array.isArray(v) ||
-              (typeof v === 'number' && !Number.isInteger(x)),
-          ),
-        1,
-      )[0];
     const huge = JSON.stringify({ firstName: 'x'.repeat(1_200_000) });
-
-    const makers: ((e: (typeof endpoints)[number]) => Bad | undefined)[] = [
-      // a random JSON value that is not an object, or an object with a field no endpoint knows
-      ([method, path, , key]) => {
-        // (not null: endpoints whose body is optional take a JSON null as no body, by design)
-        const v = fc.sample(
-          fc.jsonValue().filter((x) => x !== null),
-          1,
-        )[0];
-        const body =
-          v !== null && typeof v === 'object' && !Array.isArray(v)
-            ? { ...v, [`zz_${randomBytes(3).toString('hex')}`]: 1 }
-            : v;
-        return { method, path, body: JSON.stringify(body) ?? 'null', key, kind: 'random JSON' };
-      },
-      // a valid body with one unknown field
-      ([method, path, good, key]) => ({
-        method,
-        path,
-        body: JSON.stringify({
-          ...good,
-          [fc.sample(
-            fc.constantFrom('id', 'contactId', 'createdAt', 'isDeleted', 'seq', '__proto__x'),
-            1,
-          )[0]!]: 1,
-        }),
-        key,
-        kind: 'unknown field',
-      }),
-      // a valid body with one field of the wrong type
-      ([method, path, good, key]) => {
-        const fields = Object.keys(good);
-        const f = fields[Math.floor(Math.random() * fields.length)];
-        if (f === undefined) return undefined;
-        return {
-          method,
-          path,
-          body: JSON.stringify({ ...good, [f]: wrongType(good[f]) }),
-          key,
-          kind: 'wrong type',
-        };
-      },
-      // malformed JSON: a valid body cut short, or random bytes
-      ([method, path, good, key]) => {
-        const s = JSON.stringify(good);
-        const body =
-          Math.random() < 0.5
-            ? s.slice(0, Math.max(1, Math.floor(Math.random() * (s.length - 1))))
-            : randomBytes(20).toString('latin1');
-        return { method, path, body, key, kind: 'malformed JSON' };
-      },
-      // wrong content type
-      ([method, path, good, key]) => ({
-        method,
-        path,
-        body: JSON.stringify(good),
-        contentType: fc.sample(
-          fc.constantFrom(
-            'text/plain',
-            'application/x-www-form-urlencoded',
-            'application/xml',
-            'multipart/form-data; boundary=x',
-          ),
-          1,
-        )[0]!,
-        key,
-        kind: 'wrong content type',
-      }),
-      // missing, malformed, unknown, partner (lacks the role) and other tenants' keys
-      ([method, path, good]) => {
-        const key = fc.sample(
-          fc.constantFrom<string | null>(
-            null,
-            'garbage',
-            `fpt_staff_${randomBytes(32).toString('base64url')}`,
-            partnerKey,
-            other.key,
-          ),
-          1,
-        )[0]!;
-        // partners may manage subscriptions, and another tenant's key may create one in its own scope
-        if (key === partnerKey && path.startsWith('/api/subscriptions')) return undefined;
-        if (key === other.key && path === '/api/subscriptions') return undefined;
-        return { method, path, body: JSON.stringify(good), key, kind: 'wrong key' };
-      },
-      // bad or foreign ids in the path
-      ([method, path, good, key]) => {
-        const bad = fc.sample(
-          fc.constantFrom(
-            'abc',
-            '-1',
-            '0',
-            '1e30',
-            '99999999',
-            '1.5',
-            `${otherContact.contactId}`,
-            '%00',
-            // past the columns' range: bigint ids, and the integer sub-group numbers
-            '99999999999999999999',
-            '9223372036854775808',
-            '2147483648',
-          ),
-          1,
-        )[0]!;
-        const p = path.replace(/\/(\d+|sub_[a-z0-9]+)(\/|$)/, `/${bad}$2`);
-        if (p === path) return undefined;
-        return { method, path: p, body: JSON.stringify(good), key, kind: 'bad id' };
-      },
-      // values out of range
-      ([method, path, good, key]) => {
-        if ('contactGroupId' in good)
-          return {
-            method,
-            path,
-            body: JSON.stringify({ ...good, contactGroupId: fc.sample(fc.constantFrom(0, 8, -1, 99), 1)[0] }),
-            key,
-            kind: 'out of range',
-          };
-        if ('subGroupId' in good)
-          return {
-            method,
-            path,
-            body: JSON.stringify({ ...good, subGroupId: other.subGroups[1]! + 1000 }),
-            key,
-            kind: 'out of range',
-          };
-        return undefined;
-      },
-      // an encoded path to an API route, without a valid key: authentication is on the matched route
-      ([method, path, good]) => ({
-        method,
-        path: path.replace(
-          /^\/api\//,
-          fc.sample(fc.constantFrom('/%61pi/', '/%61%70%69/', '/%41PI/', '/api%2F', '//api/'), 1)[0]!,
-        ),
-        body: JSON.stringify(good),
-        key: fc.sample(fc.constantFrom<string | null>(null, 'garbage'), 1)[0]!,
-        kind: 'encoded path',
-      }),
-      // a NUL or a lone surrogate in one string field (an import takes such a row as rejected
-      // while the rest apply: its answer is a 200, so it is left out here)
-      ([method, path, good, key]) => {
-        if (path.endsWith('/import')) return undefined;
-        const body = structuredClone(good);
-        // every string of the body, as the object (or array) holding it and its key there
-        const slots: [Record<string | number, unknown>, string | number][] = [];
-        const walk = (v: unknown) => {
-          if (v === null || typeof v !== 'object') return;
-          for (const [k, x] of Object.entries(v)) {
-            if (typeof x === 'string') slots.push([v as Record<string | number, unknown>, k]);
-            else walk(x);
-          }
-        };
-        // the contact endpoints take more strings than their sample bodies hold
-        if (/\/contacts(\/\d+)?$/.test(path)) {
-          Object.assign(body, {
-            externalId: 'e',
-            phone: 'p',
-            membershipType: 'm',
-            tags: ['t'],
-            customFields: { note: 'n' },
-          });
-        }
-        walk(body);
-        const slot = slots[Math.floor(Math.random() * slots.length)];
-        if (slot === undefined) return undefined;
-        const bad = fc.sample(
-          fc.constantFrom('\u0000', 'a\u0000b', '\ud800', 'x\udfff', '\udc00\ud800'),
-          1,
-        )[0]!;
-        const [holder, at] = slot;
-        holder[at] = `${String(holder[at])}${bad}`;
-        return { method, path, body: JSON.stringify(body), key, kind: 'NUL or lone surrogate' };
-      },
-      // an integer past what its column holds, in any numeric field
-      ([method, path, good, key]) => {
-        const fields = Object.keys(good).filter((f) => typeof good[f] === 'number');
-        const ids = ['locationId', 'organizationId', 'subGroupId', 'assignedStaffId'];
-        const f =
-          fields[Math.floor(Math.random() * fields.length)] ??
-          (/\/contacts(\/\d+)?$/.test(path) ? fc.sample(fc.constantFrom(...ids), 1)[0]! : undefined);
-        if (f === undefined) return undefined;
-        const huge = fc.sample(fc.constantFrom(1e20, 1e300, 2 ** 31, 2 ** 53, 2 ** 63, -1e20), 1)[0]!;
-        return {
-          method,
-          path,
-          body: JSON.stringify({ ...good, [f]: huge }),
-          key,
-          kind: 'integer out of range',
-        };
-      },
-    ];
+    const makers = badRequestMakers({ partnerKey, other, otherContactId: otherContact.contactId });
 
     const statuses = new Map<number, number>();
     const kinds = new Map<string, number>();

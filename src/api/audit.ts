@@ -24,20 +24,50 @@ export function auditActor(p: Principal): AuditActor {
 }
 
 /**
- * Records a security-relevant action of a request in the audit log. Pass the transaction that does
- * the action: the entry commits with it, and an action that fails leaves none.
+ * The portal session an action went through, as its entry tells it: the session, and for a
+ * partner app's session a staff key or the operator made, the app and who made it, so that such an
+ * entry is not read as the maker's own direct action (the actor stays the maker).
  */
-export async function recordAudit(tx: Queryable, req: FastifyRequest, a: AuditedAction): Promise<void> {
+export function portalSessionOf(
+  p: Principal,
+): { id: string; appId?: string | null; limitedBy?: 'staff' | 'operator' } | undefined {
+  if (!p.session) return undefined;
+  if (p.kind === 'api_key' && p.limitedBy !== undefined)
+    return { id: p.session.id, appId: p.appId, limitedBy: p.limitedBy };
+  return { id: p.session.id };
+}
+
+/**
+ * Records a security-relevant action of a request in the audit log. Pass the transaction that does
+ * the action: the entry commits with it, and an action that fails leaves none. The actor is the
+ * request's principal, or `principal` when the request has none of its own (a session being opened).
+ */
+export async function recordAudit(
+  tx: Queryable,
+  req: FastifyRequest,
+  a: AuditedAction,
+  principal: Principal = req.principal,
+): Promise<void> {
+  const portalSession = portalSessionOf(principal);
+  const details = portalSession ? { ...a.details, portalSession } : a.details;
   await insertAudit(tx, {
-    actor: auditActor(req.principal),
+    actor: auditActor(principal),
     clientAddress: req.ip,
     action: a.action,
     targetType: a.targetType,
     targetId: a.targetId,
     organizationId: a.organizationId ?? null,
     locationId: a.locationId ?? null,
-    ...(a.details ? { details: a.details } : {}),
+    ...(details ? { details } : {}),
   });
+}
+
+/** The audit scope of what a principal does to itself (its sessions): its scope; none for the operator. */
+export async function auditScopeOfPrincipal(
+  q: Queryable,
+  p: Principal,
+): Promise<{ organizationId?: number | null; locationId?: number | null }> {
+  return p.kind === 'api_key' ? auditScopeOfKey(q, p) : {};
 }
 
 /** The audit scope of something at a location: the location, and its organization (if any). */

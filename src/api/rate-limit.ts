@@ -63,17 +63,24 @@ function setHeaders(reply: FastifyReply, states: [Policy, BucketState][]): void 
   void reply.header('ratelimit', states.map(([p, s]) => stateItem(p, s)).join(', '));
 }
 
-/** The API key a request is limited as; none for the operator (FPT's own staff, never throttled). */
+/**
+ * The bucket a request takes from: its API key's (a session a key made counts as the key); the
+ * operator key's own; or, for a session the operator made, that session's own (it is handed to a
+ * partner or a person, and must neither empty the operator's bucket nor share another's). None
+ * for a request without a principal (public routes, opening a link, `/metrics`).
+ */
 const limitedKey = (req: FastifyRequest): string | undefined => {
   const p = req.principal as FastifyRequest['principal'] | null;
-  return p?.kind === 'api_key' && p.keyId !== null ? `api_key:${p.keyId}` : undefined;
+  if (!p) return undefined;
+  if (p.kind === 'api_key' && p.keyId !== null) return `api_key:${p.keyId}`;
+  return p.session ? `portal_session:${p.session.id}` : 'operator';
 };
 
 /**
  * Rate limits, as hooks: install before authentication. Failed authentications are counted per
  * client address (any 401 answer), and an address with none left is refused before its key is even
  * looked at; a request with an API key takes from its key's bucket, and an expensive one from the
- * key's expensive bucket too. The operator key is not limited.
+ * key's expensive bucket too. The operator key has buckets of its own, as a key (`limitedKey`).
  */
 export function installRateLimits(app: FastifyInstance, settings: RateLimitSettings): void {
   const perMinute = (n: number) => new TokenBuckets(n / 60, n);

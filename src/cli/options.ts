@@ -46,7 +46,7 @@ const ENV: Record<string, string> = {
   FPT_DELIVERY_CONCURRENCY_PER_ORGANIZATION:
     'requests in flight per process for one organization, all its subscriptions (default 256)',
   FPT_RATE_LIMIT_PER_SECOND:
-    'requests a second per API key, burst twice that, per process (default 1000; 0: off)',
+    'requests a second per key (the operator key too), burst twice that, per process (default 1000; 0: off)',
   FPT_EXPENSIVE_RATE_LIMIT_PER_MINUTE:
     'test events, replays, imports, secret rotations a minute per key (default 20; 0: off)',
   FPT_AUTH_FAILURES_PER_MINUTE: 'failed authentications a minute per client address (default 30)',

@@ -3,22 +3,19 @@ import type { Logger } from '../log.js';
 import { WorkLoop } from '../loop.js';
 import type { Db } from '../store/db.js';
 import { claimDeliveries } from '../store/deliveries/claim.js';
-import type { Completion } from '../store/deliveries/complete.js';
 import type { HandOff } from '../store/deliveries/fan-out.js';
 import type { ClaimedDelivery } from '../store/deliveries/queue.js';
 import { releaseAllLeases } from '../store/deliveries/release.js';
 import type { Metrics } from '../metrics.js';
-import { CANNOT_SIGN, completionOf, deliveryHeaders } from './attempt.js';
 import { Capacity } from './capacity.js';
 import { FORGET_EVERY_MS, FORGET_IDLE_MS, forgetSubscriptions } from './forgetting.js';
 import { chooseHandOff } from './hand-off.js';
 import { Liveness } from './liveness.js';
 import { OutcomeBatcher } from './outcomes.js';
 import { FairScheduler, type Answer } from './scheduler.js';
-import { HttpSender, type SendOutcome } from './sender.js';
-import { traceparentOf } from '../tracing/context.js';
-import { endAttemptSpan, startAttemptSpan } from '../tracing/delivery.js';
-import { openSecret, SecretBox } from './secret-box.js';
+import { sendDelivery, type AttemptDeps } from './send-delivery.js';
+import { HttpSender } from './sender.js';
+import { SecretBox } from './secret-box.js';
 
 /** Deliveries claimed per statement at most. */
 const CLAIM_BATCH = 2000;
@@ -86,8 +83,8 @@ export class DeliveryWorker {
 
   private readonly sender: HttpSender;
   private readonly metrics: Metrics | undefined;
-  /** opens sealed signing secrets (`FPT_SECRETS_KEY`) */
-  private readonly secrets: SecretBox | undefined;
+  /** what sending one delivery takes (see `sendDelivery`) */
+  private readonly attempts: AttemptDeps;
 
   constructor(
     private readonly db: Db,
@@ -106,7 +103,14 @@ export class DeliveryWorker {
       opts.sender ?? new HttpSender({ timeoutMs: s.timeoutMs, allowPrivate: s.allowPrivateUrls, log });
     this.metrics = opts.metrics;
     this.forgetIdleMs = opts.forgetIdleMs ?? FORGET_IDLE_MS;
-    this.secrets = s.secretsKeys ? new SecretBox(s.secretsKeys) : undefined;
+    this.attempts = {
+      sender: this.sender,
+      // opens sealed signing secrets (`FPT_SECRETS_KEY`)
+      secrets: s.secretsKeys ? new SecretBox(s.secretsKeys) : undefined,
+      retryScheduleMs: s.retryScheduleMs,
+      metrics: opts.metrics,
+      log,
+    };
     this.scheduler = new FairScheduler({
       concurrency: s.concurrency,
       perOrganization: Math.min(s.perOrganization, s.concurrency),
@@ -327,7 +331,7 @@ export class DeliveryWorker {
         this.release(chain.slice(i));
         return;
       }
-      const { done, answer } = await this.deliver(chain[i]!);
+      const { done, answer } = await sendDelivery(chain[i]!, this.attempts);
       if (answer !== undefined) this.observe(chain[i]!.subscriptionId, answer);
       if (done.outcome !== 'succeeded') {
         // the contact's later deliveries must not overtake this one: back to the queue, unsent
@@ -350,56 +354,5 @@ export class DeliveryWorker {
     this.scheduler.observe(sub, answer);
     if (answer === 'answered' || !this.scheduler.isThrottled(sub)) return;
     for (const q of this.scheduler.trim(sub, this.capacity.of(sub))) this.release(q.chain);
-  }
-
-  /** Sends one delivery; `answer` is undefined when no request was made (it could not be signed). */
-  private async deliver(d: ClaimedDelivery): Promise<{ done: Completion; answer: Answer | undefined }> {
-    const startedAt = new Date();
-    const span = startAttemptSpan(d); // undefined while tracing is off
-    let out: SendOutcome;
-    let headers: Record<string, string>;
-    try {
-      const secrets = d.secrets.map((x) => openSecret(x, this.secrets, d.subscriptionId));
-      headers = deliveryHeaders(d, startedAt.getTime(), secrets);
-      // (not signed: the signatures cover the id, the timestamp and the body only)
-      if (span) headers.traceparent = traceparentOf(span);
-      out = await this.sender.send(d.url, d.body, headers);
-    } catch (err) {
-      // Not signable (a sealed secret and no key for it): a failed attempt, logged and retried on
-      // the schedule like any other, rather than a rejection that would end the process.
-      const done = completionOf(
-        d,
-        startedAt,
-        { kind: 'error', error: `${CANNOT_SIGN} ${(err as Error).message}`, durationMs: 0 },
-        this.s.retryScheduleMs,
-      );
-      this.metrics?.attempt(done.outcome, 0);
-      this.logUnsuccessful(d, done);
-      if (span) endAttemptSpan(span, done);
-      return { done, answer: undefined };
-    }
-    const done = completionOf(d, startedAt, out, this.s.retryScheduleMs);
-    if (span) endAttemptSpan(span, done);
-    // the attempt log keeps the signatures sent (the rest of the request can be told again from the delivery)
-    done.signatures = { fpt: headers['x-fpt-signature']!, standard: headers['webhook-signature']! };
-    this.metrics?.attempt(done.outcome, out.durationMs);
-    this.logUnsuccessful(d, done);
-    return { done, answer: out.kind === 'response' ? 'answered' : 'unanswered' };
-  }
-
-  private logUnsuccessful(d: ClaimedDelivery, done: Completion): void {
-    if (done.outcome !== 'succeeded') {
-      this.log.info(
-        {
-          deliveryId: d.id,
-          subscriptionId: d.subscriptionId,
-          attempt: d.attempt,
-          outcome: done.outcome,
-          status: done.statusCode,
-          error: done.error,
-        },
-        'delivery attempt did not succeed',
-      );
-    }
   }
 }

@@ -39,7 +39,7 @@ export interface AuditRecord {
  * it as the action's last statement, so the lock is held for the commit only.
  */
 export async function insertAudit(q: Queryable, e: AuditEntry): Promise<void> {
-  await q.query(`SELECT pg_advisory_xact_lock(hashtext('fpt-events:audit:' || current_schema()))`);
+  await lockAuditLog(q);
   await q.query(
     `INSERT INTO audit_log (actor_type, actor_id, client_address, action, target_type, target_id,
        organization_id, location_id, details)
@@ -56,6 +56,15 @@ export async function insertAudit(q: Queryable, e: AuditEntry): Promise<void> {
       JSON.stringify(e.details ?? {}),
     ],
   );
+}
+
+/**
+ * Takes the lock under which audit entries are numbered, held until the transaction ends. Also for
+ * a transaction whose change has the database write an entry (a trigger: a subscription the
+ * service disables, migration 008): take it before that change.
+ */
+export async function lockAuditLog(q: Queryable): Promise<void> {
+  await q.query(`SELECT pg_advisory_xact_lock(hashtext('fpt-events:audit:' || current_schema()))`);
 }
 
 interface Row {
@@ -76,9 +85,9 @@ const num = (v: string | null) => (v === null ? null : Number(v));
 
 /**
  * Entries after the cursor `after`, oldest first, within a scope: everything (null, null), an
- * organization's (its own and its locations'), or one location's. Entries of transactions that may
- * still be running are held back until they have all ended, so that reading on from the last
- * entry's `seq` misses none.
+ * organization's (its own and its locations'), or one location's. Entries are numbered under a
+ * lock held to their commit (`lockAuditLog`), so they become visible in `seq` order: reading on
+ * from the last entry's `seq` misses none.
  */
 export async function listAudit(
   q: Queryable,

@@ -1,57 +1,34 @@
 import { describe, expect } from 'vitest';
-import type { Db, Queryable } from '../../src/store/db.js';
+import type { Queryable } from '../../src/store/db.js';
 import { listDeliveries } from '../../src/store/deliveries/read.js';
 import { replay } from '../../src/store/deliveries/replay.js';
 import { countReplay } from '../../src/store/quotas.js';
 import { apiTest as test, type TestApi, type Tenant } from '../helpers/api.js';
+import { explaining, planNodes, rowsOf, type PlanNode } from '../helpers/plans.js';
 
 // The admin reads over the delivery history (a subscription's deliveries by status, replay's
 // selection and its bound) are answered by indexes whose cost follows the rows they return, not the
 // rows stored (migration 010). Each test fills the tables with thousands of rows of which a few
 // match, lets the planner see them (ANALYZE), and counts the rows each statement's plan read.
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Actual Rows': number;
-  'Actual Loops': number;
-  'Rows Removed by Filter'?: number;
-  'Rows Removed by Index Recheck'?: number;
-  Plans?: PlanNode[];
-}
-
 /** Rows read (returned or thrown away) per table by a plan, and the scans used. */
-function rowsRead(plan: PlanNode, into = new Map<string, { read: number; scans: string[] }>()) {
-  const rel = plan['Relation Name'];
-  if (rel !== undefined && /^(deliveries|events)/.test(rel)) {
+function rowsRead(plan: PlanNode) {
+  const into = new Map<string, { read: number; scans: string[] }>();
+  for (const n of planNodes(plan)) {
+    const rel = n['Relation Name'];
+    if (rel === undefined || !/^(deliveries|events)/.test(rel)) continue;
     const table = rel.startsWith('deliveries') ? 'deliveries' : 'events';
     const t = into.get(table) ?? { read: 0, scans: [] };
-    const perLoop =
-      plan['Actual Rows'] +
-      (plan['Rows Removed by Filter'] ?? 0) +
-      (plan['Rows Removed by Index Recheck'] ?? 0);
-    t.read += perLoop * plan['Actual Loops'];
-    t.scans.push(`${plan['Node Type']}${plan['Index Name'] ? ` using ${plan['Index Name']}` : ''}`);
+    t.read += rowsOf(n);
+    t.scans.push(`${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}`);
     into.set(table, t);
   }
-  for (const p of plan.Plans ?? []) rowsRead(p, into);
   return into;
 }
 
-/** A `Queryable` that runs each statement under EXPLAIN ANALYZE and keeps the plans; answers `rows`. */
-function explaining(db: Db, plans: PlanNode[], rows: object[] = []): Queryable {
-  return {
-    query: async <R extends object>(text: string, params?: readonly unknown[]) => {
-      const res = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
-        `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
-        params,
-      );
-      plans.push(res.rows[0]!['QUERY PLAN'][0]!.Plan);
-      return { rows: rows as R[], rowCount: 0 };
-    },
-  };
-}
+/** `db` with each statement's plan kept in `plans` (the statement answers `rows`, not its own). */
+const explainingInto = (db: Queryable, plans: PlanNode[], rows: object[] = []) =>
+  explaining(db, (plan) => plans.push(plan), rows);
 
 const N = 20_000;
 
@@ -105,7 +82,7 @@ describe('admin reads over a large history', () => {
       { limit: 50, before: N / 2 },
     ]) {
       const plans: PlanNode[] = [];
-      await listDeliveries(explaining(api.db, plans), subA, opts);
+      await listDeliveries(explainingInto(api.db, plans), subA, opts);
       const read = rowsRead(plans[0]!);
       // each status's range gives at most `limit` rows; each row's event is one lookup
       expect(read.get('deliveries')?.read, JSON.stringify({ opts, read: [...read] })).toBeLessThanOrEqual(
@@ -141,8 +118,8 @@ describe('admin reads over a large history', () => {
     ] as const) {
       for (const status of ['failed', undefined] as const) {
         const plans: PlanNode[] = [];
-        await countReplay(explaining(api.db, plans, [{ n: 0 }]), sub, since, status, 100_000);
-        await replay(explaining(api.db, plans), sub, since, status);
+        await countReplay(explainingInto(api.db, plans, [{ n: 0 }]), sub, since, status, 100_000);
+        await replay(explainingInto(api.db, plans), sub, since, status);
         for (const plan of plans) {
           const read = rowsRead(plan);
           const detail = JSON.stringify({ sub, status, read: [...read] });

@@ -117,6 +117,29 @@ describe('partner apps', () => {
     expect(staffApps).toEqual(expect.arrayContaining([app, own1.appId, own2.appId]));
     expect((await api.get('/api/apps', { key: tenant.keys.otherStaff })).body.data).toEqual([]);
   });
+
+  apiTest(
+    'an app made for a partner key is audited as one made by hand, with the key, in one transaction',
+    async ({ api, db, tenant }) => {
+      const byHand = (await api.create('/api/apps', { name: 'CRM Co' })).id as string;
+      const own = await api.create('/api/api-keys', {
+        role: 'partner',
+        locationId: tenant.locA,
+        description: 'Mailer',
+      });
+      // the entries as stored, in the order they were numbered
+      const { rows } = await db.query<{ action: string; target_id: string; actor_type: string }>(
+        `SELECT action, target_id, actor_type, details FROM audit_log
+         WHERE target_id IN ($1, $2, $3) ORDER BY seq`,
+        [byHand, own.appId, String(own.id)],
+      );
+      expect(rows).toMatchObject([
+        { action: 'app.created', target_id: byHand, actor_type: 'operator', details: { name: 'CRM Co' } },
+        { action: 'app.created', target_id: own.appId, actor_type: 'operator', details: { name: 'Mailer' } },
+        { action: 'api_key.created', target_id: String(own.id), details: { appId: own.appId } },
+      ]);
+    },
+  );
 });
 
 describe('subscription ownership', () => {

@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import { createEventIdGenerator } from '../../src/domain/ids.js';
-import type { Db, Queryable } from '../../src/store/db.js';
+import type { Db } from '../../src/store/db.js';
 import { deliverySent } from '../../src/store/deliveries/attempts-sent.js';
 import { deliveryIdTime } from '../../src/store/deliveries/by-id.js';
 import { getDelivery } from '../../src/store/deliveries/read.js';
@@ -8,36 +8,18 @@ import { ensurePartitions, PARTITION_SPAN } from '../../src/store/partitions.js'
 import { createSubscription } from '../../src/store/subscriptions.js';
 import { createLocation, createOrganization } from '../../src/store/tenants.js';
 import { dbTest as test } from '../helpers/db.js';
+import { explaining, planNodes, type PlanNode } from '../helpers/plans.js';
 
 // A delivery read by its id (GET /api/deliveries/{id}, the message log) is looked up in the
 // partitions that were open when its id was made, not in every partition (src/store/deliveries/by-id.ts).
 
-interface PlanNode {
-  'Relation Name'?: string;
-  Plans?: PlanNode[];
-}
-
 /** The partitions of deliveries a plan reads (pruned ones are not in it). */
-function deliveryPartitions(plan: PlanNode, into = new Set<string>()): Set<string> {
-  const rel = plan['Relation Name'];
-  if (rel?.startsWith('deliveries')) into.add(rel);
-  for (const p of plan.Plans ?? []) deliveryPartitions(p, into);
-  return into;
-}
-
-/** `db`, each statement explained (and run, for its answer): the partitions of deliveries each read. */
-function explaining(db: Db, read: Set<string>[]): Queryable {
-  return {
-    query: async <R extends object>(text: string, params?: readonly unknown[]) => {
-      const res = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
-        `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
-        params,
-      );
-      read.push(deliveryPartitions(res.rows[0]!['QUERY PLAN'][0]!.Plan));
-      return db.query<R>(text, params);
-    },
-  };
-}
+const deliveryPartitions = (plan: PlanNode): Set<string> =>
+  new Set(
+    planNodes(plan).flatMap((n) =>
+      n['Relation Name']?.startsWith('deliveries') ? [n['Relation Name']] : [],
+    ),
+  );
 
 const DAY = 86_400_000;
 
@@ -103,7 +85,10 @@ describe('a delivery by its id', () => {
     const made = await deliveriesOverPartitions(db);
     for (const [i, d] of made.entries()) {
       const read: Set<string>[] = [];
-      const found = await getDelivery(explaining(db, read), d.id);
+      const found = await getDelivery(
+        explaining(db, (plan) => read.push(deliveryPartitions(plan))),
+        d.id,
+      );
       expect(found, d.id).toMatchObject({ id: d.id, eventId: d.eventId });
       expect((await deliverySent(db, d.id))?.eventId).toBe(d.eventId);
       // the first four are in the partition of their id's time: that partition is the only one read

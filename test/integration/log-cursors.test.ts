@@ -2,7 +2,10 @@ import { describe, expect } from 'vitest';
 import { newEventId } from '../../src/domain/ids.js';
 import type { Db, Tx } from '../../src/store/db.js';
 import { insertAudit, listAudit } from '../../src/store/audit-log.js';
+import { completeDeliveries, type Completion } from '../../src/store/deliveries/complete.js';
 import { insertEvents, listEvents, type StoredEvent } from '../../src/store/events.js';
+import { createSubscription } from '../../src/store/subscriptions.js';
+import { createOrganization } from '../../src/store/tenants.js';
 import { dbTest as test, engine } from '../helpers/db.js';
 
 /*
@@ -125,6 +128,70 @@ describe.skipIf(engine === 'pglite').each([
     done.open();
     await long;
     expect(read.map((r) => r.n)).toEqual([7]);
+  });
+});
+
+describe.skipIf(engine === 'pglite').each([
+  ['410 Gone', 'disabled' as const],
+  ['five days failing', 'failed' as const],
+])('the audit log cursor, a subscription the service disables (%s)', (_why, outcome) => {
+  test('its entry, written by a trigger, is not stepped over by a reader', async ({ db }) => {
+    const org = await createOrganization(db, 'Gym');
+    const sub = await createSubscription(db, {
+      url: 'https://x.example.com/h',
+      eventTypes: null,
+      locationId: null,
+      organizationId: org.id,
+      description: null,
+      secret: 'whsec_test',
+    });
+    if (outcome === 'failed')
+      await db.query(`UPDATE subscriptions SET failing_since = now() - interval '6 days' WHERE id = $1`, [
+        sub.id,
+      ]);
+    // a worker's completion that disables the subscription (a 410, or one more failure after five
+    // days of them): the database's trigger numbers the entry; the worker's transaction is then
+    // held open
+    const completion: Completion = {
+      deliveryId: 'dlv_gone',
+      eventSeq: null,
+      subscriptionId: sub.id,
+      attempt: 1,
+      startedAt: new Date(),
+      durationMs: 1,
+      statusCode: outcome === 'disabled' ? 410 : 500,
+      responseBody: '',
+      error: null,
+      outcome,
+      nextAttemptAt: null,
+      reason: outcome === 'disabled' ? 'the endpoint answered 410 Gone' : null,
+    };
+    const bNumbered = gate();
+    const bMayCommit = gate();
+    const b = db.transaction(async (tx: Tx) => {
+      await completeDeliveries(tx, [completion]);
+      bNumbered.open();
+      await bMayCommit.wait();
+    });
+    await bNumbered.wait();
+    // any action audited meanwhile: committed after the worker's entry was numbered, or made to wait
+    const c = db.transaction((tx: Tx) => audit.write(tx, 2));
+    await Promise.race([c, waitingOnALock(db)]);
+
+    const seen: string[] = [];
+    let after = 0;
+    const poll = async () => {
+      for (const r of await listAudit(db, { ...all, after })) {
+        seen.push(r.action);
+        after = Number(r.seq);
+      }
+    };
+    await poll();
+    bMayCommit.open();
+    await b;
+    await c;
+    await poll();
+    expect(seen.sort()).toEqual(['subscription.disabled', 'test.done']);
   });
 });
 

@@ -263,6 +263,76 @@ describe('portal links and sessions', () => {
     },
   );
 
+  apiTest(
+    "a partner app's session is audited as its maker's, staff key or operator: its changes name the session, and its opening and signing out are recorded",
+    async ({ api, db, tenant }) => {
+      const appA = (await api.get('/api/me', { key: tenant.keys.locAPartner })).body.appId as string;
+      const staffId = (await api.get('/api/me', { key: tenant.keys.locAStaff })).body.id as number;
+      const sub = async () =>
+        (await api.create('/api/subscriptions', { url: 'https://a.example.com/h' }, tenant.keys.locAPartner))
+          .id as string;
+      const [byStaff, byOperator] = [await sub(), await sub()];
+      const session = async (key: string, body: object) => {
+        const opened = (await open(api, await mint(api, key, body))).body;
+        return { token: opened.sessionToken as string, id: opened.principal.session.id as string };
+      };
+      const staff = await session(tenant.keys.locAStaff, { appId: appA });
+      const operator = await session(OPERATOR_KEY, { appId: appA, locationId: tenant.locA });
+      for (const [id, s] of [
+        [byStaff, staff],
+        [byOperator, operator],
+      ] as const) {
+        const res = await api.patch(`/api/subscriptions/${id}`, { status: 'disabled' }, { key: s.token });
+        expect(res.status).toBe(200);
+        expect((await api.delete('/api/portal-sessions/current', { key: s.token })).status).toBe(204);
+      }
+      // signing out twice records nothing more (the session is gone: 401)
+      expect((await api.delete('/api/portal-sessions/current', { key: staff.token })).status).toBe(401);
+
+      const { rows } = await db.query<{
+        action: string;
+        actor_type: string;
+        actor_id: number | null;
+        target_id: string;
+        location_id: number | null;
+        details: Record<string, unknown>;
+      }>(
+        `SELECT action, actor_type, actor_id::int, target_id, location_id::int, details FROM audit_log
+         WHERE action IN ('subscription.disabled', 'portal_session.opened', 'portal_session.ended')
+         ORDER BY seq`,
+      );
+      const asStaff = { actor_type: 'api_key', actor_id: staffId, location_id: tenant.locA };
+      const asOperator = { actor_type: 'operator', actor_id: null, location_id: tenant.locA };
+      const via = (s: { id: string }, limitedBy: string) => ({
+        portalSession: { id: s.id, appId: appA, limitedBy },
+      });
+      expect(rows).toMatchObject([
+        { action: 'portal_session.opened', target_id: staff.id, ...asStaff, details: via(staff, 'staff') },
+        {
+          action: 'portal_session.opened',
+          target_id: operator.id,
+          ...asOperator,
+          details: via(operator, 'operator'),
+        },
+        { action: 'subscription.disabled', target_id: byStaff, ...asStaff, details: via(staff, 'staff') },
+        { action: 'portal_session.ended', target_id: staff.id, ...asStaff, details: via(staff, 'staff') },
+        {
+          action: 'subscription.disabled',
+          target_id: byOperator,
+          ...asOperator,
+          details: via(operator, 'operator'),
+        },
+        {
+          action: 'portal_session.ended',
+          target_id: operator.id,
+          ...asOperator,
+          details: via(operator, 'operator'),
+        },
+      ]);
+      expect(rows).toHaveLength(6);
+    },
+  );
+
   apiTest("a partner's session sees its app's subscriptions only", async ({ api, tenant }) => {
     const mine = await api.post(
       '/api/subscriptions',

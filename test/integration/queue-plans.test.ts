@@ -6,6 +6,7 @@ import { claimDeliveries } from '../../src/store/deliveries/claim.js';
 import { createSubscription } from '../../src/store/subscriptions.js';
 import { createLocation, createOrganization } from '../../src/store/tenants.js';
 import { dbTest as test } from '../helpers/db.js';
+import { explainAnalyze, planNodes, rowsOf, type PlanNode } from '../helpers/plans.js';
 
 // The queue's statements keep their plans when the statistics say the queue is empty (a big
 // delivery history analyzed while nothing was unfinished, then a backlog the statistics have not
@@ -13,23 +14,14 @@ import { dbTest as test } from '../helpers/db.js';
 // this contact's retry due?") used to be answered by walking the whole due index, once per contact:
 // closing a burst cost contacts x backlog. Each test builds that situation and reads the plans.
 
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Actual Rows': number;
-  'Actual Loops': number;
-  'Rows Removed by Filter'?: number;
-  Plans?: PlanNode[];
-}
-
 /** Rows of deliveries a plan read (returned or thrown away by a filter), and the indexes it used. */
-function deliveriesRead(plan: PlanNode, into = { rows: 0, indexes: new Set<string>() }) {
-  if (plan['Relation Name']?.startsWith('deliveries') && plan['Node Type'] !== 'ModifyTable') {
-    into.rows += (plan['Actual Rows'] + (plan['Rows Removed by Filter'] ?? 0)) * plan['Actual Loops'];
-    if (plan['Index Name']) into.indexes.add(plan['Index Name']);
+function deliveriesRead(plan: PlanNode) {
+  const into = { rows: 0, indexes: new Set<string>() };
+  for (const n of planNodes(plan)) {
+    if (!n['Relation Name']?.startsWith('deliveries') || n['Node Type'] === 'ModifyTable') continue;
+    into.rows += rowsOf(n);
+    if (n['Index Name']) into.indexes.add(n['Index Name']);
   }
-  for (const p of plan.Plans ?? []) deliveriesRead(p, into);
   return into;
 }
 
@@ -45,11 +37,7 @@ function explaining(db: Db, plans: { text: string; plan: PlanNode }[]): Db {
         value: async (text: string, params?: readonly unknown[]) => {
           const kind = /^\s*(INSERT INTO deliveries|SELECT|WITH)\b/i.exec(text)?.[1]?.toUpperCase();
           if (kind === undefined) return tx.query(text, params);
-          const res = await tx.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
-            `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
-            params,
-          );
-          plans.push({ text, plan: res.rows[0]!['QUERY PLAN'][0]!.Plan });
+          plans.push({ text, plan: await explainAnalyze(tx, text, params) });
           return kind === 'INSERT INTO DELIVERIES' ? { rows: [], rowCount: 0 } : tx.query(text, params);
         },
       },

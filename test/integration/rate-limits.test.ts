@@ -1,15 +1,37 @@
 import { describe, expect } from 'vitest';
 import { EXPENSIVE_ROUTES } from '../../src/api/rate-limit.js';
-import type { RateLimitSettings } from '../../src/config.js';
-import { apiTest, testConfig, type TestApi } from '../helpers/api.js';
+import type { Config, RateLimitSettings } from '../../src/config.js';
+import {
+  OPERATOR_KEY,
+  apiTest,
+  createTenant,
+  createTestApi,
+  testConfig,
+  type Tenant,
+  type TestApi,
+} from '../helpers/api.js';
 import { deliverySettings } from '../helpers/delivery.js';
 
-/** `apiTest` with these rate limits; local endpoints allowed. */
+/**
+ * `apiTest` with these rate limits; local endpoints allowed. The tenant is set up through another,
+ * unlimited process (`setup`) on the same store, since the operator key is limited too.
+ */
 const withLimits = (rateLimits: RateLimitSettings) =>
-  apiTest.extend({
+  apiTest.extend<{ setup: TestApi; apiConfig: Config; tenant: Tenant }>({
+    setup: async ({ db }, use) => {
+      const setup = createTestApi(db, testConfig({ delivery: deliverySettings() }));
+      try {
+        await use(setup);
+      } finally {
+        await setup.app.close();
+      }
+    },
     // eslint-disable-next-line no-empty-pattern -- vitest fixtures must destructure their context
     apiConfig: async ({}, use) => {
       await use(testConfig({ delivery: deliverySettings(), rateLimits }));
+    },
+    tenant: async ({ setup }, use) => {
+      await use(await createTenant(setup));
     },
   });
 
@@ -88,7 +110,7 @@ describe('rate limits', () => {
       expect((await rotate()).status).toBe(429);
       const { rows } = await api.db.query<{ name: string }>('SELECT first_name AS name FROM contacts');
       expect(rows.map((r) => r.name)).toEqual(['Ada']);
-      // other requests of the key go on; another key has its own bucket; the operator has none
+      // other requests of the key go on; another key has its own bucket, and so has the operator
       expect((await api.get(`/api/subscriptions/${sub.id}`, { key })).status).toBe(200);
       expect(
         (
@@ -97,10 +119,37 @@ describe('rate limits', () => {
           })
         ).status,
       ).toBe(200);
+      const byOperator = [];
       for (let i = 0; i < 3; i++)
-        expect((await api.post(`/api/subscriptions/${sub.id}/rotate-secret`)).status).toBe(200);
+        byOperator.push((await api.post(`/api/subscriptions/${sub.id}/rotate-secret`)).status);
+      expect(byOperator).toEqual([200, 200, 429]);
     },
   );
+
+  test('the operator key is limited as a key; each session the operator opened has a bucket of its own', async ({
+    api,
+    setup,
+    tenant,
+  }) => {
+    const appId = (await setup.get('/api/me', { key: tenant.keys.locAPartner })).body.appId as string;
+    const session = async (body: object) => {
+      const link = await setup.post('/api/portal-links', body);
+      const token = (link.body.url as string).split('#/link/')[1];
+      return (await setup.post('/api/portal-sessions', { token }, { key: null })).body.sessionToken as string;
+    };
+    const appSession = await session({ appId, locationId: tenant.locA });
+    const ownSession = await session({});
+
+    const operator = await untilLimited(api, '/api/me', OPERATOR_KEY);
+    expect(operator.statuses[0]).toBe(200);
+    expect(operator.limited.body.error.message).toContain('"api"');
+    expect(operator.limited.headers['retry-after']).toBe('1');
+    // a session the operator handed out does not empty the operator's bucket, nor another session's
+    const app = await untilLimited(api, '/api/me', appSession);
+    expect(app.statuses[0]).toBe(200);
+    expect(app.limited.headers['ratelimit-policy']).toBe('"api";q=2;w=2');
+    expect((await api.get('/api/me', { key: ownSession })).status).toBe(200);
+  });
 
   test('failed authentications are limited per client address, before any key is checked', async ({
     api,

@@ -2,6 +2,23 @@ import Type from 'typebox';
 import { contactFieldSchemas, Id, nullable } from '../../domain/contact-schema.js';
 import { CHANGE_SOURCES } from '../../domain/contact.js';
 import { EVENT_TYPES, EventEnvelope } from '../../domain/events.js';
+import { AttemptSent, Delivery, Subscription } from './delivery-responses.js';
+import {
+  AppId,
+  Count,
+  Cursor,
+  enumOf,
+  list,
+  NullableAppId,
+  NullableText,
+  NullableTime,
+  object,
+  page,
+  Text,
+  Time,
+} from './schema-kit.js';
+
+export * from './delivery-responses.js';
 
 /**
  * The JSON Schemas of what the API answers: Fastify serializes every answer with them, the OpenAPI
@@ -9,23 +26,6 @@ import { EVENT_TYPES, EventEnvelope } from '../../domain/events.js';
  * against them (test/helpers/api.ts). Objects admit no property they do not list, so a field
  * added to an answer without its schema fails the tests instead of being dropped unseen.
  */
-
-const object = <P extends Record<string, Type.TSchema>>(props: P, description?: string) =>
-  Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
-
-const Time = Type.String({ format: 'date-time' });
-const NullableTime = nullable(Type.String({ format: 'date-time' }));
-const Text = Type.String();
-const NullableText = nullable(Type.String());
-const Count = Type.Integer({ minimum: 0 });
-const Cursor = Type.String({
-  pattern: '^[0-9]+$',
-  description: 'pass as `after` (or `before`) for the next page',
-});
-const enumOf = (values: readonly string[]) => Type.Unsafe<string>({ type: 'string', enum: [...values] });
-const page = <T extends Type.TSchema>(item: T, nullableCursor = true) =>
-  object({ data: Type.Array(item), nextCursor: nullableCursor ? nullable(Cursor) : Cursor });
-const list = <T extends Type.TSchema>(item: T) => object({ data: Type.Array(item) });
 
 export const ErrorBody = object(
   {
@@ -47,9 +47,6 @@ export const Location = object({
   defaultContactGroupId: contactFieldSchemas.contactGroupId,
   createdAt: Time,
 });
-
-const AppId = Type.String({ pattern: '^app_[0-9a-f]{32}$' });
-const NullableAppId = nullable(Type.String({ pattern: '^app_[0-9a-f]{32}$' }));
 
 export const App = object({
   id: AppId,
@@ -233,125 +230,6 @@ export const EventCatalog = object({
   data: Type.Array(EventType),
   companionRules: Type.Array(CompanionRule, {
     description: "which types one window sends together, for each kind of change: the coalescer's rules",
-  }),
-});
-
-const subscriptionFields = {
-  id: Type.String({ pattern: '^sub_[0-9a-f]{32}$' }),
-  url: Text,
-  eventTypes: Type.Union([Type.Array(enumOf(EVENT_TYPES)), Type.Null()]),
-  locationId: nullable(Id),
-  organizationId: Type.Integer({ minimum: 0 }),
-  appId: NullableAppId,
-  description: NullableText,
-  status: enumOf(['active', 'paused', 'disabled']),
-  disabledReason: NullableText,
-  disabledBy: Type.Union([enumOf(['app', 'gym', 'operator']), Type.Null()]),
-  previousSecretExpiresAt: NullableTime,
-  lastSuccessAt: NullableTime,
-  failingSince: NullableTime,
-  createdAt: Time,
-  updatedAt: Time,
-};
-export const Subscription = object(subscriptionFields);
-export const SubscriptionCreated = object({
-  ...subscriptionFields,
-  secret: Type.String({ description: 'the signing secret: shown here and on rotation only' }),
-});
-export const SecretRotated = object({ secret: Text, previousSecretExpiresAt: Time });
-
-const attemptFields = {
-  attempt: Type.Integer({ minimum: 1 }),
-  at: Time,
-  durationMs: Count,
-  statusCode: nullable(Type.Integer()),
-  responseBody: NullableText,
-  error: NullableText,
-  outcome: enumOf(['succeeded', 'retry', 'failed', 'disabled']),
-};
-export const AttemptSent = object({
-  ...attemptFields,
-  request: Type.Union(
-    [
-      object({
-        headers: Type.Record(Type.String(), Type.String(), {
-          description: 'every header sent, signatures included (lower-case names)',
-        }),
-        body: Type.String({ description: 'the exact bytes sent and signed' }),
-      }),
-      Type.Null(),
-    ],
-    { description: 'the request as sent; null when none was made (the delivery could not be signed)' },
-  ),
-});
-
-const DeliveryStatus = enumOf(['pending', 'sending', 'succeeded', 'failed']);
-const deliveryFields = {
-  id: Type.String({ pattern: '^dlv_[0-9a-f]{32}$' }),
-  subscriptionId: Text,
-  eventId: Text,
-  eventType: Text,
-  contactId: Type.Integer(),
-  isTest: Type.Boolean(),
-  status: DeliveryStatus,
-  attempts: Count,
-  nextAttemptAt: NullableTime,
-  lastStatusCode: nullable(Type.Integer()),
-  lastError: NullableText,
-  createdAt: Time,
-  completedAt: NullableTime,
-  attemptLog: Type.Array(object(attemptFields)),
-};
-export const Delivery = object(deliveryFields);
-export const DeliveryRetried = object({
-  ...deliveryFields,
-  waitingBehind: Type.Union(
-    [
-      object({
-        id: Text,
-        eventType: Text,
-        status: enumOf(['pending', 'sending']),
-        nextAttemptAt: NullableTime,
-      }),
-      Type.Null(),
-    ],
-    {
-      description:
-        "the earlier unfinished delivery of the same contact this one waits behind (a contact's events arrive in order), or null when it is first in line",
-    },
-  ),
-});
-
-export const TestSent = object({ deliveryId: Text, event: EventEnvelope });
-export const Replayed = object({
-  queued: Type.Integer({ minimum: 0, description: 'requeued + created' }),
-  requeued: Type.Integer({ minimum: 0, description: 'existing deliveries queued again' }),
-  created: Type.Integer({
-    minimum: 0,
-    description: 'new deliveries, for events the subscription had none of',
-  }),
-});
-
-const healthFigures = {
-  attempts: Count,
-  succeeded: Count,
-  failed: Type.Integer({ minimum: 0, description: 'attempts that did not succeed (retried or not)' }),
-  p50Ms: nullable(Count),
-  p99Ms: nullable(Count),
-  statusCodes: Type.Record(Type.String(), Count, {
-    description: 'attempts by answer: the HTTP status ("200", "500"…), "timeout", or "error" (no answer)',
-  }),
-};
-export const SubscriptionHealth = object({
-  subscriptionId: Text,
-  window: enumOf(['1h', '24h', '7d']),
-  bucketSeconds: Type.Integer({ minimum: 1 }),
-  from: Time,
-  to: Time,
-  totals: object(healthFigures),
-  buckets: Type.Array(object({ start: Time, ...healthFigures }), {
-    description:
-      'oldest first, every bucket of the window (zeros where there was no attempt); the last is partial',
   }),
 });
 

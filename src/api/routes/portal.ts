@@ -13,7 +13,7 @@ import {
   type LinkApp,
 } from '../../store/portal-sessions.js';
 import { getLocation, getOrganization } from '../../store/tenants.js';
-import { auditScopeOfKey, recordAudit } from '../audit.js';
+import { auditScopeOfPrincipal, recordAudit } from '../audit.js';
 import type { ApiDeps } from '../context.js';
 import { AppIdSchema, Id } from '../schemas.js';
 
@@ -130,7 +130,7 @@ export function portalRoutes(root: FastifyInstance, { db }: ApiDeps): void {
         action: 'portal_link.created',
         targetType: p.kind === 'api_key' ? 'api_key' : 'operator_key',
         targetId: keyId ?? 'operator',
-        ...(p.kind === 'api_key' ? await auditScopeOfKey(tx, p) : {}),
+        ...(await auditScopeOfPrincipal(tx, p)),
         details: {
           ...(app !== undefined ? { appId: app.appId } : {}),
           expiresAt: made.expiresAt,
@@ -145,7 +145,23 @@ export function portalRoutes(root: FastifyInstance, { db }: ApiDeps): void {
   });
 
   app.post('/api/portal-sessions', { schema: { body: ExchangeBody } }, async (req, reply) => {
-    const session = await db.transaction((tx) => exchangePortalLink(tx, req.body.token));
+    const session = await db.transaction(async (tx) => {
+      const opened = await exchangePortalLink(tx, req.body.token);
+      // the one who opens a link acts for its maker: the entry is the maker's, from the opener's address
+      await recordAudit(
+        tx,
+        req,
+        {
+          action: 'portal_session.opened',
+          targetType: 'portal_session',
+          targetId: opened.id,
+          ...(await auditScopeOfPrincipal(tx, opened.principal)),
+          details: { expiresAt: opened.expiresAt },
+        },
+        opened.principal,
+      );
+      return opened;
+    });
     return reply.status(201).send({
       sessionToken: session.token,
       expiresAt: session.expiresAt,
@@ -163,7 +179,16 @@ export function portalRoutes(root: FastifyInstance, { db }: ApiDeps): void {
         'Authorization',
       );
     }
-    await endPortalSession(db, session.id);
+    await db.transaction(async (tx) => {
+      // signed out by another request meanwhile: that one recorded it
+      if (!(await endPortalSession(tx, session.id))) return;
+      await recordAudit(tx, req, {
+        action: 'portal_session.ended',
+        targetType: 'portal_session',
+        targetId: session.id,
+        ...(await auditScopeOfPrincipal(tx, req.principal)),
+      });
+    });
     return reply.status(204).send();
   });
 }

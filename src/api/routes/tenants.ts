@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { canSeeOrganization, requireOperator, scopeFilter } from '../../domain/principal.js';
 import { invalid, notFound } from '../../errors.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../store/api-keys.js';
+import { getApp } from '../../store/apps.js';
 import {
   createLocation,
   createOrganization,
@@ -108,11 +109,26 @@ export function tenantRoutes(root: FastifyInstance, { db, keys }: ApiDeps): void
         description: description ?? null,
         ...(appId !== undefined ? { appId } : {}),
       });
+      // a partner key without appId has a new app of its own: recorded as one made by hand
+      const madeApp =
+        role === 'partner' && appId === undefined && created.appId !== null
+          ? await getApp(tx, created.appId)
+          : undefined;
+      const scope = await auditScopeOfKey(tx, created);
+      if (madeApp)
+        await recordAudit(tx, req, {
+          action: 'app.created',
+          targetType: 'app',
+          targetId: madeApp.id,
+          organizationId: null,
+          locationId: null,
+          details: { name: madeApp.name, forApiKey: created.id },
+        });
       await recordAudit(tx, req, {
         action: 'api_key.created',
         targetType: 'api_key',
         targetId: created.id,
-        ...(await auditScopeOfKey(tx, created)),
+        ...scope,
         details: { role, prefix: created.prefix, appId: created.appId },
       });
       return created;

@@ -1,3 +1,4 @@
+import { lockAuditLog } from '../audit-log.js';
 import type { Tx } from '../db.js';
 import { sqlArray } from '../sql-array.js';
 import { parkInactive } from './park.js';
@@ -132,7 +133,28 @@ export async function completeDeliveries(
   const failed = [...new Set(done.filter((c) => c.outcome !== 'succeeded').map((c) => c.subscriptionId))];
   const succeeded = [...new Set(done.filter((c) => c.outcome === 'succeeded').map((c) => c.subscriptionId))];
   const gone = done.filter((c) => c.outcome === 'disabled');
+  const noted = noteSuccess ?? succeeded;
+  if (noted.length > 0) {
+    // (written at most once a second per subscription: under load every batch has successes, and a
+    // row rewritten by every batch of every worker would be the hottest row of the queue)
+    await tx.query(
+      `UPDATE subscriptions SET last_success_at = now(), failing_since = NULL WHERE id = ANY ($1::text[])
+         AND (failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '1 second')`,
+      [noted],
+    );
+  }
+  // A subscription disabled below (410 Gone, or five days failing) has its audit entry written by
+  // a trigger (migration 008), which numbers it: the audit log's lock must be held first, as
+  // `insertAudit` holds it, or a reader's cursor could pass over the entry. Taken only when one
+  // may be disabled, and after the subscriptions' rows, in the order a route takes both.
   if (failed.length > 0) {
+    const { rows } = await tx.query<{ due: boolean }>(
+      `SELECT coalesce(bool_or(status = 'active' AND failing_since < now() - $2::int * interval '1 day'
+                               AND NOT (id = ANY ($3::text[]))), false) AS due
+       FROM (SELECT id, status, failing_since FROM subscriptions WHERE id = ANY ($1::text[]) ORDER BY id FOR UPDATE) s`,
+      [failed, DISABLE_AFTER_FAILING_DAYS, succeeded],
+    );
+    if (gone.length > 0 || rows[0]!.due) await lockAuditLog(tx);
     await tx.query(
       `UPDATE subscriptions SET failing_since = coalesce(failing_since, now()),
          status = CASE WHEN status = 'active' AND coalesce(failing_since, now()) < now() - $2::int * interval '1 day'
@@ -142,16 +164,6 @@ export async function completeDeliveries(
          updated_at = now()
        WHERE id = ANY ($1::text[]) AND NOT (id = ANY ($3::text[]))`,
       [failed, DISABLE_AFTER_FAILING_DAYS, succeeded],
-    );
-  }
-  const noted = noteSuccess ?? succeeded;
-  if (noted.length > 0) {
-    // (written at most once a second per subscription: under load every batch has successes, and a
-    // row rewritten by every batch of every worker would be the hottest row of the queue)
-    await tx.query(
-      `UPDATE subscriptions SET last_success_at = now(), failing_since = NULL WHERE id = ANY ($1::text[])
-         AND (failing_since IS NOT NULL OR last_success_at IS NULL OR last_success_at < now() - interval '1 second')`,
-      [noted],
     );
   }
   for (const g of gone) {

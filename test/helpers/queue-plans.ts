@@ -45,22 +45,25 @@ export function deliveriesReadOutside(plan: PlanNode, skipped: ReadonlySet<strin
 
 /**
  * `db` whose transactions keep the plan of each statement: a SELECT (or WITH) is explained, then run
- * for its answer; the fan-out's INSERT INTO deliveries runs under EXPLAIN ANALYZE (which executes it:
- * its answer is not read); anything else runs as it is.
+ * for its answer; the fan-out's INSERT INTO deliveries and the completion's push-back of a retried
+ * contact's later deliveries (UPDATE deliveries p) run under EXPLAIN ANALYZE (which executes them:
+ * their answer is not read); anything else runs as it is.
  */
 export function explaining(db: Db, plans: { text: string; plan: PlanNode }[]): Db {
   const wrap = (tx: Tx): Tx =>
     Object.create(tx, {
       query: {
         value: async (text: string, params?: readonly unknown[]) => {
-          const kind = /^\s*(INSERT INTO deliveries|SELECT|WITH)\b/i.exec(text)?.[1]?.toUpperCase();
+          const kind = /^\s*(INSERT INTO deliveries|UPDATE deliveries p|SELECT|WITH)\b/i
+            .exec(text)?.[1]
+            ?.toUpperCase();
           if (kind === undefined) return tx.query(text, params);
           const res = await tx.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
             `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
             params,
           );
           plans.push({ text, plan: res.rows[0]!['QUERY PLAN'][0]!.Plan });
-          return kind === 'INSERT INTO DELIVERIES' ? { rows: [], rowCount: 0 } : tx.query(text, params);
+          return kind === 'SELECT' || kind === 'WITH' ? tx.query(text, params) : { rows: [], rowCount: 0 };
         },
       },
     }) as Tx;

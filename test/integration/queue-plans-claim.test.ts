@@ -1,6 +1,7 @@
 import { describe, expect } from 'vitest';
 import { claimDeliveries } from '../../src/store/deliveries/claim.js';
 import { completeDeliveries, successorsWaiting } from '../../src/store/deliveries/complete.js';
+import { waitingBehind } from '../../src/store/deliveries/waiting.js';
 import { dbTest as test } from '../helpers/db.js';
 import {
   BACKLOG,
@@ -90,6 +91,19 @@ describe('claim and completion plans with statistics taken while the queue was d
     const pushBack = plans.filter((p) => /^\s*UPDATE deliveries p\b/.test(p.text));
     expect(pushBack).toHaveLength(1);
     for (const p of plansOf(pushBack, new Set()))
+      expect(p.rows, `${p.statement} read ${p.rows} rows of deliveries`).toBeLessThan(BACKLOG / 2);
+  });
+
+  test("a delivery's line, as the retry answer shows it, is read through its contact", async ({ db }) => {
+    await queueUnseenByTheStatistics(db, 5000, { drained: true });
+    const { rows } = await db.query<{ id: string }>(
+      `SELECT id FROM deliveries WHERE status = 'pending' ORDER BY event_seq DESC LIMIT 1`,
+    );
+    const plans: { text: string; plan: PlanNode }[] = [];
+    const behind = await explaining(db, plans).transaction((tx) => waitingBehind(tx, rows[0]!.id));
+    expect(behind).toBeUndefined();
+    expect(plans).toHaveLength(1);
+    for (const p of plansOf(plans, new Set()))
       expect(p.rows, `${p.statement} read ${p.rows} rows of deliveries`).toBeLessThan(BACKLOG / 2);
   });
 });

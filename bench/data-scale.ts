@@ -12,18 +12,17 @@
  * 1.5M-delivery subscription's failed deliveries; a replay of its failed deliveries of the last day,
  * with its bound, rolled back; a delivery by its id), the background loops' steps (closing a burst of
  * windows, the heartbeat sweep, a /metrics scrape, a maintenance round and the ANALYZE the closer used
- * to run), and the delivery throughput from a burst of contact writes to a local receiver. Last, the
- * purge at 7-day retention (`--no-purge` to skip it). The databases are dropped at the end unless
- * `--keep`.
+ * to run), and the delivery throughput from a burst of contact writes to a local receiver, twice:
+ * as the service runs (the closer hands most deliveries to the worker) and from a backlog (windows
+ * closed first, every delivery claimed). `--statements` prints the costliest statements of each
+ * database's delivery phase. Last, the purge at 7-day retention (`--no-purge` to skip it). The
+ * databases are dropped at the end unless `--keep`. (bench/data-scale-explain.ts and
+ * bench/data-scale-statements.ts take the kept databases further.)
  */
 import { Command } from 'commander';
 import { loadConfig } from '../src/config.js';
-import { newContactFields, insertContacts } from '../src/store/contacts.js';
-import { generateSecret } from '../src/delivery/signing.js';
-import { DeliveryWorker } from '../src/delivery/worker.js';
 import { runMaintenanceRound, startMaintenance } from '../src/events/maintenance.js';
 import { retentionRound } from '../src/events/retention.js';
-import { startCoalescer } from '../src/events/runner.js';
 import { closeDueWindows } from '../src/events/close-windows.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
@@ -33,11 +32,16 @@ import { getDelivery, listDeliveries } from '../src/store/deliveries/read.js';
 import { replay } from '../src/store/deliveries/replay.js';
 import { migrate } from '../src/store/migrate.js';
 import { PostgresDb } from '../src/store/postgres.js';
-import { createSubscription } from '../src/store/subscriptions.js';
-import { createLocation, createOrganization } from '../src/store/tenants.js';
 import { reapDeadWorkers } from '../src/store/workers.js';
 import { countRows, fillDatabase, type Filled } from './data-scale-fill.js';
-import { machine, PG_URL, progress, rate, ReceiverProcess } from './lib.js';
+import {
+  backlogThroughput,
+  benchLocation,
+  deliveryThroughput,
+  THROUGHPUT_SUBSCRIPTION,
+} from './data-scale-throughput.js';
+import { machine, PG_URL, progress, ReceiverProcess } from './lib.js';
+import { recordStatements, statementReport, type StatementTable } from './statement-times.js';
 
 const program = new Command('data-scale')
   .description(
@@ -55,6 +59,7 @@ const program = new Command('data-scale')
     'create and fill both databases, keep them, and stop (no timing: run it outside the bench lock)',
   )
   .option('--reuse', 'time the databases a --fill-only run left (no fill)')
+  .option('--statements', "time every statement of each database's delivery phase and print the costliest")
   .option('--no-purge', 'skip the purge at 7-day retention, which runs last (it empties most of the fill)')
   .parse();
 const opts = program.opts<{
@@ -64,6 +69,7 @@ const opts = program.opts<{
   fillOnly?: boolean;
   reuse?: boolean;
   purge: boolean;
+  statements?: boolean;
 }>();
 const SCALE = Number(opts.scale);
 const CONTACTS = Number(opts.contacts);
@@ -127,38 +133,6 @@ function counting<Q extends Queryable>(q: Q, pages: { n: number }): Q {
 const ignoreRollback = (err: unknown) => {
   if (!(err instanceof Rollback)) throw err;
 };
-
-/** A location of its own (a new organization), one subscription to the receiver, and a contact writer. */
-async function benchLocation(db: Db, receiverUrl: string) {
-  const org = await createOrganization(db, 'Throughput org');
-  const location = await createLocation(db, {
-    name: 'Throughput gym',
-    organizationId: org.id,
-    defaultContactGroupId: 1,
-  });
-  await createSubscription(db, {
-    url: receiverUrl,
-    eventTypes: null,
-    locationId: location.id,
-    organizationId: org.id,
-    description: 'data-scale throughput',
-    secret: generateSecret(),
-  });
-  let n = 0;
-  const meta = {
-    source: 'import' as const,
-    actorType: 'system' as const,
-    actorId: null,
-  };
-  return async (count: number) => {
-    for (let done = 0; done < count; done += 5000) {
-      const batch = Array.from({ length: Math.min(5000, count - done) }, () =>
-        newContactFields(location, { firstName: `T${n++}`, contactGroupId: 2 }),
-      );
-      await db.transaction((tx) => insertContacts(tx, location, batch, meta, { quietMs: 0, maxMs: 0 }));
-    }
-  };
-}
 
 async function measure(label: string, db: Db, bigSubscription: string, receiver: ReceiverProcess) {
   progress(`${label}: reads`);
@@ -224,7 +198,7 @@ async function measure(label: string, db: Db, bigSubscription: string, receiver:
   // partition), read as the API reads it, and by the statement it used before (every partition probed)
   const { rows: made } = await db.query<{ id: string }>(
     `SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
-     WHERE s.description = 'data-scale throughput' AND d.event_seq IS NOT NULL ORDER BY d.seq DESC LIMIT 1`,
+     WHERE s.description = '${THROUGHPUT_SUBSCRIPTION}' AND d.event_seq IS NOT NULL ORDER BY d.seq DESC LIMIT 1`,
   );
   const deliveryId = made[0]!.id;
   r.getDelivery = await timed(11, () => getDelivery(db, deliveryId));
@@ -241,19 +215,23 @@ async function measure(label: string, db: Db, bigSubscription: string, receiver:
   );
 
   progress(`${label}: delivery throughput, ${CONTACTS} contacts`);
-  await receiver.reset();
-  await write(CONTACTS);
-  const config = loadConfig({ ...process.env, FPT_ALLOW_PRIVATE_URLS: '1' });
-  const t0 = performance.now();
-  const worker = new DeliveryWorker(db, config.delivery, log, {});
-  await worker.start();
-  const coalescer = await startCoalescer(db, log, worker, undefined, maintenance);
-  await receiver.waitFor(CONTACTS * 3, `${label} throughput`);
-  const ms = performance.now() - t0;
-  await coalescer.stop();
-  await worker.stop();
+  const statements: StatementTable = new Map();
+  const deliveriesPerSecond = await deliveryThroughput(db, {
+    label,
+    contacts: CONTACTS,
+    write,
+    receiver,
+    maintenance,
+    log,
+    onStart: () => recordStatements(opts.statements ? statements : undefined),
+  });
+  recordStatements(undefined);
+  if (opts.statements)
+    console.log(`\n## ${label}: the delivery phase's statements\n${statementReport(statements, 1, 12)}\n`);
+  progress(`${label}: a backlog's throughput (every delivery claimed), ${CONTACTS} contacts`);
+  const backlogPerSecond = await backlogThroughput(db, { label, contacts: CONTACTS, write, receiver, log });
   await maintenance.stop();
-  return { ms: r, deliveriesPerSecond: rate(CONTACTS * 3, ms) };
+  return { ms: r, deliveriesPerSecond, backlogPerSecond };
 }
 
 /**
@@ -379,13 +357,15 @@ try {
         `| ${key} | ${fmt(a)} | ${fmt(m)} | ${fmt(b)} | ${(b.median / a.median).toFixed(2)} | ${(b.median / m.median).toFixed(2)} |`,
       );
     }
-    const [a, m, b] = [
-      onEmpty.deliveriesPerSecond,
-      onMonth.deliveriesPerSecond,
-      onFilled.deliveriesPerSecond,
-    ];
-    console.log(
-      `| deliveries/s (${CONTACTS * 3} events) | ${a} | ${m} | ${b} | ${(b / a).toFixed(2)} | ${(b / m).toFixed(2)} |`,
+    const perSecond = (what: string, [a, m, b]: number[]) =>
+      console.log(`| ${what} | ${a} | ${m} | ${b} | ${(b! / a!).toFixed(2)} | ${(b! / m!).toFixed(2)} |`);
+    perSecond(
+      `deliveries/s (${CONTACTS * 3} events)`,
+      [onEmpty, onMonth, onFilled].map((x) => x.deliveriesPerSecond),
+    );
+    perSecond(
+      `deliveries/s, a backlog of ${CONTACTS * 3} claimed`,
+      [onEmpty, onMonth, onFilled].map((x) => x.backlogPerSecond),
     );
     if (opts.purge) {
       // last, since it empties most of the fill: retention at 7 days, as the service runs it

@@ -14,6 +14,10 @@ export interface WaitingBehind {
  * only once no earlier delivery of the same contact to the same subscription is unfinished (see
  * `claimDeliveries`). This answers the earliest such delivery, the head of the line, or undefined
  * when the delivery is first in line (test events never wait: they belong to no contact's line).
+ * The line is read through the order index from the delivery's contact, a lateral subquery with a
+ * limit: as a join, with statistics taken while the queue was drained, it was planned as a walk of
+ * every unfinished delivery for one answer (docs/design.md, "The claim's and the completion's
+ * probes, one per row").
  */
 export async function waitingBehind(q: Queryable, deliveryId: string): Promise<WaitingBehind | undefined> {
   const { rows } = await q.query<{
@@ -24,11 +28,13 @@ export async function waitingBehind(q: Queryable, deliveryId: string): Promise<W
   }>(
     `SELECT p.id, e.event_type, p.status, p.next_attempt_at
      FROM deliveries d
-     JOIN deliveries p ON p.subscription_id = d.subscription_id AND p.contact_id = d.contact_id
-       AND p.event_seq < d.event_seq AND p.status IN ('pending', 'sending')
+     CROSS JOIN LATERAL (
+       SELECT p.id, p.event_seq, p.status, p.next_attempt_at FROM deliveries p
+       WHERE p.subscription_id = d.subscription_id AND p.contact_id = d.contact_id
+         AND p.event_seq < d.event_seq AND p.status IN ('pending', 'sending')
+       ORDER BY p.event_seq LIMIT 1) p
      JOIN events e ON e.seq = p.event_seq
-     WHERE d.id = $1 AND d.event_seq IS NOT NULL
-     ORDER BY p.event_seq LIMIT 1`,
+     WHERE d.id = $1 AND d.event_seq IS NOT NULL`,
     [deliveryId],
   );
   const r = rows[0];

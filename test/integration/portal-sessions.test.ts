@@ -264,6 +264,23 @@ describe('portal links and sessions', () => {
   );
 
   apiTest(
+    "a staff key's session for a partner app may disable the app's subscription, but not enable it again: the app may not",
+    async ({ api, tenant }) => {
+      const appA = (await api.get('/api/me', { key: tenant.keys.locAPartner })).body.appId as string;
+      const id = (
+        await api.create('/api/subscriptions', { url: 'https://a.example.com/h' }, tenant.keys.locAPartner)
+      ).id as string;
+      const token = (await open(api, await mint(api, tenant.keys.locAStaff, { appId: appA }))).body
+        .sessionToken as string;
+      const set = (status: string, key: string) => api.patch(`/api/subscriptions/${id}`, { status }, { key });
+      expect((await set('disabled', token)).body).toMatchObject({ status: 'disabled', disabledBy: 'gym' });
+      expect((await set('active', token)).status).toBe(403);
+      expect((await set('active', tenant.keys.locAPartner)).status).toBe(403);
+      expect((await set('active', tenant.keys.locAStaff)).body).toMatchObject({ status: 'active' });
+    },
+  );
+
+  apiTest(
     "a partner app's session is audited as its maker's, staff key or operator: its changes name the session, and its opening and signing out are recorded",
     async ({ api, db, tenant }) => {
       const appA = (await api.get('/api/me', { key: tenant.keys.locAPartner })).body.appId as string;

@@ -1,4 +1,4 @@
-import { pgErrorCode, type Db, type Queryable, type Tx } from './db.js';
+import { pgErrorCode, quoteIdent, type Db, type Queryable, type Tx } from './db.js';
 
 /**
  * The partitions of events, deliveries and attempts (migration 009, docs/design.md "Partitioned
@@ -43,9 +43,26 @@ async function createPartition(tx: Tx, n: number): Promise<boolean> {
     );
     // the queue's autovacuum settings go on each partition (a partitioned table takes none: migration 010)
     if (table !== 'events') await tx.query(`SELECT fpt_tune_queue_autovacuum('${partitionName(table, n)}')`);
+    await copyStatisticsTargets(tx, table, partitionName(table, n));
   }
   await tx.query(`INSERT INTO event_partitions (n) VALUES ($1)`, [n]);
   return true;
+}
+
+/**
+ * Gives a new partition its table's per-column statistics targets (migration 017: none for the
+ * payloads), which a partition does not inherit. (A target left at the default reads as -1 on
+ * PostgreSQL 15 and as NULL from 17, the embedded engine's version; neither is copied.)
+ */
+async function copyStatisticsTargets(tx: Tx, table: string, partition: string): Promise<void> {
+  const { rows } = await tx.query<{ att: string; target: number }>(
+    `SELECT attname AS att, attstattarget::int AS target FROM pg_attribute
+     WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attstattarget >= 0`,
+    [table],
+  );
+  if (rows.length === 0) return;
+  const sets = rows.map((r) => `ALTER COLUMN ${quoteIdent(r.att)} SET STATISTICS ${Number(r.target)}`);
+  await tx.query(`ALTER TABLE ${partition} ${sets.join(', ')}`);
 }
 
 export interface PartitionRound {

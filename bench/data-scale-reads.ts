@@ -108,9 +108,9 @@ export async function seedReplayRows(db: Db, subscriptionId: string, since: Date
 
 /** Takes out what `seedReplayRows` added (and vacuums it away), so that later phases find none of it. */
 export async function unseedReplayRows(db: Db) {
-  await db.query(`DELETE FROM deliveries WHERE id LIKE 'dlv_${SEEDED}%'`);
+  const { rowCount } = await db.query(`DELETE FROM deliveries WHERE id LIKE 'dlv_${SEEDED}%'`);
   await db.query(`DELETE FROM events WHERE event_id LIKE 'evt_${SEEDED}%'`);
-  await db.query(`VACUUM ANALYZE deliveries, events`);
+  if (rowCount > 0) await db.query(`VACUUM ANALYZE deliveries, events`);
 }
 
 /**

@@ -87,6 +87,8 @@ function explaining(tx: Tx, out: [string, Explained][]): Tx {
       const res = await tx.query<{
         'QUERY PLAN': [{ Plan: PlanNode; 'Planning Time': number; 'Execution Time': number }];
       }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, params);
+      // (undone before the text plan, so that a statement that modifies finds its rows again)
+      await tx.query('ROLLBACK TO SAVEPOINT explained');
       const { rows: textPlan } = await tx.query<{ 'QUERY PLAN': string }>(
         `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${text}`,
         params,

@@ -19,6 +19,7 @@ import { completeDeliveries, successorsWaiting, type Completion } from '../src/s
 import { getDelivery, listDeliveries } from '../src/store/deliveries/read.js';
 import { replay } from '../src/store/deliveries/replay.js';
 import { PostgresDb } from '../src/store/postgres.js';
+import { seedReplayRows, unseedReplayRows } from './data-scale-reads.js';
 import { benchLocation } from './data-scale-throughput.js';
 import { machine, PG_URL, progress } from './lib.js';
 
@@ -30,8 +31,14 @@ const opts = new Command('data-scale-explain')
   )
   .option('--runs <n>', 'runs of each step (rolled back); the medians are shown', '3')
   .option('--plans <file>', 'write every plan in full to this file')
+  .option(
+    '--replay-rows <n>',
+    "failed deliveries in the replay's window on every database (added where fewer, for the run, then taken out)",
+  )
   .parse()
-  .opts<{ dbs: string; runs: string; plans?: string }>();
+  .opts<{ dbs: string; runs: string; plans?: string; replayRows?: string }>();
+/** the replay's window, one for the run */
+const since = new Date(Date.now() - 86_400_000);
 
 interface PlanNode {
   'Node Type': string;
@@ -80,6 +87,8 @@ function explaining(tx: Tx, out: [string, Explained][]): Tx {
       const res = await tx.query<{
         'QUERY PLAN': [{ Plan: PlanNode; 'Planning Time': number; 'Execution Time': number }];
       }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, params);
+      // (undone before the text plan, so that a statement that modifies finds its rows again)
+      await tx.query('ROLLBACK TO SAVEPOINT explained');
       const { rows: textPlan } = await tx.query<{ 'QUERY PLAN': string }>(
         `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${text}`,
         params,
@@ -157,7 +166,7 @@ async function explainAll(db: Db, bigSubscription: string): Promise<[string, Exp
     const x: Queryable = explaining(tx, out);
     await listDeliveries(x, bigSubscription, { status: 'failed', limit: 50 });
     await listDeliveries(x, bigSubscription, { limit: 50 });
-    await replay(x, bigSubscription, new Date(Date.now() - 86_400_000), 'failed');
+    await replay(x, bigSubscription, since, 'failed');
     const { rows } = await tx.query<{ id: string }>(`SELECT id FROM deliveries ORDER BY seq DESC LIMIT 1`);
     if (rows[0]) await getDelivery(x, rows[0].id);
   });
@@ -184,6 +193,11 @@ for (const name of names) {
       `SELECT id FROM subscriptions WHERE location_id IS NULL AND description = 'data-scale bench'
        ORDER BY created_at, id LIMIT 1`,
     );
+    if (opts.replayRows !== undefined) {
+      const n = await seedReplayRows(db, rows[0]!.id, since, Number(opts.replayRows));
+      if (n > 0) await db.query(`VACUUM ANALYZE deliveries, events`);
+      progress(`${name}: ${n} failed deliveries added for the replay`);
+    }
     for (let r = 0; r < Number(opts.runs); r++) {
       progress(`${name}: run ${r + 1}`);
       const out = await explainAll(db, rows[0]!.id);
@@ -200,6 +214,7 @@ for (const name of names) {
       `UPDATE deliveries SET status = 'succeeded', completed_at = now() WHERE status IN ('pending', 'sending')`,
     );
   } finally {
+    if (opts.replayRows !== undefined) await unseedReplayRows(db);
     await db.close();
   }
 }

@@ -7,18 +7,21 @@
  * Three databases are created on the PostgreSQL server of FPT_BENCH_DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/postgres), all migrated: `fpt_scale_empty` (a new install: two
  * partitions), `fpt_scale_month` (empty too, with the month of daily partitions a service that has
- * run a month has, stored or not) and `fpt_scale_filled`, filled by `data-scale-fill.ts` over the same
- * partitions (`--scale 0.1` for a tenth of the volume). Then, on each: the reads (a page of a
- * 1.5M-delivery subscription's failed deliveries; a replay of its failed deliveries of the last day,
- * with its bound, rolled back; a delivery by its id), the background loops' steps (closing a burst of
- * windows, the heartbeat sweep, a /metrics scrape, a maintenance round and the ANALYZE the closer used
- * to run), and the delivery throughput from a burst of contact writes to a local receiver, twice:
- * as the service runs (the closer hands most deliveries to the worker) and from a backlog (windows
- * closed first, every delivery claimed). `--statements` prints the costliest statements of each
- * database's delivery phase. Last, the purge at 7-day retention (`--no-purge` to skip it). The
- * databases are dropped at the end unless `--keep`. (bench/data-scale-explain.ts and
- * bench/data-scale-statements.ts take the kept databases further.)
+ * run a month has, stored or not) and `fpt_scale_filled` (`--prefix` names them otherwise), filled
+ * by `data-scale-fill.ts` over the same partitions (`--scale 0.1` for a tenth of the volume). Then,
+ * on each: the reads (a page of a 1.5M-delivery subscription's failed deliveries; a replay of its
+ * failed deliveries of the last day, with its bound, rolled back, on as many failed deliveries on
+ * every database as the filled one has: `data-scale-reads.ts`; a delivery by its id), the background
+ * loops' steps (closing a burst of windows, the heartbeat sweep, a /metrics scrape, a maintenance
+ * round and the ANALYZE the closer used to run), and the delivery throughput from a burst of contact
+ * writes to a local receiver, twice: as the service runs (the closer hands most deliveries to the
+ * worker) and from a backlog (windows closed first, every delivery claimed). `--statements` prints
+ * the costliest statements of each database's delivery phase. Last, the purge at 7-day retention
+ * (`--no-purge` to skip it). `--reads-only` times the reads alone, on each database twice
+ * (alternated), and nothing else. The databases are dropped at the end unless `--keep`.
+ * (bench/data-scale-explain.ts and bench/data-scale-statements.ts take the kept databases further.)
  */
+import { loadavg } from 'node:os';
 import { Command } from 'commander';
 import { loadConfig } from '../src/config.js';
 import { runMaintenanceRound, startMaintenance } from '../src/events/maintenance.js';
@@ -26,14 +29,13 @@ import { retentionRound } from '../src/events/retention.js';
 import { closeDueWindows } from '../src/events/close-windows.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
-import { enforceReplayBound } from '../src/api/quotas.js';
-import type { Db, Queryable } from '../src/store/db.js';
-import { getDelivery, listDeliveries } from '../src/store/deliveries/read.js';
-import { replay } from '../src/store/deliveries/replay.js';
+import type { Db } from '../src/store/db.js';
+import { getDelivery } from '../src/store/deliveries/read.js';
 import { migrate } from '../src/store/migrate.js';
 import { PostgresDb } from '../src/store/postgres.js';
 import { reapDeadWorkers } from '../src/store/workers.js';
 import { countRows, fillDatabase, type Filled } from './data-scale-fill.js';
+import { counting, failedSince, measureReads, timed, type Timing } from './data-scale-reads.js';
 import {
   backlogThroughput,
   benchLocation,
@@ -59,6 +61,11 @@ const program = new Command('data-scale')
     'create and fill both databases, keep them, and stop (no timing: run it outside the bench lock)',
   )
   .option('--reuse', 'time the databases a --fill-only run left (no fill)')
+  .option(
+    '--reads-only',
+    'time the admin reads only, on each database twice (empty, month, filled, filled, month, empty); no purge',
+  )
+  .option('--prefix <name>', 'the databases are <name>_empty, <name>_month and <name>_filled', 'fpt_scale')
   .option('--statements', "time every statement of each database's delivery phase and print the costliest")
   .option('--no-purge', 'skip the purge at 7-day retention, which runs last (it empties most of the fill)')
   .parse();
@@ -70,10 +77,18 @@ const opts = program.opts<{
   reuse?: boolean;
   purge: boolean;
   statements?: boolean;
+  prefix: string;
+  readsOnly?: boolean;
 }>();
 const SCALE = Number(opts.scale);
 const CONTACTS = Number(opts.contacts);
 if (!(SCALE > 0 && SCALE <= 2) || !(CONTACTS > 0)) program.error('--scale must be in (0, 2], --contacts > 0');
+if (!/^[a-z_][a-z0-9_]*$/.test(opts.prefix)) program.error('--prefix: lower-case letters, digits and _ only');
+const [EMPTY, MONTH, FILLED] = ['empty', 'month', 'filled'].map((k) => `${opts.prefix}_${k}`) as [
+  string,
+  string,
+  string,
+];
 
 const log = createLogger('warn');
 const admin = new PostgresDb({ connectionString: PG_URL, maxConnections: 1 });
@@ -91,78 +106,15 @@ async function freshDatabase(name: string): Promise<Db> {
   return db;
 }
 
-/** Milliseconds of `fn`, run `n` times: the first run and the median of the rest. */
-async function timed(n: number, fn: () => Promise<unknown>): Promise<{ first: number; median: number }> {
-  const ms: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    ms.push(performance.now() - t);
-  }
-  const rest = ms.slice(1).sort((a, b) => a - b);
-  return { first: ms[0]!, median: rest.length > 0 ? rest[Math.floor(rest.length / 2)]! : ms[0]! };
-}
-
-class Rollback extends Error {}
-
-interface PlanNode {
-  'Shared Hit Blocks'?: number;
-  'Shared Read Blocks'?: number;
-}
-
-/**
- * `q` with every statement run under EXPLAIN (ANALYZE, BUFFERS): the pages (8 kB) each touched are
- * added to `pages.n`, a figure that does not depend on the machine's load. Statements that modify run
- * for real (callers roll them back) and answer nothing; a SELECT is run again for its answer (what
- * the caller reads next depends on it: a delivery's attempts, the partitions to look in).
- */
-function counting<Q extends Queryable>(q: Q, pages: { n: number }): Q {
-  const query = async <R extends object>(text: string, params?: readonly unknown[]) => {
-    const res = await q.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
-      `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`,
-      params,
-    );
-    const plan = res.rows[0]!['QUERY PLAN'][0]!.Plan;
-    pages.n += (plan['Shared Hit Blocks'] ?? 0) + (plan['Shared Read Blocks'] ?? 0);
-    if (/^\s*SELECT\b/i.test(text)) return q.query<R>(text, params);
-    return { rows: [] as R[], rowCount: 0 };
-  };
-  return Object.create(q, { query: { value: query } }) as Q;
-}
-
-const ignoreRollback = (err: unknown) => {
-  if (!(err instanceof Rollback)) throw err;
-};
-
-async function measure(label: string, db: Db, bigSubscription: string, receiver: ReceiverProcess) {
-  progress(`${label}: reads`);
-  const quotas = loadConfig({}).quotas;
-  const since = new Date(Date.now() - 86_400_000);
-  const r: Record<string, { first: number; median: number; pages?: number }> = {};
-  r.listFailed = await timed(6, () => listDeliveries(db, bigSubscription, { status: 'failed', limit: 50 }));
-  r.listAll = await timed(6, () => listDeliveries(db, bigSubscription, { limit: 50 }));
-  r.replayFailed = await timed(6, () =>
-    db
-      .transaction(async (tx) => {
-        await enforceReplayBound(tx, quotas, { subscriptionId: bigSubscription, since, status: 'failed' });
-        await replay(tx, bigSubscription, since, 'failed');
-        throw new Rollback();
-      })
-      .catch(ignoreRollback),
-  );
+async function measure(
+  label: string,
+  db: Db,
+  bigSubscription: string,
+  receiver: ReceiverProcess,
+  replay: { since: Date; rows: number },
+) {
+  const r = await measureReads(label, db, bigSubscription, replay.since, replay.rows);
   const pages = (p: { n: number }) => p.n;
-  const listPages = { n: 0 };
-  await listDeliveries(counting(db, listPages), bigSubscription, { status: 'failed', limit: 50 });
-  r.listFailed.pages = pages(listPages);
-  // the replay's own statement (its bound, a count, answers nothing under EXPLAIN), rolled back
-  const replayPages = { n: 0 };
-  await db
-    .transaction(async (tx) => {
-      await replay(counting(tx, replayPages), bigSubscription, since, 'failed');
-      throw new Rollback();
-    })
-    .catch(ignoreRollback);
-  r.replayFailed.pages = pages(replayPages);
   progress(`${label}: background loops`);
   r.heartbeatSweep = await timed(21, () => reapDeadWorkers(db, 30_000));
   const metrics = new Metrics();
@@ -283,19 +235,102 @@ async function describeFill(db: Db) {
   return { ...(await countRows(db)), size: size[0]!.size };
 }
 
-const fmt = (t: { first: number; median: number; pages?: number }) =>
-  `${t.median.toFixed(1)} (first ${t.first.toFixed(1)})${t.pages === undefined ? '' : `, ${t.pages} pages`}`;
+const fmt = (t: Timing) =>
+  `${t.median.toFixed(1)} (first ${t.first.toFixed(1)})${t.pages === undefined ? '' : `, ${t.pages} pages`}` +
+  (t.rows === undefined ? '' : `, ${t.rows} rows`);
+
+/** The run's heading and the table's, the load average since `load0`. */
+function heading(load0: number[], fill: string, what: string) {
+  const load1 = loadavg();
+  console.log(`# data-scale bench: ${machine()}; scale ${SCALE}; ${what}`);
+  console.log(`filled: ${fill}`);
+  console.log(
+    `load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  console.log(
+    '| what (ms: median, first run; pages touched; rows requeued) | empty (new install) | empty, a month of partitions | filled | filled ÷ empty | filled ÷ month |',
+  );
+  console.log('|---|---|---|---|---|---|');
+}
+
+/** `--reads-only`: the reads on each database twice, alternated; the ratios are of the means. */
+async function readsOnly(
+  runs: [string, Db][],
+  replay: { since: Date; rows: number },
+  load0: number[],
+  fill: string,
+) {
+  const byLabel = new Map<string, Record<string, Timing>[]>();
+  for (const [label, db] of [...runs, ...[...runs].reverse()]) {
+    const r = await measureReads(label, db, await bigSubscriptionOf(db), replay.since, replay.rows);
+    byLabel.set(label, [...(byLabel.get(label) ?? []), r]);
+  }
+  heading(load0, fill, 'the reads only, order empty, month, filled, filled, month, empty');
+  const mean = (ts: Timing[]) => ts.reduce((sum, t) => sum + t.median, 0) / ts.length;
+  for (const key of Object.keys(byLabel.get(runs[0]![0])![0]!)) {
+    const cells = runs.map(([label]) => byLabel.get(label)!.map((r) => r[key]!));
+    const [a, m, b] = cells.map(mean) as [number, number, number];
+    console.log(
+      `| ${key} | ${cells.map((c) => c.map(fmt).join('; ')).join(' | ')} | ${(b / a).toFixed(2)} | ${(b / m).toFixed(2)} |`,
+    );
+  }
+}
+
+/** Every phase on each database in turn (reads, loops, throughput), then the purge unless `--no-purge`. */
+async function allPhases(
+  runs: [string, Db][],
+  replayed: { since: Date; rows: number },
+  load0: number[],
+  fill: string,
+) {
+  const results = [];
+  for (const [label, db] of runs)
+    results.push(await measure(label, db, await bigSubscriptionOf(db), receiver, replayed));
+  const [onEmpty, onMonth, onFilled] = results as [
+    (typeof results)[0],
+    (typeof results)[0],
+    (typeof results)[0],
+  ];
+  heading(load0, fill, `${CONTACTS} contacts for throughput`);
+  for (const key of Object.keys(onEmpty.ms)) {
+    const [a, m, b] = [onEmpty.ms[key]!, onMonth.ms[key]!, onFilled.ms[key]!];
+    console.log(
+      `| ${key} | ${fmt(a)} | ${fmt(m)} | ${fmt(b)} | ${(b.median / a.median).toFixed(2)} | ${(b.median / m.median).toFixed(2)} |`,
+    );
+  }
+  const perSecond = (what: string, [a, m, b]: number[]) =>
+    console.log(`| ${what} | ${a} | ${m} | ${b} | ${(b! / a!).toFixed(2)} | ${(b! / m!).toFixed(2)} |`);
+  perSecond(
+    `deliveries/s (${CONTACTS * 3} events)`,
+    [onEmpty, onMonth, onFilled].map((x) => x.deliveriesPerSecond),
+  );
+  perSecond(
+    `deliveries/s, a backlog of ${CONTACTS * 3} claimed`,
+    [onEmpty, onMonth, onFilled].map((x) => x.backlogPerSecond),
+  );
+  if (opts.purge) {
+    // last, since it empties most of the fill: retention at 7 days, as the service runs it
+    for (const [label, db] of runs) {
+      const p = await purge(label, db);
+      console.log(
+        `purge at 7-day retention, ${label}: ${(p.ms / 1000).toFixed(2)} s in ${p.rounds} rounds, ` +
+          `partitions dropped ${JSON.stringify(p.dropped)}, rows ${JSON.stringify(p.before)} -> ${JSON.stringify(p.after)}, ` +
+          `database ${p.sizeBefore} -> ${p.sizeAfter} MB (${p.sizeBefore - p.sizeAfter} MB returned)`,
+      );
+    }
+  }
+}
 
 const receiver = await ReceiverProcess.start();
 const dbs: Db[] = [];
 try {
-  const load0 = (await import('node:os')).loadavg();
+  const load0 = loadavg();
   let empty: Db;
   let filled: Db;
   let fill: string;
   if (opts.reuse) {
-    empty = new PostgresDb({ connectionString: urlOf('fpt_scale_empty'), maxConnections: 8 });
-    filled = new PostgresDb({ connectionString: urlOf('fpt_scale_filled'), maxConnections: 8 });
+    empty = new PostgresDb({ connectionString: urlOf(EMPTY), maxConnections: 8 });
+    filled = new PostgresDb({ connectionString: urlOf(FILLED), maxConnections: 8 });
     dbs.push(empty, filled);
     // migrations newer than the fill (timed: on the filled database, what an upgrade costs)
     for (const [name, db] of [
@@ -309,8 +344,8 @@ try {
     }
     fill = `reused: ${JSON.stringify(await describeFill(filled))}`;
   } else {
-    empty = await freshDatabase('fpt_scale_empty');
-    filled = await freshDatabase('fpt_scale_filled');
+    empty = await freshDatabase(EMPTY);
+    filled = await freshDatabase(FILLED);
     dbs.push(empty, filled);
     progress(`filling at scale ${SCALE}`);
     const f: Filled = await fillDatabase(filled, SCALE);
@@ -325,7 +360,7 @@ try {
     // and a third: empty too, but with the filled one's month of daily partitions (made afresh, in
     // seconds), which a service that has run a month has whatever it stored: filled ÷ this is the
     // cost of the stored volume alone, this ÷ empty the cost of the partitions alone
-    const month = await freshDatabase('fpt_scale_month');
+    const month = await freshDatabase(MONTH);
     dbs.push(month);
     await fillDatabase(month, 0, true);
     const runs: [string, Db][] = [
@@ -333,59 +368,23 @@ try {
       ['month', month],
       ['filled', filled],
     ];
-    const results = [];
-    for (const [label, db] of runs)
-      results.push(await measure(label, db, await bigSubscriptionOf(db), receiver));
-    const [onEmpty, onMonth, onFilled] = results as [
-      (typeof results)[0],
-      (typeof results)[0],
-      (typeof results)[0],
-    ];
-    const load1 = (await import('node:os')).loadavg();
-    console.log(`# data-scale bench: ${machine()}; scale ${SCALE}; ${CONTACTS} contacts for throughput`);
-    console.log(`filled: ${fill}`);
-    console.log(
-      `load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${load1.map((l) => l.toFixed(2)).join(' ')}`,
+    // the replay's window, one for the run: the filled database's failed deliveries in it are the rows
+    // every database's replay requeues (added to the others for that phase)
+    const since = new Date(Date.now() - 86_400_000);
+    const replayed = { since, rows: await failedSince(filled, await bigSubscriptionOf(filled), since) };
+    progress(
+      `the replay since ${since.toISOString()}: ${replayed.rows} failed deliveries on the filled database`,
     );
-    console.log(
-      '| what (ms: median, first run; pages touched) | empty (new install) | empty, a month of partitions | filled | filled ÷ empty | filled ÷ month |',
-    );
-    console.log('|---|---|---|---|---|---|');
-    for (const key of Object.keys(onEmpty.ms)) {
-      const [a, m, b] = [onEmpty.ms[key]!, onMonth.ms[key]!, onFilled.ms[key]!];
-      console.log(
-        `| ${key} | ${fmt(a)} | ${fmt(m)} | ${fmt(b)} | ${(b.median / a.median).toFixed(2)} | ${(b.median / m.median).toFixed(2)} |`,
-      );
-    }
-    const perSecond = (what: string, [a, m, b]: number[]) =>
-      console.log(`| ${what} | ${a} | ${m} | ${b} | ${(b! / a!).toFixed(2)} | ${(b! / m!).toFixed(2)} |`);
-    perSecond(
-      `deliveries/s (${CONTACTS * 3} events)`,
-      [onEmpty, onMonth, onFilled].map((x) => x.deliveriesPerSecond),
-    );
-    perSecond(
-      `deliveries/s, a backlog of ${CONTACTS * 3} claimed`,
-      [onEmpty, onMonth, onFilled].map((x) => x.backlogPerSecond),
-    );
-    if (opts.purge) {
-      // last, since it empties most of the fill: retention at 7 days, as the service runs it
-      for (const [label, db] of runs) {
-        const p = await purge(label, db);
-        console.log(
-          `purge at 7-day retention, ${label}: ${(p.ms / 1000).toFixed(2)} s in ${p.rounds} rounds, ` +
-            `partitions dropped ${JSON.stringify(p.dropped)}, rows ${JSON.stringify(p.before)} -> ${JSON.stringify(p.after)}, ` +
-            `database ${p.sizeBefore} -> ${p.sizeAfter} MB (${p.sizeBefore - p.sizeAfter} MB returned)`,
-        );
-      }
-    }
+    if (opts.readsOnly) await readsOnly(runs, replayed, load0, fill);
+    else await allPhases(runs, replayed, load0, fill);
   }
 } finally {
   await receiver.stop();
   for (const db of dbs) await db.close();
   if (!opts.keep && !opts.fillOnly) {
-    await admin.query('DROP DATABASE IF EXISTS fpt_scale_empty');
-    await admin.query('DROP DATABASE IF EXISTS fpt_scale_month');
-    await admin.query('DROP DATABASE IF EXISTS fpt_scale_filled');
+    await admin.query(`DROP DATABASE IF EXISTS ${EMPTY}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${MONTH}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${FILLED}`);
   }
   await admin.close();
 }

@@ -19,14 +19,17 @@ export function Contacts() {
   // the cursors of the pages before this one, and this one's (undefined: the first page)
   const [cursors, setCursors] = useState<string[]>([]);
   const after = cursors.at(-1);
-  // the search is asked for once typing pauses, and starts again from the first page
+  // the search is asked for once typing pauses, and starts again from the first page; only a search
+  // that changed does (the page shown stays when nothing was typed, or the text typed came back)
   useEffect(() => {
+    const term = q.trim();
+    if (term === search) return;
     const timer = setTimeout(() => {
-      setSearch(q.trim());
+      setSearch(term);
       setCursors([]);
     }, 250);
     return () => clearTimeout(timer);
-  }, [q]);
+  }, [q, search]);
   const contacts = useResource(
     () =>
       loc === null

@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,19 +80,22 @@ export class ServeProcess {
     nodeArgs: readonly string[] = [],
   ): Promise<ServeProcess> {
     const port = await freePort();
+    // FPT_BENCH_SERVE_LOG=<file>: the processes' debug log appended there (what the maintenance
+    // rounds did and how long they took, say), instead of warnings only and nothing kept
+    const logTo = process.env.FPT_BENCH_SERVE_LOG;
     const child = spawn(
       process.execPath,
       [...nodeArgs, '--import', 'tsx', join(root, 'src/cli.ts'), 'serve'],
       {
         cwd: root,
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', logTo ? openSync(logTo, 'a') : 'ignore', 'pipe'],
         env: {
           ...process.env,
           ...store.env,
           PORT: String(port),
           HOST: '127.0.0.1',
           FPT_ADMIN_TOKEN: OPERATOR,
-          LOG_LEVEL: 'warn',
+          LOG_LEVEL: logTo ? 'debug' : 'warn',
           LOG_FORMAT: 'json',
           FPT_RATE_LIMIT_PER_SECOND: '0',
           FPT_COALESCE_QUIET_MS: '0',
@@ -103,7 +106,8 @@ export class ServeProcess {
       },
     );
     let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+    // (stderr is always a pipe: the stdio above says so, though its type cannot)
+    child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
       if (child.exitCode !== null) throw new Error(`serve (${root}) exited: ${stderr}`);

@@ -1,5 +1,6 @@
 import { getContacts, type StoredContact } from '../store/contacts.js';
 import type { Queryable } from '../store/db.js';
+import { onceAtEndOfTurn } from './end-of-turn.js';
 
 interface Waiter {
   resolve(c: StoredContact | undefined): void;
@@ -25,7 +26,6 @@ interface Waiter {
 export class SingleReads {
   private readonly queued = new Map<number, Waiter[]>();
   private inFlight = 0;
-  private scheduled = false;
 
   constructor(
     private readonly q: Queryable,
@@ -46,14 +46,7 @@ export class SingleReads {
   }
 
   /** Sends statements at the end of this turn of the event loop, so that its reads go together. */
-  private pump(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.send();
-    });
-  }
+  private readonly pump = onceAtEndOfTurn(() => this.send());
 
   private send(): void {
     while (this.inFlight < this.maxInFlight && this.queued.size > 0) {

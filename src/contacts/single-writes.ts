@@ -9,6 +9,7 @@ import {
 } from '../store/contacts.js';
 import type { Db, Queryable, Tx } from '../store/db.js';
 import { currentTraceparent } from '../tracing/context.js';
+import { onceAtEndOfTurn } from './end-of-turn.js';
 import { writeChanges, type ChainLogger, type WriteContext } from './write.js';
 
 /**
@@ -80,8 +81,6 @@ export class SingleWrites {
   /** contacts in a batch being written */
   private readonly busy = new Set<number>();
   private running = 0;
-  /** whether batches are to be started at the end of this turn */
-  private scheduled = false;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
 
@@ -110,14 +109,7 @@ export class SingleWrites {
    * engine, which runs in this thread, it would even commit before the next request's handler runs:
    * every batch was one write, BENCHMARKS.md).
    */
-  private pump(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.startBatches();
-    });
-  }
+  private readonly pump = onceAtEndOfTurn(() => this.startBatches());
 
   /** Starts batches while there are free slots and writes whose contacts are not being written. */
   private startBatches(): void {

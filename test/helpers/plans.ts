@@ -1,4 +1,6 @@
 import type { Queryable } from '../../src/store/db.js';
+import { createSubscription } from '../../src/store/subscriptions.js';
+import { createLocation, createOrganization } from '../../src/store/tenants.js';
 
 /** One node of a plan as `EXPLAIN (ANALYZE, FORMAT JSON)` gives it: the fields the plan tests read. */
 export interface PlanNode {
@@ -51,4 +53,27 @@ export function explaining(
       return rows ? { rows: rows as R[], rowCount: 0 } : q.query<R>(text, params);
     },
   };
+}
+
+/**
+ * An organization with one location (default group Leads) and a subscription to it, written to the
+ * store directly: the setup of the plan tests, which then write deliveries by SQL. `name` tells the
+ * tests' rows apart (the subscription's URL, secret and the tenant's names).
+ */
+export async function locationWithSubscription(db: Queryable, name: string) {
+  const org = await createOrganization(db, `${name} org`);
+  const location = await createLocation(db, {
+    name: `${name} gym`,
+    organizationId: org.id,
+    defaultContactGroupId: 1,
+  });
+  const sub = await createSubscription(db, {
+    url: `https://${name}.example.com/hook`,
+    eventTypes: null,
+    locationId: location.id,
+    organizationId: org.id,
+    description: null,
+    secret: `whsec_${name}`,
+  });
+  return { org, location, sub };
 }

@@ -4,9 +4,7 @@
  */
 import { insertContacts, newContactFields } from '../../src/store/contacts.js';
 import type { Db, Queryable, Tx } from '../../src/store/db.js';
-import { createSubscription } from '../../src/store/subscriptions.js';
-import { createLocation, createOrganization } from '../../src/store/tenants.js';
-import { explainAnalyze, planNodes, rowsOf, type PlanNode } from './plans.js';
+import { explainAnalyze, locationWithSubscription, planNodes, rowsOf, type PlanNode } from './plans.js';
 
 export type { PlanNode };
 
@@ -83,20 +81,7 @@ export async function queueUnseenByTheStatistics(
   history: number,
   { drained = false } = {},
 ) {
-  const org = await createOrganization(db, 'Plans org');
-  const location = await createLocation(db, {
-    name: 'Plans gym',
-    organizationId: org.id,
-    defaultContactGroupId: 1,
-  });
-  const sub = await createSubscription(db, {
-    url: 'https://plans.example.com/hook',
-    eventTypes: null,
-    locationId: location.id,
-    organizationId: org.id,
-    description: null,
-    secret: 'whsec_plans',
-  });
+  const { org, location, sub } = await locationWithSubscription(db, 'plans');
   await db.query(
     `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id, status, attempts, completed_at)
      SELECT 'dlv_done_' || g, $1, g, 1000000 + g, $3, 1, now() FROM generate_series(1, $2::int) g`,

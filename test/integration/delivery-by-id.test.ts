@@ -5,10 +5,8 @@ import { deliverySent } from '../../src/store/deliveries/attempts-sent.js';
 import { deliveryIdTime } from '../../src/store/deliveries/by-id.js';
 import { getDelivery } from '../../src/store/deliveries/read.js';
 import { ensurePartitions, PARTITION_SPAN } from '../../src/store/partitions.js';
-import { createSubscription } from '../../src/store/subscriptions.js';
-import { createLocation, createOrganization } from '../../src/store/tenants.js';
 import { dbTest as test } from '../helpers/db.js';
-import { explaining, planNodes, type PlanNode } from '../helpers/plans.js';
+import { explaining, locationWithSubscription, planNodes, type PlanNode } from '../helpers/plans.js';
 
 // A delivery read by its id (GET /api/deliveries/{id}, the message log) is looked up in the
 // partitions that were open when its id was made, not in every partition (src/store/deliveries/by-id.ts).
@@ -41,20 +39,7 @@ async function deliveriesOverPartitions(db: Db) {
        closed_at = CASE WHEN n < 3 THEN now() - (3 - n) * interval '1 day' END
      WHERE n <= 3`,
   );
-  const org = await createOrganization(db, 'By-id org');
-  const location = await createLocation(db, {
-    name: 'By-id gym',
-    organizationId: org.id,
-    defaultContactGroupId: 1,
-  });
-  const sub = await createSubscription(db, {
-    url: 'https://by-id.example.com/hook',
-    eventTypes: null,
-    locationId: location.id,
-    organizationId: org.id,
-    description: null,
-    secret: 'whsec_by_id',
-  });
+  const { org, location, sub } = await locationWithSubscription(db, 'by-id');
   const newId = createEventIdGenerator();
   const newEventId = createEventIdGenerator();
   const made: { id: string; partition: number; eventId: string }[] = [];

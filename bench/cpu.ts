@@ -84,13 +84,13 @@ export class CpuAccount {
     let pg = 0;
     for (const [pid, cpu] of postgresCpuSeconds(this.pids.dbName))
       pg += cpu - (this.postgresStart.get(pid) ?? 0);
-    now.postgres = pg;
     const s = (performance.now() - this.at) / 1000;
-    const d = (k: string) => (k === 'postgres' ? now.postgres! : now[k]! - this.start[k]!) / s;
-    const known = d('serve') + d('postgres') + d('receiver') + d('load');
+    const d = (k: string) => (now[k]! - this.start[k]!) / s;
+    const postgres = pg / s;
+    const known = d('serve') + postgres + d('receiver') + d('load');
     return {
       serve: d('serve'),
-      postgres: d('postgres'),
+      postgres,
       receiver: d('receiver'),
       load: d('load'),
       other: Math.max(0, d('machine') - known),

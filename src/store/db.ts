@@ -87,6 +87,16 @@ export function pgErrorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * What a COMMIT answered with ROLLBACK raises: the transaction had failed (its body caught a
+ * statement's error and went on), so nothing of it was written. SQLSTATE 25P02,
+ * in_failed_sql_transaction, as the next statement in it would have raised.
+ */
+export const TX_ROLLED_BACK = {
+  message: 'the transaction had failed: COMMIT rolled it back',
+  code: '25P02',
+} as const;
+
 /** Transient conflicts that a transaction may simply run again. */
 export function isRetryableTxError(err: unknown): boolean {
   const code = pgErrorCode(err);

@@ -2,6 +2,7 @@ import pg from 'pg';
 import {
   DbError,
   INDEX_LOOKUPS_ONLY,
+  TX_ROLLED_BACK,
   quoteIdent,
   withTxRetry,
   type Channel,
@@ -135,7 +136,12 @@ export class PostgresDb implements Db {
         // delivered by the server at commit, to every listening session, this process's included
         // (channel names are a closed set of plain words, safe to write into the statement)
         const signals = [...notified].map((c) => `SELECT pg_notify('fpt_${c}_' || current_schema(), NULL); `);
-        await client.query(`${signals.join('')}COMMIT`);
+        const done: unknown = await client.query(`${signals.join('')}COMMIT`);
+        // several statements in one string answer with one result each (node-pg's typing says one)
+        const commit = (Array.isArray(done) ? done.at(-1) : done) as pg.QueryResult | undefined;
+        // a COMMIT of a transaction that had failed (its body caught a statement's error) ends it
+        // with a ROLLBACK and no error of its own: it must not be taken for a commit
+        if (commit?.command === 'ROLLBACK') throw new DbError(TX_ROLLED_BACK, 'COMMIT');
         return result;
       } catch (err) {
         try {

@@ -52,4 +52,32 @@ describe('transactions', () => {
       await stop();
     }
   });
+
+  test('a transaction whose statement failed does not report a commit, even when its body caught the error', async ({
+    db,
+  }) => {
+    await db.query('CREATE TABLE tx_probe (id int PRIMARY KEY)');
+    const body = db.transaction(async (tx) => {
+      await tx.query('INSERT INTO tx_probe VALUES (1)');
+      // a body that swallows a statement's failure: the transaction is aborted all the same
+      await tx.query('SELECT 1 / 0').catch(() => undefined);
+      return 'done';
+    });
+    await expect(body).rejects.toMatchObject({ code: '25P02' });
+    expect((await db.query('SELECT count(*)::int AS n FROM tx_probe')).rows).toEqual([{ n: 0 }]);
+    // and the engine takes the next transaction as usual
+    await db.transaction((tx) => tx.query('INSERT INTO tx_probe VALUES (2)'));
+    expect((await db.query('SELECT id FROM tx_probe')).rows).toEqual([{ id: 2 }]);
+  });
+
+  test("a statement's error keeps its SQLSTATE and constraint, and not its parameters", async ({ db }) => {
+    await db.query('CREATE TABLE tx_unique (id int, CONSTRAINT tx_unique_id UNIQUE (id))');
+    await db.query('INSERT INTO tx_unique VALUES ($1)', [7]);
+    const err = await db
+      .transaction((tx) => tx.query('INSERT INTO tx_unique VALUES ($1)', [7]))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'DbError', code: '23505', constraint: 'tx_unique_id' });
+    expect(err).not.toHaveProperty('params');
+    expect(String((err as Error).message)).toContain('[in: INSERT INTO tx_unique');
+  });
 });

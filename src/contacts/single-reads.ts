@@ -16,7 +16,7 @@ interface Waiter {
  * already out wait for one of them to end, then go together in one `contact_id = ANY(…)` statement.
  * A statement is sent at the end of the event loop's turn in which its first read was asked, so the
  * reads of requests handled in the same turn share it (sent at once, the first would go alone: on
- * the embedded engine, which runs in this thread, it was even answered before the next request's
+ * the embedded engine, when it ran in this thread, it was even answered before the next request's
  * handler ran), and a lone read waits for nothing more.
  *
  * Each read sees the store as of a statement that started after the read was asked for: a client

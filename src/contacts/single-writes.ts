@@ -106,7 +106,7 @@ export class SingleWrites {
   /**
    * Starts batches at the end of this turn of the event loop: the writes of every request handled
    * in the turn go together. Started at once, the first of them would go alone (on the embedded
-   * engine, which runs in this thread, it would even commit before the next request's handler runs:
+   * engine, when it ran in this thread, it even committed before the next request's handler ran:
    * every batch was one write, BENCHMARKS.md).
    */
   private readonly pump = onceAtEndOfTurn(() => this.startBatches());

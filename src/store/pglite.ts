@@ -5,9 +5,10 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite } from '@electric-sql/pglite';
 import type { EmbeddedOptions } from '../config.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { EngineThread, type EngineCall } from './pglite-thread.js';
 import {
   DbError,
   INDEX_LOOKUPS_ONLY,
@@ -19,8 +20,6 @@ import {
   type Tx,
   type TxOptions,
 } from './db.js';
-
-const INT8_OID = 20;
 
 /**
  * PostgreSQL settings the embedded engine starts with (see docs/design.md, "The embedded engine's
@@ -95,7 +94,8 @@ export class PgliteEngine {
   readonly signals = new EventEmitter().setMaxListeners(0);
 
   private constructor(
-    readonly pg: PGlite,
+    /** the engine's own thread, which runs every statement (docs/design.md, "The embedded engine's thread") */
+    readonly thread: EngineThread,
     /** gives the data folder back (see `lockDataDir`) */
     private readonly unlock: () => void,
   ) {}
@@ -116,30 +116,8 @@ export class PgliteEngine {
       if (dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'))) {
         await initDataDir(dataDir, params);
       }
-      // what PostgreSQL says while it starts: the reason when it refuses a setting
-      let startLog: string[] | undefined = [];
-      const pg = new PGlite({
-        dataDir,
-        startParams: params,
-        // int8 ids come back as JS numbers (safe up to 2^53) on both engines.
-        parsers: { [INT8_OID]: (v: string) => Number(v) },
-        onStderr: (line) => {
-          startLog?.push(line);
-          return false;
-        },
-      });
-      try {
-        await pg.waitReady;
-      } catch (err) {
-        const fatal = startLog
-          .filter((l) => /FATAL|ERROR/.test(l))
-          .map((l) => l.replace(/^.*?(FATAL|ERROR):\s*/, ''));
-        throw new Error(
-          `the embedded store did not start${fatal.length ? `: ${fatal.join('; ')}` : ''} (${(err as Error).message}); check FPT_EMBEDDED_* settings`,
-        );
-      }
-      startLog = undefined;
-      return new PgliteEngine(pg, unlock);
+      const thread = await EngineThread.start({ dataDir, params });
+      return new PgliteEngine(thread, unlock);
     } catch (err) {
       unlock();
       throw err;
@@ -156,7 +134,7 @@ export class PgliteEngine {
   private closing: Promise<void> | undefined;
 
   close(): Promise<void> {
-    return (this.closing ??= this.exclusive(() => this.pg.close()).finally(this.unlock));
+    return (this.closing ??= this.exclusive(() => this.thread.close()).finally(this.unlock));
   }
 }
 
@@ -179,17 +157,36 @@ export class PgliteDb implements Db {
     return new PgliteDb(engine, schema, false);
   }
 
-  private async usePath(q: Pick<PGlite, 'exec'>): Promise<void> {
-    if (this.schema === undefined || this.eng.currentSchema === this.schema) return;
-    await q.exec(`SET search_path TO ${quoteIdent(this.schema)}`);
+  /**
+   * What must run before this handle's next statement when another handle switched the shared
+   * engine's `search_path` (tests), sent in the same message as the statement.
+   */
+  private takePath(): string[] {
+    if (this.schema === undefined || this.eng.currentSchema === this.schema) return [];
     this.eng.currentSchema = this.schema;
+    return [`SET search_path TO ${quoteIdent(this.schema)}`];
+  }
+
+  /**
+   * One message to the engine's thread: `prelude` (the path, a transaction's BEGIN) runs first, in
+   * the same message, so that neither costs a round trip between the threads of its own.
+   */
+  private async send(req: EngineCall, prelude: readonly string[], text: string) {
+    try {
+      return await this.eng.thread.request(
+        prelude.length > 0 ? { ...req, prelude: prelude.join('; ') } : req,
+      );
+    } catch (err) {
+      if (prelude.length > 0) this.eng.currentSchema = undefined; // set it again next time, to be sure
+      throw new DbError(err, text);
+    }
   }
 
   query<R extends object>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
-    return this.eng.exclusive(async () => {
-      await this.usePath(this.eng.pg);
-      return runQuery<R>(this.eng.pg, text, params);
-    });
+    // the engine's thread returns the rows the statement selected, as PGlite parsed them
+    return this.eng.exclusive(
+      () => this.send({ op: 'query', text, params }, this.takePath(), text) as Promise<QueryResult<R>>,
+    );
   }
 
   private channel(name: Channel): string {
@@ -201,25 +198,34 @@ export class PgliteDb implements Db {
     return withTxRetry(async () => {
       const notified = new Set<Channel>();
       const result = await this.eng.exclusive(async () => {
-        await this.usePath(this.eng.pg);
-        return this.eng.pg.transaction(async (tx: Transaction) => {
-          if (indexLookupsOnly) await tx.exec(INDEX_LOOKUPS_ONLY);
-          return fn({
+        // the engine's lock is held from BEGIN to COMMIT: no other statement runs in between.
+        // BEGIN goes with the transaction's first statement.
+        let prelude = [...this.takePath(), indexLookupsOnly ? `BEGIN; ${INDEX_LOOKUPS_ONLY}` : 'BEGIN'];
+        const inTx = (req: EngineCall, text: string) => {
+          const first = prelude;
+          prelude = [];
+          return this.send(req, first, text);
+        };
+        try {
+          const out = await fn({
             indexLookupsOnly,
             query: <R extends object>(text: string, params: readonly unknown[] = []) =>
-              runQuery<R>(tx, text, params),
+              inTx({ op: 'query', text, params }, text) as Promise<QueryResult<R>>,
             exec: async (script: string) => {
-              try {
-                await tx.exec(script);
-              } catch (err) {
-                throw new DbError(err, script);
-              }
+              await inTx({ op: 'exec', text: script }, script);
             },
             notify: async (channel: Channel) => {
               notified.add(channel);
             },
           });
-        });
+          await inTx({ op: 'commit' }, 'COMMIT');
+          return out;
+        } catch (err) {
+          // (a failed COMMIT has already ended the transaction; this ROLLBACK then only warns)
+          if (prelude.length === 0)
+            await this.eng.thread.request({ op: 'exec', text: 'ROLLBACK' }).catch(() => undefined);
+          throw err;
+        }
       });
       // after the commit, as PostgreSQL delivers NOTIFY
       for (const c of notified) this.eng.signals.emit(this.channel(c));
@@ -244,25 +250,10 @@ export class PgliteDb implements Db {
    * memory context) lives in it. It grows when PostgreSQL asks for more and never shrinks.
    */
   wasmMemoryBytes(): number {
-    // PGlite keeps its Emscripten module in a protected field; its heap view is the memory's size
-    const mod = (this.eng.pg as unknown as { mod?: { HEAPU8?: Uint8Array } }).mod;
-    return mod?.HEAPU8?.byteLength ?? Number.NaN;
+    return this.eng.thread.memoryBytes;
   }
 
   async close(): Promise<void> {
     if (this.ownsEngine) await this.eng.close();
-  }
-}
-
-async function runQuery<R extends object>(
-  q: Pick<PGlite, 'query'>,
-  text: string,
-  params: readonly unknown[],
-): Promise<QueryResult<R>> {
-  try {
-    const res = await q.query<R>(text, params as unknown[]);
-    return { rows: res.rows, rowCount: res.affectedRows || res.rows.length };
-  } catch (err) {
-    throw new DbError(err, text);
   }
 }

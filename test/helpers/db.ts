@@ -64,12 +64,14 @@ export async function createTestDb(opts: { migrate?: boolean } = {}): Promise<Te
   } else {
     sharedEngine ??= PgliteEngine.open();
     const eng = await sharedEngine;
-    await eng.exclusive(() => eng.pg.exec(`CREATE SCHEMA ${quoteIdent(schema)}`));
+    await eng.exclusive(() =>
+      eng.thread.request({ op: 'exec', text: `CREATE SCHEMA ${quoteIdent(schema)}` }),
+    );
     db = PgliteDb.onSchema(eng, schema);
     openAnother = () => PgliteDb.onSchema(eng, schema);
     dropSchema = async () => {
       await eng.exclusive(async () => {
-        await eng.pg.exec(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
+        await eng.thread.request({ op: 'exec', text: `DROP SCHEMA ${quoteIdent(schema)} CASCADE` });
         eng.currentSchema = undefined;
       });
     };

@@ -73,20 +73,25 @@ export interface RoundReport {
 }
 
 /**
- * Runs `steps` one at a time into `done`. After each, waits as long as it took (a turn of the event
- * loop at least), then for the store to answer a statement asked after everything that waited
- * meanwhile: the engine's other work comes between two operations, and maintenance takes at most
- * about half of the engine's time while it runs.
+ * After something that kept the store busy for `ms`: a pause as long (a turn of the event loop at
+ * least), then an answer from the store to a statement asked after everything that waited
+ * meanwhile. The engine's other work comes between two maintenance operations, and maintenance
+ * takes at most about half of the engine's time while it runs.
  */
-export async function runSteps(db: Db, steps: readonly MaintenanceStep[], done: RoundReport['done']) {
+async function breathe(db: Db, ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, Math.max(1, ms)));
+  await db.ping();
+}
+
+/** Runs `steps` one at a time into `done`, each followed by `breathe`. */
+async function runSteps(db: Db, steps: readonly MaintenanceStep[], done: RoundReport['done']) {
   for (const { table, qualified, op } of steps) {
     const t0 = performance.now();
     if (op === 'VACUUM') await vacuumTable(db, qualified);
     else await analyzeTable(db, qualified, op === 'ANALYZE ONLY');
     const ms = performance.now() - t0;
     done.push({ table, op, ms: Math.round(ms) });
-    await new Promise((resolve) => setTimeout(resolve, Math.max(1, ms)));
-    await db.ping();
+    await breathe(db, ms);
   }
 }
 
@@ -102,7 +107,11 @@ export async function runMaintenanceRound(
   if (!(await claimRound(db, 'queue', opts.holder, LEASE_MS, opts.early === true))) return undefined;
   const report: RoundReport = { done: [] };
   try {
-    await runSteps(db, planRound(await tableStats(db, MAINTAINED_TABLES)), report.done);
+    const t0 = performance.now();
+    // reading the counters takes the engine 15-25 ms (embedded, BENCHMARKS.md): not right before a VACUUM
+    const steps = planRound(await tableStats(db, MAINTAINED_TABLES));
+    if (steps.length > 0) await breathe(db, performance.now() - t0);
+    await runSteps(db, steps, report.done);
   } finally {
     await finishRound(db, 'queue', opts.holder, opts.everyMs, report);
   }
@@ -152,11 +161,7 @@ export function startMaintenance(db: Db, log: Logger, opts: { everyMs: number })
         const t0 = performance.now();
         const { done } = await sweepStore(db);
         lastSweep = performance.now();
-        const longest = [...done].sort((a, b) => b.ms - a.ms)[0];
-        log.debug(
-          { ms: Math.round(lastSweep - t0), operations: done.length, longest },
-          'embedded store vacuumed and analyzed',
-        );
+        log.debug({ ms: Math.round(lastSweep - t0), done }, 'embedded store vacuumed and analyzed');
       }
       return { more: false, nextInMs: opts.everyMs };
     },

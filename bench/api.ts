@@ -83,6 +83,8 @@ const RATES: Record<BenchEngine, number[]> = OWN_RATES
     : QUICK
       ? { postgres: [300, 1000], pglite: [250, 500] }
       : { postgres: [100, 300, 600, 1000, 1500], pglite: [100, 250, 500, 750] };
+/** the open loop's connections, all opened before each phase */
+const OPEN_CONNECTIONS = 512;
 const HERE = resolve(new URL('..', import.meta.url).pathname);
 const checkouts: [string, string][] = [
   ...(values.baseline ? [['baseline', resolve(values.baseline)] as [string, string]] : []),
@@ -209,7 +211,17 @@ async function openPhase(
   seconds: number,
 ): Promise<Open> {
   await receiver.reset();
-  const pool = new Pool(serve.url, { connections: 512 });
+  const pool = new Pool(serve.url, { connections: OPEN_CONNECTIONS });
+  // every connection opened before the first PATCH is due: a connection opened during the phase
+  // (undici opens one whenever every open one is busy) waits to be accepted, and Node's libuv
+  // accepts one connection per turn of the event loop, so that after any stall the requests of
+  // new connections waited in the listen queue for seconds behind turns of the service's work
+  // (BENCHMARKS.md, "Maintenance in short steps"); a client's keep-alive pool is measured instead
+  await Promise.all(
+    Array.from({ length: OPEN_CONNECTIONS }, () =>
+      pool.request({ path: '/healthz', method: 'GET' }).then((res) => res.body.dump()),
+    ),
+  );
   const total = Math.min(ids.length, rate * seconds);
   const dueAt = new Map<number, number>();
   const answers: number[] = [];

@@ -42,7 +42,7 @@ export const VACUUM_MIN_DEAD = 1000;
 export const VACUUM_FRACTION = 0.01;
 /** A round's claim lasts this long: a process that dies mid-round holds it no longer. */
 const LEASE_MS = 15 * 60_000;
-/** The embedded engine's whole-database VACUUM ANALYZE (every table's statistics), this often. */
+/** The embedded engine's sweep of every table (statistics and dead rows: `sweepStore`), this often. */
 const EMBEDDED_SWEEP_EVERY_MS = 10 * 60_000;
 
 export type MaintenanceOp = 'VACUUM' | 'ANALYZE' | 'ANALYZE ONLY';

@@ -110,9 +110,10 @@ export async function tableStats(db: Db, tables: readonly string[]): Promise<Tab
  * The embedded engine's statistics target for the ANALYZEs the service runs: a sample of 3,000 rows
  * (300 times the target) instead of 30,000, and most common values and histograms of 10 entries.
  * On the embedded engine an ANALYZE stops every other statement (in process, the whole service):
- * of a 60,000-row queue table it took 290-370 ms with PostgreSQL's default of 100, 35-55 ms so
- * (BENCHMARKS.md, "Maintenance in short steps"). A server keeps its own setting: there ANALYZE runs
- * beside the service's statements. Columns with a target of their own (the payloads' 0) keep it.
+ * of the queue's tables at 90,000 rows it took 98-341 ms with PostgreSQL's default of 100, 24-97 ms
+ * so (BENCHMARKS.md, "Maintenance in short steps"). A server keeps its own setting: there ANALYZE
+ * runs beside the service's statements. Columns with a target of their own (the payloads' 0) keep
+ * it.
  */
 export const EMBEDDED_STATISTICS_TARGET = 10;
 

@@ -57,8 +57,8 @@ describe('maintenance, one short operation at a time', () => {
     },
   );
 
-  // a sample of 3,000 rows instead of 30,000: ANALYZE of a 60,000-row queue table took 290-370 ms
-  // of the embedded engine with the default, 35-55 ms so (BENCHMARKS.md)
+  // a sample of 3,000 rows instead of 30,000: ANALYZE of the queue's tables at 90,000 rows took
+  // 98-341 ms of the embedded engine with the default, 24-97 ms so (BENCHMARKS.md)
   dbTest('the embedded engine analyzes with statistics target 10; a server keeps its own', async ({ db }) => {
     await withoutAutovacuum(db);
     await insertDeliveries(db, 5000);

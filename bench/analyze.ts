@@ -12,8 +12,8 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Db } from '../src/store/db.js';
-import { createSubscription } from '../src/store/subscriptions.js';
-import { benchTenant, machine, openBenchDb, parseEngines, progress } from './lib.js';
+import { machine, openBenchDb, parseEngines, progress } from './lib.js';
+import { fillQueue } from './queue-fill.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,37 +46,6 @@ async function payloadColumns(db: Db, table: string): Promise<string[]> {
   return rows.map((r) => r.att);
 }
 
-async function fill(db: Db): Promise<void> {
-  await db.query(
-    `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
-                         event_timestamp, data)
-     SELECT 'evt_' || g, 'win_' || g, 0, 'contact.updated', g, 1, 1, now(),
-            jsonb_build_object('contactId', g, 'changes', jsonb_build_object('contactGroupId', jsonb_build_object('from', 1, 'to', 2)),
-              'contact', jsonb_build_object('firstName', 'Bench', 'lastName', 'Person ' || g, 'email', 'p' || g || '@example.com',
-                'phone', '+1555' || g, 'contactGroupId', 2, 'isActive', true, 'locationId', 1))
-     FROM generate_series(1, $1::int) g`,
-    [EVENTS],
-  );
-  const { org, location } = await benchTenant(db);
-  const sub = await createSubscription(db, {
-    url: 'https://analyze.example.com/hook',
-    eventTypes: null,
-    locationId: location.id,
-    organizationId: org.id,
-    description: null,
-    secret: 'whsec_analyze',
-  });
-  await db.query(
-    `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id, status, attempts, completed_at)
-     SELECT 'dlv_' || seq, $1, seq, contact_id, 'succeeded', 1, now() FROM events`,
-    [sub.id],
-  );
-  await db.query(
-    `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, response_body, outcome, event_seq)
-     SELECT id, 1, now(), 12, 200, '{"ok":true,"received":"' || id || '"}', 'succeeded', event_seq FROM deliveries`,
-  );
-}
-
 async function setTargets(db: Db, table: string, columns: string[], target: 0 | -1): Promise<void> {
   await db.query(
     `ALTER TABLE ${table} ${columns.map((c) => `ALTER COLUMN ${c} SET STATISTICS ${target}`).join(', ')}`,
@@ -98,7 +67,7 @@ for (const engine of parseEngines(values.engine)) {
   const store = await openBenchDb(engine);
   try {
     progress(`${engine}: filling ${EVENTS} events, deliveries and attempts`);
-    await fill(store.db);
+    await fillQueue(store.db, EVENTS);
     for (const table of TABLES) {
       const columns = await payloadColumns(store.db, table);
       if (columns.length === 0) throw new Error(`${table}: no column without statistics (migration 017)`);

@@ -38,6 +38,7 @@ import {
 } from './api-stack.js';
 import { CpuAccount } from './cpu.js';
 import { machine, parseEngines, percentile, progress, ReceiverProcess, type BenchEngine } from './lib.js';
+import { longestOp, maintenanceOps } from './serve-log.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,11 +47,13 @@ const { values } = parseArgs({
     smoke: { type: 'boolean', default: false },
     engine: { type: 'string' },
     baseline: { type: 'string' },
+    // the open loop's rates instead of the mode's (both engines), e.g. 250,500,750
+    rates: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log(`usage: npx tsx bench/api.ts [--quick | --smoke] [--engine pglite|postgres|both] [--baseline <checkout>]
+  console.log(`usage: npx tsx bench/api.ts [--quick | --smoke] [--engine pglite|postgres|both] [--baseline <checkout>] [--rates <r,r,…>]
 
 Single contact writes and reads through the HTTP API of real serve processes, one subscription
 delivering everything to a local receiver, beside pgbench's ceiling for the same transaction.
@@ -58,6 +61,9 @@ delivering everything to a local receiver, beside pgbench's ceiling for the same
   --smoke            every phase for a second or two: checks the script itself
   --engine <e>       pglite, postgres or both (default both)
   --baseline <dir>   run the same phases against another checkout first, in the same run (ratios)
+  --rates <r,r,…>    the open loop's rates (PATCH/s) instead of the mode's, e.g. 250,500,750
+FPT_BENCH_SERVE_LOG=<file> keeps serve's debug log there; the open loop then names the longest
+maintenance operation of each phase.
 PostgreSQL: FPT_BENCH_DATABASE_URL (default the local server). Run under flock /tmp/fpt-bench.lock.`);
   process.exit(0);
 }
@@ -68,11 +74,17 @@ const GET_S = SMOKE ? 1 : QUICK ? 5 : 10;
 const OPEN_S = SMOKE ? 1 : QUICK ? 5 : 15;
 const PGBENCH_S = SMOKE ? 1 : QUICK ? 5 : 10;
 const MIN_CONTACTS = SMOKE ? 2000 : 20_000;
-const RATES: Record<BenchEngine, number[]> = SMOKE
-  ? { postgres: [100], pglite: [100] }
-  : QUICK
-    ? { postgres: [300, 1000], pglite: [250, 500] }
-    : { postgres: [100, 300, 600, 1000, 1500], pglite: [100, 250, 500, 750] };
+const OWN_RATES = values.rates?.split(',').map(Number);
+if (OWN_RATES?.some((r) => !(r > 0))) throw new Error(`--rates takes rates per second, not ${values.rates}`);
+const RATES: Record<BenchEngine, number[]> = OWN_RATES
+  ? { postgres: OWN_RATES, pglite: OWN_RATES }
+  : SMOKE
+    ? { postgres: [100], pglite: [100] }
+    : QUICK
+      ? { postgres: [300, 1000], pglite: [250, 500] }
+      : { postgres: [100, 300, 600, 1000, 1500], pglite: [100, 250, 500, 750] };
+/** the open loop's connections, all opened before each phase */
+const OPEN_CONNECTIONS = 512;
 const HERE = resolve(new URL('..', import.meta.url).pathname);
 const checkouts: [string, string][] = [
   ...(values.baseline ? [['baseline', resolve(values.baseline)] as [string, string]] : []),
@@ -181,6 +193,8 @@ interface Open {
   failed: number;
   answer: { p50: number; p99: number };
   webhook: { p50: number; p99: number; missing: number };
+  /** the longest maintenance operation during the phase (FPT_BENCH_SERVE_LOG only) */
+  maintenance: string;
 }
 
 /**
@@ -197,7 +211,17 @@ async function openPhase(
   seconds: number,
 ): Promise<Open> {
   await receiver.reset();
-  const pool = new Pool(serve.url, { connections: 512 });
+  const pool = new Pool(serve.url, { connections: OPEN_CONNECTIONS });
+  // every connection opened before the first PATCH is due: a connection opened during the phase
+  // (undici opens one whenever every open one is busy) waits to be accepted, and Node's libuv
+  // accepts one connection per turn of the event loop, so that after any stall the requests of
+  // new connections waited in the listen queue for seconds behind turns of the service's work
+  // (BENCHMARKS.md, "Maintenance in short steps"); a client's keep-alive pool is measured instead
+  await Promise.all(
+    Array.from({ length: OPEN_CONNECTIONS }, () =>
+      pool.request({ path: '/healthz', method: 'GET' }).then((res) => res.body.dump()),
+    ),
+  );
   const total = Math.min(ids.length, rate * seconds);
   const dueAt = new Map<number, number>();
   const answers: number[] = [];
@@ -231,6 +255,7 @@ async function openPhase(
   }
   await Promise.all(inFlight);
   await pool.close();
+  const answeredAt = Date.now();
   const ok = total - failed;
   // this phase's webhooks, told by contact (a late one of an earlier phase may still arrive)
   const arrivals = async () => {
@@ -256,6 +281,7 @@ async function openPhase(
     failed,
     answer: { p50: q(answers, 0.5), p99: q(answers, 0.99) },
     webhook: { p50: q(fromWrite, 0.5), p99: q(fromWrite, 0.99), missing: ok - fromWrite.length },
+    maintenance: longestOp(maintenanceOps(serve.pid, epoch0, answeredAt)),
   };
 }
 
@@ -372,13 +398,13 @@ function report(results: RunResult[]): void {
   }
   console.log('\n## Open loop: PATCH at a held rate, each contact once (ms)\n');
   console.log(
-    '| engine | code | offered/s | sent | failed | answer p50 / p99 | write → webhook p50 / p99 | webhooks missing |',
+    '| engine | code | offered/s | sent | failed | answer p50 / p99 | write → webhook p50 / p99 | webhooks missing | longest maintenance operation (of all during the phase) |',
   );
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of results)
     for (const o of r.open)
       console.log(
-        `| ${r.engine} | ${r.code} | ${o.rate} | ${o.sent} | ${o.failed} | ${o.answer.p50} / ${o.answer.p99} | ${o.webhook.p50} / ${o.webhook.p99} | ${o.webhook.missing} |`,
+        `| ${r.engine} | ${r.code} | ${o.rate} | ${o.sent} | ${o.failed} | ${o.answer.p50} / ${o.answer.p99} | ${o.webhook.p50} / ${o.webhook.p99} | ${o.webhook.missing} | ${o.maintenance} |`,
       );
   console.log('\n## GET, two processes, and the database ceiling\n');
   console.log(

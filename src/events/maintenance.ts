@@ -4,12 +4,13 @@ import type { Logger } from '../log.js';
 import { WorkLoop } from '../loop.js';
 import type { Db } from '../store/db.js';
 import {
+  analyzeTable,
   claimRound,
   finishRound,
-  maintainTable,
   MAINTAINED_TABLES,
+  sweptTables,
   tableStats,
-  vacuumAnalyzeAll,
+  vacuumTable,
   type TableStats,
 } from '../store/maintenance.js';
 
@@ -28,6 +29,11 @@ import {
  *   this itself, tuned by migration 010.
  * The closer tells the runner how many deliveries it added, so a burst is analyzed at once rather
  * than at the next round.
+ *
+ * Each operation is one VACUUM or one ANALYZE of one table, and the next waits as long as it took
+ * (one turn of the event loop at least) and for the store to answer what was asked meanwhile: on
+ * the embedded engine an operation stops every other statement, so the service answers between
+ * two short ones rather than after a round of them (docs/design.md, "Maintenance off the hot path").
  */
 
 export const ANALYZE_MIN_CHANGES = 2000;
@@ -36,25 +42,57 @@ export const VACUUM_MIN_DEAD = 1000;
 export const VACUUM_FRACTION = 0.01;
 /** A round's claim lasts this long: a process that dies mid-round holds it no longer. */
 const LEASE_MS = 15 * 60_000;
-/** The embedded engine's whole-database VACUUM ANALYZE (every table's statistics), this often. */
+/** The embedded engine's sweep of every table (statistics and dead rows: `sweepStore`), this often. */
 const EMBEDDED_SWEEP_EVERY_MS = 10 * 60_000;
 
-export type MaintenanceOp = 'ANALYZE' | 'VACUUM' | 'VACUUM ANALYZE';
+export type MaintenanceOp = 'VACUUM' | 'ANALYZE' | 'ANALYZE ONLY';
 
-/** What a round does with the tables' counters: a pure function, tested on its own. */
-export function planRound(stats: readonly TableStats[]): { table: TableStats; op: MaintenanceOp }[] {
-  const plan: { table: TableStats; op: MaintenanceOp }[] = [];
+/** One operation: a VACUUM or an ANALYZE of one table. */
+export interface MaintenanceStep {
+  table: string;
+  qualified: string;
+  op: MaintenanceOp;
+}
+
+/**
+ * What a round does with the tables' counters: a pure function, tested on its own. A table that
+ * needs both is vacuumed first, then analyzed (as `VACUUM ANALYZE` would), in two operations.
+ */
+export function planRound(stats: readonly TableStats[]): MaintenanceStep[] {
+  const plan: MaintenanceStep[] = [];
   for (const t of stats) {
-    const analyze = t.changedSinceAnalyze >= Math.max(ANALYZE_MIN_CHANGES, t.rows * ANALYZE_FRACTION);
-    const vacuum = !t.autovacuum && t.dead >= Math.max(VACUUM_MIN_DEAD, t.rows * VACUUM_FRACTION);
-    if (analyze || vacuum)
-      plan.push({ table: t, op: vacuum ? (analyze ? 'VACUUM ANALYZE' : 'VACUUM') : 'ANALYZE' });
+    const step = (op: MaintenanceOp) => plan.push({ table: t.table, qualified: t.qualified, op });
+    if (!t.autovacuum && t.dead >= Math.max(VACUUM_MIN_DEAD, t.rows * VACUUM_FRACTION)) step('VACUUM');
+    if (t.changedSinceAnalyze >= Math.max(ANALYZE_MIN_CHANGES, t.rows * ANALYZE_FRACTION)) step('ANALYZE');
   }
   return plan;
 }
 
 export interface RoundReport {
   done: { table: string; op: MaintenanceOp; ms: number }[];
+}
+
+/**
+ * After something that kept the store busy for `ms`: a pause as long (a turn of the event loop at
+ * least), then an answer from the store to a statement asked after everything that waited
+ * meanwhile. The engine's other work comes between two maintenance operations, and maintenance
+ * takes at most about half of the engine's time while it runs.
+ */
+async function breathe(db: Db, ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, Math.max(1, ms)));
+  await db.ping();
+}
+
+/** Runs `steps` one at a time into `done`, each followed by `breathe`. */
+async function runSteps(db: Db, steps: readonly MaintenanceStep[], done: RoundReport['done']) {
+  for (const { table, qualified, op } of steps) {
+    const t0 = performance.now();
+    if (op === 'VACUUM') await vacuumTable(db, qualified);
+    else await analyzeTable(db, qualified, op === 'ANALYZE ONLY');
+    const ms = performance.now() - t0;
+    done.push({ table, op, ms: Math.round(ms) });
+    await breathe(db, ms);
+  }
 }
 
 /**
@@ -69,14 +107,30 @@ export async function runMaintenanceRound(
   if (!(await claimRound(db, 'queue', opts.holder, LEASE_MS, opts.early === true))) return undefined;
   const report: RoundReport = { done: [] };
   try {
-    for (const { table, op } of planRound(await tableStats(db, MAINTAINED_TABLES))) {
-      const t0 = performance.now();
-      await maintainTable(db, op, table.qualified);
-      report.done.push({ table: table.table, op, ms: Math.round(performance.now() - t0) });
-    }
+    const t0 = performance.now();
+    // reading the counters takes the engine 15-25 ms (embedded, BENCHMARKS.md): not right before a VACUUM
+    const steps = planRound(await tableStats(db, MAINTAINED_TABLES));
+    if (steps.length > 0) await breathe(db, performance.now() - t0);
+    await runSteps(db, steps, report.done);
   } finally {
     await finishRound(db, 'queue', opts.holder, opts.everyMs, report);
   }
+  return report;
+}
+
+/**
+ * The embedded store's sweep (PGlite runs no autovacuum): every table of the schema vacuumed and
+ * analyzed, one operation at a time as in a round. Returns what was done.
+ */
+export async function sweepStore(db: Db): Promise<RoundReport> {
+  const steps: MaintenanceStep[] = [];
+  for (const t of await sweptTables(db)) {
+    const step = (op: MaintenanceOp) => steps.push({ table: t.table, qualified: t.qualified, op });
+    if (t.vacuum) step('VACUUM');
+    if (t.analyze) step(t.analyze === 'only' ? 'ANALYZE ONLY' : 'ANALYZE');
+  }
+  const report: RoundReport = { done: [] };
+  await runSteps(db, steps, report.done);
   return report;
 }
 
@@ -105,9 +159,9 @@ export function startMaintenance(db: Db, log: Logger, opts: { everyMs: number })
       // at start: a freshly started store has nothing to vacuum, and start-up should be quick)
       if (db.engine === 'pglite' && performance.now() - lastSweep >= EMBEDDED_SWEEP_EVERY_MS) {
         const t0 = performance.now();
-        await vacuumAnalyzeAll(db);
+        const { done } = await sweepStore(db);
         lastSweep = performance.now();
-        log.debug({ ms: Math.round(lastSweep - t0) }, 'embedded store vacuumed and analyzed');
+        log.debug({ ms: Math.round(lastSweep - t0), done }, 'embedded store vacuumed and analyzed');
       }
       return { more: false, nextInMs: opts.everyMs };
     },

@@ -106,16 +106,74 @@ export async function tableStats(db: Db, tables: readonly string[]): Promise<Tab
   }));
 }
 
-/** Runs `ANALYZE`, `VACUUM` or both on one table (`qualified`, as `tableStats` quoted it). */
-export async function maintainTable(
-  db: Db,
-  op: 'ANALYZE' | 'VACUUM' | 'VACUUM ANALYZE',
-  qualified: string,
-): Promise<void> {
-  await db.query(`${op} ${qualified}`);
+/**
+ * The embedded engine's statistics target for the ANALYZEs the service runs: a sample of 3,000 rows
+ * (300 times the target) instead of 30,000, and most common values and histograms of 10 entries.
+ * On the embedded engine an ANALYZE stops every other statement (in process, the whole service):
+ * of the queue's tables at 90,000 rows it took 98-341 ms with PostgreSQL's default of 100, 24-97 ms
+ * so (BENCHMARKS.md, "Maintenance in short steps"). A server keeps its own setting: there ANALYZE
+ * runs beside the service's statements. Columns with a target of their own (the payloads' 0) keep
+ * it.
+ */
+export const EMBEDDED_STATISTICS_TARGET = 10;
+
+/** `VACUUM` of one table (`qualified`, as `tableStats` or `sweptTables` quoted it). */
+export async function vacuumTable(db: Db, qualified: string): Promise<void> {
+  await db.query(`VACUUM ${qualified}`);
 }
 
-/** `VACUUM ANALYZE` of the whole database (the embedded store's periodic sweep). */
-export async function vacuumAnalyzeAll(db: Db): Promise<void> {
-  await db.query('VACUUM ANALYZE');
+/**
+ * `ANALYZE` of one table; `only`: a partitioned table's own statistics, without its partitions'
+ * (PostgreSQL 17 and later). On the embedded engine with `EMBEDDED_STATISTICS_TARGET`, for this
+ * transaction only.
+ */
+export async function analyzeTable(db: Db, qualified: string, only = false): Promise<void> {
+  const statement = `ANALYZE ${only ? 'ONLY ' : ''}${qualified}`;
+  if (db.engine !== 'pglite') {
+    await db.query(statement);
+    return;
+  }
+  await db.transaction(async (tx) => {
+    await tx.query(`SET LOCAL default_statistics_target = ${EMBEDDED_STATISTICS_TARGET}`);
+    await tx.query(statement);
+  });
+}
+
+/** A table of the store, as the embedded store's periodic sweep takes it. */
+export interface SweptTable {
+  table: string;
+  qualified: string;
+  /** VACUUM it (a table with rows of its own: not a partitioned one) */
+  vacuum: boolean;
+  /** ANALYZE it: `'only'` its own statistics without its partitions', `'all'` with them */
+  analyze: 'only' | 'all' | false;
+}
+
+/**
+ * Every table of the service's schema, for a VACUUM and an ANALYZE each, one at a time. A
+ * partitioned table's own statistics (what the planner uses for the table as a whole) are gathered
+ * with `ANALYZE ONLY` beside its partitions' where the engine has it (PostgreSQL 17 and later, so
+ * the embedded engine); elsewhere one ANALYZE of the partitioned table does its partitions too.
+ */
+export async function sweptTables(db: Db): Promise<SweptTable[]> {
+  const { rows } = await db.query<{
+    rel: string;
+    qualified: string;
+    partitioned: boolean;
+    partition: boolean;
+    only: boolean;
+  }>(
+    `SELECT c.relname AS rel, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified,
+            c.relkind = 'p' AS partitioned, c.relispartition AS partition,
+            current_setting('server_version_num')::int >= 170000 AS only
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+     ORDER BY c.relname`,
+  );
+  return rows.map((r) => ({
+    table: r.rel,
+    qualified: r.qualified,
+    vacuum: !r.partitioned,
+    analyze: r.only ? (r.partitioned ? 'only' : 'all') : r.partition ? false : 'all',
+  }));
 }

@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import { eventErrors, EVENT_TYPES } from '../../src/domain/events.js';
-import { vacuumAnalyzeAll } from '../../src/store/maintenance.js';
+import { sweepStore } from '../../src/events/maintenance.js';
 import { insertEvents, type StoredEvent } from '../../src/store/events.js';
 import type { PostgresDb } from '../../src/store/postgres.js';
 import { apiTest as test, type TestApi, type Tenant } from '../helpers/api.js';
@@ -202,7 +202,7 @@ describe('cursor safety', () => {
 describe('maintenance', () => {
   test('vacuuming and analyzing gives the planner statistics', async ({ api, tenant }) => {
     await someEvents(api, tenant);
-    await vacuumAnalyzeAll(api.db);
+    await sweepStore(api.db);
     const { rows } = await api.db.query<{ reltuples: number }>(
       `SELECT reltuples::float8 AS reltuples FROM pg_class WHERE oid = 'events'::regclass`,
     );

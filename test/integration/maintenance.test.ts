@@ -2,66 +2,18 @@ import { describe, expect } from 'vitest';
 import { runMaintenanceRound, startMaintenance } from '../../src/events/maintenance.js';
 import { startCoalescer } from '../../src/events/runner.js';
 import { createLogger } from '../../src/log.js';
-import type { Db } from '../../src/store/db.js';
 import { PostgresDb } from '../../src/store/postgres.js';
 import { reapDeadWorkers } from '../../src/store/workers.js';
 import { apiTest } from '../helpers/api.js';
 import { dbTest, engine, testDatabaseUrl } from '../helpers/db.js';
 import { waitFor } from '../helpers/events.js';
+import { deadRows, insertDeliveries, P0, reltuples, withoutAutovacuum } from '../helpers/maintenance.js';
 
 // The delivery queue's ANALYZE and VACUUM run in a loop of their own, one process at a time, never
 // inside the closing or delivery loops; and no statement planned with sequential scans switched off
 // is compiled by JIT (docs/design.md, "Maintenance off the hot path").
 
 const log = createLogger('silent');
-
-/** The planner's row count of a table (what ANALYZE and VACUUM set; -1 or 0 before either). */
-async function reltuples(db: Db, table: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = to_regclass($1)`,
-    [table],
-  );
-  return rows[0]!.n;
-}
-
-/** Dead row versions of a table, as the statistics count them. */
-async function deadRows(db: Db, table: string): Promise<number> {
-  await db.query('SELECT pg_stat_force_next_flush()');
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT n_dead_tup::float8 AS n FROM pg_stat_user_tables WHERE relid = to_regclass($1)`,
-    [table],
-  );
-  return rows[0]!.n;
-}
-
-/**
- * Writes `n` finished deliveries straight into the table, in one transaction whose statistics are
- * written out at its end (a server session otherwise keeps them for up to a second).
- */
-async function insertDeliveries(db: Db, n: number): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.query(
-      `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id, status, completed_at)
-       SELECT 'dlv_' || g, 'sub_x', g, g, 'succeeded', now() FROM generate_series(1, $1::int) g`,
-      [n],
-    );
-    await tx.query('SELECT pg_stat_force_next_flush()');
-  });
-}
-
-/** The partition the test's deliveries land in: event seqs below 2^40 (migration 009). */
-const P0 = 'deliveries_p0';
-
-/**
- * This test's schema only: no autovacuum behind the test's back, whatever the server's setting (on
- * each partition of the queue: a partitioned table takes no storage settings).
- */
-async function withoutAutovacuum(db: Db): Promise<void> {
-  const { rows } = await db.query<{ leaf: string }>(
-    `SELECT relid::text AS leaf FROM pg_partition_tree('deliveries') WHERE isleaf`,
-  );
-  for (const { leaf } of rows) await db.query(`ALTER TABLE ${leaf} SET (autovacuum_enabled = false)`);
-}
 
 describe('maintenance', () => {
   dbTest('a round analyzes the queue once it has grown by half (2,000 rows at least)', async ({ db }) => {

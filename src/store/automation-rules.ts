@@ -97,7 +97,7 @@ export async function deleteRule(q: Queryable, id: number): Promise<void> {
 }
 
 /**
- * The enabled rules of the locations `locations` (a subquery) lists, as one JSON array in id order
+ * The enabled rules of the locations in `locations` (an array expression), as one JSON array in id order
  * (the order they act in), or null when there are none: a part of another statement (the rules a
  * write triggers are read by the statement that writes it, src/store/contact-writes.ts), read back
  * with `rulesByLocation`.
@@ -105,7 +105,7 @@ export async function deleteRule(q: Queryable, id: number): Promise<void> {
 export const enabledRulesJson = (locations: string): string =>
   `SELECT json_agg(json_build_object('id', id, 'locationId', location_id, 'name', name, 'enabled', enabled,
             'trigger', trigger, 'conditions', conditions, 'action', action) ORDER BY id)
-   FROM automation_rules WHERE location_id IN (${locations}) AND enabled`;
+   FROM automation_rules WHERE location_id = ANY (${locations}) AND enabled`;
 
 /** The rules `enabledRulesJson` read, by location, each location's in id order. */
 export function rulesByLocation(json: Rule[] | null): Map<number, Rule[]> {
@@ -120,7 +120,7 @@ export async function enabledRulesAt(
   locationIds: readonly number[],
 ): Promise<Map<number, Rule[]>> {
   const { rows } = await q.query<{ rules: Rule[] | null }>(
-    `SELECT (${enabledRulesJson('SELECT unnest($1::bigint[])')}) AS rules`,
+    `SELECT (${enabledRulesJson('$1::bigint[]')}) AS rules`,
     [locationIds],
   );
   return rulesByLocation(rows[0]!.rules);

@@ -160,7 +160,7 @@ async function writeWithHistory(
    SELECT contact_id, seq, updated_at, NULL::json AS rules FROM written${
      readRules
        ? `
-   UNION ALL SELECT NULL, NULL, NULL, (${enabledRulesJson('SELECT location_id FROM written')})`
+   UNION ALL SELECT NULL, NULL, NULL, (${enabledRulesJson('ARRAY(SELECT DISTINCT location_id FROM written)')})`
        : ''
    }`;
   let result: WrittenRow[];
@@ -213,6 +213,7 @@ export async function insertContacts(
   );
   const ids = idRows.map((r) => r.id);
   const u = unnestContacts(2);
+  // the timestamps are the statement's now(), filled in once it returns (no change tracks them)
   const made = list.map((fields, i): Contact => ({
     ...fields,
     contactId: ids[i]!,
@@ -241,8 +242,7 @@ export async function insertContacts(
     coalesce,
     opts.readRules ?? false,
   );
-  // now(): the same for every row of the transaction
-  const at = written.get(ids[0]!)!.updatedAt;
+  const at = written.get(ids[0]!)!.updatedAt; // now(): the same for every row of the transaction
   return {
     contacts: made.map((c) => ({ ...c, seq: 1, createdAt: at, updatedAt: at })),
     ...(rules && { rules }),

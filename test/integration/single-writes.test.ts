@@ -108,38 +108,63 @@ describe('single writes in a shared commit', () => {
     expect((await api.get(`/api/contacts/${c}`)).body.firstName).toBe('C2');
   });
 
-  test('a write the database refuses makes the batch be written one by one: it fails alone, the others commit', async ({
-    api,
-    tenant,
-  }) => {
-    const [a, b, c, d] = await createContacts(api, tenant.locA, 4);
-    const { writes, release, held } = await heldWrites(api, a!);
-    const results = Promise.allSettled([
-      writes.write({ contactId: b!, meta, log, derive: rename('B') }),
-      writes.write({
-        contactId: c!,
-        meta,
-        log,
-        // a sub-group that does not exist: refused by the batch writer, inside the transaction
-        derive: async (before: StoredContact) => ({
-          after: { ...before, firstName: 'never', subGroupId: 987_654 },
-          operation: 'update',
+  test.for([
+    // checked by its own statement before the write's
+    {
+      refused: 'a sub-group that does not exist',
+      change: { subGroupId: 987_654 },
+      status: 422,
+      field: 'subGroupId',
+    },
+    // refused inside the statement that writes the batch's changes, history rows and windows
+    {
+      refused: 'an externalId another contact holds',
+      change: { externalId: 'taken' },
+      status: 409,
+      field: 'externalId',
+    },
+  ])(
+    'a write the database refuses ($refused) makes the batch be written one by one: it fails alone, the others commit',
+    async ({ change, status, field }, { api, tenant }) => {
+      const [a, b, c, d, e] = await createContacts(api, tenant.locA, 5);
+      expect((await api.patch(`/api/contacts/${e}`, { externalId: 'taken' })).status).toBe(200);
+      const { writes, release, held } = await heldWrites(api, a!);
+      const results = Promise.allSettled([
+        writes.write({ contactId: b!, meta, log, derive: rename('B') }),
+        writes.write({
+          contactId: c!,
+          meta,
+          log,
+          derive: async (before: StoredContact) => ({
+            after: { ...before, firstName: 'never', ...change },
+            operation: 'update',
+          }),
         }),
-      }),
-      writes.write({ contactId: d!, meta, log, derive: rename('D') }),
-    ]);
-    release();
-    await held;
-    const [rb, rc, rd] = await results;
-    expect(rb).toMatchObject({ status: 'fulfilled', value: { firstName: 'B', seq: 2 } });
-    expect(rd).toMatchObject({ status: 'fulfilled', value: { firstName: 'D', seq: 2 } });
-    expect(rc.status === 'rejected' && (rc.reason as AppError).status).toBe(422);
-    expect(rc.status === 'rejected' && (rc.reason as AppError).field).toBe('subGroupId');
-    expect((await history(api, c!)).map((r) => r.seq)).toEqual([1]);
-    expect((await api.get(`/api/contacts/${c}`)).body).toMatchObject({ firstName: 'C2', subGroupId: null });
-    expect((await history(api, b!)).map((r) => r.seq)).toEqual([1, 2]);
-    expect((await history(api, d!)).map((r) => r.seq)).toEqual([1, 2]);
-  });
+        writes.write({ contactId: d!, meta, log, derive: rename('D') }),
+      ]);
+      release();
+      await held;
+      const [rb, rc, rd] = await results;
+      expect(rb).toMatchObject({ status: 'fulfilled', value: { firstName: 'B', seq: 2 } });
+      expect(rd).toMatchObject({ status: 'fulfilled', value: { firstName: 'D', seq: 2 } });
+      expect(rc.status === 'rejected' && (rc.reason as AppError).status).toBe(status);
+      expect(rc.status === 'rejected' && (rc.reason as AppError).field).toBe(field);
+      // nothing of c's write: its change, its history row, its window
+      expect((await history(api, c!)).map((r) => r.seq)).toEqual([1]);
+      expect((await api.get(`/api/contacts/${c}`)).body).toMatchObject({
+        firstName: 'C2',
+        subGroupId: null,
+        externalId: null,
+      });
+      const { rows } = await api.db.query<{ last_seq: number }>(
+        'SELECT last_seq FROM contact_windows WHERE contact_id = $1',
+        [c],
+      );
+      expect(rows.map((r) => r.last_seq)).not.toContain(2);
+      expect((await history(api, b!)).map((r) => r.seq)).toEqual([1, 2]);
+      expect((await history(api, d!)).map((r) => r.seq)).toEqual([1, 2]);
+    },
+  );
 
   test('through the API: concurrent PATCHes, one taking an externalId another contact holds, fail only that one', async ({
     api,
@@ -193,41 +218,5 @@ describe('single writes in a shared commit', () => {
       [ids],
     );
     expect(rows).toEqual(ids.map((id) => ({ contact_id: id, last_seq: 2 })));
-  });
-
-  test('a write whose externalId another contact holds fails alone with a 409, its change, history row and window unwritten', async ({
-    api,
-    tenant,
-  }) => {
-    const [a, b, c, d] = await createContacts(api, tenant.locA, 4);
-    expect((await api.patch(`/api/contacts/${d}`, { externalId: 'taken' })).status).toBe(200);
-    const { writes, release, held } = await heldWrites(api, a!);
-    const results = Promise.allSettled([
-      writes.write({ contactId: b!, meta, log, derive: rename('B') }),
-      writes.write({
-        contactId: c!,
-        meta,
-        log,
-        derive: async (before: StoredContact) => ({
-          after: { ...before, firstName: 'never', externalId: 'taken' },
-          operation: 'update',
-        }),
-      }),
-      writes.write({ contactId: d!, meta, log, derive: rename('D') }),
-    ]);
-    release();
-    await held;
-    const [rb, rc, rd] = await results;
-    expect(rb).toMatchObject({ status: 'fulfilled', value: { firstName: 'B', seq: 2 } });
-    expect(rd).toMatchObject({ status: 'fulfilled', value: { firstName: 'D', seq: 3 } });
-    expect(rc.status === 'rejected' && (rc.reason as AppError).status).toBe(409);
-    expect(rc.status === 'rejected' && (rc.reason as AppError).field).toBe('externalId');
-    expect((await history(api, c!)).map((r) => r.seq)).toEqual([1]);
-    expect((await api.get(`/api/contacts/${c}`)).body).toMatchObject({ firstName: 'C2', externalId: null });
-    const { rows } = await api.db.query<{ last_seq: number }>(
-      'SELECT last_seq FROM contact_windows WHERE contact_id = $1',
-      [c],
-    );
-    expect(rows.map((r) => r.last_seq)).not.toContain(2);
   });
 });

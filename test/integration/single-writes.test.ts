@@ -4,7 +4,7 @@ import { AppError, unprocessable } from '../../src/errors.js';
 import type { ChangeMeta, StoredContact } from '../../src/store/contacts.js';
 import { apiTest as test, createContacts, type TestApi } from '../helpers/api.js';
 import { addRule, becomes, set } from '../helpers/automations.js';
-import { countStatements } from '../helpers/db.js';
+import { countStatements } from '../../bench/count-statements.js';
 
 /*
  * Single writes sharing a commit (src/contacts/single-writes.ts). A first write is held inside its

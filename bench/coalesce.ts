@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util';
 import type { ContactFields } from '../src/domain/contact.js';
 import { closeDueWindows } from '../src/events/close-windows.js';
 import { CLOSE_BATCH } from '../src/events/runner.js';
-import { insertContacts, newContactFields } from '../src/store/contacts.js';
+import { insertContacts } from '../src/store/contact-writes.js';
+import { newContactFields } from '../src/store/contacts.js';
 import type { Db } from '../src/store/db.js';
 import { benchTenant, machine, openBenchDb, parseEngines, progress, rate, type BenchEngine } from './lib.js';
 

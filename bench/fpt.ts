@@ -11,7 +11,8 @@ import { startCoalescer } from '../src/events/runner.js';
 import { applyHeapGrowth } from '../src/heap.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
-import { insertContacts, newContactFields } from '../src/store/contacts.js';
+import { insertContacts } from '../src/store/contact-writes.js';
+import { newContactFields } from '../src/store/contacts.js';
 import type { Db } from '../src/store/db.js';
 import { createSubscription } from '../src/store/subscriptions.js';
 import type { Location } from '../src/store/tenants.js';
@@ -65,7 +66,7 @@ async function pipeline(engine: BenchEngine, receiver: ReceiverProcess): Promise
       for (let done = 0; done < n; done += WRITE_BATCH) {
         const batch = fields(Math.min(WRITE_BATCH, n - done));
         const stored = await db.transaction((tx) => insertContacts(tx, location, batch, meta, coalesce));
-        for (const c of stored) ids.push(c.contactId);
+        for (const c of stored.contacts) ids.push(c.contactId);
       }
       return ids;
     },

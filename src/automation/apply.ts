@@ -15,7 +15,8 @@ import {
   type TimerPlan,
 } from '../store/automation-rules.js';
 import type { CoalesceSettings } from '../config.js';
-import { writeContactChanges, type ChangeMeta, type StoredContact } from '../store/contacts.js';
+import { writeContactChanges } from '../store/contact-writes.js';
+import type { ChangeMeta, StoredContact } from '../store/contacts.js';
 import type { Tx } from '../store/db.js';
 
 /**
@@ -23,8 +24,8 @@ import type { Tx } from '../store/db.js';
  * the triggering change's transaction and coalescing window. Every contact write path (the contact
  * API, bulk import, billing writes: `src/contacts/write.ts`; the time-trigger scheduler) ends here.
  *
- * Rules are loaded once per batch (one statement for the batch's locations) and evaluated in
- * memory; each round of a chain is written as one batch per acting rule, so an import of 100,000
+ * Rules are loaded once per batch (read by the statement that writes the batch's changes, or one
+ * statement for the batch's locations) and evaluated in memory; each round of a chain is written as one batch per acting rule, so an import of 100,000
  * rows costs a handful of statements more per thousand rows, not a query per row.
  */
 
@@ -54,6 +55,8 @@ export interface Observed {
  * round's rules made (source `automation`). Within a round, rules act in id order, each on the
  * contact as the previous one left it, and each rule's steps are one batch written with the rule
  * as actor. Also keeps the time triggers' timers in step with the changed contacts.
+ * `opts.rules`: the enabled rules of the changed contacts' locations, when the statement that wrote
+ * the changes read them (src/store/contact-writes.ts); otherwise they are read here.
  * Returns the contacts the chain changed, in their final state.
  */
 export async function followRules(
@@ -61,17 +64,18 @@ export async function followRules(
   changed: readonly Observed[],
   meta: ChangeMeta,
   ctx: WriteContext,
-  startDepth = 1,
+  opts: { startDepth?: number; rules?: Map<number, Rule[]> | undefined } = {},
 ): Promise<Map<number, StoredContact>> {
   const finals = new Map<number, StoredContact>();
   if (changed.length === 0) return finals;
-  const rules = await enabledRulesAt(tx, [...new Set(changed.map((c) => c.after.locationId))]);
+  const rules =
+    opts.rules ?? (await enabledRulesAt(tx, [...new Set(changed.map((c) => c.after.locationId))]));
   if (rules.size === 0) return finals;
   await updateTimers(tx, changed, rules);
 
   let round: Observed[] = [...changed];
   let source = meta.source;
-  for (let depth = startDepth; round.length > 0; depth++) {
+  for (let depth = opts.startDepth ?? 1; round.length > 0; depth++) {
     const proposals: { rule: Rule; contactId: number }[] = [];
     for (const ch of round) {
       const observed: ObservedChange = { before: ch.before, after: ch.after, source };
@@ -110,7 +114,7 @@ export async function writeSteps(
   const firstBefore = new Map<number, StoredContact>();
   const last = new Map<number, StoredContact>();
   for (const [ruleId, list] of [...byRule].sort((a, b) => a[0] - b[0])) {
-    const written = await writeContactChanges(
+    const { contacts: written } = await writeContactChanges(
       tx,
       list.map((s) => ({
         before: last.get(s.before.contactId) ?? s.before,

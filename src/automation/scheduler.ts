@@ -51,7 +51,7 @@ export async function fireDueTimers(
     // while tracing is on, a span around the rules' writes: the windows they open take it as parent
     return inSpan('automation.time_triggers', { 'fpt.automation.timers': timers.length }, async () => {
       const round = await writeSteps(tx, steps, opts.coalesce);
-      await followRules(tx, round, meta, { coalesce: opts.coalesce, log: opts.log }, 2);
+      await followRules(tx, round, meta, { coalesce: opts.coalesce, log: opts.log }, { startDepth: 2 });
       return { timers: timers.length, changed: round.length };
     });
   });

@@ -2,13 +2,8 @@ import { applyPatch, normalizeInput, type ContactFields } from '../domain/contac
 import { CreateContactBody } from '../domain/contact-schema.js';
 import { compileValidator } from '../domain/validation.js';
 import { createContacts, writeChanges, type WriteContext } from './write.js';
-import {
-  getContactsAt,
-  newContactFields,
-  type ChangeMeta,
-  type ContactChange,
-  type StoredContact,
-} from '../store/contacts.js';
+import type { ContactChange } from '../store/contact-writes.js';
+import { getContactsAt, newContactFields, type ChangeMeta, type StoredContact } from '../store/contacts.js';
 import type { Db, Tx } from '../store/db.js';
 import { existingSubGroups } from '../store/sub-groups.js';
 import { RowRejection } from './csv.js';

@@ -1,12 +1,7 @@
 import type { Contact } from '../domain/contact.js';
 import { notFound } from '../errors.js';
-import {
-  getContacts,
-  type ChangeMeta,
-  type ContactChange,
-  type Operation,
-  type StoredContact,
-} from '../store/contacts.js';
+import type { ContactChange } from '../store/contact-writes.js';
+import { getContacts, type ChangeMeta, type Operation, type StoredContact } from '../store/contacts.js';
 import type { Db, Queryable, Tx } from '../store/db.js';
 import { currentTraceparent } from '../tracing/context.js';
 import { onceAtEndOfTurn } from './end-of-turn.js';
@@ -20,9 +15,10 @@ import { writeChanges, type ChainLogger, type WriteContext } from './write.js';
  * hundred a second the pool's connections spend their time waiting on the network and on commits
  * (docs/design.md, "The front door"). Here, writes that arrive while earlier ones are being written
  * wait for the next batch, and a batch is one transaction: its contacts locked with one statement,
- * each write's new state derived in memory, then the multi-row statements the import uses (one
- * update, one insert of history rows, one window upsert, and the rules' lookup), one NOTIFY and one
- * COMMIT, whatever the number of writes. Each write is answered once the commit holding it is done.
+ * each write's new state derived in memory, then the one multi-row statement the import also uses
+ * (the contacts' update, their history rows, their windows and the lookup of their locations'
+ * rules, src/store/contact-writes.ts), one NOTIFY and one COMMIT, whatever the number of writes:
+ * four round trips with BEGIN. Each write is answered once the commit holding it is done.
  * A batch starts at the end of the event loop's turn in which its first write was asked (when a
  * slot is free), so the writes of requests handled in the same turn share it, and a lone write
  * waits for nothing more.

@@ -1,12 +1,7 @@
 import { followRules, type WriteContext } from '../automation/apply.js';
 import type { ContactFields } from '../domain/contact.js';
-import {
-  insertContacts,
-  writeContactChanges,
-  type ChangeMeta,
-  type ContactChange,
-  type StoredContact,
-} from '../store/contacts.js';
+import { insertContacts, writeContactChanges, type ContactChange } from '../store/contact-writes.js';
+import type { ChangeMeta, StoredContact } from '../store/contacts.js';
 import type { Tx } from '../store/db.js';
 import type { Location } from '../store/tenants.js';
 
@@ -17,7 +12,8 @@ export type { ChainLogger, WriteContext } from '../automation/apply.js';
  * API, which `single-writes.ts` groups into shared commits; bulk import; billing writes) writes
  * through these two functions: they run the store's batch writer, then, in the same transaction,
  * the rules the changes trigger, and the rules those rules' changes trigger: one chain, inside the
- * triggering change's coalescing window.
+ * triggering change's coalescing window. The location's rules are read by the statement that
+ * writes the changes (no cache: a rule another process created applies to the next write).
  */
 
 /** Writes changes to existing contacts and runs the rules they trigger; returns the final states. */
@@ -27,11 +23,13 @@ export async function writeChanges(
   meta: ChangeMeta,
   ctx: WriteContext,
 ): Promise<StoredContact[]> {
-  const written = await writeContactChanges(tx, changes, meta, ctx.coalesce);
+  const { contacts: written, rules } = await writeContactChanges(tx, changes, meta, ctx.coalesce, {
+    readRules: true,
+  });
   const observed = written.flatMap((after, i) =>
     after.seq === changes[i]!.before.seq ? [] : [{ before: changes[i]!.before, after }],
   );
-  const finals = await followRules(tx, observed, meta, ctx);
+  const finals = await followRules(tx, observed, meta, ctx, { rules });
   return written.map((w) => finals.get(w.contactId) ?? w);
 }
 
@@ -43,12 +41,15 @@ export async function createContacts(
   meta: ChangeMeta,
   ctx: WriteContext,
 ): Promise<StoredContact[]> {
-  const created = await insertContacts(tx, location, list, meta, ctx.coalesce);
+  const { contacts: created, rules } = await insertContacts(tx, location, list, meta, ctx.coalesce, {
+    readRules: true,
+  });
   const finals = await followRules(
     tx,
     created.map((after) => ({ before: null, after })),
     meta,
     ctx,
+    { rules },
   );
   return created.map((c) => finals.get(c.contactId) ?? c);
 }

@@ -96,22 +96,34 @@ export async function deleteRule(q: Queryable, id: number): Promise<void> {
   await q.query('DELETE FROM automation_rules WHERE id = $1', [id]);
 }
 
+/**
+ * The enabled rules of the locations in `locations` (an array expression), as one JSON array in id order
+ * (the order they act in), or null when there are none: a part of another statement (the rules a
+ * write triggers are read by the statement that writes it, src/store/contact-writes.ts), read back
+ * with `rulesByLocation`.
+ */
+export const enabledRulesJson = (locations: string): string =>
+  `SELECT json_agg(json_build_object('id', id, 'locationId', location_id, 'name', name, 'enabled', enabled,
+            'trigger', trigger, 'conditions', conditions, 'action', action) ORDER BY id)
+   FROM automation_rules WHERE location_id = ANY (${locations}) AND enabled`;
+
+/** The rules `enabledRulesJson` read, by location, each location's in id order. */
+export function rulesByLocation(json: Rule[] | null): Map<number, Rule[]> {
+  const out = new Map<number, Rule[]>();
+  for (const rule of json ?? []) out.set(rule.locationId, [...(out.get(rule.locationId) ?? []), rule]);
+  return out;
+}
+
 /** The enabled rules of these locations, each location's in id order (the order they act in). */
 export async function enabledRulesAt(
   q: Queryable,
   locationIds: readonly number[],
-): Promise<Map<number, StoredRule[]>> {
-  const { rows } = await q.query<RuleRow>(
-    `SELECT ${COLUMNS} FROM automation_rules WHERE location_id = ANY ($1::bigint[]) AND enabled ORDER BY id`,
+): Promise<Map<number, Rule[]>> {
+  const { rows } = await q.query<{ rules: Rule[] | null }>(
+    `SELECT (${enabledRulesJson('$1::bigint[]')}) AS rules`,
     [locationIds],
   );
-  const out = new Map<number, StoredRule[]>();
-  for (const r of rows) {
-    const list = out.get(r.location_id) ?? [];
-    list.push(toRule(r));
-    out.set(r.location_id, list);
-  }
-  return out;
+  return rulesByLocation(rows[0]!.rules);
 }
 
 export async function rulesById(q: Queryable, ids: readonly number[]): Promise<Map<number, StoredRule>> {

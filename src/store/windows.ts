@@ -1,15 +1,12 @@
-import type { CoalesceSettings } from '../config.js';
 import type { Contact } from '../domain/contact.js';
 import type { ContactGroupId } from '../domain/contact-groups.js';
 import { newEventId } from '../domain/ids.js';
 import { currentTraceparent, tracingOn } from '../tracing/context.js';
 import type { Queryable } from './db.js';
 
-/** One committed change, as it opens or extends its contact's window. */
+/** One change as it opens or extends its contact's window. */
 export interface WindowTouch {
   contactId: number;
-  /** the history sequence number of the change */
-  seq: number;
   /** the contact before this change (kept as S0 only if the change opens the window); null for a creation */
   before: Contact | null;
   /** for a creation: the location's default group */
@@ -21,66 +18,71 @@ export interface WindowTouch {
   traceparent?: string;
 }
 
+/** Per-row values a multi-row statement takes as one array: its column name, array type, values. */
+export interface RowColumn {
+  name: string;
+  type: string;
+  values: unknown[];
+}
+
 /** Links a window's span keeps to the writes that joined it after the first (docs/design.md, "Tracing"). */
 export const MAX_TRACE_LINKS = 32;
 
 /**
- * Opens a window for each contact that has none, or extends the open one, in the caller's
- * transaction (the one that writes the change and its history row). Times are the database's
- * `now()`, the same clock as the history rows and the same for every process sharing the database.
- * A window closes at min(last change + quiet, first change + max). One statement for any number
- * of contacts; each contact at most once per call.
+ * The upsert that opens a window for each written contact that has none, or extends the open one:
+ * a part of the statement that writes the changes and their history rows (src/store/contact-writes.ts),
+ * so that a change, its history row and its window are written together. It reads `rows`, a relation
+ * with each contact's `contact_id` and `seq` (the change's history sequence number, as the write
+ * returned it) and the returned `columns`, and `$quiet` and `$max`, the settings' milliseconds.
+ * Times are the database's `now()`, the same clock as the history rows and the same for every
+ * process sharing the database. A window closes at min(last change + quiet, first change + max).
+ * Each contact at most once per statement.
  */
-export async function touchWindows(
-  tx: Queryable,
+export function windowUpsert(
   touches: readonly WindowTouch[],
-  s: CoalesceSettings,
-): Promise<void> {
-  if (touches.length === 0) return;
+  rows: string,
+  quiet: string,
+  max: string,
+): { sql: string; columns: RowColumn[] } {
   // Tracing: the write's trace context goes with its window (one branch when tracing is off)
   const traced = tracingOn();
   const traceparent = traced ? currentTraceparent() : undefined;
-  await tx.query(traced ? TOUCH_TRACED : TOUCH, [
-    touches.map((t) => t.contactId),
-    touches.map(() => newEventId()),
-    touches.map((t) => (t.before === null ? null : JSON.stringify(t.before))),
-    touches.map((t) => t.defaultGroupId),
-    touches.map((t) => t.seq),
-    s.quietMs,
-    s.maxMs,
-    ...(traced ? [touches.map((t) => t.traceparent ?? traceparent ?? null)] : []),
-  ]);
+  const columns: RowColumn[] = [
+    { name: 'window_id', type: 'text[]', values: touches.map(() => newEventId()) },
+    {
+      name: 'before_state',
+      type: 'jsonb[]',
+      values: touches.map((t) => (t.before === null ? null : JSON.stringify(t.before))),
+    },
+    { name: 'default_group_id', type: 'smallint[]', values: touches.map((t) => t.defaultGroupId) },
+  ];
+  if (traced) {
+    columns.push({
+      name: 'traceparent',
+      type: 'text[]',
+      values: touches.map((t) => t.traceparent ?? traceparent ?? null),
+    });
+  }
+  const closeAt = (last: string, opened: string) =>
+    `least(${last} + ${quiet}::int * interval '1 millisecond', ${opened} + ${max}::int * interval '1 millisecond')`;
+  const sql = `INSERT INTO contact_windows AS w
+       (contact_id, window_id, before_state, default_group_id, first_seq, last_seq, opened_at, last_change_at, close_at${traced ? ', traceparent' : ''})
+     SELECT r.contact_id, r.window_id, r.before_state, r.default_group_id, r.seq, r.seq, now(), now(),
+            ${closeAt('now()', 'now()')}${traced ? ', r.traceparent' : ''}
+     FROM ${rows} r
+     ON CONFLICT (contact_id) DO UPDATE SET
+       last_seq = EXCLUDED.last_seq,
+       last_change_at = EXCLUDED.last_change_at,
+       close_at = ${closeAt('EXCLUDED.last_change_at', 'w.opened_at')}${traced ? TRACE_SETS : ''}`;
+  return { sql, columns };
 }
 
-const TOUCH = `INSERT INTO contact_windows AS w
-       (contact_id, window_id, before_state, default_group_id, first_seq, last_seq, opened_at, last_change_at, close_at)
-     SELECT u.contact_id, u.window_id, u.before_state, u.default_group_id, u.seq, u.seq, now(), now(),
-            now() + least($6::int, $7::int) * interval '1 millisecond'
-     FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[])
-       AS u (contact_id, window_id, before_state, default_group_id, seq)
-     ON CONFLICT (contact_id) DO UPDATE SET
-       last_seq = EXCLUDED.last_seq,
-       last_change_at = EXCLUDED.last_change_at,
-       close_at = least(EXCLUDED.last_change_at + $6::int * interval '1 millisecond',
-                        w.opened_at + $7::int * interval '1 millisecond')`;
-
 /**
- * As TOUCH, with each write's traceparent: the window keeps its first (its span's parent; a window
- * opened untraced takes the first traced write's) and adds each other one once to its links, up to
- * MAX_TRACE_LINKS.
+ * While tracing is on, each write's traceparent: the window keeps its first (its span's parent; a
+ * window opened untraced takes the first traced write's) and adds each other one once to its links,
+ * up to MAX_TRACE_LINKS.
  */
-const TOUCH_TRACED = `INSERT INTO contact_windows AS w
-       (contact_id, window_id, before_state, default_group_id, first_seq, last_seq, opened_at, last_change_at, close_at,
-        traceparent)
-     SELECT u.contact_id, u.window_id, u.before_state, u.default_group_id, u.seq, u.seq, now(), now(),
-            now() + least($6::int, $7::int) * interval '1 millisecond', u.traceparent
-     FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::smallint[], $5::int[], $8::text[])
-       AS u (contact_id, window_id, before_state, default_group_id, seq, traceparent)
-     ON CONFLICT (contact_id) DO UPDATE SET
-       last_seq = EXCLUDED.last_seq,
-       last_change_at = EXCLUDED.last_change_at,
-       close_at = least(EXCLUDED.last_change_at + $6::int * interval '1 millisecond',
-                        w.opened_at + $7::int * interval '1 millisecond'),
+const TRACE_SETS = `,
        traceparent = coalesce(w.traceparent, EXCLUDED.traceparent),
        trace_links = CASE
          WHEN w.traceparent IS NULL OR EXCLUDED.traceparent IS NULL OR EXCLUDED.traceparent = w.traceparent

@@ -2,7 +2,8 @@
  * For the queue's plan tests (test/integration/queue-plans*.test.ts): a store whose statistics have
  * not seen its backlog, and a database handle that keeps the plan of each statement it runs.
  */
-import { insertContacts, newContactFields } from '../../src/store/contacts.js';
+import { insertContacts } from '../../src/store/contact-writes.js';
+import { newContactFields } from '../../src/store/contacts.js';
 import type { Db, Queryable, Tx } from '../../src/store/db.js';
 import { analyzeTable, vacuumTable } from '../../src/store/maintenance.js';
 import { explainAnalyze, locationWithSubscription, planNodes, rowsOf, type PlanNode } from './plans.js';

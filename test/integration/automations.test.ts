@@ -6,6 +6,7 @@ import { buildApi } from '../../src/api/server.js';
 import { MAX_CHAIN_DEPTH } from '../../src/automation/apply.js';
 import { apiTest as test, OPERATOR_KEY, TestApi, testConfig, type Tenant } from '../helpers/api.js';
 import { allEvents, closeAllWindows, waitFor } from '../helpers/events.js';
+import { createRule } from '../../src/store/automation-rules.js';
 import { addRule, becomes, eventsWhen, history, rulesUrl, set } from '../helpers/automations.js';
 
 describe('rules triggered by changes', () => {
@@ -98,6 +99,37 @@ describe('rules triggered by changes', () => {
     });
     const b = await api.create(`/api/locations/${tenant.locB}/contacts`, { contactGroupId: 2 });
     expect(b.contactGroupId).toBe(2);
+  });
+});
+
+describe('the rules a write reads', () => {
+  // read by the statement that writes the change (src/store/contact-writes.ts), never kept between writes
+  test('a rule another process created applies to the next write here', async ({ api, tenant, testDb }) => {
+    const id = (await api.create(`/api/locations/${tenant.locA}/contacts`, { contactGroupId: 1 })).contactId;
+    expect((await api.patch(`/api/contacts/${id}`, { contactGroupId: 2 })).body.contactGroupId).toBe(2);
+    await createRule(testDb.openAnother(), tenant.locA, {
+      name: 'written straight to the store',
+      enabled: true,
+      trigger: { type: 'field_changed', field: 'contactGroupId', to: 3 },
+      conditions: [],
+      action: { set: { contactGroupId: 4 } },
+    });
+    expect((await api.patch(`/api/contacts/${id}`, { contactGroupId: 3 })).body.contactGroupId).toBe(4);
+  });
+
+  test('a transfer runs the rules of the location the contact moves to', async ({ api, tenant }) => {
+    const id = (await api.create(`/api/locations/${tenant.locA}/contacts`, { contactGroupId: 2 })).contactId;
+    const atB = await addRule(api, tenant.locB, {
+      trigger: { type: 'field_condition', field: 'contactGroupId', op: 'eq', value: 2 },
+      action: set({ contactGroupId: 3 }),
+    });
+    const moved = await api.post(`/api/contacts/${id}/transfer`, { locationId: tenant.locB });
+    expect(moved.body).toMatchObject({ locationId: tenant.locB, contactGroupId: 3 });
+    expect((await history(api, id)).map((h) => [h.actorType, h.actor])).toEqual([
+      ['operator', null],
+      ['operator', null],
+      ['automation_rule', atB],
+    ]);
   });
 });
 

@@ -3,6 +3,8 @@ import { SingleWrites, type Derive } from '../../src/contacts/single-writes.js';
 import { AppError, unprocessable } from '../../src/errors.js';
 import type { ChangeMeta, StoredContact } from '../../src/store/contacts.js';
 import { apiTest as test, createContacts, type TestApi } from '../helpers/api.js';
+import { addRule, becomes, set } from '../helpers/automations.js';
+import { countStatements } from '../../bench/count-statements.js';
 
 /*
  * Single writes sharing a commit (src/contacts/single-writes.ts). A first write is held inside its
@@ -106,38 +108,63 @@ describe('single writes in a shared commit', () => {
     expect((await api.get(`/api/contacts/${c}`)).body.firstName).toBe('C2');
   });
 
-  test('a write the database refuses makes the batch be written one by one: it fails alone, the others commit', async ({
-    api,
-    tenant,
-  }) => {
-    const [a, b, c, d] = await createContacts(api, tenant.locA, 4);
-    const { writes, release, held } = await heldWrites(api, a!);
-    const results = Promise.allSettled([
-      writes.write({ contactId: b!, meta, log, derive: rename('B') }),
-      writes.write({
-        contactId: c!,
-        meta,
-        log,
-        // a sub-group that does not exist: refused by the batch writer, inside the transaction
-        derive: async (before: StoredContact) => ({
-          after: { ...before, firstName: 'never', subGroupId: 987_654 },
-          operation: 'update',
+  test.for([
+    // checked by its own statement before the write's
+    {
+      refused: 'a sub-group that does not exist',
+      change: { subGroupId: 987_654 },
+      status: 422,
+      field: 'subGroupId',
+    },
+    // refused inside the statement that writes the batch's changes, history rows and windows
+    {
+      refused: 'an externalId another contact holds',
+      change: { externalId: 'taken' },
+      status: 409,
+      field: 'externalId',
+    },
+  ])(
+    'a write the database refuses ($refused) makes the batch be written one by one: it fails alone, the others commit',
+    async ({ change, status, field }, { api, tenant }) => {
+      const [a, b, c, d, e] = await createContacts(api, tenant.locA, 5);
+      expect((await api.patch(`/api/contacts/${e}`, { externalId: 'taken' })).status).toBe(200);
+      const { writes, release, held } = await heldWrites(api, a!);
+      const results = Promise.allSettled([
+        writes.write({ contactId: b!, meta, log, derive: rename('B') }),
+        writes.write({
+          contactId: c!,
+          meta,
+          log,
+          derive: async (before: StoredContact) => ({
+            after: { ...before, firstName: 'never', ...change },
+            operation: 'update',
+          }),
         }),
-      }),
-      writes.write({ contactId: d!, meta, log, derive: rename('D') }),
-    ]);
-    release();
-    await held;
-    const [rb, rc, rd] = await results;
-    expect(rb).toMatchObject({ status: 'fulfilled', value: { firstName: 'B', seq: 2 } });
-    expect(rd).toMatchObject({ status: 'fulfilled', value: { firstName: 'D', seq: 2 } });
-    expect(rc.status === 'rejected' && (rc.reason as AppError).status).toBe(422);
-    expect(rc.status === 'rejected' && (rc.reason as AppError).field).toBe('subGroupId');
-    expect((await history(api, c!)).map((r) => r.seq)).toEqual([1]);
-    expect((await api.get(`/api/contacts/${c}`)).body).toMatchObject({ firstName: 'C2', subGroupId: null });
-    expect((await history(api, b!)).map((r) => r.seq)).toEqual([1, 2]);
-    expect((await history(api, d!)).map((r) => r.seq)).toEqual([1, 2]);
-  });
+        writes.write({ contactId: d!, meta, log, derive: rename('D') }),
+      ]);
+      release();
+      await held;
+      const [rb, rc, rd] = await results;
+      expect(rb).toMatchObject({ status: 'fulfilled', value: { firstName: 'B', seq: 2 } });
+      expect(rd).toMatchObject({ status: 'fulfilled', value: { firstName: 'D', seq: 2 } });
+      expect(rc.status === 'rejected' && (rc.reason as AppError).status).toBe(status);
+      expect(rc.status === 'rejected' && (rc.reason as AppError).field).toBe(field);
+      // nothing of c's write: its change, its history row, its window
+      expect((await history(api, c!)).map((r) => r.seq)).toEqual([1]);
+      expect((await api.get(`/api/contacts/${c}`)).body).toMatchObject({
+        firstName: 'C2',
+        subGroupId: null,
+        externalId: null,
+      });
+      const { rows } = await api.db.query<{ last_seq: number }>(
+        'SELECT last_seq FROM contact_windows WHERE contact_id = $1',
+        [c],
+      );
+      expect(rows.map((r) => r.last_seq)).not.toContain(2);
+      expect((await history(api, b!)).map((r) => r.seq)).toEqual([1, 2]);
+      expect((await history(api, d!)).map((r) => r.seq)).toEqual([1, 2]);
+    },
+  );
 
   test('through the API: concurrent PATCHes, one taking an externalId another contact holds, fail only that one', async ({
     api,
@@ -158,5 +185,38 @@ describe('single writes in a shared commit', () => {
       expect((await api.get(`/api/contacts/${id}`)).body.contactGroupId).toBe(3);
       expect((await history(api, id)).map((r) => r.seq)).toEqual(i === 0 ? [1, 2, 3] : [1, 2]);
     }
+  });
+
+  test('a batch is two statements whatever its size: the lock, then one writing the changes, their history rows and windows, and reading the rules', async ({
+    api,
+    tenant,
+  }) => {
+    // a rule at the location (which renames do not trigger), so that the rules are read
+    await addRule(api, tenant.locA, {
+      trigger: becomes('contactGroupId', 3),
+      action: set({ contactGroupId: 4 }),
+    });
+    const ids = await createContacts(api, tenant.locA, 6);
+    const counted = countStatements(api.db);
+    const writes = new SingleWrites(counted.db, coalesce);
+    for (const batch of [ids.slice(0, 1), ids.slice(1)]) {
+      // asked in one turn: one batch
+      const written = await Promise.all(
+        batch.map((id) => writes.write({ contactId: id, meta, log, derive: rename(`N${id}`) })),
+      );
+      expect(written.map((c) => [c.firstName, c.seq])).toEqual(batch.map((id) => [`N${id}`, 2]));
+    }
+    expect(counted.transactions).toHaveLength(2);
+    for (const statements of counted.transactions) {
+      expect(statements).toHaveLength(2);
+      expect(statements[0]).toMatch(/^SELECT /);
+      expect(statements[1]).toMatch(/^WITH written AS \(UPDATE contacts/);
+    }
+    for (const id of ids) expect((await history(api, id)).map((r) => r.seq)).toEqual([1, 2]);
+    const { rows } = await api.db.query<{ contact_id: number; last_seq: number }>(
+      'SELECT contact_id, last_seq FROM contact_windows WHERE contact_id = ANY($1::bigint[]) ORDER BY contact_id',
+      [ids],
+    );
+    expect(rows).toEqual(ids.map((id) => ({ contact_id: id, last_seq: 2 })));
   });
 });

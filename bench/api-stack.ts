@@ -83,9 +83,19 @@ export class ServeProcess {
     // FPT_BENCH_SERVE_LOG=<file>: the processes' debug log appended there (what the maintenance
     // rounds did and how long they took, say), instead of warnings only and nothing kept
     const logTo = process.env.FPT_BENCH_SERVE_LOG;
+    // FPT_BENCH_SERVE_CPU_PROF=<dir>: each serve writes a V8 CPU profile there when it stops
+    // (bench/api-profile.ts --from <dir> summarizes one)
+    const profDir = process.env.FPT_BENCH_SERVE_CPU_PROF;
     const child = spawn(
       process.execPath,
-      [...nodeArgs, '--import', 'tsx', join(root, 'src/cli.ts'), 'serve'],
+      [
+        ...nodeArgs,
+        ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
+        '--import',
+        'tsx',
+        join(root, 'src/cli.ts'),
+        'serve',
+      ],
       {
         cwd: root,
         stdio: ['ignore', logTo ? openSync(logTo, 'a') : 'ignore', 'pipe'],

@@ -15,6 +15,8 @@
  *     write → webhook received;
  *  3. GET /api/contacts/{id}, closed loop, 64 connections;
  *  4. PostgreSQL: two `serve` processes on the database, 32 connections each, against one with 64;
+ *     then the same with each process held to `--serve-cores` (a cgroup each, as a container's CPU
+ *     limit), so that a second process adds CPU rather than dividing the machine's (bench/cpu-cap.ts);
  *  5. PostgreSQL: pgbench of the same single-row write transaction (with and without pg_notify).
  * PostgreSQL: FPT_BENCH_DATABASE_URL (default the local server); a new database per checkout, dropped.
  * Run under `flock /tmp/fpt-bench.lock` on a shared machine.
@@ -37,7 +39,10 @@ import {
   type Store,
 } from './api-stack.js';
 import { CpuAccount } from './cpu.js';
-import { machine, parseEngines, percentile, progress, ReceiverProcess, type BenchEngine } from './lib.js';
+import { closedPatch, drain, scaleOut } from './api-scale.js';
+import { report, type Closed, type Open, type RunResult } from './api-report.js';
+import { CpuCap } from './cpu-cap.js';
+import { parseEngines, percentile, progress, ReceiverProcess, type BenchEngine } from './lib.js';
 import { longestOp, maintenanceOps } from './serve-log.js';
 
 const { values } = parseArgs({
@@ -49,6 +54,10 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
     // the open loop's rates instead of the mode's (both engines), e.g. 250,500,750
     rates: { type: 'string' },
+    // the CPU budget of each serve in the capped scale-out phase (cores)
+    'serve-cores': { type: 'string', default: '0.3' },
+    // a part of the run only (closed, open, get, scale, pgbench), e.g. scale
+    phases: { type: 'string', default: 'closed,open,get,scale,pgbench' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -62,6 +71,9 @@ delivering everything to a local receiver, beside pgbench's ceiling for the same
   --engine <e>       pglite, postgres or both (default both)
   --baseline <dir>   run the same phases against another checkout first, in the same run (ratios)
   --rates <r,r,…>    the open loop's rates (PATCH/s) instead of the mode's, e.g. 250,500,750
+  --phases <p,p,…>   only these phases: closed, open, get, scale (PostgreSQL), pgbench (default all)
+  --serve-cores <n>  PostgreSQL's scale-out phase also holds each serve to n cores (a cgroup
+                     of its own, as a container's CPU limit; default 0.3; needs root)
 FPT_BENCH_SERVE_LOG=<file> keeps serve's debug log there; the open loop then names the longest
 maintenance operation of each phase.
 PostgreSQL: FPT_BENCH_DATABASE_URL (default the local server). Run under flock /tmp/fpt-bench.lock.`);
@@ -74,6 +86,15 @@ const GET_S = SMOKE ? 1 : QUICK ? 5 : 10;
 const OPEN_S = SMOKE ? 1 : QUICK ? 5 : 15;
 const PGBENCH_S = SMOKE ? 1 : QUICK ? 5 : 10;
 const MIN_CONTACTS = SMOKE ? 2000 : 20_000;
+const PHASE_NAMES = ['closed', 'open', 'get', 'scale', 'pgbench'] as const;
+const PHASES = new Set(values.phases.split(','));
+for (const p of PHASES)
+  if (!(PHASE_NAMES as readonly string[]).includes(p))
+    throw new Error(`--phases takes ${PHASE_NAMES.join(', ')}, not ${p}`);
+const SERVE_CORES = Number(values['serve-cores']);
+if (!(SERVE_CORES > 0))
+  throw new Error(`--serve-cores takes a number of cores, not ${values['serve-cores']}`);
+const CAPS_UNAVAILABLE = CpuCap.unavailable();
 const OWN_RATES = values.rates?.split(',').map(Number);
 if (OWN_RATES?.some((r) => !(r > 0))) throw new Error(`--rates takes rates per second, not ${values.rates}`);
 const RATES: Record<BenchEngine, number[]> = OWN_RATES
@@ -92,69 +113,6 @@ const checkouts: [string, string][] = [
 ];
 
 const load = () => execSync('uptime').toString().split('load average:')[1]!.trim();
-
-interface Closed {
-  rps: number;
-  p99: number;
-  errors: number;
-  /** events delivered per second during the load */
-  deliveredRps: number;
-  /** seconds from the end of the load until the receiver had every event */
-  drainS: number;
-  cpuCores: number;
-  /** cores used by each part of the machine during the load */
-  cpu: ReturnType<CpuAccount['end']>;
-  waits?: string;
-  commitsPerWrite?: number;
-}
-
-/** Closed loop with autocannon: PATCHes of contacts taken in turn, against every given process. */
-async function closedPatch(
-  serves: ServeProcess[],
-  key: string,
-  ids: number[],
-  flips: GroupFlips,
-  connections: number,
-  seconds: number,
-): Promise<{ rps: number; p99: number; errors: number }> {
-  let next = 0;
-  const results = await Promise.all(
-    serves.map((s) =>
-      autocannon({
-        url: s.url,
-        connections,
-        duration: seconds,
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        requests: [
-          {
-            method: 'PATCH',
-            setupRequest: (req) => {
-              const id = ids[next++ % ids.length]!;
-              return { ...req, path: `/api/contacts/${id}`, body: flips.body(id) };
-            },
-          },
-        ],
-      }),
-    ),
-  );
-  return {
-    rps: Math.round(results.reduce((a, r) => a + r.requests.average, 0)),
-    p99: Math.max(...results.map((r) => r.latency.p99)),
-    errors: results.reduce((a, r) => a + r.errors + r.non2xx + r.timeouts, 0),
-  };
-}
-
-/** Waits until the receiver has heard nothing new for 2 s; seconds until its last arrival. */
-async function drain(receiver: ReceiverProcess, from: number): Promise<number> {
-  let last = await receiver.count();
-  let lastAt = Date.now();
-  while (Date.now() - lastAt < 2000) {
-    await new Promise((r) => setTimeout(r, 100));
-    const c = await receiver.count();
-    if (c !== last) [last, lastAt] = [c, Date.now()];
-  }
-  return Math.max(0, (lastAt - from) / 1000);
-}
 
 async function closedPhase(
   store: Store,
@@ -185,16 +143,6 @@ async function closedPhase(
     cpu,
     ...(waits !== undefined ? { waits, commitsPerWrite: (c1 - c0) / (r.rps * CLOSED_S) } : {}),
   };
-}
-
-interface Open {
-  rate: number;
-  sent: number;
-  failed: number;
-  answer: { p50: number; p99: number };
-  webhook: { p50: number; p99: number; missing: number };
-  /** the longest maintenance operation during the phase (FPT_BENCH_SERVE_LOG only) */
-  maintenance: string;
 }
 
 /**
@@ -306,17 +254,6 @@ async function getPhase(serves: ServeProcess[], key: string, ids: number[]): Pro
   return Math.round(results.reduce((a, r) => a + r.requests.average, 0));
 }
 
-interface RunResult {
-  engine: BenchEngine;
-  code: string;
-  load: string;
-  closed: Closed;
-  open: Open[];
-  get: number;
-  two?: { one: number; two: number };
-  pgbench?: { write: number; writeNotify: number };
-}
-
 async function runSet(engine: BenchEngine, code: string, root: string, receiver: ReceiverProcess) {
   const store = await freshStore(engine);
   const serves: ServeProcess[] = [];
@@ -330,30 +267,38 @@ async function runSet(engine: BenchEngine, code: string, root: string, receiver:
     await call(serves[0]!.url, key, 'PATCH', `/api/contacts/${ids[0]}`, { firstName: 'Warm' });
     await drain(receiver, Date.now());
 
-    progress(`${engine} / ${code}: closed loop, 64 connections, ${CLOSED_S} s`);
-    const closed = await closedPhase(store, serves[0]!, receiver, key, ids, flips);
+    let closed: Closed | undefined;
+    if (PHASES.has('closed')) {
+      progress(`${engine} / ${code}: closed loop, 64 connections, ${CLOSED_S} s`);
+      closed = await closedPhase(store, serves[0]!, receiver, key, ids, flips);
+    }
     const open: Open[] = [];
     let offset = 0;
-    for (const rate of RATES[engine]) {
+    for (const rate of PHASES.has('open') ? RATES[engine] : []) {
       progress(`${engine} / ${code}: open loop at ${rate}/s for ${OPEN_S} s`);
       open.push(await openPhase(serves[0]!, receiver, key, ids.slice(offset), flips, rate, OPEN_S));
       offset += rate * OPEN_S;
       await drain(receiver, Date.now());
     }
-    progress(`${engine} / ${code}: GET, 64 connections, ${GET_S} s`);
-    const get = await getPhase(serves, key, ids);
+    let get: number | undefined;
+    if (PHASES.has('get')) {
+      progress(`${engine} / ${code}: GET, 64 connections, ${GET_S} s`);
+      get = await getPhase(serves, key, ids);
+    }
     const result: RunResult = { engine, code, load: load(), closed, open, get };
-    if (engine === 'postgres') {
-      progress(
-        `${engine} / ${code}: one serve process (64 connections) against two (32 each), ${CLOSED_S / 2} s each`,
+    if (engine === 'postgres' && PHASES.has('scale')) {
+      Object.assign(
+        result,
+        await scaleOut(
+          { root, store, serves, receiver, key, ids, flips },
+          CLOSED_S / 2,
+          CAPS_UNAVAILABLE ? undefined : SERVE_CORES,
+          (m) => progress(`${engine} / ${code}: ${m}`),
+        ),
       );
-      const one = await closedPatch(serves, key, ids, flips, 64, CLOSED_S / 2);
-      await drain(receiver, Date.now());
-      serves.push(await ServeProcess.start(root, store));
-      const two = await closedPatch(serves, key, ids, flips, 32, CLOSED_S / 2);
-      await drain(receiver, Date.now());
-      result.two = { one: one.rps, two: two.rps };
-      for (const s of serves.splice(0)) await s.stop();
+    }
+    for (const s of serves.splice(0)) await s.stop();
+    if (engine === 'postgres' && PHASES.has('pgbench')) {
       progress(`${engine} / ${code}: pgbench, 64 clients, ${PGBENCH_S} s each`);
       result.pgbench = {
         write: pgbench(store, pgbenchScript(false), ids, 64, PGBENCH_S),
@@ -367,56 +312,6 @@ async function runSet(engine: BenchEngine, code: string, root: string, receiver:
   }
 }
 
-function report(results: RunResult[]): void {
-  console.log(`\n# API bench (${QUICK ? '--quick' : 'full'}): ${machine()}`);
-  console.log(
-    '\n## Closed loop: PATCH of distinct contacts, 64 connections, one subscription delivering everything\n',
-  );
-  console.log(
-    '| engine | code | load avg | PATCH/s | p99 ms | errors | delivered/s during | caught up after | service CPU (cores) | commits per PATCH | pg_stat_activity (mean sessions) |',
-  );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of results) {
-    const c = r.closed;
-    console.log(
-      `| ${r.engine} | ${r.code} | ${r.load} | ${c.rps} | ${c.p99} | ${c.errors} | ${c.deliveredRps} | ${c.drainS.toFixed(1)} s | ${c.cpuCores.toFixed(2)} | ${c.commitsPerWrite?.toFixed(2) ?? '–'} | ${c.waits ?? '–'} |`,
-    );
-  }
-  console.log('\n## Where the CPU went during the closed loop: cores used, and CPU milliseconds per PATCH\n');
-  console.log(
-    '| engine | code | service | PostgreSQL | receiver | load generator | other | all | CPU ms per PATCH (service, PostgreSQL, receiver, load generator) | PATCH/s if the 2 cores were all theirs |',
-  );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of results) {
-    const c = r.closed.cpu;
-    const ours = c.serve + c.postgres + c.receiver + c.load;
-    const all = ours + c.other;
-    const msPer = (1000 * ours) / r.closed.rps;
-    console.log(
-      `| ${r.engine} | ${r.code} | ${c.serve.toFixed(2)} | ${c.postgres.toFixed(2)} | ${c.receiver.toFixed(2)} | ${c.load.toFixed(2)} | ${c.other.toFixed(2)} | ${all.toFixed(2)} | ${msPer.toFixed(2)} | ${Math.round(2000 / msPer)} |`,
-    );
-  }
-  console.log('\n## Open loop: PATCH at a held rate, each contact once (ms)\n');
-  console.log(
-    '| engine | code | offered/s | sent | failed | answer p50 / p99 | write → webhook p50 / p99 | webhooks missing | longest maintenance operation (of all during the phase) |',
-  );
-  console.log('|---|---|---|---|---|---|---|---|---|');
-  for (const r of results)
-    for (const o of r.open)
-      console.log(
-        `| ${r.engine} | ${r.code} | ${o.rate} | ${o.sent} | ${o.failed} | ${o.answer.p50} / ${o.answer.p99} | ${o.webhook.p50} / ${o.webhook.p99} | ${o.webhook.missing} | ${o.maintenance} |`,
-      );
-  console.log('\n## GET, two processes, and the database ceiling\n');
-  console.log(
-    '| engine | code | GET /api/contacts/{id} per s | PATCH/s one serve (64 conns) | two serves (32 each) | ratio | pgbench write tx/s | with pg_notify |',
-  );
-  console.log('|---|---|---|---|---|---|---|---|');
-  for (const r of results)
-    console.log(
-      `| ${r.engine} | ${r.code} | ${r.get} | ${r.two?.one ?? '–'} | ${r.two?.two ?? '–'} | ${r.two ? (r.two.two / r.two.one).toFixed(2) : '–'} | ${r.pgbench?.write ?? '–'} | ${r.pgbench?.writeNotify ?? '–'} |`,
-    );
-}
-
 const receiver = await ReceiverProcess.start();
 const results: RunResult[] = [];
 try {
@@ -425,4 +320,4 @@ try {
 } finally {
   await receiver.stop();
 }
-report(results);
+report(results, QUICK ? (SMOKE ? '--smoke' : '--quick') : 'full', CAPS_UNAVAILABLE);

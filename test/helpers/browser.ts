@@ -10,6 +10,7 @@ import { createLogger } from '../../src/log.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { OPERATOR_KEY } from './api.js';
 import { createTestDb, engine } from './db.js';
+import { seededDataDir } from './embedded-data-dir.js';
 
 /** Debian's chromium (`apt-get install chromium`; .ci/run installs it when missing). */
 export const CHROMIUM = process.env.FPT_CHROMIUM ?? '/usr/bin/chromium';
@@ -74,7 +75,7 @@ export async function startPortalService(
   } else {
     const dir = mkdtempSync(join(tmpdir(), 'fpt-portal-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    config = { ...config, dataDir: dir };
+    config = { ...config, dataDir: await seededDataDir(join(dir, 'data')) };
   }
   const svc = await startService(config, createLogger({ level: 'silent', format: 'json' }));
   return {

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import type { Db } from '../../src/store/db.js';
 import { openDb } from '../../src/store/open.js';
 import { engine } from '../helpers/db.js';
+import { seededDataDir } from '../helpers/embedded-data-dir.js';
 
 const show = async (db: Db, name: string) =>
   (await db.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name];
@@ -56,11 +57,12 @@ describe.runIf(engine === 'pglite')('the embedded engine', () => {
     { timeout: 180_000 },
     async () => {
       dir = mkdtempSync(join(tmpdir(), 'fpt-embedded-'));
-      await (await openDb(loadConfig({ FPT_DATA_DIR: dir }))).close();
+      // an existing store: the refusal is at a start, not at initdb
+      const data = await seededDataDir(join(dir, 'data'));
       await expect(
-        openDb(loadConfig({ FPT_DATA_DIR: dir, FPT_EMBEDDED_PG_SETTINGS: 'no_such_setting=1' })),
+        openDb(loadConfig({ FPT_DATA_DIR: data, FPT_EMBEDDED_PG_SETTINGS: 'no_such_setting=1' })),
       ).rejects.toThrow(/unrecognized configuration parameter "no_such_setting".*FPT_EMBEDDED_/);
-      const db = await openDb(loadConfig({ FPT_DATA_DIR: dir }));
+      const db = await openDb(loadConfig({ FPT_DATA_DIR: data }));
       expect(await show(db, 'shared_buffers')).toBe('16MB');
       await db.close();
     },

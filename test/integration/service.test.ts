@@ -17,6 +17,7 @@ import type { Db } from '../../src/store/db.js';
 import { resealSecrets } from '../../src/store/subscriptions.js';
 import { createTestDb, engine, type TestDb } from '../helpers/db.js';
 import { Receiver } from '../helpers/receiver.js';
+import { seededDataDir } from '../helpers/embedded-data-dir.js';
 
 /** A logger that keeps its JSON lines for the test to read. */
 function capturingLogger() {
@@ -48,7 +49,7 @@ async function serviceConfig(): Promise<Config> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'fpt-service-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return { ...base, dataDir: dir };
+  return { ...base, dataDir: await seededDataDir(join(dir, 'data')) };
 }
 
 async function start(config: Config) {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freePort, RunningCli, runCli } from '../helpers/cli.js';
+import { seededDataDir } from '../helpers/embedded-data-dir.js';
 
 const OPERATOR = 'test-operator-key-0123456789';
 
@@ -71,6 +72,7 @@ describe('the API commands against a real service', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fpt-cli-api-'));
+    await seededDataDir(join(dir, 'data'));
     const serviceEnv: NodeJS.ProcessEnv = {
       ...process.env,
       FPT_DATA_DIR: join(dir, 'data'),

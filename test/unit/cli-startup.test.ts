@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { freePort, PROCESS_TEST_TIMEOUT_MS, runCli } from '../helpers/cli.js';
+import { seededDataDir } from '../helpers/embedded-data-dir.js';
 
 /** Runs a command in a folder of its own, on the embedded store there unless `env` says otherwise. */
 async function inTempDir(args: string[], over: NodeJS.ProcessEnv) {
   const dir = mkdtempSync(join(tmpdir(), 'fpt-cli-start-'));
   try {
+    // a new store's cluster, made once (initdb is not what these tests are about)
+    if (over.DATABASE_URL === undefined) await seededDataDir(join(dir, 'data'));
     const env: NodeJS.ProcessEnv = { ...process.env, FPT_DATA_DIR: join(dir, 'data'), ...over };
     for (const [k, v] of Object.entries(over)) if (v === undefined) delete env[k];
     return await runCli(args, env);

@@ -8,10 +8,18 @@ import { CommanderError, type Command } from 'commander';
 import { describe, expect, test } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
 import { CLI, PROCESS_TEST_TIMEOUT_MS, runCli } from '../helpers/cli.js';
+import { seededDataDir } from '../helpers/embedded-data-dir.js';
 
-/** A folder of its own for the test (removed at the end) and an environment on the embedded store there. */
-function embeddedEnv(over: NodeJS.ProcessEnv = {}): { dir: string; env: NodeJS.ProcessEnv } {
+/**
+ * A folder of its own for the test (removed at the end) and an environment on the embedded store
+ * there: a new store's cluster already made (`seededDataDir`), or with `empty`, nothing at all.
+ */
+async function embeddedEnv(
+  over: NodeJS.ProcessEnv = {},
+  { empty = false } = {},
+): Promise<{ dir: string; env: NodeJS.ProcessEnv }> {
   const dir = mkdtempSync(join(tmpdir(), 'fpt-cli-'));
+  if (!empty) await seededDataDir(join(dir, 'data'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     FPT_DATA_DIR: join(dir, 'data'),
@@ -116,7 +124,7 @@ describe('the fpt-events command', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   });
 
   test('serve starts on the embedded store with no setup and stops cleanly on SIGTERM', async () => {
-    const { dir, env } = embeddedEnv({ PORT: '0', FPT_ADMIN_TOKEN: undefined });
+    const { dir, env } = await embeddedEnv({ PORT: '0', FPT_ADMIN_TOKEN: undefined }, { empty: true });
     try {
       const { child, exited, lines, entry, stderr } = await startCommand(
         'serve',
@@ -138,7 +146,7 @@ describe('the fpt-events command', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   });
 
   test('the embedded store is held by one process: a second one is refused while it runs, and it opens at once after a kill -9', async () => {
-    const { dir, env } = embeddedEnv({ PORT: '0', FPT_ADMIN_TOKEN: 'test-operator-key-0123456789' });
+    const { dir, env } = await embeddedEnv({ PORT: '0', FPT_ADMIN_TOKEN: 'test-operator-key-0123456789' });
     try {
       const { child, exited } = await startCommand('serve', env, 'fpt-events is serving');
       const second = await runCli(['migrate'], env);
@@ -157,7 +165,7 @@ describe('the fpt-events command', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   });
 
   test('reset-operator-key prints a new key alone, and refuses when the key is FPT_ADMIN_TOKEN', async () => {
-    const { dir, env } = embeddedEnv({ FPT_ADMIN_TOKEN: undefined });
+    const { dir, env } = await embeddedEnv({ FPT_ADMIN_TOKEN: undefined });
     try {
       const reset = await runCli(['reset-operator-key'], env);
       expect(reset.code).toBe(0);
@@ -175,7 +183,7 @@ describe('the fpt-events command', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   });
 
   test('seal-secrets needs FPT_SECRETS_KEY with PostgreSQL (the embedded store has its own key), and reports what it sealed', async () => {
-    const { dir, env } = embeddedEnv({ FPT_SECRETS_KEY: undefined, LOG_LEVEL: 'silent' });
+    const { dir, env } = await embeddedEnv({ FPT_SECRETS_KEY: undefined, LOG_LEVEL: 'silent' });
     try {
       const onPostgres = await runCli(['seal-secrets'], {
         ...env,
@@ -197,7 +205,7 @@ describe('the fpt-events command', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
 
   test('worker serves /metrics on FPT_METRICS_PORT, for the metrics token only', async () => {
     const token = 'prometheus-scrape-token-0123';
-    const { dir, env } = embeddedEnv({ FPT_METRICS_PORT: '0', FPT_METRICS_TOKEN: token });
+    const { dir, env } = await embeddedEnv({ FPT_METRICS_PORT: '0', FPT_METRICS_TOKEN: token });
     try {
       const { child, exited, entry } = await startCommand('worker', env, 'fpt-events worker is running');
       const url = String(entry.metrics);
@@ -216,7 +224,7 @@ describe('the fpt-events command', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   });
 
   test('worker answers /readyz on FPT_METRICS_PORT and logs the address it really binds (HOST)', async () => {
-    const { dir, env } = embeddedEnv({ FPT_METRICS_PORT: '0', HOST: '::1' });
+    const { dir, env } = await embeddedEnv({ FPT_METRICS_PORT: '0', HOST: '::1' });
     try {
       const { child, exited, entry } = await startCommand('worker', env, 'fpt-events worker is running');
       const url = String(entry.metrics);

@@ -10,6 +10,7 @@ import { formatTraceparent, inSpan, parseTraceparent, tracingOn } from '../../sr
 import { tracingSettings } from '../../src/tracing/settings.js';
 import { startTracing } from '../../src/tracing/start.js';
 import { RunningCli } from '../helpers/cli.js';
+import { seededDataDir } from '../helpers/embedded-data-dir.js';
 
 describe('the OTEL_* variables', () => {
   test('tracing is off unless an exporter or an OTLP endpoint is named', () => {
@@ -155,6 +156,7 @@ describe('exporting to a collector', () => {
   test('`serve` with OTEL_EXPORTER_OTLP_ENDPOINT exports its request spans (protobuf), continuing the caller’s traceparent', async () => {
     const c = await collector();
     const dir = mkdtempSync(join(tmpdir(), 'fpt-otel-'));
+    await seededDataDir(join(dir, 'data'));
     const OPERATOR = 'otel-test-operator-key-0123456789';
     const env: NodeJS.ProcessEnv = {
       ...process.env,

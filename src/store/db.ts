@@ -184,3 +184,17 @@ export async function withTxRetry<T>(run: () => Promise<T>, attempts = 5): Promi
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
+
+/**
+ * Runs `read` in one snapshot of the database: its statements all see the same commits (a
+ * read-only REPEATABLE READ transaction; on the embedded engine a transaction runs alone, which
+ * gives the same). For reads of more than one statement whose rows must agree, such as a delivery
+ * and its attempt log: read apart, a completion committing between them showed a failed attempt
+ * already logged beside the status from before it.
+ */
+export function readInOneSnapshot<T>(db: Db, read: (q: Queryable) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    return read(tx);
+  });
+}

@@ -4,6 +4,7 @@ import Type from 'typebox';
 import { subscriptionFilter } from '../../domain/ownership.js';
 import { requireRole } from '../../domain/principal.js';
 import { INT4_MAX } from '../../domain/contact-schema.js';
+import { readInOneSnapshot } from '../../store/db.js';
 import { deliveriesOfEvents } from '../../store/deliveries/read.js';
 import { listSubscriptions } from '../../store/subscriptions.js';
 import { contactTimeline } from '../../store/timeline.js';
@@ -44,10 +45,12 @@ export function contactTimelineRoutes(root: FastifyInstance, { db }: ApiDeps): v
             s.organizationId === contact.organizationId),
       );
       const events = page.windows.flatMap((w) => w.events);
-      const deliveries = await deliveriesOfEvents(
-        db,
-        events.map((e) => e.seq),
-        subscriptions.map((s) => s.id),
+      const deliveries = await readInOneSnapshot(db, (q) =>
+        deliveriesOfEvents(
+          q,
+          events.map((e) => e.seq),
+          subscriptions.map((s) => s.id),
+        ),
       );
       return {
         contactId: contact.contactId,

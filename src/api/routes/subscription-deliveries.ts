@@ -5,6 +5,7 @@ import { EVENT_CATALOG, type ContactEvent } from '../../domain/events.js';
 import { newEventId } from '../../domain/ids.js';
 import { requireSubscriptionAction, subscriptionFilter } from '../../domain/ownership.js';
 import { conflict, invalid, notFound } from '../../errors.js';
+import { readInOneSnapshot } from '../../store/db.js';
 import type { DeliveryStatus } from '../../store/deliveries/queue.js';
 import { getDelivery, listDeliveries, type DeliveryView } from '../../store/deliveries/read.js';
 import { replay } from '../../store/deliveries/replay.js';
@@ -60,7 +61,7 @@ async function visibleDelivery(
   id: string,
   action: 'read' | 'manage',
 ): Promise<DeliveryView> {
-  const d = await getDelivery(deps.db, id);
+  const d = await readInOneSnapshot(deps.db, (q) => getDelivery(q, id));
   const sub = d && (await getSubscription(deps.db, d.subscriptionId, subscriptionFilter(req.principal)));
   if (!d || !sub) throw notFound(`delivery ${id}`);
   requireSubscriptionAction(req.principal, sub, action);
@@ -113,15 +114,17 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
       if (q.since !== undefined && q.until !== undefined && Date.parse(q.until) <= Date.parse(q.since)) {
         throw invalid('until', 'until must be later than since');
       }
-      return listDeliveries(db, req.params.id, {
-        ...(q.status !== undefined ? { status: q.status } : {}),
-        ...(q.eventType !== undefined ? { eventType: q.eventType } : {}),
-        ...(q.contactId !== undefined ? { contactId: q.contactId } : {}),
-        ...(q.since !== undefined ? { since: new Date(q.since) } : {}),
-        ...(q.until !== undefined ? { until: new Date(q.until) } : {}),
-        ...(q.before !== undefined ? { before: Number(q.before) } : {}),
-        limit: q.limit ?? 50,
-      });
+      return readInOneSnapshot(db, (snapshot) =>
+        listDeliveries(snapshot, req.params.id, {
+          ...(q.status !== undefined ? { status: q.status } : {}),
+          ...(q.eventType !== undefined ? { eventType: q.eventType } : {}),
+          ...(q.contactId !== undefined ? { contactId: q.contactId } : {}),
+          ...(q.since !== undefined ? { since: new Date(q.since) } : {}),
+          ...(q.until !== undefined ? { until: new Date(q.until) } : {}),
+          ...(q.before !== undefined ? { before: Number(q.before) } : {}),
+          limit: q.limit ?? 50,
+        }),
+      );
     },
   );
 
@@ -173,6 +176,8 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
     if (!queued) throw conflict('the delivery is being sent right now');
     // queued behind an earlier unfinished delivery of the same contact, it is sent after that one
     const behind = await waitingBehind(db, d.id);
-    return reply.status(202).send({ ...(await getDelivery(db, d.id)), waitingBehind: behind ?? null });
+    return reply
+      .status(202)
+      .send({ ...(await readInOneSnapshot(db, (q) => getDelivery(q, d.id))), waitingBehind: behind ?? null });
   });
 }

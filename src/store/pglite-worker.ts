@@ -9,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { TX_ROLLED_BACK } from './db.js';
+import { PreparedStatements } from './pglite-statements.js';
 import type { EngineReply, EngineRequest, EngineStart, SerializedDbError } from './pglite-protocol.js';
 
 const INT8_OID = 20;
@@ -63,11 +64,11 @@ async function open(): Promise<PGlite> {
   return pg;
 }
 
-async function run(pg: PGlite, req: EngineRequest): Promise<EngineReply> {
+async function run(pg: PGlite, statements: PreparedStatements, req: EngineRequest): Promise<EngineReply> {
   if (req.prelude !== undefined) await pg.exec(req.prelude);
   switch (req.op) {
     case 'query': {
-      const res = await pg.query<object>(req.text, req.params as unknown[]);
+      const res = await statements.query(req.text, req.params, req.lookupsOnly === true);
       return { id: req.id, rows: res.rows, rowCount: res.affectedRows || res.rows.length };
     }
     case 'exec':
@@ -90,6 +91,7 @@ async function run(pg: PGlite, req: EngineRequest): Promise<EngineReply> {
 
 try {
   const pg = await open();
+  const statements = new PreparedStatements(pg);
   port.postMessage({ ready: true, memoryBytes: memoryBytes(pg) });
   // statements run one after another: PGlite is one session, and the order they were sent is the
   // order the service's lock gave them
@@ -98,7 +100,7 @@ try {
     tail = tail.then(async () => {
       let reply: EngineReply;
       try {
-        reply = await run(pg, req);
+        reply = await run(pg, statements, req);
       } catch (err) {
         reply = { id: req.id, error: serializeError(err) };
       }

@@ -210,7 +210,10 @@ export class PgliteDb implements Db {
           const out = await fn({
             indexLookupsOnly,
             query: <R extends object>(text: string, params: readonly unknown[] = []) =>
-              inTx({ op: 'query', text, params }, text) as Promise<QueryResult<R>>,
+              inTx(
+                { op: 'query', text, params, ...(indexLookupsOnly ? { lookupsOnly: true } : {}) },
+                text,
+              ) as Promise<QueryResult<R>>,
             exec: async (script: string) => {
               await inTx({ op: 'exec', text: script }, script);
             },

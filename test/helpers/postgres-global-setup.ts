@@ -23,8 +23,28 @@ export default async function setup(): Promise<void> {
       target.pathname = `/${datname}`;
       await dropLeftoverSchemas(target.href);
     }
+    // Every test makes and drops a schema of some 140 relations: the catalogs' dead rows of every
+    // earlier run stay behind where autovacuum is off (as on this project's machines), and DDL slowed
+    // with them (a schema's creation, migration and drop took 990 ms in a database bloated by a day's
+    // runs against 550 ms once vacuumed). Each run vacuums what the runs before it left.
+    for (const { datname } of dbs) {
+      const target = new URL(url);
+      target.pathname = `/${datname}`;
+      await vacuumDatabase(target.href);
+    }
   } catch (err) {
     throw new Error(`PostgreSQL suite: cannot reach ${url}: ${(err as Error).message}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** VACUUM of the whole database: the catalogs' dead rows left by the schemas made and dropped. */
+async function vacuumDatabase(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    await client.query('VACUUM');
   } finally {
     await client.end().catch(() => undefined);
   }

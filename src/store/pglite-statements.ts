@@ -14,8 +14,13 @@ import { parse, protocol, type PGlite } from '@electric-sql/pglite';
 
 /** Statements kept prepared at most (each holds its plan in the engine's memory). */
 const MAX_PREPARED = 200;
-/** SQLSTATE of "cached plan must not change result type": a kept statement outlived its table's shape. */
-const PLAN_CHANGED_RESULT = '0A000';
+/** "cached plan must not change result type" (SQLSTATE 0A000): a kept statement outlived its table's shape. */
+const planChangedResult = (err: unknown): boolean => {
+  const e = err as { code?: unknown; message?: unknown };
+  return (
+    e.code === '0A000' && typeof e.message === 'string' && e.message.includes('cached plan must not change')
+  );
+};
 
 const PREPARABLE = /^\s*(select|insert|update|delete|with|values)\b/i;
 
@@ -49,8 +54,9 @@ export class PreparedStatements {
 
   constructor(private readonly pg: PGlite) {}
 
-  /** Runs one statement with its parameters; its rows parsed as `pg.query()` would. */
   /**
+   * Runs one statement with its parameters; its rows parsed as `pg.query()` would.
+   *
    * `lookupsOnly`: the statement runs with the planner's `INDEX_LOOKUPS_ONLY` settings. PostgreSQL
    * does not re-plan a kept statement when planner settings change, so the same text is kept
    * twice, once planned under those settings and once without them.
@@ -79,7 +85,7 @@ export class PreparedStatements {
     } catch (err) {
       // a table's columns changed under a kept `SELECT *`: prepared again, and run again when no
       // transaction was under way (inside one, the transaction has failed and says so)
-      if ((err as { code?: string }).code !== PLAN_CHANGED_RESULT) throw err;
+      if (!planChangedResult(err)) throw err;
       await this.forget(key);
       if (again || this.pg.isInTransaction()) throw err;
       return this.query(text, params, lookupsOnly, true);

@@ -15,19 +15,23 @@ export interface EngineStart {
  * transaction's BEGIN with its first statement, a test's `search_path`): one round trip between
  * the threads instead of two.
  */
-export type EngineRequest = { id: number; prelude?: string } &
-  /**
-   * `lookupsOnly`: the statement runs in a transaction planned with index lookups only
-   * (`INDEX_LOOKUPS_ONLY`): it is kept prepared apart from the same text planned without them
-   */
-  (
-    | { op: 'query'; text: string; params: readonly unknown[]; lookupsOnly?: boolean }
-    /** a script of statements without parameters (ROLLBACK, migrations) */
-    | { op: 'exec'; text: string }
-    /** COMMIT, failing when the transaction had failed and COMMIT rolled it back */
-    | { op: 'commit' }
-    | { op: 'close' }
-  );
+export type EngineRequest = { id: number; prelude?: string } & (
+  | {
+      op: 'query';
+      text: string;
+      params: readonly unknown[];
+      /**
+       * the statement runs in a transaction planned with index lookups only (`INDEX_LOOKUPS_ONLY`):
+       * it is kept prepared apart from the same text planned without them
+       */
+      lookupsOnly?: boolean;
+    }
+  /** a script of statements without parameters (ROLLBACK, migrations) */
+  | { op: 'exec'; text: string }
+  /** COMMIT, failing when the transaction had failed and COMMIT rolled it back */
+  | { op: 'commit' }
+  | { op: 'close' }
+);
 
 /** The fields of a database error that `DbError` and the service read, and only those. */
 export interface SerializedDbError {

@@ -2,7 +2,8 @@
  * The embedded engine's prepared statements (docs/design.md, "The embedded engine's thread"):
  * in the engine's thread, each statement the service sends is parsed once, as a named prepared
  * statement, and run afterwards by one call into the engine (bind, describe, execute, sync)
- * instead of PGlite's `query()`, which parses and plans every statement anew in five calls.
+ * instead of PGlite's `query()`, which parses and plans every statement anew in six calls
+ * (parse, describe, bind, describe, execute, sync).
  * PostgreSQL keeps the plan (a generic one after five runs, when it costs no more than a custom
  * one, as for any prepared statement) and re-plans on its own after a schema change or a change of
  * `search_path`.
@@ -33,16 +34,6 @@ interface Prepared {
 export interface StatementResult {
   rows: object[];
   affectedRows: number;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 export class PreparedStatements {
@@ -77,7 +68,12 @@ export class PreparedStatements {
     const S = protocol.serialize;
     try {
       const { messages } = await this.pg.execProtocol(
-        concat([S.bind({ statement: s.name, values }), S.describe({ type: 'P' }), S.execute({}), S.sync()]),
+        Buffer.concat([
+          S.bind({ statement: s.name, values }),
+          S.describe({ type: 'P' }),
+          S.execute({}),
+          S.sync(),
+        ]),
         { syncToFs: false },
       );
       const [res] = parse.parseResults(messages, this.pg.parsers);
@@ -106,7 +102,7 @@ export class PreparedStatements {
     const name = `fpt_s${this.nextName++}`;
     const S = protocol.serialize;
     const { messages } = await this.pg.execProtocol(
-      concat([S.parse({ name, text, types: [] }), S.describe({ type: 'S', name }), S.sync()]),
+      Buffer.concat([S.parse({ name, text, types: [] }), S.describe({ type: 'S', name }), S.sync()]),
       { syncToFs: false },
     );
     const prepared = { name, types: parse.parseDescribeStatementResults(messages) };
@@ -119,19 +115,21 @@ export class PreparedStatements {
     if (!s) return;
     this.kept.delete(key);
     const S = protocol.serialize;
-    await this.pg.execProtocol(concat([S.close({ type: 'S', name: s.name }), S.sync()]), {
+    await this.pg.execProtocol(Buffer.concat([S.close({ type: 'S', name: s.name }), S.sync()]), {
       syncToFs: false,
       throwOnError: false,
     });
   }
 
-  /** A parameter as PGlite's `query()` sends it: through the serializer of its type, or as text. */
+  /**
+   * A parameter through PGlite's serializer of its type, as `query()` sends it; a type without one
+   * takes a string as it is and anything else as JSON.
+   */
   private serialize(value: unknown, type: number | undefined): string | null {
     if (value === null || value === undefined) return null;
     const serializer = type === undefined ? undefined : this.pg.serializers[type];
     if (serializer) return serializer(value);
-    // without one: text as it is, anything else as JSON (objects as node-postgres sends them to
-    // the other engine; a number or a boolean as its literal)
+    // (objects as node-postgres sends them to the other engine; a number or a boolean as its literal)
     if (typeof value === 'string') return value;
     if (typeof value === 'bigint') return value.toString();
     return JSON.stringify(value);

@@ -12,7 +12,7 @@ export default async function setup(): Promise<void> {
       `PostgreSQL suite on ${url.replace(/\/\/[^@]*@/, '//')} (server ${rows[0]?.server_version})\n`,
     );
     // Schemas left behind by an interrupted earlier run, in the base database and in the workers'
-    // own (test/helpers/postgres-worker-db.ts).
+    // own (test/helpers/postgres-worker-db.ts), and the catalogs' dead rows of earlier runs.
     const base = new URL(url).pathname.slice(1) || 'postgres';
     const { rows: dbs } = await client.query<{ datname: string }>(
       `SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2`,
@@ -21,16 +21,7 @@ export default async function setup(): Promise<void> {
     for (const { datname } of dbs) {
       const target = new URL(url);
       target.pathname = `/${datname}`;
-      await dropLeftoverSchemas(target.href);
-    }
-    // Every test makes and drops a schema of some 140 relations: the catalogs' dead rows of every
-    // earlier run stay behind where autovacuum is off (as on this project's machines), and DDL slowed
-    // with them (a schema's creation, migration and drop took 990 ms in a database bloated by a day's
-    // runs against 550 ms once vacuumed). Each run vacuums what the runs before it left.
-    for (const { datname } of dbs) {
-      const target = new URL(url);
-      target.pathname = `/${datname}`;
-      await vacuumDatabase(target.href);
+      await tidy(target.href);
     }
   } catch (err) {
     throw new Error(`PostgreSQL suite: cannot reach ${url}: ${(err as Error).message}`);
@@ -39,22 +30,15 @@ export default async function setup(): Promise<void> {
   }
 }
 
-/** VACUUM of the whole database: the catalogs' dead rows left by the schemas made and dropped. */
-async function vacuumDatabase(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query('VACUUM');
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 /**
  * Drops the schemas made more than an hour ago (their name starts with the time they were made), so
- * that a run in progress on the same server keeps its own.
+ * that a run in progress on the same server keeps its own; then vacuums the database. Every test
+ * makes and drops a schema of some 140 relations: where autovacuum is off (as on this project's
+ * machines) the catalogs' dead rows of every earlier run stayed behind, and DDL slowed with them (a
+ * schema's creation, migration and drop took 990 ms in a database bloated by a day's runs against
+ * 550 ms once vacuumed). Each run vacuums what the runs before it left.
  */
-async function dropLeftoverSchemas(url: string): Promise<void> {
+async function tidy(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
@@ -67,6 +51,7 @@ async function dropLeftoverSchemas(url: string): Promise<void> {
       if (made !== undefined && Number.parseInt(made, 36) > hourAgo) continue;
       await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
     }
+    await client.query('VACUUM');
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -6,7 +6,7 @@ import { engine } from '../helpers/db.js';
 // The embedded engine's thread keeps each statement prepared (src/store/pglite-statements.ts):
 // parsed once, run with any parameters, planned again by PostgreSQL when the tables or the
 // search_path change under it, and bounded in number.
-describe.runIf(engine === 'pglite')("the embedded engine's prepared statements", () => {
+describe.runIf(engine === 'pglite')("the embedded engine's prepared statements", { timeout: 60_000 }, () => {
   const opened: { close(): Promise<void> }[] = [];
   afterEach(async () => {
     for (const o of opened.splice(0)) await o.close();
@@ -27,74 +27,60 @@ describe.runIf(engine === 'pglite')("the embedded engine's prepared statements",
       )
     ).rows[0]!.n;
 
-  it(
-    'prepares a statement once for any parameters, and follows a change of its table',
-    { timeout: 60_000 },
-    async () => {
-      const db = await fresh();
-      const text = 'SELECT * FROM t WHERE id = $1';
-      for (const [id, v] of [
-        [1, 'one'],
-        [3, 'three'],
-        [2, 'two'],
-      ] as const)
-        expect((await db.query(text, [id])).rows).toEqual([{ id, v }]);
-      expect(await kept(db, text)).toBe(1);
-      // the kept statement's columns change: PostgreSQL refuses the old plan, and it is prepared again
-      await db.query('ALTER TABLE t ADD COLUMN w int NOT NULL DEFAULT 7');
-      expect((await db.query(text, [2])).rows).toEqual([{ id: 2, v: 'two', w: 7 }]);
-      expect(await kept(db, text)).toBe(1);
-    },
-  );
+  it('prepares a statement once for any parameters, and follows a change of its table', async () => {
+    const db = await fresh();
+    const text = 'SELECT * FROM t WHERE id = $1';
+    for (const [id, v] of [
+      [1, 'one'],
+      [3, 'three'],
+      [2, 'two'],
+    ] as const)
+      expect((await db.query(text, [id])).rows).toEqual([{ id, v }]);
+    expect(await kept(db, text)).toBe(1);
+    // the kept statement's columns change: PostgreSQL refuses the old plan, and it is prepared again
+    await db.query('ALTER TABLE t ADD COLUMN w int NOT NULL DEFAULT 7');
+    expect((await db.query(text, [2])).rows).toEqual([{ id: 2, v: 'two', w: 7 }]);
+    expect(await kept(db, text)).toBe(1);
+  });
 
-  it(
-    'keeps a statement run with index lookups only apart from the same text planned without them',
-    { timeout: 60_000 },
-    async () => {
-      const db = await fresh();
-      const text = 'SELECT v FROM t WHERE id = $1';
-      // past PostgreSQL's five custom plans, so that a generic plan is kept
-      for (let i = 0; i < 7; i++) expect((await db.query(text, [1])).rows).toEqual([{ v: 'one' }]);
-      await db.transaction(
-        async (tx) => {
-          for (let i = 0; i < 7; i++) expect((await tx.query(text, [2])).rows).toEqual([{ v: 'two' }]);
-        },
-        { indexLookupsOnly: true },
-      );
-      // a plan made without the settings is not reused under them, nor the other way round
-      expect(await kept(db, text)).toBe(2);
-    },
-  );
+  it('keeps a statement run with index lookups only apart from the same text planned without them', async () => {
+    const db = await fresh();
+    const text = 'SELECT v FROM t WHERE id = $1';
+    // past PostgreSQL's five custom plans, so that a generic plan is kept
+    for (let i = 0; i < 7; i++) expect((await db.query(text, [1])).rows).toEqual([{ v: 'one' }]);
+    await db.transaction(
+      async (tx) => {
+        for (let i = 0; i < 7; i++) expect((await tx.query(text, [2])).rows).toEqual([{ v: 'two' }]);
+      },
+      { indexLookupsOnly: true },
+    );
+    // a plan made without the settings is not reused under them, nor the other way round
+    expect(await kept(db, text)).toBe(2);
+  });
 
-  it(
-    'keeps a failing statement usable, with its error, and does not keep one that does not parse',
-    { timeout: 60_000 },
-    async () => {
-      const db = await fresh();
-      const insert = 'INSERT INTO t (id, v) VALUES ($1, $2)';
-      await expect(db.query(insert, [1, 'again'])).rejects.toMatchObject({
-        code: '23505',
-        constraint: 't_pkey',
-      });
-      await db.query(insert, [4, 'four']);
-      expect((await db.query('SELECT v FROM t WHERE id = $1', [4])).rows).toEqual([{ v: 'four' }]);
-      const bad = 'SELECT nope FROM t WHERE id = $1';
-      for (let i = 0; i < 2; i++) await expect(db.query(bad, [1])).rejects.toMatchObject({ code: '42703' });
-      expect(await kept(db, bad)).toBe(0);
-      // inside a transaction, as outside
-      await expect(
-        db.transaction(async (tx) => {
-          await tx.query(insert, [5, 'five']);
-          await tx.query(insert, [5, 'five again']);
-        }),
-      ).rejects.toMatchObject({ code: '23505' });
-      expect((await db.query('SELECT count(*)::int AS n FROM t WHERE id = $1', [5])).rows).toEqual([
-        { n: 0 },
-      ]);
-    },
-  );
+  it('keeps a failing statement usable, with its error, and does not keep one that does not parse', async () => {
+    const db = await fresh();
+    const insert = 'INSERT INTO t (id, v) VALUES ($1, $2)';
+    await expect(db.query(insert, [1, 'again'])).rejects.toMatchObject({
+      code: '23505',
+      constraint: 't_pkey',
+    });
+    await db.query(insert, [4, 'four']);
+    expect((await db.query('SELECT v FROM t WHERE id = $1', [4])).rows).toEqual([{ v: 'four' }]);
+    const bad = 'SELECT nope FROM t WHERE id = $1';
+    for (let i = 0; i < 2; i++) await expect(db.query(bad, [1])).rejects.toMatchObject({ code: '42703' });
+    expect(await kept(db, bad)).toBe(0);
+    // inside a transaction, as outside
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query(insert, [5, 'five']);
+        await tx.query(insert, [5, 'five again']);
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    expect((await db.query('SELECT count(*)::int AS n FROM t WHERE id = $1', [5])).rows).toEqual([{ n: 0 }]);
+  });
 
-  it('keeps a bounded number of statements, the most recently used', { timeout: 60_000 }, async () => {
+  it('keeps a bounded number of statements, the most recently used', async () => {
     const db = await fresh();
     const texts = Array.from({ length: PreparedStatements.MAX + 20 }, (_, n) => `SELECT $1::int + ${n} AS v`);
     for (const [n, text] of texts.entries()) expect((await db.query(text, [1])).rows).toEqual([{ v: n + 1 }]);
@@ -107,7 +93,7 @@ describe.runIf(engine === 'pglite')("the embedded engine's prepared statements",
     expect((await db.query(texts[0]!, [2])).rows).toEqual([{ v: 2 }]);
   });
 
-  it('answers the same text from the schema each handle works in', { timeout: 60_000 }, async () => {
+  it('answers the same text from the schema each handle works in', async () => {
     const eng = await PgliteEngine.open();
     opened.push(eng);
     const [a, b] = ['stmt_a', 'stmt_b'].map((schema) => PgliteDb.onSchema(eng, schema));

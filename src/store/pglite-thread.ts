@@ -46,11 +46,13 @@ export class EngineThread {
       const p = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       p?.resolve(reply);
+      this.wakeRoom();
     });
     const fail = (err: Error) => {
       this.gone ??= err;
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
+      this.wakeRoom();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`the embedded engine's thread ended (exit code ${code})`)));
@@ -72,6 +74,24 @@ export class EngineThread {
     const thread = new EngineThread(worker);
     thread.memoryBytes = started.memoryBytes;
     return thread;
+  }
+
+  private roomWaiters: (() => void)[] = [];
+
+  private wakeRoom(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Requests sent and not yet answered. */
+  get outstanding(): number {
+    return this.pending.size;
+  }
+
+  /** Resolves once fewer than `depth` requests are waiting for their answer. */
+  async room(depth: number): Promise<void> {
+    while (this.pending.size >= depth) await new Promise<void>((r) => this.roomWaiters.push(r));
   }
 
   /** Sends one request; resolves with its rows, or rejects with the engine's error. */

@@ -56,6 +56,16 @@ function startParams(settings: Readonly<Record<string, string>>): string[] {
 }
 
 const execFileAsync = promisify(execFile);
+const noop = () => undefined;
+
+/**
+ * Statements sent to the engine's thread and not yet answered, at most: the one it runs and one
+ * waiting behind it, so that the engine does not sit idle while an answer crosses to the service's
+ * thread and the next statement crosses back. More than one waiting made the closed loop no faster
+ * and the reads' and writes' batches smaller (they form while the engine is busy): GET and the
+ * open loop's answers got slower (BENCHMARKS.md, "Pipelined statements in the embedded engine").
+ */
+export const PIPELINE_DEPTH = 2;
 
 /**
  * Creates the cluster in an empty `dataDir` in a child process. Run in this process, PGlite's
@@ -124,10 +134,27 @@ export class PgliteEngine {
     }
   }
 
-  /** Runs `fn` with the engine to itself. */
+  /** Runs `fn` with the engine to itself, until `fn` settles. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
+    return this.inTurn(() => fn());
+  }
+
+  /**
+   * Runs `fn` once every earlier holder has let go and fewer than `PIPELINE_DEPTH` statements are
+   * waiting for their answer, and lets the next holder go on once `fn` calls `release` (or
+   * settles). What the lock orders is what is sent: the engine's thread runs its messages one after
+   * another in the order they were posted, so a holder that has posted its last message (a single
+   * statement, a transaction's COMMIT) releases at once, and the next holder's first message waits
+   * in the engine's thread instead of for the answer to come back across the threads first.
+   */
+  inTurn<T>(fn: (release: () => void) => Promise<T>): Promise<T> {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const run = this.tail.then(async () => {
+      await this.thread.room(PIPELINE_DEPTH);
+      return fn(release);
+    });
+    this.tail = Promise.race([released, run.then(noop, noop)]);
     return run;
   }
 
@@ -183,10 +210,13 @@ export class PgliteDb implements Db {
   }
 
   query<R extends object>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
-    // the engine's thread returns the rows the statement selected, as PGlite parsed them
-    return this.eng.exclusive(
-      () => this.send({ op: 'query', text, params }, this.takePath(), text) as Promise<QueryResult<R>>,
-    );
+    // the engine's thread returns the rows the statement selected, as PGlite parsed them; the next
+    // holder may send its own statement as soon as this one is posted
+    return this.eng.inTurn((release) => {
+      const answer = this.send({ op: 'query', text, params }, this.takePath(), text);
+      release();
+      return answer as Promise<QueryResult<R>>;
+    });
   }
 
   private channel(name: Channel): string {
@@ -197,9 +227,10 @@ export class PgliteDb implements Db {
     const indexLookupsOnly = options.indexLookupsOnly === true;
     return withTxRetry(async () => {
       const notified = new Set<Channel>();
-      const result = await this.eng.exclusive(async () => {
-        // the engine's lock is held from BEGIN to COMMIT: no other statement runs in between.
-        // BEGIN goes with the transaction's first statement.
+      const result = await this.eng.inTurn(async (release) => {
+        // the engine's lock is held from BEGIN until COMMIT (or ROLLBACK) is sent: no other
+        // statement runs in between. BEGIN goes with the transaction's first statement.
+        let ended = false;
         let prelude = [...this.takePath(), indexLookupsOnly ? `BEGIN; ${INDEX_LOOKUPS_ONLY}` : 'BEGIN'];
         const inTx = (req: EngineCall, text: string) => {
           const first = prelude;
@@ -221,12 +252,18 @@ export class PgliteDb implements Db {
               notified.add(channel);
             },
           });
-          await inTx({ op: 'commit' }, 'COMMIT');
+          const committed = inTx({ op: 'commit' }, 'COMMIT');
+          ended = true;
+          release();
+          await committed;
           return out;
         } catch (err) {
-          // (a failed COMMIT has already ended the transaction; this ROLLBACK then only warns)
-          if (prelude.length === 0)
-            await this.eng.thread.request({ op: 'exec', text: 'ROLLBACK' }).catch(() => undefined);
+          // a failed COMMIT has already ended the transaction (and others may be sending by now)
+          if (!ended && prelude.length === 0) {
+            const rolledBack = this.eng.thread.request({ op: 'exec', text: 'ROLLBACK' });
+            release();
+            await rolledBack.catch(() => undefined);
+          }
           throw err;
         }
       });

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { PgliteDb } from '../../src/store/pglite.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PIPELINE_DEPTH, PgliteDb, PgliteEngine } from '../../src/store/pglite.js';
 import { engine } from '../helpers/db.js';
 
 // The embedded engine runs in a thread of its own (docs/design.md, "The embedded engine's thread"):
@@ -27,4 +27,70 @@ describe.runIf(engine === 'pglite')("the embedded engine's thread", () => {
       await expect(db.query('SELECT 1')).rejects.toThrow(/embedded engine's thread ended/);
     },
   );
+});
+
+// The engine's lock orders what is sent to the thread, not what it answers: a holder that has posted
+// its last statement (a single statement, a transaction's COMMIT) lets the next one send, and one
+// statement at most waits in the engine's thread behind the one it runs (`PIPELINE_DEPTH`).
+describe.runIf(engine === 'pglite')("the embedded engine's pipeline", () => {
+  let eng: PgliteEngine;
+  let db: PgliteDb;
+  beforeAll(async () => {
+    eng = await PgliteEngine.open();
+    db = new PgliteDb(eng, undefined, false);
+  }, 60_000);
+  afterAll(async () => {
+    await eng.close();
+  });
+
+  it('sends the next statement before the one ahead is answered, one ahead at most', async () => {
+    const waiting: number[] = [];
+    const post = eng.thread.request.bind(eng.thread);
+    eng.thread.request = (req) => {
+      const answer = post(req);
+      waiting.push(eng.thread.outstanding);
+      return answer;
+    };
+    try {
+      const sent = [1, 2, 3, 4, 5, 6].map((n) => db.query<{ n: number }>('SELECT $1::int AS n', [n]));
+      const answers = await Promise.all(sent);
+      expect(answers.map((a) => a.rows[0]!.n)).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      eng.thread.request = post;
+    }
+    // the second was posted while the first was unanswered; none beyond the depth
+    expect(waiting[1]).toBe(2);
+    expect(Math.max(...waiting)).toBe(PIPELINE_DEPTH);
+  });
+
+  it('runs no statement of another inside an open transaction', async () => {
+    await db.query('CREATE TABLE inside (id int PRIMARY KEY)');
+    let outside: Promise<{ rows: { n: number }[] }> | undefined;
+    const tx = db.transaction(async (t) => {
+      await t.query('INSERT INTO inside VALUES (1)');
+      outside = db.query<{ n: number }>('SELECT count(*)::int AS n FROM inside');
+      await t.query('INSERT INTO inside VALUES (2)');
+      throw new Error('rolled back');
+    });
+    await expect(tx).rejects.toThrow('rolled back');
+    // sent after the ROLLBACK, it saw none of the transaction's rows
+    expect((await outside!).rows).toEqual([{ n: 0 }]);
+  });
+
+  it('lets a transaction queued behind a failed COMMIT commit', async () => {
+    await db.query(`CREATE TABLE linked (id int PRIMARY KEY,
+      parent int REFERENCES linked (id) DEFERRABLE INITIALLY DEFERRED)`);
+    // the reference is checked at COMMIT, which fails and ends the first transaction by itself
+    const failing = db.transaction(async (t) => {
+      await t.query('INSERT INTO linked VALUES (1, 99)');
+    });
+    const next = db.transaction(async (t) => {
+      await t.query('INSERT INTO linked VALUES (2, NULL)');
+      await t.query('INSERT INTO linked VALUES (3, 2)');
+    });
+    await expect(failing).rejects.toMatchObject({ code: '23503' });
+    await next;
+    const { rows } = await db.query<{ id: number }>('SELECT id FROM linked ORDER BY id');
+    expect(rows).toEqual([{ id: 2 }, { id: 3 }]);
+  });
 });

@@ -71,6 +71,9 @@ export class PostgresDb implements Db {
     ]);
     this.pool = new pg.Pool({
       connectionString,
+      // a client sends a statement without waiting for the answer to the one before: a
+      // transaction's first statement goes behind its BEGIN (see `transaction`)
+      pipeline: true,
       max: opts.maxConnections ?? 10,
       application_name: opts.applicationName ?? 'fpt-events',
       types,
@@ -110,13 +113,23 @@ export class PostgresDb implements Db {
       // signals are sent with the COMMIT, in the same round trip (the server delivers them at commit)
       const notified = new Set<Channel>();
       try {
-        // (no parameters: the simple protocol runs every statement of the string, in one round trip)
-        await client.query(indexLookupsOnly ? `BEGIN; ${INDEX_LOOKUPS_ONLY}` : 'BEGIN');
+        // (no parameters: the simple protocol runs every statement of the string.) BEGIN is not
+        // waited for: the transaction's first statement is sent right behind it, and answered only
+        // once BEGIN's own answer has come, so that BEGIN costs no round trip of its own.
+        let begun: Promise<unknown> | undefined = client.query(
+          indexLookupsOnly ? `BEGIN; ${INDEX_LOOKUPS_ONLY}` : 'BEGIN',
+        );
+        begun.catch(() => undefined); // (awaited below, with the first statement or at COMMIT)
+        const afterBegin = <T>(answer: Promise<T>): Promise<T> => {
+          const first = begun;
+          begun = undefined;
+          return first ? Promise.all([first, answer]).then(([, a]) => a) : answer;
+        };
         const result = await fn({
           indexLookupsOnly,
           query: async <R extends object>(text: string, params: readonly unknown[] = []) => {
             try {
-              const res = await client.query<R & pg.QueryResultRow>(text, params as unknown[]);
+              const res = await afterBegin(client.query<R & pg.QueryResultRow>(text, params as unknown[]));
               return { rows: res.rows, rowCount: res.rowCount ?? 0 };
             } catch (err) {
               throw new DbError(err, text);
@@ -124,7 +137,7 @@ export class PostgresDb implements Db {
           },
           exec: async (script: string) => {
             try {
-              await client.query(script); // no parameters: the simple protocol runs every statement
+              await afterBegin(client.query(script)); // no parameters: the simple protocol runs every statement
             } catch (err) {
               throw new DbError(err, script);
             }
@@ -136,7 +149,7 @@ export class PostgresDb implements Db {
         // delivered by the server at commit, to every listening session, this process's included
         // (channel names are a closed set of plain words, safe to write into the statement)
         const signals = [...notified].map((c) => `SELECT pg_notify('fpt_${c}_' || current_schema(), NULL); `);
-        const done: unknown = await client.query(`${signals.join('')}COMMIT`);
+        const done: unknown = await afterBegin(client.query(`${signals.join('')}COMMIT`));
         // several statements in one string answer with one result each (node-pg's typing says one)
         const commit = (Array.isArray(done) ? done.at(-1) : done) as pg.QueryResult | undefined;
         // a COMMIT of a transaction that had failed (its body caught a statement's error) ends it

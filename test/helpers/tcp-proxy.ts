@@ -4,10 +4,15 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
  * A TCP proxy on loopback in front of a real server (the test's PostgreSQL), which a test can cut
  * off: every connection through it dropped, new ones dropped as they arrive, until it is restored.
  * A process talking through it sees what a network partition, or a database gone away, looks like.
+ * It can also hold the server's answers back while the client's bytes still go through, and keeps
+ * what the clients sent, so that a test can see what a client sends before it has an answer.
  */
 export class TcpProxy {
   private cutOff = false;
   private readonly sockets = new Set<Socket>();
+  /** answers held back, with the client each is for; undefined while answers flow */
+  private held: [Socket, Buffer][] | undefined;
+  private sent: Buffer[] = [];
 
   private constructor(private readonly server: Server) {}
 
@@ -30,8 +35,15 @@ export class TcpProxy {
           proxy.sockets.delete(a);
           b.destroy();
         });
-        a.pipe(b);
       }
+      client.on('data', (chunk: Buffer) => {
+        proxy.sent.push(chunk);
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk: Buffer) => {
+        if (proxy.held) proxy.held.push([client, chunk]);
+        else client.write(chunk);
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return proxy;
@@ -39,6 +51,22 @@ export class TcpProxy {
 
   get port(): number {
     return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Everything the clients have sent, as text (a statement's SQL shows as it was written). */
+  sentText(): string {
+    return Buffer.concat(this.sent).toString('latin1');
+  }
+
+  /** Holds the server's answers back, until `releaseAnswers()`; the clients' bytes still go through. */
+  holdAnswers(): void {
+    this.held ??= [];
+  }
+
+  releaseAnswers(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const [client, chunk] of held) client.write(chunk);
   }
 
   /** Drops every connection, and each new one, until `restore()`. */

@@ -45,17 +45,25 @@ describe('partitions', () => {
     expect(round).toEqual({ current: 1, rolledOver: true, created: [2] });
     for (const t of ['events', 'deliveries', 'delivery_attempts'])
       expect(await tableExists(api.db, `${t}_p2`)).toBe(true);
-    // the queue's partitions made by the service get the queue's autovacuum settings (migration 010)
+    // the queue's tables, and the partitions the service makes of them, get the queue's vacuum
+    // settings (migration 010), and keep their empty pages (migration 018)
     const { rows: options } = await api.db.query<{ relname: string; reloptions: string[] | null }>(
       `SELECT relname, reloptions FROM pg_class
        WHERE relnamespace = current_schema()::regnamespace AND relname = ANY($1::text[]) ORDER BY relname`,
-      [['deliveries_p2', 'delivery_attempts_p2']],
+      [['deliveries_p0', 'deliveries_p2', 'delivery_attempts_p2', 'contact_windows', 'delivery_workers']],
     );
     expect(
-      options.map((o) => [o.relname, o.reloptions?.includes('autovacuum_vacuum_scale_factor=0.01')]),
+      options.map((o) => [
+        o.relname,
+        o.reloptions?.includes('autovacuum_vacuum_scale_factor=0.01'),
+        o.reloptions?.includes('vacuum_truncate=off'),
+      ]),
     ).toEqual([
-      ['deliveries_p2', true],
-      ['delivery_attempts_p2', true],
+      ['contact_windows', true, true],
+      ['deliveries_p0', true, true],
+      ['deliveries_p2', true, true],
+      ['delivery_attempts_p2', true, true],
+      ['delivery_workers', true, true],
     ]);
     // a second round at once changes nothing
     expect(await ensurePartitions(api.db, { partitionDays: 1 })).toEqual({

@@ -1,4 +1,5 @@
 import { describe, expect } from 'vitest';
+import { closeDueWindows } from '../../src/events/close-windows.js';
 import { completeDeliveries } from '../../src/store/deliveries/complete.js';
 import { apiTest as test, createTestApi, type Reply, type TestApi } from '../helpers/api.js';
 import { closeAllWindows } from '../helpers/events.js';
@@ -87,5 +88,38 @@ describe('answers read in one snapshot', () => {
     // read again, the line has been sent, whole
     const again = await api.get(`/api/deliveries/${later!.id}`, { key: tenant.keys.orgPartner });
     expect(again.body.status).toBe('succeeded');
+  });
+
+  test("a contact's timeline is one moment's: a window shown open has made no events yet", async ({
+    api,
+    tenant,
+    testDb,
+  }) => {
+    await api.create(
+      '/api/subscriptions',
+      { url: 'https://crm.example.com/hooks', locationId: tenant.locA },
+      tenant.keys.orgPartner,
+    );
+    const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'Ada' });
+    await closeAllWindows(api.db);
+    // a change still in its window
+    expect((await api.patch(`/api/contacts/${contactId}`, { lastName: 'Stone' })).status).toBe(200);
+    // right after the timeline has read the contact's windows, another process closes the open one
+    const other = testDb.openAnother();
+    const closeWindow = () => closeDueWindows(other, { limit: 100, horizonMs: 86_400_000 });
+    const timeline = await answerAcross(api, /FROM contact_window_log/, closeWindow, (a) =>
+      a.get(`/api/contacts/${contactId}/timeline`, { key: tenant.keys.locAStaff }),
+    );
+    expect(timeline.status).toBe(200);
+    const shown = (t: Reply) =>
+      (t.body.windows as { state: string; events: { eventType: string; deliveries: unknown[] }[] }[]).map(
+        (w) => [w.state, w.events.map((e) => `${e.eventType} (${e.deliveries.length} deliveries)`)],
+      );
+    // read again, the window has closed with its event
+    const again = await api.get(`/api/contacts/${contactId}/timeline`, { key: tenant.keys.locAStaff });
+    const [created, updated] = shown(again);
+    expect(updated).toEqual(['closed', ['contact.updated (1 deliveries)']]);
+    // read apart: the window still open, with the event its close made
+    expect(shown(timeline)).toEqual([created, ['open', []]]);
   });
 });

@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { closeDueWindows } from '../src/events/close-windows.js';
-import type { Db, Queryable, Tx } from '../src/store/db.js';
+import { assumeOneSnapshot, type Db, type Tx } from '../src/store/db.js';
 import { claimDeliveries } from '../src/store/deliveries/claim.js';
 import { completeDeliveries, successorsWaiting, type Completion } from '../src/store/deliveries/complete.js';
 import { getDelivery, listDeliveries } from '../src/store/deliveries/read.js';
@@ -163,7 +163,7 @@ async function explainAll(db: Db, bigSubscription: string): Promise<[string, Exp
   );
   // the admin reads
   await rolledBack(db, async (tx) => {
-    const x: Queryable = explaining(tx, out);
+    const x = assumeOneSnapshot(explaining(tx, out));
     await listDeliveries(x, bigSubscription, { status: 'failed', limit: 50 });
     await listDeliveries(x, bigSubscription, { limit: 50 });
     await replay(x, bigSubscription, since, 'failed');

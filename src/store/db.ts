@@ -185,6 +185,18 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+declare const oneSnapshot: unique symbol;
+
+/**
+ * A `Queryable` whose statements all see one snapshot of the database: what `readInOneSnapshot`
+ * hands its read. A read of more than one statement whose rows must agree (a delivery and its
+ * attempt log, a timeline's windows and their events) takes a `Snapshot`, not a `Queryable`, so that
+ * no caller can hand it the database itself, where each statement sees the commits made up to its
+ * own start. A write transaction is not one either: at READ COMMITTED, each of its statements takes
+ * its own snapshot too.
+ */
+export type Snapshot = Queryable & { readonly [oneSnapshot]: true };
+
 /**
  * Runs `read` in one snapshot of the database: its statements all see the same commits (a
  * read-only REPEATABLE READ transaction; on the embedded engine a transaction runs alone, which
@@ -192,9 +204,17 @@ export function quoteIdent(name: string): string {
  * and its attempt log: read apart, a completion committing between them showed a failed attempt
  * already logged beside the status from before it.
  */
-export function readInOneSnapshot<T>(db: Db, read: (q: Queryable) => Promise<T>): Promise<T> {
+export function readInOneSnapshot<T>(db: Db, read: (q: Snapshot) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    return read(tx);
+    return read(tx as Queryable as Snapshot);
   });
+}
+
+/**
+ * `q` taken for one snapshot without being one: for plan captures and measurements of the reads
+ * that take a `Snapshot`, on a store nothing writes to meanwhile. Never for a request's answer.
+ */
+export function assumeOneSnapshot(q: Queryable): Snapshot {
+  return q as Snapshot;
 }

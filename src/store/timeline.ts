@@ -1,4 +1,4 @@
-import type { Queryable } from './db.js';
+import type { Snapshot } from './db.js';
 import { listHistory, type HistoryEntry } from './history.js';
 
 /** A coalescing window of a contact, as the timeline shows it. */
@@ -38,10 +38,12 @@ interface WindowRow {
 /**
  * A page of a contact's history, from `afterSeq` on, grouped by the windows the steps fell into,
  * with the events each window emitted. A page holds at least `limit` steps (when there are that
- * many) and is extended to the end of its last window, so no window is split across pages.
+ * many) and is extended to the end of its last window, so no window is split across pages. Its
+ * statements must see one moment: read apart, a window that closed between the windows and the
+ * events was shown still open, with the events its close made.
  */
 export async function contactTimeline(
-  q: Queryable,
+  q: Snapshot,
   contactId: number,
   opts: { afterSeq: number; limit: number },
 ): Promise<{ windows: TimelineWindow[]; nextAfter: number | null }> {

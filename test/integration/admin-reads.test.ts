@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest';
-import type { Queryable } from '../../src/store/db.js';
+import { assumeOneSnapshot, readInOneSnapshot, type Queryable } from '../../src/store/db.js';
 import { listDeliveries } from '../../src/store/deliveries/read.js';
 import { replay } from '../../src/store/deliveries/replay.js';
 import { analyzeTable } from '../../src/store/maintenance.js';
@@ -84,7 +84,7 @@ describe('admin reads over a large history', () => {
       { limit: 50, before: N / 2 },
     ]) {
       const plans: PlanNode[] = [];
-      await listDeliveries(explainingInto(api.db, plans), subA, opts);
+      await listDeliveries(assumeOneSnapshot(explainingInto(api.db, plans)), subA, opts);
       const read = rowsRead(plans[0]!);
       // each status's range gives at most `limit` rows; each row's event is one lookup
       expect(read.get('deliveries')?.read, JSON.stringify({ opts, read: [...read] })).toBeLessThanOrEqual(
@@ -93,7 +93,9 @@ describe('admin reads over a large history', () => {
       expect(read.get('events')?.read ?? 0).toBeLessThanOrEqual(opts.limit);
     }
     // and what it returns is right: the ten newest failed ones
-    const page = await listDeliveries(api.db, subA, { status: 'failed', limit: 10 });
+    const page = await readInOneSnapshot(api.db, (q) =>
+      listDeliveries(q, subA, { status: 'failed', limit: 10 }),
+    );
     const { rows } = await api.db.query<{ id: string }>(
       `SELECT id FROM deliveries WHERE subscription_id = $1 AND status = 'failed' ORDER BY seq DESC LIMIT 10`,
       [subA],

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { readInOneSnapshot, type Queryable } from '../../src/store/db.js';
+import { assumeOneSnapshot, readInOneSnapshot, type Snapshot } from '../../src/store/db.js';
 import { completeDeliveries } from '../../src/store/deliveries/complete.js';
 import { getDelivery } from '../../src/store/deliveries/read.js';
 import { dbTest as test } from '../helpers/db.js';
@@ -49,16 +49,18 @@ test('a delivery and its attempt log are read in one snapshot, whatever commits 
   // the failure commits right after the read's first statement (on the embedded engine, a
   // transaction has the engine to itself until its end, so there the failure waits for the read)
   let recorded: Promise<unknown> | undefined;
-  const interleaving = (q: Queryable): Queryable => ({
-    query: async <R extends object>(text: string, params?: readonly unknown[]) => {
-      const result = await q.query<R>(text, params);
-      if (recorded === undefined && /FROM deliveries/.test(text)) {
-        recorded = recordFailure();
-        if (db.engine === 'postgres') await recorded;
-      }
-      return result;
-    },
-  });
+  // (its statements are still the snapshot's)
+  const interleaving = (q: Snapshot): Snapshot =>
+    assumeOneSnapshot({
+      query: async <R extends object>(text: string, params?: readonly unknown[]) => {
+        const result = await q.query<R>(text, params);
+        if (recorded === undefined && /FROM deliveries/.test(text)) {
+          recorded = recordFailure();
+          if (db.engine === 'postgres') await recorded;
+        }
+        return result;
+      },
+    });
   const read = await readInOneSnapshot(db, (q) => getDelivery(interleaving(q), id));
   await recorded;
   expect([read?.status, read?.attemptLog.length]).toEqual(['sending', 0]);

@@ -12,7 +12,7 @@ import { replay } from '../../store/deliveries/replay.js';
 import { insertTestDelivery, retryDelivery } from '../../store/deliveries/requeue.js';
 import { deliverySent } from '../../store/deliveries/attempts-sent.js';
 import { requestOf } from '../../delivery/attempt.js';
-import { waitingBehind } from '../../store/deliveries/waiting.js';
+import { deliveryInLine } from '../../store/deliveries/waiting.js';
 import { getSubscription } from '../../store/subscriptions.js';
 import { listLocations } from '../../store/tenants.js';
 import { auditDeliveryRetry, auditSubscription } from '../audit-subscriptions.js';
@@ -175,9 +175,8 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
     });
     if (!queued) throw conflict('the delivery is being sent right now');
     // queued behind an earlier unfinished delivery of the same contact, it is sent after that one
-    const behind = await waitingBehind(db, d.id);
-    return reply
-      .status(202)
-      .send({ ...(await readInOneSnapshot(db, (q) => getDelivery(q, d.id))), waitingBehind: behind ?? null });
+    const queuedNow = await readInOneSnapshot(db, (q) => deliveryInLine(q, d.id));
+    if (!queuedNow) throw notFound(`delivery ${d.id}`); // deleted with its subscription meanwhile
+    return reply.status(202).send(queuedNow);
   });
 }

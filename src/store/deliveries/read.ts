@@ -1,5 +1,5 @@
 import type { ContactEvent } from '../../domain/events.js';
-import type { Queryable } from '../db.js';
+import type { Snapshot } from '../db.js';
 import { selectDeliveryById } from './by-id.js';
 import type { Completion } from './complete.js';
 import type { DeliveryStatus } from './queue.js';
@@ -76,7 +76,7 @@ export const attemptView = (a: AttemptRow): AttemptView => ({
   outcome: a.outcome,
 });
 
-async function withAttempts(q: Queryable, rows: DeliveryRow[]): Promise<DeliveryView[]> {
+async function withAttempts(q: Snapshot, rows: DeliveryRow[]): Promise<DeliveryView[]> {
   const { rows: attempts } = await q.query<AttemptRow & { delivery_id: string }>(
     `SELECT delivery_id, ${ATTEMPT_COLUMNS} FROM delivery_attempts WHERE delivery_id = ANY ($1::text[])
        -- their partitions (and the test deliveries'), not every partition's index
@@ -133,7 +133,7 @@ export interface DeliveryFilter {
  * is walked; only the filters given are in the statement.
  */
 export async function listDeliveries(
-  q: Queryable,
+  q: Snapshot,
   subscriptionId: string,
   opts: DeliveryFilter & { before?: number; limit: number },
 ): Promise<{ data: DeliveryView[]; nextCursor: string | null }> {
@@ -180,7 +180,7 @@ export async function listDeliveries(
   };
 }
 
-export async function getDelivery(q: Queryable, id: string): Promise<DeliveryView | undefined> {
+export async function getDelivery(q: Snapshot, id: string): Promise<DeliveryView | undefined> {
   const rows = await selectDeliveryById<DeliveryRow>(
     q,
     `SELECT ${DELIVERY_COLUMNS} FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq`,
@@ -191,7 +191,7 @@ export async function getDelivery(q: Queryable, id: string): Promise<DeliveryVie
 
 /** The deliveries of these events (by event seq) to these subscriptions, oldest first, with their attempts. */
 export async function deliveriesOfEvents(
-  q: Queryable,
+  q: Snapshot,
   eventSeqs: readonly number[],
   subscriptionIds: readonly string[],
 ): Promise<DeliveryView[]> {

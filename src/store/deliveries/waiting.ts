@@ -1,4 +1,5 @@
-import type { Queryable } from '../db.js';
+import type { Queryable, Snapshot } from '../db.js';
+import { getDelivery, type DeliveryView } from './read.js';
 
 /** The unfinished delivery a delivery waits behind, as the retry answer shows it. */
 export interface WaitingBehind {
@@ -46,4 +47,17 @@ export async function waitingBehind(q: Queryable, deliveryId: string): Promise<W
     nextAttemptAt:
       r.status === 'pending' && Number.isFinite(+r.next_attempt_at) ? r.next_attempt_at.toISOString() : null,
   };
+}
+
+/**
+ * The delivery and the one it waits behind, as a retry answers: one moment's. Read apart, a worker
+ * sending the contact's whole line in between showed the delivery succeeded while still waiting
+ * behind one pending.
+ */
+export async function deliveryInLine(
+  q: Snapshot,
+  deliveryId: string,
+): Promise<(DeliveryView & { waitingBehind: WaitingBehind | null }) | undefined> {
+  const d = await getDelivery(q, deliveryId);
+  return d && { ...d, waitingBehind: (await waitingBehind(q, deliveryId)) ?? null };
 }

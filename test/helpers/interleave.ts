@@ -1,0 +1,48 @@
+import type { Db, Queryable, Tx } from '../../src/store/db.js';
+
+/**
+ * `db`, with `change` made once, right after the first statement whose text matches `after` and
+ * before the statement that follows it is sent: a commit landing between two statements of one
+ * read, as another process's would. Give the service an API on the returned `db` to see what a
+ * request answers when that happens.
+ *
+ * On PostgreSQL the change is awaited there. On the embedded engine it is only started: a
+ * transaction has the engine to itself until its end, so a read in one snapshot would wait for a
+ * change that waits for it; and a statement sent after the change's first one runs after the
+ * change's commit, so `change` must open its transaction at once (no statement before it).
+ * `changed` resolves once the change has committed, and fails if no statement matched.
+ */
+export function committingBetween(
+  db: Db,
+  after: RegExp,
+  change: () => Promise<unknown>,
+): { db: Db; changed: () => Promise<unknown> } {
+  let made: Promise<unknown> | undefined;
+  const watched =
+    (q: Queryable): Queryable['query'] =>
+    async <R extends object>(text: string, params?: readonly unknown[]) => {
+      const result = await q.query<R>(text, params);
+      if (made === undefined && after.test(text)) {
+        made = change();
+        if (db.engine === 'postgres') await made;
+      }
+      return result;
+    };
+  const watchedTx = (tx: Tx): Tx => ({
+    indexLookupsOnly: tx.indexLookupsOnly,
+    query: watched(tx),
+    exec: (script) => tx.exec(script),
+    notify: (channel) => tx.notify(channel),
+  });
+  return {
+    db: {
+      engine: db.engine,
+      query: watched(db),
+      transaction: (fn, options) => db.transaction((tx) => fn(watchedTx(tx)), options),
+      listen: (channel, onSignal) => db.listen(channel, onSignal),
+      ping: () => db.ping(),
+      close: () => db.close(),
+    },
+    changed: () => made ?? Promise.reject(new Error(`no statement matched ${String(after)}`)),
+  };
+}

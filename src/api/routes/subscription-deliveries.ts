@@ -98,6 +98,7 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
       } as ContactEvent;
       const deliveryId = await db.transaction(async (tx) => {
         const id = await insertTestDelivery(tx, sub.id, envelope);
+        if (id === undefined) throw notFound(`subscription ${sub.id}`); // deleted since it was checked
         await tx.notify('deliveries');
         return id;
       });

@@ -17,12 +17,15 @@ export async function retryDelivery(q: Queryable, id: string): Promise<boolean> 
   return rowCount === 1;
 }
 
-/** A synthetic event for one subscription, delivered like any other but never stored as an event. */
+/**
+ * A synthetic event for one subscription, delivered like any other but never stored as an event.
+ * Undefined when the subscription no longer exists (deleted since the caller checked it).
+ */
 export async function insertTestDelivery(
   q: Queryable,
   subscriptionId: string,
   envelope: ContactEvent,
-): Promise<string> {
+): Promise<string | undefined> {
   const { rows } = await q.query<{ id: string }>(
     `INSERT INTO deliveries (id, subscription_id, test_payload, contact_id, next_attempt_at)
      SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), s.id, $2, 0,
@@ -30,5 +33,5 @@ export async function insertTestDelivery(
      FROM subscriptions s WHERE s.id = $1 RETURNING id`,
     [subscriptionId, JSON.stringify(envelope)],
   );
-  return rows[0]!.id;
+  return rows[0]?.id;
 }

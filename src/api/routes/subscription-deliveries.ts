@@ -168,13 +168,16 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
 
   app.post('/api/deliveries/:id/retry', { schema: { params: DeliveryParams } }, async (req, reply) => {
     const d = await visibleDelivery(deps, req, req.params.id, 'manage');
-    const queued = await db.transaction(async (tx) => {
-      const ok = await retryDelivery(tx, d.id);
-      if (ok) await tx.notify('deliveries');
-      if (ok) await auditDeliveryRetry(tx, req, d);
-      return ok;
+    const retried = await db.transaction(async (tx) => {
+      const result = await retryDelivery(tx, d.id);
+      if (result === 'queued') {
+        await tx.notify('deliveries');
+        await auditDeliveryRetry(tx, req, d);
+      }
+      return result;
     });
-    if (!queued) throw conflict('the delivery is being sent right now');
+    if (retried === 'sending') throw conflict('the delivery is being sent right now');
+    if (retried === 'gone') throw notFound(`delivery ${d.id}`); // deleted with its subscription since it was checked
     // queued behind an earlier unfinished delivery of the same contact, it is sent after that one
     const queuedNow = await readInOneSnapshot(db, (q) => deliveryInLine(q, d.id));
     if (!queuedNow) throw notFound(`delivery ${d.id}`); // deleted with its subscription meanwhile

@@ -5,16 +5,18 @@ import { PARKED } from './queue.js';
 /**
  * Sends a delivery again now, as a fresh run of the retry schedule: a failed or succeeded one is
  * queued again; a pending one waiting for its next attempt is brought forward. One being sent is
- * left alone (false).
+ * left alone; one that no longer exists (deleted with its subscription) is gone.
  */
-export async function retryDelivery(q: Queryable, id: string): Promise<boolean> {
+export async function retryDelivery(q: Queryable, id: string): Promise<'queued' | 'sending' | 'gone'> {
   const { rowCount } = await q.query(
     `UPDATE deliveries d SET status = 'pending', attempts = 0, completed_at = NULL,
        next_attempt_at = CASE WHEN s.status = 'active' THEN now() ELSE ${PARKED} END
      FROM subscriptions s WHERE d.id = $1 AND s.id = d.subscription_id AND d.status <> 'sending'`,
     [id],
   );
-  return rowCount === 1;
+  if (rowCount === 1) return 'queued';
+  const { rows } = await q.query('SELECT 1 FROM deliveries WHERE id = $1', [id]);
+  return rows.length > 0 ? 'sending' : 'gone';
 }
 
 /**

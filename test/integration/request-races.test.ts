@@ -1,0 +1,67 @@
+import { describe, expect } from 'vitest';
+import { deleteSubscription } from '../../src/store/subscriptions.js';
+import { apiTest as test, createTestApi } from '../helpers/api.js';
+import { closeAllWindows } from '../helpers/events.js';
+import { committingBetween } from '../helpers/interleave.js';
+
+// Requests that check what they act on, then act in a transaction of their own: what another process
+// deletes in between is answered as gone (404), never as a server error or a wrong conflict.
+describe('a request racing a deletion', () => {
+  test('a test event for a subscription deleted between its check and its queueing is a 404, and queues nothing', async ({
+    api,
+    tenant,
+    testDb,
+  }) => {
+    const sub = await api.create(
+      '/api/subscriptions',
+      { url: 'https://crm.example.com/hooks', locationId: tenant.locA },
+      tenant.keys.orgPartner,
+    );
+    const other = testDb.openAnother();
+    const between = committingBetween(api.db, /FROM subscriptions/, () => deleteSubscription(other, sub.id));
+    const torn = createTestApi(between.db);
+    try {
+      const res = await torn.post(`/api/subscriptions/${sub.id}/test`, undefined, {
+        key: tenant.keys.orgPartner,
+      });
+      await between.changed();
+      expect([res.status, res.body.error.code]).toEqual([404, 'not_found']);
+    } finally {
+      await torn.app.close();
+    }
+    const { rows } = await api.db.query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries');
+    expect(rows).toEqual([{ n: 0 }]);
+  });
+
+  test('a retry of a delivery deleted between its check and its requeueing is a 404, not a 409', async ({
+    api,
+    tenant,
+    testDb,
+  }) => {
+    const sub = await api.create(
+      '/api/subscriptions',
+      { url: 'https://crm.example.com/hooks', locationId: tenant.locA },
+      tenant.keys.orgPartner,
+    );
+    await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'Ada' });
+    await closeAllWindows(api.db);
+    const { rows: deliveries } = await api.db.query<{ id: string }>(
+      'SELECT id FROM deliveries WHERE subscription_id = $1',
+      [sub.id],
+    );
+    expect(deliveries.length).toBeGreaterThan(0);
+    const other = testDb.openAnother();
+    // the delivery goes with its subscription, right after the retry has checked both
+    const between = committingBetween(api.db, /FROM subscriptions/, () => deleteSubscription(other, sub.id));
+    const torn = createTestApi(between.db);
+    try {
+      const res = await torn.post(`/api/deliveries/${deliveries[0]!.id}/retry`, undefined, {
+        key: tenant.keys.orgPartner,
+      });
+      await between.changed();
+      expect([res.status, res.body.error.code]).toEqual([404, 'not_found']);
+    } finally {
+      await torn.app.close();
+    }
+  });
+});

@@ -39,6 +39,59 @@ export interface RunResult {
   /** one and two serves each held to `cores` (undefined: cgroups unavailable here) */
   capped?: ScaleOut['capped'];
   pgbench?: { write: number; writeNotify: number };
+  /** the round of a repeated comparison (`--repeat`) */
+  round?: number;
+}
+
+/** CPU milliseconds per PATCH of the service, PostgreSQL, the receiver and the load generator. */
+function cpuMsPerPatch(c: Closed): number {
+  return (1000 * (c.cpu.serve + c.cpu.postgres + c.cpu.receiver + c.cpu.load)) / c.rps;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * A repeated comparison (`--repeat`): this code's figures over the baseline's, round by round
+ * (each round's two runs back to back), and their median, per engine.
+ */
+export function reportRounds(results: RunResult[]): void {
+  console.log(
+    '\n## This code over the baseline, round by round (ratios; above 1 is more, for p99 and CPU worse)\n',
+  );
+  const measures: [string, (r: RunResult) => number | undefined][] = [
+    ['closed loop PATCH/s', (r) => r.closed?.rps],
+    ['CPU ms per PATCH', (r) => (r.closed ? cpuMsPerPatch(r.closed) : undefined)],
+    ['closed loop p99', (r) => r.closed?.p99],
+    ['GET/s', (r) => r.get],
+    ...[...new Set(results.flatMap((r) => r.open.map((o) => o.rate)))].map(
+      (rate) =>
+        [`open ${rate}/s answer p99`, (r: RunResult) => r.open.find((o) => o.rate === rate)?.answer.p99] as [
+          string,
+          (r: RunResult) => number | undefined,
+        ],
+    ),
+  ];
+  const rounds = [...new Set(results.map((r) => r.round ?? 1))];
+  console.log(`| engine | measure | ${rounds.map((n) => `round ${n}`).join(' | ')} | median |`);
+  console.log(`|---|---|${rounds.map(() => '---|').join('')}---|`);
+  for (const engine of [...new Set(results.map((r) => r.engine))])
+    for (const [name, of] of measures) {
+      const ratios = rounds.map((n) => {
+        const pair = results.filter((r) => r.engine === engine && (r.round ?? 1) === n);
+        const base = pair.find((r) => r.code.startsWith('baseline'));
+        const ours = pair.find((r) => r.code.startsWith('this'));
+        const [b, t] = [base && of(base), ours && of(ours)];
+        return b && t ? t / b : undefined;
+      });
+      if (ratios.every((x) => x === undefined)) continue;
+      const known = ratios.filter((x): x is number => x !== undefined);
+      console.log(
+        `| ${engine} | ${name} | ${ratios.map((x) => (x === undefined ? '–' : x.toFixed(2))).join(' | ')} | ${median(known).toFixed(2)} |`,
+      );
+    }
 }
 
 export function report(results: RunResult[], mode: string, capsUnavailable: string | undefined): void {
@@ -65,9 +118,8 @@ export function report(results: RunResult[], mode: string, capsUnavailable: stri
   for (const r of results) {
     if (!r.closed) continue;
     const c = r.closed.cpu;
-    const ours = c.serve + c.postgres + c.receiver + c.load;
-    const all = ours + c.other;
-    const msPer = (1000 * ours) / r.closed.rps;
+    const all = c.serve + c.postgres + c.receiver + c.load + c.other;
+    const msPer = cpuMsPerPatch(r.closed);
     console.log(
       `| ${r.engine} | ${r.code} | ${c.serve.toFixed(2)} | ${c.postgres.toFixed(2)} | ${c.receiver.toFixed(2)} | ${c.load.toFixed(2)} | ${c.other.toFixed(2)} | ${all.toFixed(2)} | ${msPer.toFixed(2)} | ${Math.round(2000 / msPer)} |`,
     );

@@ -40,7 +40,7 @@ import {
 } from './api-stack.js';
 import { CpuAccount } from './cpu.js';
 import { closedPatch, drain, scaleOut } from './api-scale.js';
-import { report, type Closed, type Open, type RunResult } from './api-report.js';
+import { report, reportRounds, type Closed, type Open, type RunResult } from './api-report.js';
 import { CpuCap } from './cpu-cap.js';
 import { parseEngines, percentile, progress, ReceiverProcess, type BenchEngine } from './lib.js';
 import { longestOp, maintenanceOps } from './serve-log.js';
@@ -58,6 +58,8 @@ const { values } = parseArgs({
     'serve-cores': { type: 'string', default: '0.3' },
     // a part of the run only (closed, open, get, scale, pgbench), e.g. scale
     phases: { type: 'string', default: 'closed,open,get,scale,pgbench' },
+    // with --baseline: this many rounds, in the order baseline, this, then this, baseline, …
+    repeat: { type: 'string', default: '1' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -72,6 +74,8 @@ delivering everything to a local receiver, beside pgbench's ceiling for the same
   --baseline <dir>   run the same phases against another checkout first, in the same run (ratios)
   --rates <r,r,…>    the open loop's rates (PATCH/s) instead of the mode's, e.g. 250,500,750
   --phases <p,p,…>   only these phases: closed, open, get, scale (PostgreSQL), pgbench (default all)
+  --repeat <n>       with --baseline: n rounds, alternating which code goes first (baseline, this;
+                     this, baseline; …), then each round's ratios and their median
   --serve-cores <n>  PostgreSQL's scale-out phase also holds each serve to n cores (a cgroup
                      of its own, as a container's CPU limit; default 0.3; needs root)
 FPT_BENCH_SERVE_LOG=<file> keeps serve's debug log there; the open loop then names the longest
@@ -111,6 +115,11 @@ const checkouts: [string, string][] = [
   ...(values.baseline ? [['baseline', resolve(values.baseline)] as [string, string]] : []),
   ['this', HERE],
 ];
+
+const REPEAT = Number(values.repeat);
+if (!(Number.isInteger(REPEAT) && REPEAT >= 1))
+  throw new Error(`--repeat takes a whole number, not ${values.repeat}`);
+if (REPEAT > 1 && !values.baseline) throw new Error('--repeat compares with --baseline: give one');
 
 const load = () => execSync('uptime').toString().split('load average:')[1]!.trim();
 
@@ -316,8 +325,16 @@ const receiver = await ReceiverProcess.start();
 const results: RunResult[] = [];
 try {
   for (const engine of parseEngines(values.engine))
-    for (const [code, root] of checkouts) results.push(await runSet(engine, code, root, receiver));
+    for (let round = 1; round <= REPEAT; round++) {
+      // the machine drifts: each code goes first in every other round (baseline, this, this, baseline)
+      const order = round % 2 === 1 ? checkouts : [...checkouts].reverse();
+      for (const [code, root] of order) {
+        const label = REPEAT > 1 ? `${code} (${round})` : code;
+        results.push({ ...(await runSet(engine, label, root, receiver)), round });
+      }
+    }
 } finally {
   await receiver.stop();
 }
 report(results, QUICK ? (SMOKE ? '--smoke' : '--quick') : 'full', CAPS_UNAVAILABLE);
+if (REPEAT > 1) reportRounds(results);

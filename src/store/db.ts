@@ -23,6 +23,11 @@ export interface TxOptions {
    * Set together with BEGIN, at no extra round trip.
    */
   indexLookupsOnly?: boolean;
+  /**
+   * One snapshot for every statement, and no writes: REPEATABLE READ, READ ONLY, set by the BEGIN
+   * itself (`readInOneSnapshot`), so that the transaction's first statement still goes with it.
+   */
+  snapshot?: boolean;
 }
 
 /**
@@ -41,6 +46,12 @@ export const INDEX_LOOKUPS_ONLY = [
 ]
   .map((name) => `SET LOCAL ${name} = off`)
   .join('; ');
+
+/** What opens a transaction with these options: its BEGIN and any settings that go with it. */
+export function beginStatement(options: TxOptions): string {
+  const begin = options.snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY' : 'BEGIN';
+  return options.indexLookupsOnly ? `${begin}; ${INDEX_LOOKUPS_ONLY}` : begin;
+}
 
 /** A transaction: statements, plus multi-statement scripts (migrations). */
 export interface Tx extends Queryable {
@@ -205,10 +216,7 @@ export type Snapshot = Queryable & { readonly [oneSnapshot]: true };
  * already logged beside the status from before it.
  */
 export function readInOneSnapshot<T>(db: Db, read: (q: Snapshot) => Promise<T>): Promise<T> {
-  return db.transaction(async (tx) => {
-    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    return read(tx as Queryable as Snapshot);
-  });
+  return db.transaction(async (tx) => read(tx as Queryable as Snapshot), { snapshot: true });
 }
 
 /**

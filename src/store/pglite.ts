@@ -11,7 +11,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { EngineThread, type EngineCall } from './pglite-thread.js';
 import {
   DbError,
-  INDEX_LOOKUPS_ONLY,
+  beginStatement,
   quoteIdent,
   withTxRetry,
   type Channel,
@@ -232,7 +232,7 @@ export class PgliteDb implements Db {
         // the engine's lock is held from BEGIN until COMMIT (or ROLLBACK) is sent: no other
         // statement runs in between. BEGIN goes with the transaction's first statement.
         let ended = false;
-        let prelude = [...this.takePath(), indexLookupsOnly ? `BEGIN; ${INDEX_LOOKUPS_ONLY}` : 'BEGIN'];
+        let prelude = [...this.takePath(), beginStatement(options)];
         const inTx = (req: EngineCall, text: string) => {
           const first = prelude;
           prelude = [];

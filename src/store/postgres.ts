@@ -1,7 +1,7 @@
 import pg from 'pg';
 import {
   DbError,
-  INDEX_LOOKUPS_ONLY,
+  beginStatement,
   TX_ROLLED_BACK,
   quoteIdent,
   withTxRetry,
@@ -116,9 +116,7 @@ export class PostgresDb implements Db {
         // (no parameters: the simple protocol runs every statement of the string.) BEGIN is not
         // waited for: the transaction's first statement is sent right behind it, and answered only
         // once BEGIN's own answer has come, so that BEGIN costs no round trip of its own.
-        let begun: Promise<unknown> | undefined = client.query(
-          indexLookupsOnly ? `BEGIN; ${INDEX_LOOKUPS_ONLY}` : 'BEGIN',
-        );
+        let begun: Promise<unknown> | undefined = client.query(beginStatement(options));
         begun.catch(() => undefined); // (awaited below, with the first statement or at COMMIT)
         const afterBegin = <T>(answer: Promise<T>): Promise<T> => {
           const first = begun;

@@ -68,3 +68,13 @@ test('a delivery and its attempt log are read in one snapshot, whatever commits 
   const after = await readInOneSnapshot(db, (q) => getDelivery(q, id));
   expect([after?.status, after?.attemptLog.map((a) => a.statusCode)]).toEqual(['pending', [500]]);
 });
+
+// The snapshot is opened by its BEGIN (REPEATABLE READ, READ ONLY): nothing can be written through
+// it, and its first statement already runs inside it.
+test('a snapshot refuses writes, from its first statement', async ({ db }) => {
+  await expect(
+    readInOneSnapshot(db, (q) => q.query(`INSERT INTO organizations (name) VALUES ('written')`)),
+  ).rejects.toMatchObject({ code: '25006' });
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM organizations`);
+  expect(rows).toEqual([{ n: 0 }]);
+});

@@ -65,3 +65,39 @@ describe('a request racing a deletion', () => {
     }
   });
 });
+
+describe("a contact's history", () => {
+  test('is read in the same moment as the check that lets the key see the contact', async ({
+    api,
+    tenant,
+    testDb,
+  }) => {
+    const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'Ada' });
+    // right after the history's scope check read the contact (still at location A), another process
+    // transfers it to location B with its history row, in one statement that commits at once
+    const other = testDb.openAnother();
+    const transfer = () =>
+      other.query(
+        `WITH moved AS (UPDATE contacts SET location_id = $2, seq = seq + 1 WHERE contact_id = $1
+                          RETURNING contact_id, seq, location_id)
+         INSERT INTO contact_history (contact_id, seq, location_id, operation, source, actor_type, changes)
+         SELECT contact_id, seq, location_id, 'transfer', 'staff', 'operator', '{}'::jsonb FROM moved`,
+        [contactId, tenant.locB],
+      );
+    const between = committingBetween(api.db, /FROM contacts/, transfer);
+    const torn = createTestApi(between.db);
+    try {
+      const res = await torn.get(`/api/contacts/${contactId}/history`, { key: tenant.keys.locAStaff });
+      await between.changed();
+      // the key saw the contact at its location: the history of that moment, not the transfer away
+      expect(res.status).toBe(200);
+      expect(res.body.data.map((h: { operation: string }) => h.operation)).toEqual(['create']);
+    } finally {
+      await torn.app.close();
+    }
+    // read again, the contact is at location B: no longer the key's
+    expect((await api.get(`/api/contacts/${contactId}/history`, { key: tenant.keys.locAStaff })).status).toBe(
+      404,
+    );
+  });
+});

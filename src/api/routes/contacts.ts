@@ -18,7 +18,7 @@ import {
   type Operation,
   type StoredContact,
 } from '../../store/contacts.js';
-import type { Tx } from '../../store/db.js';
+import { readInOneSnapshot, type Tx } from '../../store/db.js';
 import { listHistory } from '../../store/history.js';
 import { getLocation } from '../../store/tenants.js';
 import { auditScopeOfLocation, recordAudit } from '../audit.js';
@@ -174,9 +174,13 @@ export function contactRoutes(
     '/api/contacts/:contactId/history',
     { schema: { params: ContactParams, querystring: PageQuery } },
     async (req) => {
-      const contact = await visibleContact(db, req, req.params.contactId);
       const limit = req.query.limit ?? 500;
-      const data = await listHistory(db, contact.contactId, { afterSeq: req.query.after ?? 0, limit });
+      // the scope check and the rows in one moment: read apart, a transfer committed in between
+      // showed a key of the old location the transfer away (docs/design.md, "Answers read in one snapshot")
+      const data = await readInOneSnapshot(db, async (q) => {
+        const contact = await visibleContact(q, req, req.params.contactId);
+        return listHistory(q, contact.contactId, { afterSeq: req.query.after ?? 0, limit });
+      });
       const last = data.at(-1);
       return { data, nextCursor: data.length === limit && last ? String(last.seq) : null };
     },

@@ -1,4 +1,5 @@
 import type { Db, Queryable, Tx } from '../../src/store/db.js';
+import { createTestApi, type Reply, type TestApi } from './api.js';
 
 /**
  * `db`, with `change` made once, right after the first statement whose text matches `after` and
@@ -45,4 +46,26 @@ export function committingBetween(
     },
     changed: () => made ?? Promise.reject(new Error(`no statement matched ${String(after)}`)),
   };
+}
+
+/**
+ * What `ask` answers through an API on `api`'s database whose statements see `change` commit right
+ * after the first statement matching `after` (`committingBetween`); the change is awaited before
+ * the answer is returned.
+ */
+export async function answerAcross(
+  api: TestApi,
+  after: RegExp,
+  change: () => Promise<unknown>,
+  ask: (api: TestApi) => Promise<Reply>,
+): Promise<Reply> {
+  const between = committingBetween(api.db, after, change);
+  const torn = createTestApi(between.db);
+  try {
+    const res = await ask(torn);
+    await between.changed();
+    return res;
+  } finally {
+    await torn.app.close();
+  }
 }

@@ -1,32 +1,14 @@
 import { describe, expect } from 'vitest';
 import { closeDueWindows } from '../../src/events/close-windows.js';
 import { completeDeliveries } from '../../src/store/deliveries/complete.js';
-import { apiTest as test, createTestApi, type Reply, type TestApi } from '../helpers/api.js';
+import { apiTest as test, type Reply } from '../helpers/api.js';
 import { closeAllWindows } from '../helpers/events.js';
-import { committingBetween } from '../helpers/interleave.js';
+import { answerAcross } from '../helpers/interleave.js';
 
 // Answers the API makes of more than one statement, each asked while another process commits a
 // change between two of its statements (committingBetween): the answer must be one moment's, the
 // one before the change (its first statement's), never half of each. See delivery-snapshot.test.ts
 // for a delivery and its attempt log.
-
-/** What `ask` answers through an API on `db` whose reads see `change` commit after `after`. */
-async function answerAcross(
-  api: TestApi,
-  after: RegExp,
-  change: () => Promise<unknown>,
-  ask: (api: TestApi) => Promise<Reply>,
-): Promise<Reply> {
-  const between = committingBetween(api.db, after, change);
-  const torn = createTestApi(between.db);
-  try {
-    const res = await ask(torn);
-    await between.changed();
-    return res;
-  } finally {
-    await torn.app.close();
-  }
-}
 
 describe('answers read in one snapshot', () => {
   test("a retried delivery and the delivery it waits behind are one moment's", async ({

@@ -1,8 +1,8 @@
 import { describe, expect } from 'vitest';
 import { deleteSubscription } from '../../src/store/subscriptions.js';
-import { apiTest as test, createTestApi } from '../helpers/api.js';
+import { apiTest as test } from '../helpers/api.js';
 import { closeAllWindows } from '../helpers/events.js';
-import { committingBetween } from '../helpers/interleave.js';
+import { answerAcross } from '../helpers/interleave.js';
 
 // Requests that check what they act on, then act in a transaction of their own: what another process
 // deletes in between is answered as gone (404), never as a server error or a wrong conflict.
@@ -18,17 +18,13 @@ describe('a request racing a deletion', () => {
       tenant.keys.orgPartner,
     );
     const other = testDb.openAnother();
-    const between = committingBetween(api.db, /FROM subscriptions/, () => deleteSubscription(other, sub.id));
-    const torn = createTestApi(between.db);
-    try {
-      const res = await torn.post(`/api/subscriptions/${sub.id}/test`, undefined, {
-        key: tenant.keys.orgPartner,
-      });
-      await between.changed();
-      expect([res.status, res.body.error.code]).toEqual([404, 'not_found']);
-    } finally {
-      await torn.app.close();
-    }
+    const res = await answerAcross(
+      api,
+      /FROM subscriptions/,
+      () => deleteSubscription(other, sub.id),
+      (a) => a.post(`/api/subscriptions/${sub.id}/test`, undefined, { key: tenant.keys.orgPartner }),
+    );
+    expect([res.status, res.body.error.code]).toEqual([404, 'not_found']);
     const { rows } = await api.db.query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries');
     expect(rows).toEqual([{ n: 0 }]);
   });
@@ -52,17 +48,13 @@ describe('a request racing a deletion', () => {
     expect(deliveries.length).toBeGreaterThan(0);
     const other = testDb.openAnother();
     // the delivery goes with its subscription, right after the retry has checked both
-    const between = committingBetween(api.db, /FROM subscriptions/, () => deleteSubscription(other, sub.id));
-    const torn = createTestApi(between.db);
-    try {
-      const res = await torn.post(`/api/deliveries/${deliveries[0]!.id}/retry`, undefined, {
-        key: tenant.keys.orgPartner,
-      });
-      await between.changed();
-      expect([res.status, res.body.error.code]).toEqual([404, 'not_found']);
-    } finally {
-      await torn.app.close();
-    }
+    const res = await answerAcross(
+      api,
+      /FROM subscriptions/,
+      () => deleteSubscription(other, sub.id),
+      (a) => a.post(`/api/deliveries/${deliveries[0]!.id}/retry`, undefined, { key: tenant.keys.orgPartner }),
+    );
+    expect([res.status, res.body.error.code]).toEqual([404, 'not_found']);
   });
 });
 
@@ -84,17 +76,12 @@ describe("a contact's history", () => {
          SELECT contact_id, seq, location_id, 'transfer', 'staff', 'operator', '{}'::jsonb FROM moved`,
         [contactId, tenant.locB],
       );
-    const between = committingBetween(api.db, /FROM contacts/, transfer);
-    const torn = createTestApi(between.db);
-    try {
-      const res = await torn.get(`/api/contacts/${contactId}/history`, { key: tenant.keys.locAStaff });
-      await between.changed();
-      // the key saw the contact at its location: the history of that moment, not the transfer away
-      expect(res.status).toBe(200);
-      expect(res.body.data.map((h: { operation: string }) => h.operation)).toEqual(['create']);
-    } finally {
-      await torn.app.close();
-    }
+    const res = await answerAcross(api, /FROM contacts/, transfer, (a) =>
+      a.get(`/api/contacts/${contactId}/history`, { key: tenant.keys.locAStaff }),
+    );
+    // the key saw the contact at its location: the history of that moment, not the transfer away
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((h: { operation: string }) => h.operation)).toEqual(['create']);
     // read again, the contact is at location B: no longer the key's
     expect((await api.get(`/api/contacts/${contactId}/history`, { key: tenant.keys.locAStaff })).status).toBe(
       404,

@@ -1,8 +1,9 @@
 import { expect } from 'vitest';
-import { assumeOneSnapshot, readInOneSnapshot, type Snapshot } from '../../src/store/db.js';
+import { readInOneSnapshot } from '../../src/store/db.js';
 import { completeDeliveries } from '../../src/store/deliveries/complete.js';
 import { getDelivery } from '../../src/store/deliveries/read.js';
 import { dbTest as test } from '../helpers/db.js';
+import { committingBetween } from '../helpers/interleave.js';
 import { locationWithSubscription } from '../helpers/plans.js';
 
 // A delivery's row and its attempt log are two statements. Read apart, an attempt's outcome
@@ -48,21 +49,9 @@ test('a delivery and its attempt log are read in one snapshot, whatever commits 
     );
   // the failure commits right after the read's first statement (on the embedded engine, a
   // transaction has the engine to itself until its end, so there the failure waits for the read)
-  let recorded: Promise<unknown> | undefined;
-  // (its statements are still the snapshot's)
-  const interleaving = (q: Snapshot): Snapshot =>
-    assumeOneSnapshot({
-      query: async <R extends object>(text: string, params?: readonly unknown[]) => {
-        const result = await q.query<R>(text, params);
-        if (recorded === undefined && /FROM deliveries/.test(text)) {
-          recorded = recordFailure();
-          if (db.engine === 'postgres') await recorded;
-        }
-        return result;
-      },
-    });
-  const read = await readInOneSnapshot(db, (q) => getDelivery(interleaving(q), id));
-  await recorded;
+  const between = committingBetween(db, /FROM deliveries/, recordFailure);
+  const read = await readInOneSnapshot(between.db, (q) => getDelivery(q, id));
+  await between.changed();
   expect([read?.status, read?.attemptLog.length]).toEqual(['sending', 0]);
   // read again, the failure is there, whole
   const after = await readInOneSnapshot(db, (q) => getDelivery(q, id));

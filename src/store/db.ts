@@ -47,6 +47,28 @@ export const INDEX_LOOKUPS_ONLY = [
   .map((name) => `SET LOCAL ${name} = off`)
   .join('; ');
 
+/**
+ * What a transaction's `indexLookupsOnly` and `restrictToIndexLookups` stand on: `on` says whether
+ * its statements are planned with index lookups only now (the engines keep statements prepared
+ * under each setting apart), `restrict` turns it on with one statement.
+ */
+export function indexLookupsSwitch(
+  initially: boolean | undefined,
+  exec: (script: string) => Promise<void>,
+): { readonly on: boolean; restrict(): Promise<void> } {
+  let on = initially === true;
+  return {
+    get on() {
+      return on;
+    },
+    restrict: async () => {
+      if (on) return;
+      on = true;
+      await exec(INDEX_LOOKUPS_ONLY);
+    },
+  };
+}
+
 /** What opens a transaction with these options: its BEGIN and any settings that go with it. */
 export function beginStatement(options: TxOptions): string {
   const begin = options.snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY' : 'BEGIN';
@@ -55,8 +77,18 @@ export function beginStatement(options: TxOptions): string {
 
 /** A transaction: statements, plus multi-statement scripts (migrations). */
 export interface Tx extends Queryable {
-  /** whether the transaction was opened with `{ indexLookupsOnly: true }` */
+  /**
+   * whether the transaction's statements are planned with index lookups only: opened with
+   * `{ indexLookupsOnly: true }`, or restricted since by `restrictToIndexLookups`
+   */
   readonly indexLookupsOnly: boolean;
+  /**
+   * Plans the transaction's later statements with index lookups only, as `{ indexLookupsOnly:
+   * true }` plans all of them (one statement, once per transaction). The engines keep the statements
+   * run so restricted apart from the same text planned without (docs/design.md, "Prepared
+   * statements on PostgreSQL").
+   */
+  restrictToIndexLookups(): Promise<void>;
   exec(script: string): Promise<void>;
   /** Signals `channel` to every listener, this process's and others', once the transaction commits. */
   notify(channel: Channel): Promise<void>;

@@ -12,18 +12,7 @@
  * before. The number of statements kept is bounded: the least recently used one is closed first.
  */
 import { parse, protocol, type PGlite } from '@electric-sql/pglite';
-
-/** Statements kept prepared at most (each holds its plan in the engine's memory). */
-const MAX_PREPARED = 200;
-/** "cached plan must not change result type" (SQLSTATE 0A000): a kept statement outlived its table's shape. */
-const planChangedResult = (err: unknown): boolean => {
-  const e = err as { code?: unknown; message?: unknown };
-  return (
-    e.code === '0A000' && typeof e.message === 'string' && e.message.includes('cached plan must not change')
-  );
-};
-
-const PREPARABLE = /^\s*(select|insert|update|delete|with|values)\b/i;
+import { KeptStatements, MAX_PREPARED, PREPARABLE, planChangedResult, statementKey } from './prepared.js';
 
 interface Prepared {
   name: string;
@@ -39,8 +28,8 @@ export interface StatementResult {
 export class PreparedStatements {
   static readonly MAX = MAX_PREPARED;
 
-  /** by statement text (and planner settings), least recently used first (a Map keeps insertion order) */
-  private readonly kept = new Map<string, Prepared>();
+  /** by statement text (and planner settings), least recently used first */
+  private readonly kept = new KeptStatements<Promise<Prepared>>();
   private nextName = 1;
 
   constructor(private readonly pg: PGlite) {}
@@ -62,7 +51,7 @@ export class PreparedStatements {
       const res = await this.pg.query<object>(text, params as unknown[]);
       return { rows: res.rows, affectedRows: res.affectedRows ?? 0 };
     }
-    const key = lookupsOnly ? `lookups-only\u0000${text}` : text;
+    const key = statementKey(text, lookupsOnly);
     const s = await this.take(key, text);
     const values = params.map((v, i) => this.serialize(v, s.types[i]));
     const S = protocol.serialize;
@@ -92,28 +81,35 @@ export class PreparedStatements {
 
   /** The statement's prepared form, made (and the least recently used one closed) if need be. */
   private async take(key: string, text: string): Promise<Prepared> {
-    const known = this.kept.get(key);
-    if (known) {
-      this.kept.delete(key);
-      this.kept.set(key, known);
-      return known;
+    const { statement, evicted } = this.kept.take(key, () => this.prepare(text));
+    try {
+      return await statement;
+    } catch (err) {
+      // (a statement that does not parse is not kept: the next try parses it again)
+      void this.kept.forget(key, statement);
+      throw err;
+    } finally {
+      if (evicted) await this.close(await evicted.catch(() => undefined));
     }
-    if (this.kept.size >= MAX_PREPARED) await this.forget(this.kept.keys().next().value!);
+  }
+
+  private async prepare(text: string): Promise<Prepared> {
     const name = `fpt_s${this.nextName++}`;
     const S = protocol.serialize;
     const { messages } = await this.pg.execProtocol(
       Buffer.concat([S.parse({ name, text, types: [] }), S.describe({ type: 'S', name }), S.sync()]),
       { syncToFs: false },
     );
-    const prepared = { name, types: parse.parseDescribeStatementResults(messages) };
-    this.kept.set(key, prepared);
-    return prepared;
+    return { name, types: parse.parseDescribeStatementResults(messages) };
   }
 
   private async forget(key: string): Promise<void> {
-    const s = this.kept.get(key);
+    const s = this.kept.forget(key);
+    if (s) await this.close(await s.catch(() => undefined));
+  }
+
+  private async close(s: Prepared | undefined): Promise<void> {
     if (!s) return;
-    this.kept.delete(key);
     const S = protocol.serialize;
     await this.pg.execProtocol(Buffer.concat([S.close({ type: 'S', name: s.name }), S.sync()]), {
       syncToFs: false,

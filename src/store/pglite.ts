@@ -12,6 +12,7 @@ import { EngineThread, type EngineCall } from './pglite-thread.js';
 import {
   DbError,
   beginStatement,
+  indexLookupsSwitch,
   quoteIdent,
   withTxRetry,
   type Channel,
@@ -225,7 +226,6 @@ export class PgliteDb implements Db {
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>, options: TxOptions = {}): Promise<T> {
-    const indexLookupsOnly = options.indexLookupsOnly === true;
     return withTxRetry(async () => {
       const notified = new Set<Channel>();
       const result = await this.eng.inTurn(async (release) => {
@@ -239,11 +239,15 @@ export class PgliteDb implements Db {
           return this.send(req, first, text);
         };
         try {
-          const out = await fn({
-            indexLookupsOnly,
+          const lookups = indexLookupsSwitch(options.indexLookupsOnly, (script) => tx.exec(script));
+          const tx: Tx = {
+            get indexLookupsOnly() {
+              return lookups.on;
+            },
+            restrictToIndexLookups: () => lookups.restrict(),
             query: <R extends object>(text: string, params: readonly unknown[] = []) =>
               inTx(
-                { op: 'query', text, params, ...(indexLookupsOnly ? { lookupsOnly: true } : {}) },
+                { op: 'query', text, params, ...(lookups.on ? { lookupsOnly: true } : {}) },
                 text,
               ) as Promise<QueryResult<R>>,
             exec: async (script: string) => {
@@ -252,7 +256,8 @@ export class PgliteDb implements Db {
             notify: async (channel: Channel) => {
               notified.add(channel);
             },
-          });
+          };
+          const out = await fn(tx);
           const committed = inTx({ op: 'commit' }, 'COMMIT');
           ended = true;
           release();

@@ -2,6 +2,7 @@ import pg from 'pg';
 import {
   DbError,
   beginStatement,
+  indexLookupsSwitch,
   TX_ROLLED_BACK,
   quoteIdent,
   withTxRetry,
@@ -11,6 +12,7 @@ import {
   type Tx,
   type TxOptions,
 } from './db.js';
+import { KeptStatements, PREPARABLE, planChangedResult, statementKey } from './prepared.js';
 
 const INT8_OID = 20;
 
@@ -89,17 +91,31 @@ export class PostgresDb implements Db {
     this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
+  /**
+   * One statement on a pooled session. A statement the server refuses leaves its session as
+   * good as it was, so the session (and the statements it keeps prepared) goes back to the pool;
+   * anything else (a connection lost) discards it, as `pool.query` does with every error.
+   */
   async query<R extends object>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    const client = await this.pool.connect();
+    let lost: Error | undefined;
+    const onError = (err: Error) => {
+      lost = err;
+    };
+    client.on('error', onError);
     try {
-      const res = await this.pool.query<R & pg.QueryResultRow>(text, params as unknown[]);
+      const res = await runStatement<R>(client, text, params, false, true);
       return { rows: res.rows, rowCount: res.rowCount ?? 0 };
     } catch (err) {
+      if (!(err instanceof pg.DatabaseError)) lost ??= err instanceof Error ? err : new Error(String(err));
       throw new DbError(err, text);
+    } finally {
+      client.removeListener('error', onError);
+      client.release(lost);
     }
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>, options: TxOptions = {}): Promise<T> {
-    const indexLookupsOnly = options.indexLookupsOnly === true;
     return withTxRetry(async () => {
       const client = await this.pool.connect();
       let broken = false;
@@ -123,11 +139,15 @@ export class PostgresDb implements Db {
           begun = undefined;
           return first ? Promise.all([first, answer]).then(([, a]) => a) : answer;
         };
-        const result = await fn({
-          indexLookupsOnly,
+        const lookups = indexLookupsSwitch(options.indexLookupsOnly, (script) => tx.exec(script));
+        const tx: Tx = {
+          get indexLookupsOnly() {
+            return lookups.on;
+          },
+          restrictToIndexLookups: () => lookups.restrict(),
           query: async <R extends object>(text: string, params: readonly unknown[] = []) => {
             try {
-              const res = await afterBegin(client.query<R & pg.QueryResultRow>(text, params as unknown[]));
+              const res = await afterBegin(runStatement<R>(client, text, params, lookups.on, false));
               return { rows: res.rows, rowCount: res.rowCount ?? 0 };
             } catch (err) {
               throw new DbError(err, text);
@@ -143,7 +163,8 @@ export class PostgresDb implements Db {
           notify: async (channel: Channel) => {
             notified.add(channel);
           },
-        });
+        };
+        const result = await fn(tx);
         // delivered by the server at commit, to every listening session, this process's included
         // (channel names are a closed set of plain words, safe to write into the statement)
         const signals = [...notified].map((c) => `SELECT pg_notify('fpt_${c}_' || current_schema(), NULL); `);
@@ -188,6 +209,59 @@ export class PostgresDb implements Db {
       await this.pool.end();
     })());
   }
+}
+
+/** Names of prepared statements: unique in the process, so never reused on a session. */
+let statementCount = 0;
+/**
+ * The statements each pooled session keeps prepared (docs/design.md, "Prepared statements on
+ * PostgreSQL").
+ */
+const kept = new WeakMap<pg.ClientBase, KeptStatements<string>>();
+
+/** node-postgres's record of the statements a session has parsed (its own, undocumented). */
+type Parsed = { connection?: { parsedStatements?: Record<string, string> } };
+
+/**
+ * Runs one statement on `client`: plain DML as a named prepared statement the session keeps, so
+ * that the server parses it once per session instead of at every run, and may keep its plan. The
+ * least recently used one is deallocated when the session keeps too many. `again`: a statement
+ * whose table's shape changed under it (`cached plan must not change result type`) is prepared
+ * again and, outside a transaction, run again.
+ */
+async function runStatement<R extends object>(
+  client: pg.ClientBase,
+  text: string,
+  params: readonly unknown[],
+  lookupsOnly: boolean,
+  again: boolean,
+): Promise<pg.QueryResult<R & pg.QueryResultRow>> {
+  const values = params as unknown[];
+  if (!PREPARABLE.test(text)) return client.query<R & pg.QueryResultRow>(text, values);
+  let statements = kept.get(client);
+  if (!statements) kept.set(client, (statements = new KeptStatements<string>()));
+  const key = statementKey(text, lookupsOnly);
+  const { statement: name, evicted } = statements.take(key, () => `fpt_s${++statementCount}`);
+  if (evicted) deallocate(client, evicted);
+  try {
+    return await client.query<R & pg.QueryResultRow>({ name, text, values });
+  } catch (err) {
+    if (!planChangedResult(err)) throw err;
+    statements.forget(key);
+    deallocate(client, name);
+    if (!again) throw err;
+    return runStatement(client, text, params, lookupsOnly, false);
+  }
+}
+
+/**
+ * Closes a kept statement on the server, and node-postgres's note of it. Sent behind whatever the
+ * session has in flight (pipeline mode keeps the order), not waited for: nothing will use the name
+ * again.
+ */
+function deallocate(client: pg.ClientBase, name: string): void {
+  client.query(`DEALLOCATE ${name}`).catch(() => undefined);
+  delete (client as unknown as Parsed).connection?.parsedStatements?.[name];
 }
 
 /**

@@ -30,7 +30,10 @@ export function committingBetween(
       return result;
     };
   const watchedTx = (tx: Tx): Tx => ({
-    indexLookupsOnly: tx.indexLookupsOnly,
+    get indexLookupsOnly() {
+      return tx.indexLookupsOnly;
+    },
+    restrictToIndexLookups: () => tx.restrictToIndexLookups(),
     query: watched(tx),
     exec: (script) => tx.exec(script),
     notify: (channel) => tx.notify(channel),

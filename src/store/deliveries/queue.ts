@@ -4,7 +4,7 @@
  * fan-out, claim, complete, release, park, next-due, read, requeue, replay.)
  */
 import type { EventType } from '../../domain/events.js';
-import { INDEX_LOOKUPS_ONLY, type Tx } from '../db.js';
+import type { Tx } from '../db.js';
 
 export type DeliveryStatus = 'pending' | 'sending' | 'succeeded' | 'failed';
 
@@ -78,11 +78,6 @@ export const CHAIN_LIMIT = 10;
  * opens its transactions with `{ indexLookupsOnly: true }`, which sets this with BEGIN; any other
  * caller pays one statement, once per transaction.
  */
-export async function indexLookupsOnly(tx: Tx): Promise<void> {
-  if (tx.indexLookupsOnly || lookupsOnly.has(tx)) return;
-  lookupsOnly.add(tx);
-  await tx.exec(INDEX_LOOKUPS_ONLY);
+export function indexLookupsOnly(tx: Tx): Promise<void> {
+  return tx.restrictToIndexLookups();
 }
-
-/** Transactions already restricted by `indexLookupsOnly`. */
-const lookupsOnly = new WeakSet<Tx>();

@@ -223,6 +223,42 @@ export async function withTxRetry<T>(run: () => Promise<T>, attempts = 5): Promi
   }
 }
 
+/**
+ * Statements of one transaction sent without waiting for each other's answers (both engines send
+ * them in order and answer them in order: PostgreSQL's pipeline mode, the embedded engine's
+ * thread), awaited later. Each gets a handler at once, so that one failing while the body awaits
+ * something else is not an unhandled rejection. `settled()` waits for them all, in the order sent,
+ * and throws the first failure: a statement sent behind a failed one fails only because of it
+ * (SQLSTATE 25P02), and the first is the one that says why (a serialization failure, which the
+ * transaction is retried for). `failedFirst(err)` answers that first failure if there was one
+ * before `err`, else `err`.
+ */
+export class SentAhead {
+  private readonly sent: Promise<unknown>[] = [];
+
+  /** Keeps `statement` (already sent) to be awaited with the others; returns it. */
+  add<T>(statement: Promise<T>): Promise<T> {
+    statement.catch(() => undefined);
+    this.sent.push(statement);
+    return statement;
+  }
+
+  async settled(): Promise<void> {
+    for (const s of this.sent) await s;
+  }
+
+  async failedFirst(err: unknown): Promise<unknown> {
+    for (const s of this.sent) {
+      try {
+        await s;
+      } catch (first) {
+        return first;
+      }
+    }
+    return err;
+  }
+}
+
 /** Quotes an identifier (schema names in tests, for example). */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;

@@ -1,5 +1,5 @@
 import { dataInPublishedOrder, type ContactEvent, type EventType } from '../domain/events.js';
-import type { Queryable } from './db.js';
+import { SentAhead, type Queryable } from './db.js';
 import { sqlArray } from './sql-array.js';
 
 /** An event as stored: its envelope, plus what delivery needs and the envelope must not carry. */
@@ -27,14 +27,20 @@ export async function insertEvents(
   events: readonly StoredEvent[],
 ): Promise<Map<string, number>> {
   if (events.length === 0) return new Map();
-  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('fpt-events:events:' || current_schema()))`);
+  // (the insert is sent right behind the lock's statement, without waiting for its answer: it runs
+  // once the lock is held either way, and a failure to take it fails the insert with it)
+  const ahead = new SentAhead();
+  void ahead.add(
+    tx.query(`SELECT pg_advisory_xact_lock(hashtext('fpt-events:events:' || current_schema()))`),
+  );
   // The events' data as one JSON array, joined back by position: as an array of JSON texts every
   // quote of every element had to be escaped into the literal. Inserted in the order given, so that
   // `seq` follows it.
   // (the traceparent column only while tracing is on: otherwise not even a NULL is sent)
   const traced = events[0]!.traceparent !== undefined;
-  const { rows } = await tx.query<{ seq: number; event_id: string }>(
-    `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
+  const inserted = ahead.add(
+    tx.query<{ seq: number; event_id: string }>(
+      `INSERT INTO events (event_id, window_id, position, event_type, contact_id, location_id, organization_id,
                          event_timestamp, data${traced ? ', traceparent' : ''})
      SELECT u.event_id, u.window_id, u.position, u.event_type, u.contact_id, u.location_id, u.organization_id,
             u.event_timestamp, d.data${traced ? ', u.traceparent' : ''}
@@ -45,19 +51,22 @@ export async function insertEvents(
      JOIN jsonb_array_elements($9::jsonb) WITH ORDINALITY AS d (data, n) ON d.n = u.n
      ORDER BY u.n
      RETURNING seq, event_id`,
-    [
-      sqlArray(events.map((e) => e.envelope.eventId)),
-      sqlArray(events.map((e) => e.windowId)),
-      sqlArray(events.map((e) => e.position)),
-      sqlArray(events.map((e) => e.envelope.eventType)),
-      sqlArray(events.map((e) => e.contactId)),
-      sqlArray(events.map((e) => e.envelope.locationId)),
-      sqlArray(events.map((e) => e.envelope.organizationId)),
-      sqlArray(events.map((e) => e.envelope.eventTimestamp)),
-      JSON.stringify(events.map((e) => e.envelope.data)),
-      ...(traced ? [sqlArray(events.map((e) => e.traceparent ?? null))] : []),
-    ],
+      [
+        sqlArray(events.map((e) => e.envelope.eventId)),
+        sqlArray(events.map((e) => e.windowId)),
+        sqlArray(events.map((e) => e.position)),
+        sqlArray(events.map((e) => e.envelope.eventType)),
+        sqlArray(events.map((e) => e.contactId)),
+        sqlArray(events.map((e) => e.envelope.locationId)),
+        sqlArray(events.map((e) => e.envelope.organizationId)),
+        sqlArray(events.map((e) => e.envelope.eventTimestamp)),
+        JSON.stringify(events.map((e) => e.envelope.data)),
+        ...(traced ? [sqlArray(events.map((e) => e.traceparent ?? null))] : []),
+      ],
+    ),
   );
+  await ahead.settled();
+  const { rows } = await inserted;
   return new Map(rows.map((r) => [r.event_id, r.seq]));
 }
 

@@ -5,9 +5,8 @@ import type { Queryable } from '../db.js';
 import { sqlArray } from '../sql-array.js';
 import { CHAIN_LIMIT, DUE_AFTER_RETRYING, PARKED, signingSecrets, type ClaimedDelivery } from './queue.js';
 
-/** An event being fanned out, as the closer has it in hand. */
+/** An event being fanned out, as the closer has it in hand (its `seq` comes with its insert's answer). */
 export interface FanOutEvent {
-  seq: number;
   envelope: ContactEvent;
   /** the envelope as JSON: the body every delivery of the event sends */
   body: string;
@@ -49,23 +48,16 @@ export interface HandOff {
 export async function fanOut(
   tx: Queryable,
   events: readonly FanOutEvent[],
+  sent: {
+    /** the subscriptions' read (`subscriptionsFor`), sent ahead */
+    subscriptions: Promise<FanOutSubscription[]>;
+    /** the events' numbers by event id, from their insert, sent ahead */
+    seqs: Promise<Map<string, number>>;
+  },
   handOff?: HandOff,
 ): Promise<{ deliveries: number; handedOff: ClaimedDelivery[][] }> {
   if (events.length === 0) return { deliveries: 0, handedOff: [] };
-  // The subscriptions of the batch's locations and organizations, read once, then matched to the
-  // events here: joined per event in SQL, they cost an index probe per event and a row per match
-  // to return and parse (url and secrets included), a third of the closer's database time.
-  const { rows: subs } = await tx.query<FanOutSubscription>(
-    `SELECT s.id, s.status = 'active' AS active, s.location_id, s.organization_id, s.event_types, s.url, s.secret,
-            CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret
-     FROM subscriptions s
-     WHERE s.status <> 'disabled'
-       AND (s.location_id = ANY ($1::bigint[]) OR (s.location_id IS NULL AND s.organization_id = ANY ($2::bigint[])))`,
-    [
-      [...new Set(events.map((e) => e.envelope.locationId))],
-      [...new Set(events.map((e) => e.envelope.organizationId))],
-    ],
-  );
+  const subs = await sent.subscriptions;
   if (subs.length === 0) return { deliveries: 0, handedOff: [] };
   // Who wants an event: the subscriptions of its location, and those of every location of its
   // organization, of a type they asked for (all when they named none); `replay` asks the same in
@@ -102,7 +94,10 @@ export async function fanOut(
     rows.push(...list);
   }
   if (rows.length === 0) return { deliveries: 0, handedOff: [] };
+  // (asked while the events' insert may still be on its way: it needs no event's number)
   const blocked = handOff ? await unfinishedAhead(tx, rows) : new Set<string>();
+  const seqs = await sent.seqs;
+  const seqOf = (r: FanOutRow) => seqs.get(r.event.envelope.eventId)!;
   const handedOff: ClaimedDelivery[][] = [];
   if (handOff) {
     // the chains that may go now: a contact with nothing unfinished ahead, at most CHAIN_LIMIT links
@@ -130,7 +125,7 @@ export async function fanOut(
       handedOff.push(
         chain.map((r) => ({
           id: r.id,
-          eventSeq: r.event.seq,
+          eventSeq: seqOf(r),
           subscriptionId: r.sub.id,
           organizationId: r.sub.organization_id,
           contactId: r.event.envelope.data.contactId,
@@ -149,7 +144,7 @@ export async function fanOut(
   }
 
   // written in emission order, so that a subscription's deliveries list in that order too
-  rows.sort((a, b) => a.event.seq - b.event.seq);
+  rows.sort((a, b) => seqOf(a) - seqOf(b));
   await tx.query(
     `INSERT INTO deliveries (id, subscription_id, event_seq, contact_id, status, attempts, next_attempt_at, leased_by)
      SELECT u.id, u.sub, u.seq, u.contact,
@@ -164,7 +159,7 @@ export async function fanOut(
     [
       sqlArray(rows.map((r) => r.id)),
       sqlArray(rows.map((r) => r.sub.id)),
-      sqlArray(rows.map((r) => r.event.seq)),
+      sqlArray(rows.map(seqOf)),
       sqlArray(rows.map((r) => r.event.envelope.data.contactId)),
       sqlArray(rows.map((r) => r.leaseMs)),
       sqlArray(rows.map((r) => r.sub.active)),
@@ -174,8 +169,31 @@ export async function fanOut(
   return { deliveries: rows.length, handedOff };
 }
 
+/**
+ * The subscriptions that may want any of these events (those of their locations, and those of their
+ * organizations'), read once, then matched to the events in `fanOut`: joined per event in SQL,
+ * they cost an index probe per event and a row per match to return and parse (url and secrets
+ * included), a third of the closer's database time. It needs nothing the events' insert answers,
+ * so the closer sends it ahead of that insert.
+ */
+export async function subscriptionsFor(
+  tx: Queryable,
+  envelopes: readonly ContactEvent[],
+): Promise<FanOutSubscription[]> {
+  if (envelopes.length === 0) return [];
+  const { rows } = await tx.query<FanOutSubscription>(
+    `SELECT s.id, s.status = 'active' AS active, s.location_id, s.organization_id, s.event_types, s.url, s.secret,
+            CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret
+     FROM subscriptions s
+     WHERE s.status <> 'disabled'
+       AND (s.location_id = ANY ($1::bigint[]) OR (s.location_id IS NULL AND s.organization_id = ANY ($2::bigint[])))`,
+    [[...new Set(envelopes.map((e) => e.locationId))], [...new Set(envelopes.map((e) => e.organizationId))]],
+  );
+  return rows;
+}
+
 /** A subscription that may want some of the events being fanned out. */
-interface FanOutSubscription {
+export interface FanOutSubscription {
   id: string;
   active: boolean;
   location_id: number | null;

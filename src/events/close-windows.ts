@@ -1,6 +1,6 @@
 import { eventErrors } from '../domain/events.js';
 import { newEventId } from '../domain/ids.js';
-import { contactView, getContacts } from '../store/contacts.js';
+import { contactView } from '../store/contacts.js';
 import { SentAhead, type Db } from '../store/db.js';
 import { fanOut, subscriptionsFor, type HandOff } from '../store/deliveries/fan-out.js';
 import type { ClaimedDelivery } from '../store/deliveries/queue.js';
@@ -41,12 +41,8 @@ export async function closeDueWindows(
   const closing = db.transaction(async (tx) => {
     trace?.end(new Error('retried')); // a retried transaction's first try
     trace = closeTrace();
-    const due = await claimDueWindows(tx, opts.limit, opts.horizonMs, trace !== undefined);
+    const { due, contacts } = await claimDueWindows(tx, opts.limit, opts.horizonMs, trace !== undefined);
     if (due.length === 0) return { windows: 0, events: 0, eventTypes: [], deliveries: 0, handedOff: [] };
-    const contacts = await getContacts(
-      tx,
-      due.map((w) => w.contactId),
-    );
     // where partners last saw the contacts these windows reactivate (rare: one lookup each)
     const reactivated = due.filter(
       (w) => w.before !== null && !w.before.isActive && contacts.get(w.contactId)?.isActive,

@@ -2,6 +2,7 @@ import type { Contact } from '../domain/contact.js';
 import type { ContactGroupId } from '../domain/contact-groups.js';
 import { newEventId } from '../domain/ids.js';
 import { currentTraceparent, tracingOn } from '../tracing/context.js';
+import { CONTACT_SELECT_LIST, rowToContact, type StoredContact } from './contacts.js';
 import type { Queryable } from './db.js';
 
 /** One change as it opens or extends its contact's window. */
@@ -111,7 +112,6 @@ export interface WindowTrace {
 }
 
 interface WindowRow {
-  contact_id: number;
   window_id: string;
   before_state: Contact | null;
   default_group_id: ContactGroupId | null;
@@ -125,24 +125,38 @@ interface WindowRow {
 
 /**
  * Locks up to `limit` windows due to close, skipping those another process holds (each window is
- * closed by exactly one transaction). `horizonMs` closes windows that will be due that much later:
- * tests use it to let time pass without waiting for it.
+ * closed by exactly one transaction), and reads their contacts' current state (S1) in the same
+ * statement: one round trip where there were two, inside the closer's transaction. The contacts
+ * are read by a lateral probe per window, so that the plan is one primary-key lookup each whatever
+ * the statistics say (the planner, seeing `limit` windows, could hash-join a scan of every contact).
+ * A writer changing one of these contacts takes its window's lock in the statement that changes it,
+ * so none can commit between the lock and the read: the state read is the state at the lock. A
+ * window whose contact is missing comes without one. `horizonMs` closes windows that will be due
+ * that much later: tests use it to let time pass without waiting for it.
  */
 export async function claimDueWindows(
   tx: Queryable,
   limit: number,
   horizonMs = 0,
   traced = false,
-): Promise<DueWindow[]> {
-  const { rows } = await tx.query<WindowRow>(
-    `SELECT contact_id, window_id, before_state, default_group_id, first_seq, last_seq, last_change_at
-            ${traced ? ', opened_at, traceparent, trace_links' : ''}
-     FROM contact_windows WHERE close_at <= now() + $2::int * interval '1 millisecond'
-     ORDER BY close_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+): Promise<{ due: DueWindow[]; contacts: Map<number, StoredContact> }> {
+  const { rows } = await tx.query<
+    WindowRow & { window_contact_id: number; contact_id: number | null } & Record<string, unknown>
+  >(
+    `WITH due AS MATERIALIZED (
+       SELECT contact_id AS window_contact_id, window_id, before_state, default_group_id, first_seq, last_seq,
+              last_change_at, close_at ${traced ? ', opened_at, traceparent, trace_links' : ''}
+       FROM contact_windows WHERE close_at <= now() + $2::int * interval '1 millisecond'
+       ORDER BY close_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+     SELECT due.*, c.* FROM due
+     LEFT JOIN LATERAL (
+       SELECT ${CONTACT_SELECT_LIST} FROM contacts c JOIN locations l ON l.id = c.location_id
+       WHERE c.contact_id = due.window_contact_id LIMIT 1) c ON true
+     ORDER BY due.close_at`,
     [limit, horizonMs],
   );
   const due: DueWindow[] = rows.map((r) => ({
-    contactId: r.contact_id,
+    contactId: r.window_contact_id,
     windowId: r.window_id,
     before: r.before_state,
     defaultGroupId: r.default_group_id,
@@ -159,7 +173,9 @@ export async function claimDueWindows(
       };
     });
   }
-  return due;
+  const contacts = new Map<number, StoredContact>();
+  for (const r of rows) if (r.contact_id !== null) contacts.set(r.contact_id, rowToContact(r));
+  return { due, contacts };
 }
 
 export async function deleteWindows(tx: Queryable, contactIds: readonly number[]): Promise<void> {

@@ -1,7 +1,11 @@
 import { describe, expect } from 'vitest';
 import { closeDueWindows } from '../../src/events/close-windows.js';
+import { insertContacts } from '../../src/store/contact-writes.js';
+import { newContactFields } from '../../src/store/contacts.js';
 import { claimDeliveries } from '../../src/store/deliveries/claim.js';
+import { analyzeTable } from '../../src/store/maintenance.js';
 import { dbTest as test } from '../helpers/db.js';
+import { locationWithSubscription, planNodes } from '../helpers/plans.js';
 import {
   BACKLOG,
   deliveriesRead,
@@ -48,6 +52,37 @@ describe('queue plans with statistics that have not seen the backlog', () => {
       }
     },
   );
+
+  test("closing windows reads each window's contact by its key, whatever the statistics expect", async ({
+    db,
+  }) => {
+    // statistics of 3,000 contacts with as many due windows: a join of the windows claimed (up to
+    // the batch's 1,000) with the contacts is costed cheaper as a scan of every contact; 50 are due
+    const { location } = await locationWithSubscription(db, 'claim');
+    await db.transaction((tx) =>
+      insertContacts(
+        tx,
+        location,
+        Array.from({ length: 3000 }, (_, i) => newContactFields(location, { firstName: `K${i}` })),
+        { source: 'import', actorType: 'system', actorId: null },
+        { quietMs: 0, maxMs: 0 },
+      ),
+    );
+    await analyzeTable(db, 'contacts');
+    await analyzeTable(db, 'contact_windows');
+    await db.query(
+      `DELETE FROM contact_windows WHERE contact_id NOT IN (
+         SELECT contact_id FROM contact_windows ORDER BY contact_id LIMIT 50)`,
+    );
+    const plans: { text: string; plan: PlanNode }[] = [];
+    const closed = await closeDueWindows(explaining(db, plans), { limit: 1000 });
+    expect(closed.windows).toBe(50);
+    const claim = plans.find((p) => p.text.includes('FROM contact_windows WHERE close_at'));
+    expect(claim).toBeDefined();
+    const onContacts = planNodes(claim!.plan).filter((n) => n['Relation Name'] === 'contacts');
+    expect(onContacts.map((n) => n['Node Type'])).toEqual(['Index Scan']);
+    expect(onContacts[0]!['Actual Loops']).toBe(50);
+  });
 
   test('the claim still walks the due index in due order', async ({ db }) => {
     await queueUnseenByTheStatistics(db, 5000);

@@ -30,6 +30,12 @@ import { windowUpsert, type RowColumn, type WindowTouch } from './windows.js';
 export interface ContactWrite {
   contacts: StoredContact[];
   /**
+   * with `expectSeq`: the contacts not written because their history moved past the state their
+   * change was derived from (another write committed meanwhile); their `contacts` entry is the
+   * state given, unchanged
+   */
+  moved?: number[];
+  /**
    * with `readRules`, when anything was written: the enabled rules of the locations written at,
    * read by the same statement (so as fresh as a statement of their own would be), by location
    */
@@ -54,23 +60,28 @@ function columnArrays(list: readonly ContactFields[]): unknown[][] {
 }
 
 /**
- * `unnest($n::bigint[], [$n+1::bigint[], $n+2::boolean[],] $…::type[], …) AS u (contact_id,
- * [location_id, is_active,] …)`: the contact ids, optionally where they live and whether they are
- * active, then one array per contact column; and, per contact column, the expression reading it.
+ * `unnest($n::bigint[], [$n+1::bigint[], $n+2::boolean[],] [$…::bigint[],] $…::type[], …) AS u
+ * (contact_id, [location_id, is_active,] [expected_seq,] …)`: the contact ids, optionally where they
+ * live and whether they are active, optionally the history sequence number each write was derived
+ * from, then one array per contact column; and, per contact column, the expression reading it.
  */
-function unnestContacts(n: number, withPlace = false): { from: string; exprs: string[] } {
-  const lead = withPlace
-    ? [`$${n}::bigint[]`, `$${n + 1}::bigint[]`, `$${n + 2}::boolean[]`]
-    : [`$${n}::bigint[]`];
+function unnestContacts(n: number, withPlace = false, withSeq = false): { from: string; exprs: string[] } {
+  const leadNames = [
+    'contact_id',
+    ...(withPlace ? ['location_id', 'is_active'] : []),
+    ...(withSeq ? ['expected_seq'] : []),
+  ];
+  const leadTypes = [
+    'bigint[]',
+    ...(withPlace ? ['bigint[]', 'boolean[]'] : []),
+    ...(withSeq ? ['bigint[]'] : []),
+  ];
+  const lead = leadTypes.map((t, i) => `$${n + i}::${t}`);
   const first = n + lead.length;
   const args = [...lead, ...CONTACT_COLUMNS.map((c, i) => `$${first + i}::${ARRAY_TYPES[c.kind]}`)].join(
     ', ',
   );
-  const names = [
-    'contact_id',
-    ...(withPlace ? ['location_id', 'is_active'] : []),
-    ...CONTACT_COLUMNS.map((c) => c.column),
-  ].join(', ');
+  const names = [...leadNames, ...CONTACT_COLUMNS.map((c) => c.column)].join(', ');
   const exprs = CONTACT_COLUMNS.map((c) =>
     c.kind === 'tags' ? `ARRAY(SELECT jsonb_array_elements_text(u.${c.column}))` : `u.${c.column}`,
   );
@@ -163,6 +174,10 @@ async function writeWithHistory(
    UNION ALL SELECT NULL, NULL, NULL, (${enabledRulesJson('ARRAY(SELECT DISTINCT location_id FROM written)')})`
        : ''
    }`;
+  // (asked for before the statement, which is sent at once, in this call: a caller may send the
+  // COMMIT right behind it, and PostgreSQL's signals go with the COMMIT; a statement that fails
+  // fails the transaction, and no signal goes)
+  void tx.notify('windows');
   let result: WrittenRow[];
   try {
     ({ rows: result } = await tx.query<WrittenRow>(sql, [
@@ -184,7 +199,6 @@ async function writeWithHistory(
     if (r.contact_id === null) rules = rulesByLocation(r.rules);
     else written.set(r.contact_id, { seq: r.seq, updatedAt: r.updated_at.toISOString() });
   }
-  await tx.notify('windows');
   return { written, ...(rules && { rules }) };
 }
 
@@ -260,7 +274,9 @@ export interface ContactChange {
 
 /**
  * Writes contacts' new states, a history row for each that changed, and opens or extends their
- * windows, in the caller's transaction (which holds the contacts' row locks): one statement,
+ * windows, in the caller's transaction (which holds the contacts' row locks, or, with `expectSeq`,
+ * derived them from a read without locks: then only the contacts whose history is still at the
+ * sequence number read are written, and the others are answered in `moved`): one statement,
  * whatever the number of contacts (and one more to check sub-groups a change moves a contact to).
  * Changes that change nothing write nothing; each contact at most once per call. Returns every
  * contact's state after.
@@ -270,7 +286,7 @@ export async function writeContactChanges(
   changes: readonly ContactChange[],
   meta: ChangeMeta,
   coalesce: CoalesceSettings,
-  opts: { readRules?: boolean } = {},
+  opts: { readRules?: boolean; expectSeq?: boolean } = {},
 ): Promise<ContactWrite> {
   const real = changes
     .map((c) => ({ ...c, diff: diffContact(c.before, c.after) }))
@@ -283,19 +299,21 @@ export async function writeContactChanges(
     }
   }
   for (const [locationId, ids] of byLocation) await assertSubGroupsAt(tx, locationId, ids);
-  const u = unnestContacts(1, true);
+  const expectSeq = opts.expectSeq === true;
+  const u = unnestContacts(1, true, expectSeq);
   const sets = CONTACT_COLUMNS.map((c, i) => `${c.column} = ${u.exprs[i]}`).join(', ');
   const { written, rules } = await writeWithHistory(
     tx,
     {
       sql: `UPDATE contacts c SET location_id = u.location_id, is_active = u.is_active, ${sets},
               seq = c.seq + 1, updated_at = now()
-            FROM ${u.from} WHERE c.contact_id = u.contact_id
+            FROM ${u.from} WHERE c.contact_id = u.contact_id${expectSeq ? ' AND c.seq = u.expected_seq' : ''}
             RETURNING c.contact_id, c.seq, c.location_id, c.updated_at`,
       params: [
         real.map((c) => c.before.contactId),
         real.map((c) => c.after.locationId),
         real.map((c) => c.after.isActive),
+        ...(expectSeq ? [real.map((c) => c.before.seq)] : []),
         ...columnArrays(real.map((c) => c.after)),
       ],
     },
@@ -317,5 +335,6 @@ export async function writeContactChanges(
       return w ? { ...c.after, seq: w.seq, updatedAt: w.updatedAt } : c.before;
     }),
     ...(rules && { rules }),
+    ...(expectSeq && { moved: real.map((c) => c.before.contactId).filter((id) => !written.has(id)) }),
   };
 }

@@ -5,6 +5,8 @@ import {
   type Contact,
   type ContactFields,
 } from '../domain/contact.js';
+import type { Rule } from '../domain/rules.js';
+import { enabledRulesJson, rulesByLocation } from './automation-rules.js';
 import type { Queryable } from './db.js';
 import type { Location } from './tenants.js';
 
@@ -110,6 +112,31 @@ export async function getContacts(
     [contactIds],
   );
   return new Map(rows.map((r) => [r.contact_id as number, rowToContact(r)]));
+}
+
+/**
+ * Several contacts by id, without locks, and the enabled automation rules of the locations they are
+ * at, in one statement (the rules ride on one extra row whose contact columns are null): what a
+ * batch of single writes derives its changes from before its transaction (src/contacts/single-writes.ts).
+ */
+export async function contactsWithRules(
+  q: Queryable,
+  contactIds: readonly number[],
+): Promise<{ contacts: Map<number, StoredContact>; rules: Map<number, Rule[]> }> {
+  const { rows } = await q.query<Row & { rules: Rule[] | null }>(
+    `WITH c AS (${SELECT_CONTACT} WHERE c.contact_id = ANY($1::bigint[]))
+     SELECT c.*, NULL::json AS rules FROM c
+     UNION ALL
+     SELECT c.*, (${enabledRulesJson('ARRAY(SELECT DISTINCT location_id FROM c)')}) FROM (VALUES (1)) v LEFT JOIN c ON false`,
+    [contactIds],
+  );
+  const contacts = new Map<number, StoredContact>();
+  let rules = new Map<number, Rule[]>();
+  for (const r of rows) {
+    if (r.contact_id === null) rules = rulesByLocation(r.rules);
+    else contacts.set(r.contact_id as number, rowToContact(r));
+  }
+  return { contacts, rules };
 }
 
 export async function listContacts(

@@ -259,6 +259,16 @@ export class SentAhead {
   }
 }
 
+/**
+ * The error of a statement a transaction's body sends after it has returned (or failed): the
+ * COMMIT (or ROLLBACK) may already be on its way, and the statement would run outside the
+ * transaction. Both engines refuse it instead (a body that sends statements without awaiting them,
+ * `SentAhead`, must have sent them all before it returns).
+ */
+export function sentAfterTransaction(text: string): DbError {
+  return new DbError(new Error('statement sent after its transaction ended'), text);
+}
+
 /** Quotes an identifier (schema names in tests, for example). */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;

@@ -14,6 +14,7 @@ import {
   beginStatement,
   indexLookupsSwitch,
   quoteIdent,
+  sentAfterTransaction,
   withTxRetry,
   type Channel,
   type Db,
@@ -233,7 +234,9 @@ export class PgliteDb implements Db {
         // statement runs in between. BEGIN goes with the transaction's first statement.
         let ended = false;
         let prelude = [...this.takePath(), beginStatement(options)];
+        let bodyDone = false;
         const inTx = (req: EngineCall, text: string) => {
+          if (bodyDone && req.op !== 'commit') return Promise.reject(sentAfterTransaction(text));
           const first = prelude;
           prelude = [];
           return this.send(req, first, text);
@@ -257,7 +260,7 @@ export class PgliteDb implements Db {
               notified.add(channel);
             },
           };
-          const out = await fn(tx);
+          const out = await fn(tx).finally(() => (bodyDone = true));
           const committed = inTx({ op: 'commit' }, 'COMMIT');
           ended = true;
           release();

@@ -5,6 +5,7 @@ import {
   indexLookupsSwitch,
   TX_ROLLED_BACK,
   quoteIdent,
+  sentAfterTransaction,
   withTxRetry,
   type Channel,
   type Db,
@@ -140,12 +141,14 @@ export class PostgresDb implements Db {
           return first ? Promise.all([first, answer]).then(([, a]) => a) : answer;
         };
         const lookups = indexLookupsSwitch(options.indexLookupsOnly, (script) => tx.exec(script));
+        let bodyDone = false;
         const tx: Tx = {
           get indexLookupsOnly() {
             return lookups.on;
           },
           restrictToIndexLookups: () => lookups.restrict(),
           query: async <R extends object>(text: string, params: readonly unknown[] = []) => {
+            if (bodyDone) throw sentAfterTransaction(text);
             try {
               const res = await afterBegin(runStatement<R>(client, text, params, lookups.on, false));
               return { rows: res.rows, rowCount: res.rowCount ?? 0 };
@@ -154,6 +157,7 @@ export class PostgresDb implements Db {
             }
           },
           exec: async (script: string) => {
+            if (bodyDone) throw sentAfterTransaction(script);
             try {
               await afterBegin(client.query(script)); // no parameters: the simple protocol runs every statement
             } catch (err) {
@@ -164,7 +168,7 @@ export class PostgresDb implements Db {
             notified.add(channel);
           },
         };
-        const result = await fn(tx);
+        const result = await fn(tx).finally(() => (bodyDone = true));
         // delivered by the server at commit, to every listening session, this process's included
         // (channel names are a closed set of plain words, safe to write into the statement)
         const signals = [...notified].map((c) => `SELECT pg_notify('fpt_${c}_' || current_schema(), NULL); `);

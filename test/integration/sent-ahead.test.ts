@@ -1,7 +1,9 @@
 import { describe, expect } from 'vitest';
 import { closeDueWindows } from '../../src/events/close-windows.js';
+import { SingleWrites } from '../../src/contacts/single-writes.js';
 import { SentAhead, type Db, type Tx } from '../../src/store/db.js';
-import { apiTest, testConfig } from '../helpers/api.js';
+import { apiTest, createContacts, testConfig } from '../helpers/api.js';
+import { addRule, becomes, set } from '../helpers/automations.js';
 import { dbTest } from '../helpers/db.js';
 import { deliverySettings } from '../helpers/delivery.js';
 
@@ -92,6 +94,103 @@ describe('statements sent ahead', () => {
   );
 });
 
+describe('single writes sent ahead of their COMMIT', () => {
+  const meta = { source: 'staff' as const, actorType: 'operator' as const, actorId: null };
+  const log = { error: () => undefined };
+  const coalesce = { quietMs: 60_000, maxMs: 60_000 };
+
+  apiTest(
+    "a batch with no rule to follow returns from its transaction (its COMMIT goes) before its write's answer",
+    async ({ db, api, tenant }) => {
+      const ids = await createContacts(api, tenant.locA, 3);
+      const events: string[] = [];
+      const writes = new SingleWrites(recording(db, events), coalesce);
+      const written = await Promise.all(
+        ids.map((id) =>
+          writes.write({
+            contactId: id,
+            meta,
+            log,
+            derive: async (before) => ({ after: { ...before, firstName: `A${id}` }, operation: 'update' }),
+          }),
+        ),
+      );
+      expect(written.map((c) => [c.firstName, c.seq])).toEqual(ids.map((id) => [`A${id}`, 2]));
+      const answered = events.findIndex((e) => e.startsWith('answered WITH written'));
+      expect(events.indexOf('returned')).toBeGreaterThanOrEqual(0);
+      expect(events.indexOf('returned')).toBeLessThan(answered);
+    },
+  );
+
+  apiTest(
+    'with a rule at the location, the write is answered before the transaction returns',
+    async ({ db, api, tenant }) => {
+      await addRule(api, tenant.locA, {
+        trigger: becomes('contactGroupId', 3),
+        action: set({ contactGroupId: 4 }),
+      });
+      const [id] = await createContacts(api, tenant.locA, 1);
+      const events: string[] = [];
+      const writes = new SingleWrites(recording(db, events), coalesce);
+      const after = await writes.write({
+        contactId: id!,
+        meta,
+        log,
+        derive: async (before) => ({ after: { ...before, contactGroupId: 3 }, operation: 'update' }),
+      });
+      // the rule ran in the same transaction, after the write's answer
+      expect(after.contactGroupId).toBe(4);
+      const answered = events.findIndex((e) => e.startsWith('answered WITH written'));
+      expect(answered).toBeGreaterThanOrEqual(0);
+      expect(events.indexOf('returned')).toBeGreaterThan(answered);
+    },
+  );
+
+  apiTest(
+    'a write whose contact moved between its read and its write is written again, on the state that moved it',
+    async ({ db, api, tenant }) => {
+      const [id] = await createContacts(api, tenant.locA, 1);
+      const writes = new SingleWrites(db, coalesce);
+      let derivations = 0;
+      const after = await writes.write({
+        contactId: id!,
+        meta,
+        log,
+        derive: async (before) => {
+          derivations++;
+          // the first time, another writer commits a change of the contact after it was read
+          if (derivations === 1)
+            expect((await api.patch(`/api/contacts/${id}`, { lastName: 'Other' })).status).toBe(200);
+          return { after: { ...before, firstName: 'Mine' }, operation: 'update' };
+        },
+      });
+      expect(derivations).toBe(2);
+      expect(after).toMatchObject({ firstName: 'Mine', lastName: 'Other', seq: 3 });
+      const { rows } = await db.query<{ seq: number }>(
+        'SELECT seq FROM contact_history WHERE contact_id = $1 ORDER BY seq',
+        [id],
+      );
+      expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
+      expect((await api.get(`/api/contacts/${id}`)).body).toMatchObject({
+        firstName: 'Mine',
+        lastName: 'Other',
+      });
+    },
+  );
+
+  dbTest('a statement sent after its transaction returned is refused, not run outside it', async ({ db }) => {
+    await db.query('CREATE TABLE late (id int)');
+    let kept: Tx | undefined;
+    await db.transaction(async (tx) => {
+      kept = tx;
+      await tx.query('INSERT INTO late VALUES (1)');
+    });
+    const late = kept!.query('INSERT INTO late VALUES (2)');
+    await expect(late).rejects.toThrow('statement sent after its transaction ended');
+    expect((await db.query('SELECT id FROM late')).rows).toEqual([{ id: 1 }]);
+  });
+});
+
 /** `db`, with each transaction statement's sending and answer noted in `log`, in the order they happen. */
 function recording(db: Db, log: string[]): Db {
   const wrap = (tx: Tx): Tx => ({
@@ -113,7 +212,12 @@ function recording(db: Db, log: string[]): Db {
   return {
     engine: db.engine,
     query: (text, params) => db.query(text, params),
-    transaction: (fn, options) => db.transaction((tx) => fn(wrap(tx)), options),
+    transaction: (fn, options) =>
+      db.transaction(async (tx) => {
+        const result = await fn(wrap(tx));
+        log.push('returned');
+        return result;
+      }, options),
     listen: (channel, onSignal) => db.listen(channel, onSignal),
     ping: () => db.ping(),
     close: () => db.close(),

@@ -212,10 +212,13 @@ export class SingleWrites {
           c.after.locationId !== c.before.locationId ||
           c.after.subGroupId !== c.before.subGroupId,
       );
-    const ahead = new SentAhead();
+    if (groups.length === 0) return outcome;
+    // (one per try of the transaction: a try retried after a serialization failure starts afresh)
+    let ahead = new SentAhead();
     let written: { g: Group; write: Promise<ContactWrite> }[];
     try {
       written = await this.db.transaction(async (tx) => {
+        ahead = new SentAhead();
         const sent: { g: Group; write: Promise<ContactWrite> }[] = [];
         for (const g of groups) {
           const ctx = { coalesce: this.coalesce, log: g.log };

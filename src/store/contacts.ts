@@ -34,11 +34,11 @@ type Row = Record<string, unknown>;
 
 const FIELD_COLUMNS = CONTACT_COLUMNS.map((c) => `c.${c.column}`).join(', ');
 
-/** What `rowToContact` reads, from `contacts c` joined with its location `l`. */
-export const CONTACT_SELECT_LIST = `c.contact_id, c.location_id, coalesce(l.organization_id, 0) AS organization_id,
-  c.is_active, ${FIELD_COLUMNS}, c.seq, c.created_at, c.updated_at`;
-
-const SELECT_CONTACT = `SELECT ${CONTACT_SELECT_LIST} FROM contacts c JOIN locations l ON l.id = c.location_id`;
+/** What `rowToContact` reads: a contact (`c`) with its location (`l`), to complete with a WHERE. */
+export const SELECT_CONTACT = `
+  SELECT c.contact_id, c.location_id, coalesce(l.organization_id, 0) AS organization_id, c.is_active,
+         ${FIELD_COLUMNS}, c.seq, c.created_at, c.updated_at
+  FROM contacts c JOIN locations l ON l.id = c.location_id`;
 
 const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : null);
 

@@ -2,7 +2,7 @@ import type { Contact } from '../domain/contact.js';
 import type { ContactGroupId } from '../domain/contact-groups.js';
 import { newEventId } from '../domain/ids.js';
 import { currentTraceparent, tracingOn } from '../tracing/context.js';
-import { CONTACT_SELECT_LIST, rowToContact, type StoredContact } from './contacts.js';
+import { SELECT_CONTACT, rowToContact, type StoredContact } from './contacts.js';
 import type { Queryable } from './db.js';
 
 /** One change as it opens or extends its contact's window. */
@@ -149,9 +149,7 @@ export async function claimDueWindows(
        FROM contact_windows WHERE close_at <= now() + $2::int * interval '1 millisecond'
        ORDER BY close_at LIMIT $1 FOR UPDATE SKIP LOCKED)
      SELECT due.*, c.* FROM due
-     LEFT JOIN LATERAL (
-       SELECT ${CONTACT_SELECT_LIST} FROM contacts c JOIN locations l ON l.id = c.location_id
-       WHERE c.contact_id = due.window_contact_id LIMIT 1) c ON true
+     LEFT JOIN LATERAL (${SELECT_CONTACT} WHERE c.contact_id = due.window_contact_id LIMIT 1) c ON true
      ORDER BY due.close_at`,
     [limit, horizonMs],
   );

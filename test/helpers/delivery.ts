@@ -60,6 +60,13 @@ export async function subscribe(api: TestApi, key: string, body: object) {
   return res.body as { id: string; secret: string };
 }
 
+/**
+ * A partner's subscription to every event at location A, at a public endpoint nothing answers: for
+ * tests that read the queue and the API's answers, not what arrives.
+ */
+export const subscribeToAllAtA = (api: TestApi, tenant: Tenant) =>
+  subscribe(api, tenant.keys.orgPartner, { url: 'https://crm.example.com/hooks', locationId: tenant.locA });
+
 /** A partner's subscription to contact.created at location A, the common case. */
 export const subscribeToCreations = (api: TestApi, tenant: Tenant, receiver: Receiver) =>
   subscribe(api, tenant.keys.orgPartner, {

@@ -1,4 +1,4 @@
-import type { Db, Queryable, Tx } from '../../src/store/db.js';
+import type { Db, Queryable, QueryResult, Tx } from '../../src/store/db.js';
 import { createTestApi, type Reply, type TestApi } from './api.js';
 
 /**
@@ -19,35 +19,47 @@ export function committingBetween(
   change: () => Promise<unknown>,
 ): { db: Db; changed: () => Promise<unknown> } {
   let made: Promise<unknown> | undefined;
-  const watched =
-    (q: Queryable): Queryable['query'] =>
-    async <R extends object>(text: string, params?: readonly unknown[]) => {
-      const result = await q.query<R>(text, params);
+  return {
+    db: aroundStatements(db, async (text, run) => {
+      const result = await run();
       if (made === undefined && after.test(text)) {
         made = change();
         if (db.engine === 'postgres') await made;
       }
       return result;
-    };
-  const watchedTx = (tx: Tx): Tx => ({
+    }),
+    changed: () => made ?? Promise.reject(new Error(`no statement matched ${String(after)}`)),
+  };
+}
+
+/**
+ * `db` with each of its statements, its own and its transactions', sent through `around`, which
+ * sends it by calling `run` (and may note it, or act before or after it).
+ */
+export function aroundStatements(
+  db: Db,
+  around: <R extends object>(text: string, run: () => Promise<QueryResult<R>>) => Promise<QueryResult<R>>,
+): Db {
+  const through =
+    (q: Queryable): Queryable['query'] =>
+    <R extends object>(text: string, params?: readonly unknown[]) =>
+      around<R>(text, () => q.query<R>(text, params));
+  const wrap = (tx: Tx): Tx => ({
     get indexLookupsOnly() {
       return tx.indexLookupsOnly;
     },
     restrictToIndexLookups: () => tx.restrictToIndexLookups(),
-    query: watched(tx),
+    query: through(tx),
     exec: (script) => tx.exec(script),
     notify: (channel) => tx.notify(channel),
   });
   return {
-    db: {
-      engine: db.engine,
-      query: watched(db),
-      transaction: (fn, options) => db.transaction((tx) => fn(watchedTx(tx)), options),
-      listen: (channel, onSignal) => db.listen(channel, onSignal),
-      ping: () => db.ping(),
-      close: () => db.close(),
-    },
-    changed: () => made ?? Promise.reject(new Error(`no statement matched ${String(after)}`)),
+    engine: db.engine,
+    query: through(db),
+    transaction: (fn, options) => db.transaction((tx) => fn(wrap(tx)), options),
+    listen: (channel, onSignal) => db.listen(channel, onSignal),
+    ping: () => db.ping(),
+    close: () => db.close(),
   };
 }
 

@@ -2,6 +2,7 @@ import { describe, expect } from 'vitest';
 import { closeDueWindows } from '../../src/events/close-windows.js';
 import { completeDeliveries } from '../../src/store/deliveries/complete.js';
 import { apiTest as test, type Reply } from '../helpers/api.js';
+import { subscribeToAllAtA } from '../helpers/delivery.js';
 import { closeAllWindows } from '../helpers/events.js';
 import { answerAcross } from '../helpers/interleave.js';
 
@@ -16,11 +17,7 @@ describe('answers read in one snapshot', () => {
     tenant,
     testDb,
   }) => {
-    const sub = await api.create(
-      '/api/subscriptions',
-      { url: 'https://crm.example.com/hooks', locationId: tenant.locA },
-      tenant.keys.orgPartner,
-    );
+    const sub = await subscribeToAllAtA(api, tenant);
     const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'Ada' });
     await closeAllWindows(api.db);
     expect((await api.patch(`/api/contacts/${contactId}`, { lastName: 'Lovelace' })).status).toBe(200);
@@ -77,11 +74,7 @@ describe('answers read in one snapshot', () => {
     tenant,
     testDb,
   }) => {
-    await api.create(
-      '/api/subscriptions',
-      { url: 'https://crm.example.com/hooks', locationId: tenant.locA },
-      tenant.keys.orgPartner,
-    );
+    await subscribeToAllAtA(api, tenant);
     const { contactId } = await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'Ada' });
     await closeAllWindows(api.db);
     // a change still in its window

@@ -1,6 +1,7 @@
 import { describe, expect } from 'vitest';
 import { deleteSubscription } from '../../src/store/subscriptions.js';
 import { apiTest as test } from '../helpers/api.js';
+import { subscribeToAllAtA } from '../helpers/delivery.js';
 import { closeAllWindows } from '../helpers/events.js';
 import { answerAcross } from '../helpers/interleave.js';
 
@@ -12,11 +13,7 @@ describe('a request racing a deletion', () => {
     tenant,
     testDb,
   }) => {
-    const sub = await api.create(
-      '/api/subscriptions',
-      { url: 'https://crm.example.com/hooks', locationId: tenant.locA },
-      tenant.keys.orgPartner,
-    );
+    const sub = await subscribeToAllAtA(api, tenant);
     const other = testDb.openAnother();
     const res = await answerAcross(
       api,
@@ -34,11 +31,7 @@ describe('a request racing a deletion', () => {
     tenant,
     testDb,
   }) => {
-    const sub = await api.create(
-      '/api/subscriptions',
-      { url: 'https://crm.example.com/hooks', locationId: tenant.locA },
-      tenant.keys.orgPartner,
-    );
+    const sub = await subscribeToAllAtA(api, tenant);
     await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: 'Ada' });
     await closeAllWindows(api.db);
     const { rows: deliveries } = await api.db.query<{ id: string }>(

@@ -2,6 +2,7 @@ import { describe, expect } from 'vitest';
 import { closeDueWindows } from '../../src/events/close-windows.js';
 import { SingleWrites } from '../../src/contacts/single-writes.js';
 import { SentAhead, type Db, type Tx } from '../../src/store/db.js';
+import { aroundStatements } from '../helpers/interleave.js';
 import { apiTest, createContacts, testConfig } from '../helpers/api.js';
 import { addRule, becomes, set } from '../helpers/automations.js';
 import { dbTest } from '../helpers/db.js';
@@ -191,35 +192,26 @@ describe('single writes sent ahead of their COMMIT', () => {
   });
 });
 
-/** `db`, with each transaction statement's sending and answer noted in `log`, in the order they happen. */
+/**
+ * `db`, with each statement's sending and answer noted in `log`, in the order they happen, and
+ * `returned` when a transaction's body has returned (its COMMIT goes then).
+ */
 function recording(db: Db, log: string[]): Db {
-  const wrap = (tx: Tx): Tx => ({
-    get indexLookupsOnly() {
-      return tx.indexLookupsOnly;
-    },
-    restrictToIndexLookups: () => tx.restrictToIndexLookups(),
-    query: async <R extends object>(text: string, params?: readonly unknown[]) => {
-      log.push(`sent ${text}`);
-      try {
-        return await tx.query<R>(text, params);
-      } finally {
-        log.push(`answered ${text}`);
-      }
-    },
-    exec: (script) => tx.exec(script),
-    notify: (channel) => tx.notify(channel),
+  const noted = aroundStatements(db, async (text, run) => {
+    log.push(`sent ${text}`);
+    try {
+      return await run();
+    } finally {
+      log.push(`answered ${text}`);
+    }
   });
   return {
-    engine: db.engine,
-    query: (text, params) => db.query(text, params),
+    ...noted,
     transaction: (fn, options) =>
-      db.transaction(async (tx) => {
-        const result = await fn(wrap(tx));
+      noted.transaction(async (tx) => {
+        const result = await fn(tx);
         log.push('returned');
         return result;
       }, options),
-    listen: (channel, onSignal) => db.listen(channel, onSignal),
-    ping: () => db.ping(),
-    close: () => db.close(),
   };
 }

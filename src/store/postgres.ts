@@ -99,6 +99,7 @@ export class PostgresDb implements Db {
    */
   async query<R extends object>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
     const client = await this.pool.connect();
+    deallocateLeftovers(client);
     let lost: Error | undefined;
     const onError = (err: Error) => {
       lost = err;
@@ -119,6 +120,7 @@ export class PostgresDb implements Db {
   transaction<T>(fn: (tx: Tx) => Promise<T>, options: TxOptions = {}): Promise<T> {
     return withTxRetry(async () => {
       const client = await this.pool.connect();
+      deallocateLeftovers(client);
       let broken = false;
       // A checked-out client has no error listener of the pool's: a session the server ends between
       // two statements (a restart, pg_terminate_backend) would raise an unhandled 'error' event and
@@ -264,8 +266,28 @@ async function runStatement<R extends object>(
  * again.
  */
 function deallocate(client: pg.ClientBase, name: string): void {
-  client.query(`DEALLOCATE ${name}`).catch(() => undefined);
   delete (client as unknown as Parsed).connection?.parsedStatements?.[name];
+  client.query(`DEALLOCATE ${name}`).catch(() => {
+    // refused inside a transaction that has failed (or the session is gone): the server still
+    // keeps it, and nothing here would ever name it again; closed when the session is next free
+    let names = undeallocated.get(client);
+    if (!names) undeallocated.set(client, (names = new Set()));
+    names.add(name);
+  });
+}
+
+/** Statements let go while their session could not close them (see `deallocate`). */
+const undeallocated = new WeakMap<pg.ClientBase, Set<string>>();
+
+/**
+ * Closes the statements `deallocate` could not, on a session just checked out of the pool (no
+ * transaction under way): sent ahead of the session's next statement, not waited for.
+ */
+function deallocateLeftovers(client: pg.ClientBase): void {
+  const names = undeallocated.get(client);
+  if (!names) return;
+  undeallocated.delete(client);
+  for (const name of names) deallocate(client, name);
 }
 
 /**

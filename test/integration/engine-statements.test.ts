@@ -133,6 +133,33 @@ describe("the engines' prepared statements", { timeout: 60_000 }, () => {
     expect((await db.query(texts[0]!, [2])).rows).toEqual([{ v: 2 }]);
   });
 
+  it('closes a statement it let go inside a failed transaction, once the session is free', async () => {
+    const db = await fresh();
+    const server = async () =>
+      (
+        await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'fpt\\_s%'`,
+        )
+      ).rows[0]!.n;
+    const texts = Array.from({ length: MAX_PREPARED }, (_, n) => `SELECT $1::int + ${n} AS v`);
+    for (const text of texts) await db.query(text, [1]);
+    expect(await server()).toBe(MAX_PREPARED);
+    // Inside a transaction that has failed, a statement not kept yet makes room: the least recently
+    // used one is let go while the server refuses everything but the transaction's end.
+    await expect(
+      db.transaction(async (tx) => {
+        await expect(tx.query('INSERT INTO t (id, v) VALUES ($1, $2)', [1, 'again'])).rejects.toMatchObject({
+          code: '23505',
+        });
+        await tx.query('SELECT $1::int * 2 AS v', [1]);
+      }),
+    ).rejects.toMatchObject({ code: '25P02' });
+    // Once every kept statement has been used again, the server keeps exactly what the adapter
+    // does: the statement let go is not left behind on the server for the session's life.
+    for (const text of texts) await db.query(text, [1]);
+    expect(await server()).toBe(MAX_PREPARED);
+  });
+
   it.runIf(engine === 'pglite')('answers the same text from the schema each handle works in', async () => {
     const eng = await PgliteEngine.open();
     opened.push(eng);

@@ -7,9 +7,10 @@
  *
  * Per engine (and per checkout: `--baseline` runs the same phases against another checkout's code
  * first, in the same run, so that the two compare as a ratio on the same machine state):
- *  1. closed loop: autocannon, 64 connections, PATCH /api/contacts/{id} of distinct contacts (each
+ *  1. closed loop: autocannon, 64 connections (--connections), PATCH /api/contacts/{id} of distinct contacts (each
  *     changing its contact group), 30 s (--quick 10 s); then the time the deliveries take to catch up;
- *     on PostgreSQL, pg_stat_activity sampled every 100 ms, the service's CPU, and commits per PATCH;
+ *     on PostgreSQL, pg_stat_activity sampled every 100 ms, the service's CPU (its main thread and busiest
+ *     other thread apart), and commits per PATCH;
  *  2. open loop: PATCHes sent at a held rate whatever the answers (latency from the moment each was
  *     due, so a stall counts in full), each contact written once, so that its one webhook dates
  *     write → webhook received;
@@ -58,6 +59,9 @@ const { values } = parseArgs({
     'serve-cores': { type: 'string', default: '0.3' },
     // a part of the run only (closed, open, get, scale, pgbench), e.g. scale
     phases: { type: 'string', default: 'closed,open,get,scale,pgbench' },
+    // the closed loop's connections (the issue's figure is 64): more of them show whether the
+    // rate is held back by each write's latency or by the machine's CPU
+    connections: { type: 'string', default: '64' },
     // with --baseline: this many rounds, in the order baseline, this, then this, baseline, …
     repeat: { type: 'string', default: '1' },
     help: { type: 'boolean', default: false },
@@ -74,6 +78,7 @@ delivering everything to a local receiver, beside pgbench's ceiling for the same
   --baseline <dir>   run the same phases against another checkout first, in the same run (ratios)
   --rates <r,r,…>    the open loop's rates (PATCH/s) instead of the mode's, e.g. 250,500,750
   --phases <p,p,…>   only these phases: closed, open, get, scale (PostgreSQL), pgbench (default all)
+  --connections <n>  the closed loop's connections (default 64, the issue's)
   --repeat <n>       with --baseline: n rounds, alternating which code goes first (baseline, this;
                      this, baseline; …), then each round's ratios and their median
   --serve-cores <n>  PostgreSQL's scale-out phase also holds each serve to n cores (a cgroup
@@ -89,6 +94,9 @@ const CLOSED_S = SMOKE ? 2 : QUICK ? 10 : 30;
 const GET_S = SMOKE ? 1 : QUICK ? 5 : 10;
 const OPEN_S = SMOKE ? 1 : QUICK ? 5 : 15;
 const PGBENCH_S = SMOKE ? 1 : QUICK ? 5 : 10;
+const CONNECTIONS = Number(values.connections);
+if (!(Number.isInteger(CONNECTIONS) && CONNECTIONS >= 1))
+  throw new Error(`--connections takes a whole number, not ${values.connections}`);
 const MIN_CONTACTS = SMOKE ? 2000 : 20_000;
 const PHASE_NAMES = ['closed', 'open', 'get', 'scale', 'pgbench'] as const;
 const PHASES = new Set(values.phases.split(','));
@@ -136,7 +144,7 @@ async function closedPhase(
   const c0 = store.url ? await commits(store.url, store.dbName!) : 0;
   const cpu0 = serve.cpuSeconds();
   const account = CpuAccount.begin({ serve: [serve.pid], receiver: receiver.pid, dbName: store.dbName });
-  const r = await closedPatch([serve], key, ids, flips, 64, CLOSED_S);
+  const r = await closedPatch([serve], key, ids, flips, CONNECTIONS, CLOSED_S);
   const cpu = account.end();
   const cpuCores = (serve.cpuSeconds() - cpu0) / CLOSED_S;
   const end = Date.now();
@@ -278,7 +286,7 @@ async function runSet(engine: BenchEngine, code: string, root: string, receiver:
 
     let closed: Closed | undefined;
     if (PHASES.has('closed')) {
-      progress(`${engine} / ${code}: closed loop, 64 connections, ${CLOSED_S} s`);
+      progress(`${engine} / ${code}: closed loop, ${CONNECTIONS} connections, ${CLOSED_S} s`);
       closed = await closedPhase(store, serves[0]!, receiver, key, ids, flips);
     }
     const open: Open[] = [];
@@ -336,5 +344,5 @@ try {
 } finally {
   await receiver.stop();
 }
-report(results, QUICK ? (SMOKE ? '--smoke' : '--quick') : 'full', CAPS_UNAVAILABLE);
+report(results, QUICK ? (SMOKE ? '--smoke' : '--quick') : 'full', CAPS_UNAVAILABLE, CONNECTIONS);
 if (REPEAT > 1) reportRounds(results);

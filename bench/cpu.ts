@@ -13,6 +13,30 @@ export function processCpuSeconds(pid: number): number {
 }
 
 /**
+ * CPU seconds used so far by each thread of a process, by thread id (the main thread's id is the
+ * process's); empty once it is gone. Node.js names every thread `node`, so threads are told apart by id.
+ */
+function threadCpuSeconds(pid: number): Map<number, number> {
+  const byTid = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byTid;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      byTid.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return byTid;
+}
+
+/**
  * CPU seconds used so far by each PostgreSQL server process on this machine that works for the
  * bench: the server's own (checkpointer, WAL writer, …) and the sessions of database `dbName` (the
  * title PostgreSQL gives a session names its database). Sessions of
@@ -60,11 +84,18 @@ export class CpuAccount {
     private readonly pids: Pids,
     private readonly start: Record<string, number>,
     private readonly postgresStart: Map<number, number>,
+    private readonly threadsStart: Map<number, number>[],
     private readonly at: number,
   ) {}
 
   static begin(pids: Pids): CpuAccount {
-    return new CpuAccount(pids, CpuAccount.read(pids), postgresCpuSeconds(pids.dbName), performance.now());
+    return new CpuAccount(
+      pids,
+      CpuAccount.read(pids),
+      postgresCpuSeconds(pids.dbName),
+      pids.serve.map(threadCpuSeconds),
+      performance.now(),
+    );
   }
 
   private static read(pids: Pids): Record<string, number> {
@@ -77,8 +108,21 @@ export class CpuAccount {
     };
   }
 
-  /** Cores used by each, over the phase. */
-  end(): { serve: number; postgres: number; receiver: number; load: number; other: number } {
+  /**
+   * Cores used by each, over the phase; and, of the (first) service process, its main thread (the
+   * event loop: the API, the batches, the delivery sender) and its busiest other thread (on the
+   * embedded engine, the engine's thread; otherwise one of V8's helpers). A thread near one whole
+   * core is the limit, whatever the machine has left.
+   */
+  end(): {
+    serve: number;
+    postgres: number;
+    receiver: number;
+    load: number;
+    other: number;
+    serveMain: number;
+    serveBusiestOther: number;
+  } {
     const now = CpuAccount.read(this.pids);
     // per process: one that started during the phase counts from 0; one that ended is not seen
     let pg = 0;
@@ -88,7 +132,13 @@ export class CpuAccount {
     const d = (k: string) => (now[k]! - this.start[k]!) / s;
     const postgres = pg / s;
     const known = d('serve') + postgres + d('receiver') + d('load');
+    const pid = this.pids.serve[0]!;
+    const before = this.threadsStart[0]!;
+    const threads = [...threadCpuSeconds(pid)].map(([tid, cpu]) => [tid, (cpu - (before.get(tid) ?? 0)) / s]);
+    const others = threads.filter(([tid]) => tid !== pid).map(([, cores]) => cores!);
     return {
+      serveMain: threads.find(([tid]) => tid === pid)?.[1] ?? 0,
+      serveBusiestOther: Math.max(0, ...others),
       serve: d('serve'),
       postgres,
       receiver: d('receiver'),

@@ -2,6 +2,7 @@ import { describe, expect } from 'vitest';
 import { assumeOneSnapshot, readInOneSnapshot, type Queryable } from '../../src/store/db.js';
 import { listDeliveries } from '../../src/store/deliveries/read.js';
 import { replay } from '../../src/store/deliveries/replay.js';
+import { listEvents } from '../../src/store/events.js';
 import { analyzeTable } from '../../src/store/maintenance.js';
 import { countReplay } from '../../src/store/quotas.js';
 import { apiTest as test, type TestApi, type Tenant } from '../helpers/api.js';
@@ -153,5 +154,62 @@ describe('admin reads over a large history', () => {
     expect(failed).toBe(rows[0]!.failed);
     expect(all).toBe(rows[0]!.finished + 1); // and the newest event, never delivered
     expect(await replay(tx, subA, since, undefined)).toEqual({ requeued: rows[0]!.finished, created: 1 });
+  });
+
+  test("the events list, by type or not, reads only its scope's events of the types asked, after the cursor", async ({
+    api,
+    tenant,
+  }) => {
+    await fill(api, tenant);
+    // of location A's 400 events, one in twenty deleted its contact; no other tenant's did
+    await api.db.query(
+      `UPDATE events SET event_type = 'contact.deleted' WHERE location_id = $1 AND seq % 1000 = 0`,
+      [tenant.locA],
+    );
+    await analyzeTable(api.db, 'events');
+    const { rows: counts } = await api.db.query<{ deleted: number; mid: number }>(
+      `SELECT count(*)::int AS deleted, (array_agg(seq ORDER BY seq))[count(*) / 2] AS mid
+       FROM events WHERE location_id = $1 AND event_type = 'contact.deleted'`,
+      [tenant.locA],
+    );
+    expect(counts[0]!.deleted).toBeGreaterThanOrEqual(15);
+    const scopes = [
+      { locationId: tenant.locA, organizationId: null },
+      { locationId: null, organizationId: tenant.orgId },
+    ];
+    for (const scope of scopes)
+      for (const f of [
+        { type: 'contact.deleted' as const, after: 0, limit: 10 },
+        { type: 'contact.deleted' as const, after: Number(counts[0]!.mid), limit: 10 },
+        // past the last one: an empty page, as a poll that finds nothing new
+        { type: 'contact.deleted' as const, after: N, limit: 10 },
+        { after: 0, limit: 50 },
+        { after: N / 2, limit: 50 },
+      ]) {
+        const plans: PlanNode[] = [];
+        const page = await listEvents(
+          explaining(api.db, (p) => plans.push(p)),
+          { ...scope, ...f },
+        );
+        const read = rowsRead(plans[0]!).get('events')?.read ?? 0;
+        // never a row it throws away: not another tenant's, not another type's (a page of each type
+        // asked for, or the scope's range of them when the planner finds sorting it cheaper)
+        const { rows: matching } = await api.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM events WHERE seq > $1 AND ($2::text IS NULL OR event_type = $2)
+             AND ($3::bigint IS NULL OR location_id = $3) AND ($4::bigint IS NULL OR organization_id = $4)`,
+          [f.after, f.type ?? null, scope.locationId, scope.organizationId],
+        );
+        expect(read, JSON.stringify({ scope, f, read: [...rowsRead(plans[0]!)] })).toBeLessThanOrEqual(
+          matching[0]!.n,
+        );
+        // and what it returns is right
+        const { rows } = await api.db.query<{ seq: number }>(
+          `SELECT seq FROM events WHERE seq > $1 AND ($2::text IS NULL OR event_type = $2)
+             AND ($3::bigint IS NULL OR location_id = $3) AND ($4::bigint IS NULL OR organization_id = $4)
+           ORDER BY seq LIMIT $5`,
+          [f.after, f.type ?? null, scope.locationId, scope.organizationId, f.limit],
+        );
+        expect(page.map((e) => e.seq)).toEqual(rows.map((r) => r.seq));
+      }
   });
 });

@@ -1,0 +1,19 @@
+-- The events list (GET /api/events) of a location or an organization reads the events it returns,
+-- whether it asks for one event type or all of them (docs/design.md, "Costs flat in stored volume:
+-- indexes and maintenance").
+--
+-- The list was answered from (location_id, seq) or (organization_id, seq): a page of all types is one
+-- range there, but `?type=` filtered the scope's events one by one. A partner polling for a rare type
+-- (contact.deleted) with its cursor past the last one walked every event of its scope since that
+-- cursor at every poll, and found nothing. With the type between the scope and seq, a page of one
+-- type is one range of the index, and a page of every type is the merge of one range per type, each
+-- at most a page long (src/store/events.ts, `listEvents`).
+--
+-- The two indexes replace the two they extend, so an event's insert writes as many index entries as
+-- before. Nothing else looked events up by (scope, seq). The builds read every partition of events
+-- once (they cannot run CONCURRENTLY on a partitioned table): seconds on the data-scale volume,
+-- during which events are not written (windows wait to close; nothing is lost).
+CREATE INDEX events_location_type_idx ON events (location_id, event_type, seq);
+DROP INDEX events_location_idx;
+CREATE INDEX events_organization_type_idx ON events (organization_id, event_type, seq);
+DROP INDEX events_organization_idx;

@@ -146,22 +146,21 @@ export async function listEvents(
     );
     return rows.map((r) => ({ seq: r.seq, event: rowToEnvelope(r) }));
   }
-  // One branch per type asked for, each a range of the scope's (scope, event_type, seq) index at
-  // most a page long, merged in seq order: a page reads at most a page per type, however rare the
-  // type (migration 019). A branch says `event_type = T AND seq > cursor` as a comparison of the
-  // pair (event_type, seq) bounded above by T, and asks for the pair's order: with a plain equality
-  // on the type, the planner may instead walk every event in seq order from the cursor, filtering
-  // (its choice for a common type whenever the statistics say the scope's events are dense), and
-  // a scope whose events are rarer than the statistics say was then walked far past its page. Only
-  // that index gives the pair's order, so no other plan reads less than a sort of the whole range.
-  // (the types are a closed set of plain words, written into the statement; a location's list
-  // also keeps to its organization when the caller's scope names both)
+  // One branch per type asked for, merged in seq order: for a rare type, a range of the scope's
+  // (scope, event_type, seq) index at most a page long, however many events of other types the
+  // scope has (migration 019). Each branch names its type as a constant, so that the planner weighs
+  // it by that type's share of the events: for a common type in a scope it finds dense, it may walk
+  // the events in seq order instead, filtering, as the list of every type did before. Each branch
+  // keeps the seq order, so that its partitions are read in order and those wholly before the
+  // cursor, or after a filled page, are never read. (The types are a closed set of plain words,
+  // written into the statement; a location's list also keeps to its organization when the caller's
+  // scope names both.)
   const organization = scope === 'location_id' ? ' AND ($4::bigint IS NULL OR organization_id = $4)' : '';
   const branches = (f.type ? [f.type] : EVENT_TYPES).map(
     (type) =>
       `(SELECT ${COLUMNS} FROM events
-        WHERE ${scope} = $3 AND (event_type, seq) > ('${type}', $1::bigint) AND event_type <= '${type}'${organization}
-        ORDER BY event_type, seq LIMIT $2)`,
+        WHERE ${scope} = $3 AND event_type = '${type}' AND seq > $1${organization}
+        ORDER BY seq LIMIT $2)`,
   );
   const { rows } = await q.query<EventRow>(
     `SELECT * FROM (${branches.join(' UNION ALL ')}) e ORDER BY seq LIMIT $2`,

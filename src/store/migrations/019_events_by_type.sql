@@ -5,9 +5,9 @@
 -- The list was answered from (location_id, seq) or (organization_id, seq): a page of all types is one
 -- range there, but `?type=` filtered the scope's events one by one. A partner polling for a rare type
 -- (contact.deleted) with its cursor past the last one walked every event of its scope since that
--- cursor at every poll, and found nothing. With the type between the scope and seq, a page of one
--- type is one range of the index, and a page of every type is the merge of one range per type, each
--- at most a page long (src/store/events.ts, `listEvents`).
+-- cursor at every poll, and found nothing. With the type between the scope and seq, a page of a rare
+-- type is one range of the index, at most a page long; a page of every type merges one branch per
+-- type (src/store/events.ts, `listEvents`).
 --
 -- The two indexes replace the two they extend, so an event's insert writes as many index entries as
 -- before. Nothing else looked events up by (scope, seq). The builds read every partition of events

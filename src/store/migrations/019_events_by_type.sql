@@ -1,6 +1,6 @@
--- The events list (GET /api/events) of a location or an organization reads the events it returns,
--- whether it asks for one event type or all of them (docs/design.md, "Costs flat in stored volume:
--- indexes and maintenance").
+-- The events list (GET /api/events?type=) of a location or an organization reads the events of that
+-- type it returns, not every event of the scope (docs/design.md, "Costs flat in stored volume: admin
+-- reads and maintenance").
 --
 -- The list was answered from (location_id, seq) or (organization_id, seq): a page of all types is one
 -- range there, but `?type=` filtered the scope's events one by one. A partner polling for a rare type

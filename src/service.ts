@@ -174,11 +174,14 @@ export async function startService(
   const tracing = config.tracing && (await startTracing(config.tracing, log));
   const app = buildApi({ db, config, operatorKey, logger: log, metrics });
   // On PostgreSQL the background work has a pool of its own: the API's writes and the coalescer's
-  // and the delivery worker's transactions never wait for each other's connections.
+  // and the delivery worker's transactions never wait for each other's connections. On the embedded
+  // engine it has a lane of its own: a request waits behind at most one background transaction.
   const background =
     config.databaseUrl !== undefined
       ? new PostgresDb({ connectionString: config.databaseUrl, applicationName: 'fpt-events background' })
-      : db;
+      : db instanceof PgliteDb
+        ? db.inBackground()
+        : db;
   let workers: Runner | undefined;
   try {
     await listenOn(app, config.port, config.host, 'HOST, PORT');

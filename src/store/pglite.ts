@@ -58,7 +58,6 @@ function startParams(settings: Readonly<Record<string, string>>): string[] {
 }
 
 const execFileAsync = promisify(execFile);
-const noop = () => undefined;
 
 /**
  * Statements sent to the engine's thread and not yet answered, at most: the one it runs and one
@@ -100,8 +99,10 @@ async function initDataDir(dataDir: string, params: string[]): Promise<void> {
  * lock, switches the path if another handle changed it, and only then runs its statement or its
  * whole transaction. PGlite serializes statements internally anyway, so the lock costs nothing.
  */
+/** Which of the engine's two queues a handle's statements wait in (see `PgliteEngine.inTurn`). */
+export type Lane = 'foreground' | 'background';
+
 export class PgliteEngine {
-  private tail: Promise<unknown> = Promise.resolve();
   currentSchema: string | undefined;
   /** PGlite lives in this process, so wake-up signals are plain in-process events. */
   readonly signals = new EventEmitter().setMaxListeners(0);
@@ -142,6 +143,14 @@ export class PgliteEngine {
     return this.inTurn(() => fn());
   }
 
+  /** Holders waiting for their turn, by lane, oldest first. */
+  private readonly waiting: Record<Lane, (() => void)[]> = { foreground: [], background: [] };
+  /** whether a holder has the turn (until it releases it) */
+  private held = false;
+  /** whether the next holder is being chosen (once the engine has room) */
+  private choosing = false;
+  private lastLane: Lane = 'background';
+
   /**
    * Runs `fn` once every earlier holder has let go and fewer than `PIPELINE_DEPTH` statements are
    * waiting for their answer, and lets the next holder go on once `fn` calls `release` (or
@@ -149,16 +158,54 @@ export class PgliteEngine {
    * another in the order they were posted, so a holder that has posted its last message (a single
    * statement, a transaction's COMMIT) releases at once, and the next holder's first message waits
    * in the engine's thread instead of for the answer to come back across the threads first.
+   *
+   * Two lanes: the API's statements (`foreground`) and the background work's (`background`: the
+   * coalescer, the delivery worker, maintenance). Within a lane holders go in the order they came;
+   * when both lanes have holders waiting, the lanes take turns, so that a request waits behind at
+   * most one background transaction instead of every one queued before it, and the background work
+   * still gets every other turn however busy the API is (docs/design.md, "The embedded engine's
+   * thread"). The next holder is chosen only once the engine has room for its statement, so that a
+   * request that arrives meanwhile can still go first.
    */
-  inTurn<T>(fn: (release: () => void) => Promise<T>): Promise<T> {
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    const run = this.tail.then(async () => {
-      await this.thread.room(PIPELINE_DEPTH);
-      return fn(release);
+  inTurn<T>(fn: (release: () => void) => Promise<T>, lane: Lane = 'foreground'): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting[lane].push(() => {
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
+          this.held = false;
+          void this.passTurn();
+        };
+        // (a throw before its first await settles it too)
+        const run = (async () => fn(release))();
+        run.then(resolve, reject).finally(release);
+      });
+      void this.passTurn();
     });
-    this.tail = Promise.race([released, run.then(noop, noop)]);
-    return run;
+  }
+
+  /** Gives the turn to the next holder, if the turn is free and one waits. */
+  private async passTurn(): Promise<void> {
+    if (this.held || this.choosing) return;
+    this.choosing = true;
+    try {
+      await this.thread.room(PIPELINE_DEPTH);
+    } finally {
+      this.choosing = false;
+    }
+    if (this.held) return;
+    const { foreground, background } = this.waiting;
+    const lane: Lane | undefined =
+      foreground.length > 0 && (background.length === 0 || this.lastLane === 'background')
+        ? 'foreground'
+        : background.length > 0
+          ? 'background'
+          : undefined;
+    if (lane === undefined) return;
+    this.lastLane = lane;
+    this.held = true;
+    this.waiting[lane].shift()!();
   }
 
   private closing: Promise<void> | undefined;
@@ -175,7 +222,18 @@ export class PgliteDb implements Db {
     private readonly eng: PgliteEngine,
     private readonly schema: string | undefined,
     private readonly ownsEngine: boolean,
+    /** the engine's queue this handle's statements wait in */
+    private readonly lane: Lane = 'foreground',
   ) {}
+
+  /**
+   * A handle on the same engine and schema for the background work (the coalescer, the delivery
+   * worker, maintenance), whose statements wait in the engine's background lane: a request's
+   * statements then wait behind at most one background transaction (see `PgliteEngine.inTurn`).
+   */
+  inBackground(): PgliteDb {
+    return new PgliteDb(this.eng, this.schema, false, 'background');
+  }
 
   /** Opens the embedded store kept in `dataDir` (in memory when undefined); see `PgliteEngine.open`. */
   static async open(dataDir?: string, options?: Partial<EmbeddedOptions>): Promise<PgliteDb> {
@@ -219,7 +277,7 @@ export class PgliteDb implements Db {
       const answer = this.send({ op: 'query', text, params }, this.takePath(), text);
       release();
       return answer as Promise<QueryResult<R>>;
-    });
+    }, this.lane);
   }
 
   private channel(name: Channel): string {
@@ -275,7 +333,7 @@ export class PgliteDb implements Db {
           }
           throw err;
         }
-      });
+      }, this.lane);
       // after the commit, as PostgreSQL delivers NOTIFY
       for (const c of notified) this.eng.signals.emit(this.channel(c));
       return result;

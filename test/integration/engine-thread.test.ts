@@ -94,3 +94,63 @@ describe.runIf(engine === 'pglite')("the embedded engine's pipeline", () => {
     expect(rows).toEqual([{ id: 2 }, { id: 3 }]);
   });
 });
+
+// The API's statements and the background work's wait in two lanes of the engine's lock: when both
+// have holders waiting, the lanes take turns (`PgliteEngine.inTurn`).
+describe.runIf(engine === 'pglite')("the embedded engine's lanes", () => {
+  let eng: PgliteEngine;
+  let api: PgliteDb;
+  let background: PgliteDb;
+  beforeAll(async () => {
+    eng = await PgliteEngine.open();
+    api = new PgliteDb(eng, undefined, false);
+    background = api.inBackground();
+  }, 60_000);
+  afterAll(async () => {
+    await eng.close();
+  });
+
+  /**
+   * Runs `first` as a transaction that keeps the engine until the others are queued behind it, in
+   * the order given, and answers the order in which their transactions began.
+   */
+  async function turns(first: PgliteDb, queued: [string, PgliteDb][]): Promise<string[]> {
+    const began: string[] = [];
+    let queuedAll!: () => void;
+    const allQueued = new Promise<void>((r) => (queuedAll = r));
+    const holding = first.transaction(async (tx) => {
+      await tx.query('SELECT 1');
+      await allQueued;
+    });
+    const others = queued.map(([name, db]) =>
+      db.transaction(async (tx) => {
+        began.push(name);
+        await tx.query('SELECT 1');
+      }),
+    );
+    queuedAll();
+    await Promise.all([holding, ...others]);
+    return began;
+  }
+
+  it("lets a request's transaction go before the background transactions queued ahead of it", async () => {
+    const order = await turns(background, [
+      ['background 1', background],
+      ['background 2', background],
+      ['background 3', background],
+      ['request', api],
+    ]);
+    expect(order).toEqual(['request', 'background 1', 'background 2', 'background 3']);
+  });
+
+  it('gives the background work every other turn while requests keep coming', async () => {
+    const order = await turns(api, [
+      ['request 1', api],
+      ['request 2', api],
+      ['background 1', background],
+      ['request 3', api],
+      ['background 2', background],
+    ]);
+    expect(order).toEqual(['background 1', 'request 1', 'background 2', 'request 2', 'request 3']);
+  });
+});

@@ -60,14 +60,15 @@ function startParams(settings: Readonly<Record<string, string>>): string[] {
 const execFileAsync = promisify(execFile);
 
 /**
- * Statements sent to the engine's thread and not yet answered, at most: the one it runs and one
+ * Statements sent to the engine's thread and not yet answered, at most: the one it runs and two
  * waiting behind it, so that the engine does not sit idle while an answer crosses to the service's
  * thread and the next statement crosses back. Unbounded, the reads' and writes' batches (which
  * form while the engine is busy) went out smaller, and GET and the open loop's tails looked slower
- * in single A/B runs (BENCHMARKS.md, "Session 11"); bounded, the closed loop took 1.07× the writes
- * in rounds alternating which code ran first.
+ * in single A/B runs (BENCHMARKS.md, "Session 11"). With one waiting, the closed loop took 1.07×
+ * the writes of one at a time; since the lock has two lanes, two waiting take 1.13× the writes of
+ * one (BENCHMARKS.md, "Session 13"), in rounds alternating which code ran first.
  */
-export const PIPELINE_DEPTH = 2;
+export const PIPELINE_DEPTH = 3;
 
 /**
  * Creates the cluster in an empty `dataDir` in a child process. Run in this process, PGlite's

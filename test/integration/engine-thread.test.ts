@@ -30,8 +30,8 @@ describe.runIf(engine === 'pglite')("the embedded engine's thread", () => {
 });
 
 // The engine's lock orders what is sent to the thread, not what it answers: a holder that has posted
-// its last statement (a single statement, a transaction's COMMIT) lets the next one send, and one
-// statement at most waits in the engine's thread behind the one it runs (`PIPELINE_DEPTH`).
+// its last statement (a single statement, a transaction's COMMIT) lets the next one send, and a few
+// statements at most are sent and not yet answered (`PIPELINE_DEPTH`).
 describe.runIf(engine === 'pglite')("the embedded engine's pipeline", () => {
   let eng: PgliteEngine;
   let db: PgliteDb;
@@ -43,7 +43,7 @@ describe.runIf(engine === 'pglite')("the embedded engine's pipeline", () => {
     await eng.close();
   });
 
-  it('sends the next statement before the one ahead is answered, one ahead at most', async () => {
+  it('sends the next statements before the ones ahead are answered, up to the depth', async () => {
     const waiting: number[] = [];
     const post = eng.thread.request.bind(eng.thread);
     eng.thread.request = (req) => {

@@ -156,7 +156,10 @@ export async function listEvents(
   // written into the statement; a location's list also keeps to its organization when the caller's
   // scope names both.)
   const organization = scope === 'location_id' ? ' AND ($4::bigint IS NULL OR organization_id = $4)' : '';
-  const branches = (f.type ? [f.type] : EVENT_TYPES).map(
+  // (taken from the catalog, never from the caller: only its words reach the statement's text)
+  const types = f.type === undefined ? EVENT_TYPES : EVENT_TYPES.filter((t) => t === f.type);
+  if (types.length === 0) return [];
+  const branches = types.map(
     (type) =>
       `(SELECT ${COLUMNS} FROM events
         WHERE ${scope} = $3 AND event_type = '${type}' AND seq > $1${organization}

@@ -92,6 +92,9 @@ async function initDataDir(dataDir: string, params: string[]): Promise<void> {
   }
 }
 
+/** Which of the engine's two queues a handle's statements wait in (see `PgliteEngine.inTurn`). */
+export type Lane = 'foreground' | 'background';
+
 /**
  * One PGlite engine, possibly shared by several `PgliteDb` handles that each work in their own
  * schema (tests share one engine per worker because starting one costs ~2.5 s).
@@ -100,9 +103,6 @@ async function initDataDir(dataDir: string, params: string[]): Promise<void> {
  * lock, switches the path if another handle changed it, and only then runs its statement or its
  * whole transaction. PGlite serializes statements internally anyway, so the lock costs nothing.
  */
-/** Which of the engine's two queues a handle's statements wait in (see `PgliteEngine.inTurn`). */
-export type Lane = 'foreground' | 'background';
-
 export class PgliteEngine {
   currentSchema: string | undefined;
   /** PGlite lives in this process, so wake-up signals are plain in-process events. */

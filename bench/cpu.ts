@@ -1,15 +1,23 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
-export function processCpuSeconds(pid: number): number {
+/**
+ * CPU seconds (user + system) in a `/proc/…/stat` file, of a process or of one of its threads;
+ * undefined once it is gone.
+ */
+function statCpuSeconds(path: string): number | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(path, 'utf8');
   } catch {
-    return 0;
+    return undefined;
   }
   const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+}
+
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+export function processCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`) ?? 0;
 }
 
 /**
@@ -25,13 +33,8 @@ function threadCpuSeconds(pid: number): Map<number, number> {
     return byTid;
   }
   for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      byTid.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / 100);
-    } catch {
-      // ended meanwhile
-    }
+    const seconds = statCpuSeconds(`/proc/${pid}/task/${tid}/stat`); // (undefined: ended meanwhile)
+    if (seconds !== undefined) byTid.set(Number(tid), seconds);
   }
   return byTid;
 }

@@ -11,20 +11,41 @@ export const KEY_CACHE_TTL_MS = 1000;
  * the cache at once; one made through another process sharing the database is honoured here within
  * `ttlMs`, as the store is read again. Only keys that exist are kept (an unknown key is read every
  * time, so that guessing cannot fill the memory), at most `maxEntries` of them.
+ *
+ * Requests that miss the cache while the key is being read share that read: when an entry ran out,
+ * a client with 64 requests in flight made 64 reads of its key, every second. A read begun before a
+ * revocation through this process is shared by no lookup made after it, and what it found is not
+ * kept: that lookup's answer may predate the revocation, as it would have without the cache.
  */
 export class KeyCache {
   private readonly entries = new Map<string, { principal: Principal; at: number }>();
+  /** reads under way, by key hash; emptied by `clear` */
+  private readonly reading = new Map<string, Promise<Principal | undefined>>();
+  /** moved on by `clear`: a read begun before it keeps nothing */
+  private generation = 0;
 
   constructor(
     private readonly ttlMs = KEY_CACHE_TTL_MS,
     private readonly maxEntries = 10_000,
   ) {}
 
-  async principal(q: Queryable, key: string): Promise<Principal | undefined> {
+  principal(q: Queryable, key: string): Promise<Principal | undefined> {
     const id = hashKey(key);
     const hit = this.entries.get(id);
-    if (hit && performance.now() - hit.at < this.ttlMs) return hit.principal;
+    if (hit && performance.now() - hit.at < this.ttlMs) return Promise.resolve(hit.principal);
+    const reading = this.reading.get(id);
+    if (reading) return reading;
+    const read: Promise<Principal | undefined> = this.read(q, key, id).finally(() => {
+      if (this.reading.get(id) === read) this.reading.delete(id);
+    });
+    this.reading.set(id, read);
+    return read;
+  }
+
+  private async read(q: Queryable, key: string, id: string): Promise<Principal | undefined> {
+    const generation = this.generation;
     const principal = await principalForKey(q, key);
+    if (generation !== this.generation) return principal; // cleared meanwhile: keep nothing
     this.entries.delete(id);
     if (principal) {
       if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
@@ -33,8 +54,10 @@ export class KeyCache {
     return principal;
   }
 
-  /** Forgets every key (a key was revoked). */
+  /** Forgets every key (a key was revoked), and the reads under way. */
   clear(): void {
+    this.generation++;
     this.entries.clear();
+    this.reading.clear();
   }
 }

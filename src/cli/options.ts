@@ -59,7 +59,8 @@ const ENV: Record<string, string> = {
   FPT_EMBEDDED_WORK_MEM: 'the embedded store: memory per sort or hash (default 4MB)',
   FPT_EMBEDDED_MAINTENANCE_WORK_MEM: 'the embedded store: memory for VACUUM and index builds (default 16MB)',
   FPT_EMBEDDED_PG_SETTINGS: 'the embedded store: any PostgreSQL settings, name=value,… (over the above)',
-  FPT_EMBEDDED_WASM_OPTIMIZE: '1: let V8 optimize the embedded engine (~1.1-1.3x the API writes, 60-80 MB more)',
+  FPT_EMBEDDED_WASM_OPTIMIZE:
+    '1: let V8 optimize the embedded engine (~1.1-1.3x the API writes, 60-80 MB more)',
   FPT_HEAP_GROWING_PERCENT:
     "V8's heap may grow this far past its live data before a full collection (default 100; 0: V8's own)",
   FPT_METRICS_TOKEN: 'a token that may read /metrics besides the operator key (16+ characters)',

@@ -189,36 +189,45 @@ export class SingleWrites {
    * The batch from a read without locks: its contacts and their locations' rules read, each write
    * derived, then one transaction writing every change whose contact is still at the sequence number
    * read. A write whose contact moved has no outcome (it goes again).
+   *
+   * On PostgreSQL the read goes before the transaction, on a connection of its own. On the embedded
+   * engine the read opens the transaction: its one session runs a statement at a time, and a read
+   * sent on its own let a background transaction (a closing, a delivery completion, each up to about
+   * 20 ms) take the engine between the batch's read and its write, so that a write waited behind two
+   * of them instead of one (BENCHMARKS.md, "Session 14").
    */
   private async writeRead(batch: readonly Pending[]): Promise<Map<Pending, Outcome>> {
-    const outcome = new Map<Pending, Outcome>();
-    const { contacts, rules } = await contactsWithRules(
-      this.db,
-      batch.map((w) => w.contactId),
-    );
-    const groups = await this.derive(batch, contacts, this.db, outcome);
-    const readAt = new Set([...contacts.values()].map((c) => c.locationId));
-    // A group's write is awaited before anything follows it when a rule may apply (a location
-    // written at has one, or a contact moves to a location whose rules were not read: the write
-    // statement reads them, and the rules run before COMMIT), or when a change moves a contact or
-    // its sub-group (a statement of its own checks the sub-groups first, so the write is not sent
-    // at once). Otherwise the write statement is sent within the call, and what follows it (the
-    // next group's, or the COMMIT) goes right behind it.
-    const awaited = (g: Group) =>
-      g.changes.some(
-        (c) =>
-          !readAt.has(c.after.locationId) ||
-          (rules.get(c.after.locationId)?.length ?? 0) > 0 ||
-          c.after.locationId !== c.before.locationId ||
-          c.after.subGroupId !== c.before.subGroupId,
-      );
-    if (groups.length === 0) return outcome;
+    let outcome = new Map<Pending, Outcome>();
+    const ids = batch.map((w) => w.contactId);
+    const readFirst =
+      this.db.engine === 'postgres' ? await this.read(batch, ids, this.db, outcome) : undefined;
+    if (readFirst?.groups.length === 0) return outcome;
     // (one per try of the transaction: a try retried after a serialization failure starts afresh)
     let ahead = new SentAhead();
     let written: { g: Group; write: Promise<ContactWrite> }[];
     try {
       written = await this.db.transaction(async (tx) => {
         ahead = new SentAhead();
+        let read = readFirst;
+        if (!read) {
+          outcome = new Map();
+          read = await this.read(batch, ids, tx, outcome);
+        }
+        const { readAt, rules, groups } = read;
+        // A group's write is awaited before anything follows it when a rule may apply (a location
+        // written at has one, or a contact moves to a location whose rules were not read: the write
+        // statement reads them, and the rules run before COMMIT), or when a change moves a contact
+        // or its sub-group (a statement of its own checks the sub-groups first, so the write is not
+        // sent at once). Otherwise the write statement is sent within the call, and what follows it
+        // (the next group's, or the COMMIT) goes right behind it.
+        const awaited = (g: Group) =>
+          g.changes.some(
+            (c) =>
+              !readAt.has(c.after.locationId) ||
+              (rules.get(c.after.locationId)?.length ?? 0) > 0 ||
+              c.after.locationId !== c.before.locationId ||
+              c.after.subGroupId !== c.before.subGroupId,
+          );
         const sent: { g: Group; write: Promise<ContactWrite> }[] = [];
         for (const g of groups) {
           const ctx = { coalesce: this.coalesce, log: g.log };
@@ -243,6 +252,14 @@ export class SingleWrites {
       });
     }
     return outcome;
+  }
+
+  /** The batch's contacts and their locations' rules, read through `q`, and its writes derived. */
+  private async read(batch: readonly Pending[], ids: number[], q: Queryable, outcome: Map<Pending, Outcome>) {
+    const { contacts, rules } = await contactsWithRules(q, ids);
+    const groups = await this.derive(batch, contacts, q, outcome);
+    const readAt = new Set([...contacts.values()].map((c) => c.locationId));
+    return { readAt, rules, groups };
   }
 
   /** The batch's transaction with its contacts locked first: lock, derive each write, write them. */

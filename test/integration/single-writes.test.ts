@@ -5,6 +5,8 @@ import type { ChangeMeta, StoredContact } from '../../src/store/contacts.js';
 import { apiTest as test, createContacts, type TestApi } from '../helpers/api.js';
 import { addRule, becomes, set } from '../helpers/automations.js';
 import { countStatements } from '../../bench/count-statements.js';
+import type { PgliteDb } from '../../src/store/pglite.js';
+import { engine } from '../helpers/db.js';
 
 /*
  * Single writes sharing a commit (src/contacts/single-writes.ts). A first write is held inside its
@@ -187,7 +189,7 @@ describe('single writes in a shared commit', () => {
     }
   });
 
-  test('a batch is one read, then a transaction of one statement whatever its size: the changes, their history rows and windows, and the rules', async ({
+  test('a batch is one read and one write statement whatever its size: the changes, their history rows and windows, and the rules', async ({
     api,
     tenant,
   }) => {
@@ -206,11 +208,16 @@ describe('single writes in a shared commit', () => {
       );
       expect(written.map((c) => [c.firstName, c.seq])).toEqual(batch.map((id) => [`N${id}`, 2]));
     }
-    // (the read of the contacts and their rules is outside the transaction)
+    // the read of the contacts and their rules goes before the transaction on PostgreSQL, and opens
+    // it on the embedded engine (see the next test)
     expect(counted.transactions).toHaveLength(2);
     for (const statements of counted.transactions) {
-      expect(statements).toHaveLength(1);
-      expect(statements[0]).toMatch(/^WITH written AS \(UPDATE contacts/);
+      expect(statements.at(-1)).toMatch(/^WITH written AS \(UPDATE contacts/);
+      if (api.db.engine === 'postgres') expect(statements).toHaveLength(1);
+      else {
+        expect(statements).toHaveLength(2);
+        expect(statements[0]).toMatch(/^WITH c AS \(/);
+      }
     }
     for (const id of ids) expect((await history(api, id)).map((r) => r.seq)).toEqual([1, 2]);
     const { rows } = await api.db.query<{ contact_id: number; last_seq: number }>(
@@ -219,4 +226,39 @@ describe('single writes in a shared commit', () => {
     );
     expect(rows).toEqual(ids.map((id) => ({ contact_id: id, last_seq: 2 })));
   });
+
+  // A write waits behind at most one background transaction (a closing, a delivery completion) on the
+  // embedded engine, whose one session runs a statement at a time: its batch's read and write go in
+  // one turn of the engine's lock. Sent on its own, the read let a background transaction in between.
+  test.runIf(engine === 'pglite')(
+    "on the embedded engine, no background transaction runs between a batch's read and its write",
+    async ({ api, tenant }) => {
+      const [id] = await createContacts(api, tenant.locA, 1);
+      const db = api.db as PgliteDb;
+      const background = db.inBackground();
+      // a background transaction holds the engine while the batch is asked and a second one waits
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const holding = background.transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        await gate;
+      });
+      const writes = new SingleWrites(db, coalesce);
+      const written = writes.write({ contactId: id!, meta, log, derive: rename('After') });
+      // the batch starts at the end of this turn of the event loop: its first statement is then waiting
+      await new Promise((r) => setImmediate(r));
+      const seen = background.transaction(async (tx) => {
+        const { rows } = await tx.query<{ first_name: string }>(
+          'SELECT first_name FROM contacts WHERE contact_id = $1',
+          [id],
+        );
+        return rows[0]!.first_name;
+      });
+      release();
+      await holding;
+      expect((await written).firstName).toBe('After');
+      // the waiting background transaction ran after the write, not between its read and itself
+      expect(await seen).toBe('After');
+    },
+  );
 });

@@ -5,7 +5,7 @@ import { SentAhead, type Db, type Tx } from '../../src/store/db.js';
 import { aroundStatements } from '../helpers/interleave.js';
 import { apiTest, createContacts, testConfig } from '../helpers/api.js';
 import { addRule, becomes, set } from '../helpers/automations.js';
-import { dbTest } from '../helpers/db.js';
+import { dbTest, engine } from '../helpers/db.js';
 import { deliverySettings } from '../helpers/delivery.js';
 
 // local http:// endpoints allowed; nothing is sent (the closer's hand-off is only recorded)
@@ -147,7 +147,10 @@ describe('single writes sent ahead of their COMMIT', () => {
     },
   );
 
-  apiTest(
+  // PostgreSQL only: on the embedded engine a batch's read and write are one turn of the engine's
+  // lock, so no other writer can commit in between (single-writes.test.ts checks that); this test's
+  // other writer, asked from inside the derivation, would wait for that turn forever.
+  apiTest.runIf(engine === 'postgres')(
     'a write whose contact moved between its read and its write is written again, on the state that moved it',
     async ({ db, api, tenant }) => {
       const [id] = await createContacts(api, tenant.locA, 1);

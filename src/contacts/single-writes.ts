@@ -51,7 +51,9 @@ import { writeChanges, writeChangesUnmoved, type ChainLogger, type WriteContext 
 
 /**
  * A write's new state of the contact, derived from its locked row (or a refusal, thrown: a contact
- * outside the caller's scope, a role that may not write, input that does not apply).
+ * outside the caller's scope, a role that may not write, input that does not apply). It reads only
+ * through `q`: on the embedded engine it runs inside the batch's transaction, whose turn of the
+ * engine's one session a statement sent any other way would wait for, forever.
  */
 export type Derive = (
   before: StoredContact,

@@ -19,10 +19,8 @@ export const KEY_CACHE_TTL_MS = 1000;
  */
 export class KeyCache {
   private readonly entries = new Map<string, { principal: Principal; at: number }>();
-  /** reads under way, by key hash; emptied by `clear` */
+  /** reads under way, by key hash; emptied by `clear`, so that a read begun before it keeps nothing */
   private readonly reading = new Map<string, Promise<Principal | undefined>>();
-  /** moved on by `clear`: a read begun before it keeps nothing */
-  private generation = 0;
 
   constructor(
     private readonly ttlMs = KEY_CACHE_TTL_MS,
@@ -35,28 +33,29 @@ export class KeyCache {
     if (hit && performance.now() - hit.at < this.ttlMs) return Promise.resolve(hit.principal);
     const reading = this.reading.get(id);
     if (reading) return reading;
-    const read: Promise<Principal | undefined> = this.read(q, key, id).finally(() => {
-      if (this.reading.get(id) === read) this.reading.delete(id);
-    });
+    // (still the read under way for this key when it answers: not cleared, nor replaced, meanwhile)
+    const current = () => this.reading.get(id) === read;
+    const read: Promise<Principal | undefined> = principalForKey(q, key)
+      .then((principal) => {
+        if (current()) this.keep(id, principal);
+        return principal;
+      })
+      .finally(() => {
+        if (current()) this.reading.delete(id);
+      });
     this.reading.set(id, read);
     return read;
   }
 
-  private async read(q: Queryable, key: string, id: string): Promise<Principal | undefined> {
-    const generation = this.generation;
-    const principal = await principalForKey(q, key);
-    if (generation !== this.generation) return principal; // cleared meanwhile: keep nothing
+  private keep(id: string, principal: Principal | undefined): void {
     this.entries.delete(id);
-    if (principal) {
-      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-      this.entries.set(id, { principal, at: performance.now() });
-    }
-    return principal;
+    if (!principal) return;
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(id, { principal, at: performance.now() });
   }
 
   /** Forgets every key (a key was revoked), and the reads under way. */
   clear(): void {
-    this.generation++;
     this.entries.clear();
     this.reading.clear();
   }

@@ -41,15 +41,15 @@ function counted(q: Queryable): {
   };
 }
 
+/** A new organization's staff key. */
+async function staffKey(db: Queryable) {
+  const org = await createOrganization(db, 'Gym');
+  return createApiKey(db, { role: 'staff', organizationId: org.id, locationId: null, description: null });
+}
+
 describe('the API key cache', () => {
   test('requests that miss the cache together read the key once', async ({ db }) => {
-    const org = await createOrganization(db, 'Gym');
-    const { key, id } = await createApiKey(db, {
-      role: 'staff',
-      organizationId: org.id,
-      locationId: null,
-      description: null,
-    });
+    const { key, id } = await staffKey(db);
     const store = counted(db);
     const cache = new KeyCache();
     // 64 requests with the key arrive while it is not cached (a busy client after the TTL ran out)
@@ -63,13 +63,7 @@ describe('the API key cache', () => {
   });
 
   test('a lookup after a revocation reads the store again, not the read begun before it', async ({ db }) => {
-    const org = await createOrganization(db, 'Gym');
-    const { key, id } = await createApiKey(db, {
-      role: 'staff',
-      organizationId: org.id,
-      locationId: null,
-      description: null,
-    });
+    const { key, id } = await staffKey(db);
     const store = counted(db);
     const cache = new KeyCache();
     const releaseBefore = store.hold();
@@ -91,13 +85,7 @@ describe('the API key cache', () => {
   });
 
   test('a failed read fails the lookups waiting on it, and the next lookup reads again', async ({ db }) => {
-    const org = await createOrganization(db, 'Gym');
-    const { key, id } = await createApiKey(db, {
-      role: 'staff',
-      organizationId: org.id,
-      locationId: null,
-      description: null,
-    });
+    const { key, id } = await staffKey(db);
     let fail = true;
     let reads = 0;
     const flaky: Queryable = {

@@ -72,8 +72,14 @@ export interface QuotaSettings {
 export interface EmbeddedOptions {
   /** PostgreSQL settings over the engine's own (`EMBEDDED_SETTINGS`) */
   settings: Record<string, string>;
-  /** let V8 recompile the engine's hot WebAssembly with its optimizing compiler (~60 MB more RSS) */
+  /** let V8 recompile the engine's hot WebAssembly with its optimizing compiler (`wasmOptimize`) */
   wasmOptimize: boolean;
+  /**
+   * whether the C heap gives large freed blocks back to the system (`MALLOC_MMAP_THRESHOLD_` set):
+   * what keeps the optimizing compiler's memory from staying with the process (docs/design.md,
+   * "The embedded engine's memory")
+   */
+  heapReturnsCompilerMemory: boolean;
 }
 
 export interface DeliverySettings {
@@ -219,7 +225,40 @@ function embeddedOptions(env: Env): EmbeddedOptions {
     }
     out[m[1]!] = m[2]!;
   }
-  return { settings: out, wasmOptimize: flag(env, 'FPT_EMBEDDED_WASM_OPTIMIZE') };
+  const heapReturnsCompilerMemory = mallocReturnsLargeBlocks(env);
+  return {
+    settings: out,
+    wasmOptimize: wasmOptimize(env, heapReturnsCompilerMemory),
+    heapReturnsCompilerMemory,
+  };
+}
+
+/**
+ * Whether glibc's allocator hands every large block to the system on its own (`mmap`) and back on
+ * free: with `MALLOC_MMAP_THRESHOLD_` (or its tunable) set, the threshold stays where it is set;
+ * by default it rises after the first such block is freed, and the optimizing compiler's large
+ * scratch blocks then stay in the heap for good (BENCHMARKS.md, "Session 15").
+ */
+function mallocReturnsLargeBlocks(env: Env): boolean {
+  return (
+    nonEmpty(env, 'MALLOC_MMAP_THRESHOLD_') !== undefined ||
+    /glibc\.malloc\.mmap_threshold=/.test(env.GLIBC_TUNABLES ?? '')
+  );
+}
+
+/**
+ * `FPT_EMBEDDED_WASM_OPTIMIZE`: 1 or 0 as set; unset or `auto`, on exactly when the C heap gives
+ * the compiler's memory back (`npm start` sets that up), so that the faster code never costs the
+ * idle memory target.
+ */
+function wasmOptimize(env: Env, heapReturnsCompilerMemory: boolean): boolean {
+  const v = nonEmpty(env, 'FPT_EMBEDDED_WASM_OPTIMIZE')?.toLowerCase();
+  if (v === undefined || v === 'auto') return heapReturnsCompilerMemory;
+  if (['1', 'true', 'yes'].includes(v)) return true;
+  if (['0', 'false', 'no'].includes(v)) return false;
+  throw new ConfigError(
+    `FPT_EMBEDDED_WASM_OPTIMIZE must be 1, 0 or auto, got "${env.FPT_EMBEDDED_WASM_OPTIMIZE}"`,
+  );
 }
 
 // --- end of the embedded engine's memory ---

@@ -54,6 +54,20 @@ function storeName(config: Config): string {
   }
 }
 
+/**
+ * What the log says of the embedded engine: its folder and which code V8 runs it with; a warning
+ * when the optimizing compiler was asked for where its memory would stay with the process.
+ */
+function embeddedFacts(config: Config, log: Logger): { dataDir: string; wasm: string } {
+  const { wasmOptimize, heapReturnsCompilerMemory } = config.embedded;
+  if (wasmOptimize && !heapReturnsCompilerMemory) {
+    log.warn(
+      "FPT_EMBEDDED_WASM_OPTIMIZE=1 without MALLOC_MMAP_THRESHOLD_: the optimizing compiler's scratch memory stays with the process (50-70 MB more RSS); start with MALLOC_MMAP_THRESHOLD_=131072, as npm start does",
+    );
+  }
+  return { dataDir: config.dataDir, wasm: wasmOptimize ? 'optimized' : 'baseline' };
+}
+
 /** Opens the store and applies pending migrations. */
 export async function openMigratedDb(config: Config, log: Logger): Promise<Db> {
   let db: Db;
@@ -65,8 +79,9 @@ export async function openMigratedDb(config: Config, log: Logger): Promise<Db> {
   }
   try {
     const applied = await migrate(db);
+    const embedded = db.engine === 'pglite' ? embeddedFacts(config, log) : {};
     log.info(
-      { engine: db.engine, applied, ...(db.engine === 'pglite' ? { dataDir: config.dataDir } : {}) },
+      { engine: db.engine, applied, ...embedded },
       applied.length ? 'migrations applied' : 'schema up to date',
     );
     return db;

@@ -41,11 +41,13 @@ export const EMBEDDED_SETTINGS: Readonly<Record<string, string>> = {
 
 /**
  * V8 compiles PGlite's 9 MB of WebAssembly with its baseline compiler (Liftoff) and then, by
- * default, recompiles the functions that run often with its optimizing one (TurboFan): ~60 MB more
- * RSS that stays, for no throughput the delivery bench can tell apart (BENCHMARKS.md). Unless the
- * operator asks for it (`FPT_EMBEDDED_WASM_OPTIMIZE=1`), the engine keeps the baseline code. The
- * flag is the process's: set before the module is compiled, it holds for any WebAssembly compiled
- * after it (undici's HTTP parser among them).
+ * default, recompiles the functions that run often with its optimizing one (TurboFan): 1.1-1.3x
+ * the API's writes, but its freed scratch blocks stay in the C heap unless glibc maps each large
+ * block on its own (`MALLOC_MMAP_THRESHOLD_`, which `npm start` sets): then ~30 MB more RSS, else
+ * ~90 MB (docs/design.md, "The embedded engine's memory"). `optimize` is the configuration's
+ * choice (`FPT_EMBEDDED_WASM_OPTIMIZE`, src/config.ts). The flag is the process's: set before the
+ * module is compiled, it holds for any WebAssembly compiled after it (undici's HTTP parser among
+ * them).
  */
 function chooseWasmTier(optimize: boolean): void {
   if (!optimize) setFlagsFromString('--liftoff-only');

@@ -124,7 +124,10 @@ describe('the fpt-events command', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   });
 
   test('serve starts on the embedded store with no setup and stops cleanly on SIGTERM', async () => {
-    const { dir, env } = await embeddedEnv({ PORT: '0', FPT_ADMIN_TOKEN: undefined }, { empty: true });
+    const { dir, env } = await embeddedEnv(
+      { PORT: '0', FPT_ADMIN_TOKEN: undefined, MALLOC_MMAP_THRESHOLD_: undefined },
+      { empty: true },
+    );
     try {
       const { child, exited, lines, entry, stderr } = await startCommand(
         'serve',
@@ -132,6 +135,11 @@ describe('the fpt-events command', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
         'fpt-events is serving',
       );
       expect((await fetch(`${String(entry.url)}/healthz`)).status).toBe(200);
+      // without the C heap set to give the optimizing compiler's memory back, the baseline code
+      expect(lines.find((l) => l.msg === 'migrations applied')).toMatchObject({
+        engine: 'pglite',
+        wasm: 'baseline',
+      });
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(lines.some((l) => l.msg === 'stopped cleanly')).toBe(true);
@@ -145,10 +153,39 @@ describe('the fpt-events command', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     }
   });
 
-  test('the embedded store is held by one process: a second one is refused while it runs, and it opens at once after a kill -9', async () => {
-    const { dir, env } = await embeddedEnv({ PORT: '0', FPT_ADMIN_TOKEN: 'test-operator-key-0123456789' });
+  test('FPT_EMBEDDED_WASM_OPTIMIZE=1 where the C heap keeps the compiler memory: optimized, with a warning saying how to start', async () => {
+    const { dir, env } = await embeddedEnv({
+      FPT_EMBEDDED_WASM_OPTIMIZE: '1',
+      MALLOC_MMAP_THRESHOLD_: undefined,
+      LOG_FORMAT: 'json',
+    });
     try {
-      const { child, exited } = await startCommand('serve', env, 'fpt-events is serving');
+      const res = await runCli(['migrate'], env);
+      expect(res.code).toBe(0);
+      const lines = res.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.find((l) => l.msg === 'migrations applied')).toMatchObject({ wasm: 'optimized' });
+      expect(lines.find((l) => /MALLOC/.test(String(l.msg)))?.msg).toMatch(
+        /without MALLOC_MMAP_THRESHOLD_.*MALLOC_MMAP_THRESHOLD_=131072/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the embedded store is held by one process: a second one is refused while it runs, and it opens at once after a kill -9', async () => {
+    // started as `npm start` starts it: V8 optimizes the engine's code, and nothing is to be warned of
+    const { dir, env } = await embeddedEnv({
+      PORT: '0',
+      FPT_ADMIN_TOKEN: 'test-operator-key-0123456789',
+      MALLOC_MMAP_THRESHOLD_: '131072',
+    });
+    try {
+      const { child, exited, lines } = await startCommand('serve', env, 'fpt-events is serving');
+      expect(lines.find((l) => l.msg === 'migrations applied')).toMatchObject({ wasm: 'optimized' });
+      expect(lines.filter((l) => /MALLOC/.test(String(l.msg)))).toEqual([]);
       const second = await runCli(['migrate'], env);
       expect(second.code).toBe(2);
       expect(second.stderr).toContain(`is in use by process ${child.pid}`);

@@ -3,8 +3,29 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 
 describe('the embedded engine settings in the environment', () => {
   it('are empty by default: the engine keeps its own', () => {
-    expect(loadConfig({}).embedded).toEqual({ settings: {}, wasmOptimize: false });
+    expect(loadConfig({}).embedded).toEqual({
+      settings: {},
+      wasmOptimize: false,
+      heapReturnsCompilerMemory: false,
+    });
   });
+
+  // the optimizing compiler's memory is given back only when the C heap's mmap threshold is fixed
+  it.each([
+    [{}, false],
+    [{ MALLOC_MMAP_THRESHOLD_: '131072' }, true],
+    [{ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=131072' }, true],
+    [{ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, false],
+    [{ MALLOC_MMAP_THRESHOLD_: '131072', FPT_EMBEDDED_WASM_OPTIMIZE: 'auto' }, true],
+    [{ MALLOC_MMAP_THRESHOLD_: '131072', FPT_EMBEDDED_WASM_OPTIMIZE: '0' }, false],
+    [{ FPT_EMBEDDED_WASM_OPTIMIZE: 'auto' }, false],
+    [{ FPT_EMBEDDED_WASM_OPTIMIZE: '1' }, true],
+  ])(
+    'optimizes the WebAssembly by default exactly when the C heap gives the compiler memory back: %o → %s',
+    (env, on) => {
+      expect(loadConfig(env).embedded.wasmOptimize).toBe(on);
+    },
+  );
 
   it('reads the sizes, the pass-through and the WebAssembly tier', () => {
     const { embedded } = loadConfig({
@@ -23,6 +44,7 @@ describe('the embedded engine settings in the environment', () => {
         wal_buffers: '1MB',
       },
       wasmOptimize: true,
+      heapReturnsCompilerMemory: false,
     });
   });
 
@@ -53,7 +75,7 @@ describe('the embedded engine settings in the environment', () => {
     ['FPT_EMBEDDED_PG_SETTINGS', 'work_mem=8MB,,fsync=on', /got ""$/],
     ['FPT_EMBEDDED_PG_SETTINGS', 'work mem=8MB', /got "work mem=8MB"$/],
     ['FPT_EMBEDDED_PG_SETTINGS', 'work_mem=', /got "work_mem="$/],
-    ['FPT_EMBEDDED_WASM_OPTIMIZE', 'maybe', /^FPT_EMBEDDED_WASM_OPTIMIZE must be 1 or 0, got "maybe"$/],
+    ['FPT_EMBEDDED_WASM_OPTIMIZE', 'maybe', /^FPT_EMBEDDED_WASM_OPTIMIZE must be 1, 0 or auto, got "maybe"$/],
   ])('refuses %s=%s with a one-line error naming it', (name, value, message) => {
     const load = () => loadConfig({ [name]: value });
     expect(load).toThrow(ConfigError);

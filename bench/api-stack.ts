@@ -9,7 +9,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startScriptEnv } from '../drills/lib/procs.js';
 import { processCpuSeconds } from './cpu.js';
 import { PG_URL, progress, type BenchEngine } from './lib.js';
 
@@ -102,8 +101,6 @@ export class ServeProcess {
         stdio: ['ignore', logTo ? openSync(logTo, 'a') : 'ignore', 'pipe'],
         env: {
           ...process.env,
-          // as `npm start` starts it (that checkout's own start script)
-          ...startScriptEnv(root),
           ...store.env,
           PORT: String(port),
           HOST: '127.0.0.1',

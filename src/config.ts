@@ -237,7 +237,8 @@ function embeddedOptions(env: Env): EmbeddedOptions {
  * Whether glibc's allocator hands every large block to the system on its own (`mmap`) and back on
  * free: with `MALLOC_MMAP_THRESHOLD_` (or its tunable) set, the threshold stays where it is set;
  * by default it rises after the first such block is freed, and the optimizing compiler's large
- * scratch blocks then stay in the heap for good (BENCHMARKS.md, "Session 15").
+ * scratch blocks then stay in the heap for good (BENCHMARKS.md, "Session 15"). Set by the operator:
+ * it has a cost of its own (README, "Configuration").
  */
 function mallocReturnsLargeBlocks(env: Env): boolean {
   return (
@@ -248,8 +249,8 @@ function mallocReturnsLargeBlocks(env: Env): boolean {
 
 /**
  * `FPT_EMBEDDED_WASM_OPTIMIZE`: 1 or 0 as set; unset or `auto`, on exactly when the C heap gives
- * the compiler's memory back (`npm start` sets that up), so that the faster code never costs the
- * idle memory target.
+ * the compiler's memory back (the operator set `MALLOC_MMAP_THRESHOLD_`), so that the faster code
+ * never costs the idle memory target.
  */
 function wasmOptimize(env: Env, heapReturnsCompilerMemory: boolean): boolean {
   const v = nonEmpty(env, 'FPT_EMBEDDED_WASM_OPTIMIZE')?.toLowerCase();

@@ -62,7 +62,7 @@ function embeddedFacts(config: Config, log: Logger): { dataDir: string; wasm: st
   const { wasmOptimize, heapReturnsCompilerMemory } = config.embedded;
   if (wasmOptimize && !heapReturnsCompilerMemory) {
     log.warn(
-      "FPT_EMBEDDED_WASM_OPTIMIZE=1 without MALLOC_MMAP_THRESHOLD_: the optimizing compiler's scratch memory stays with the process (50-70 MB more RSS); start with MALLOC_MMAP_THRESHOLD_=131072, as npm start does",
+      "FPT_EMBEDDED_WASM_OPTIMIZE=1 without MALLOC_MMAP_THRESHOLD_: the optimizing compiler's scratch memory stays with the process (60-90 MB more RSS); start the process with MALLOC_MMAP_THRESHOLD_=32768 in its environment (README, Configuration)",
     );
   }
   return { dataDir: config.dataDir, wasm: wasmOptimize ? 'optimized' : 'baseline' };

@@ -15,27 +15,6 @@ function cliArgs(built: boolean): string[] {
   return built ? [join(ROOT, 'dist', 'cli.js')] : ['--import', 'tsx', join(ROOT, 'src', 'cli.ts')];
 }
 
-/**
- * The environment `npm start` gives the service beyond its caller's: the `NAME=${NAME:-value}`
- * assignments at the head of `root`'s start script, each resolved as the shell does (the caller's
- * value when set and not empty, otherwise the script's). Processes started here get it, so that a
- * drill or a bench runs the service as `npm start` runs it (`MALLOC_MMAP_THRESHOLD_`, say: see
- * docs/design.md, "The embedded engine's memory").
- */
-export function startScriptEnv(root = ROOT, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-    scripts?: { start?: string };
-  };
-  const out: Record<string, string> = {};
-  for (const m of (pkg.scripts?.start ?? '').matchAll(
-    /(?:^|\s)([A-Z_][A-Z0-9_]*)=\$\{\1:-([^}]*)\}(?=\s)/g,
-  )) {
-    const name = m[1]!;
-    out[name] = env[name] || m[2]!;
-  }
-  return out;
-}
-
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
@@ -94,7 +73,6 @@ export class ServiceProc {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
-        ...startScriptEnv(),
         ...this.env,
         ...(this.role === 'serve' ? { PORT: String(this.port), HOST: '127.0.0.1' } : {}),
       },

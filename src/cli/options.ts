@@ -60,7 +60,7 @@ const ENV: Record<string, string> = {
   FPT_EMBEDDED_MAINTENANCE_WORK_MEM: 'the embedded store: memory for VACUUM and index builds (default 16MB)',
   FPT_EMBEDDED_PG_SETTINGS: 'the embedded store: any PostgreSQL settings, name=value,… (over the above)',
   FPT_EMBEDDED_WASM_OPTIMIZE:
-    '1 or 0: V8 optimizes the embedded engine or not (default auto: when MALLOC_MMAP_THRESHOLD_ is set, as npm start sets it)',
+    '1 or 0: V8 optimizes the embedded engine or not (default auto: when MALLOC_MMAP_THRESHOLD_ is set)',
   FPT_HEAP_GROWING_PERCENT:
     "V8's heap may grow this far past its live data before a full collection (default 100; 0: V8's own)",
   FPT_METRICS_TOKEN: 'a token that may read /metrics besides the operator key (16+ characters)',

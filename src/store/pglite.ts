@@ -44,10 +44,10 @@ export const EMBEDDED_SETTINGS: Readonly<Record<string, string>> = {
  * default, recompiles the functions that run often with its optimizing one (TurboFan): 1.1-1.3x
  * the API's writes, but its freed scratch blocks stay in the C heap unless glibc maps each block of
  * 32 kB or more on its own (`MALLOC_MMAP_THRESHOLD_=32768`): then no more RSS than the baseline
- * code, else 60-90 MB more (docs/design.md, "The embedded engine's memory"). `optimize` is the configuration's
- * choice (`FPT_EMBEDDED_WASM_OPTIMIZE`, src/config.ts). The flag is the process's: set before the
- * module is compiled, it holds for any WebAssembly compiled after it (undici's HTTP parser among
- * them).
+ * code, else 60-90 MB more (docs/design.md, "The embedded engine's memory"). `optimize` is the
+ * configuration's choice (`FPT_EMBEDDED_WASM_OPTIMIZE`, src/config.ts). The flag is the process's:
+ * set before the module is compiled, it holds for any WebAssembly compiled after it (undici's HTTP
+ * parser among them).
  */
 function chooseWasmTier(optimize: boolean): void {
   if (!optimize) setFlagsFromString('--liftoff-only');

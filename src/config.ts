@@ -139,11 +139,12 @@ function intVar(
   return n;
 }
 
-function flag(env: Env, name: string): boolean {
+/** A yes/no setting (unset: no); `accepted` is what the error says it may be. */
+function flag(env: Env, name: string, accepted = '1 or 0'): boolean {
   const v = env[name]?.trim().toLowerCase();
   if (v === undefined || v === '' || v === '0' || v === 'false' || v === 'no') return false;
   if (v === '1' || v === 'true' || v === 'yes') return true;
-  throw new ConfigError(`${name} must be 1 or 0, got "${env[name]}"`);
+  throw new ConfigError(`${name} must be ${accepted}, got "${env[name]}"`);
 }
 
 function schedule(env: Env, name: string): number[] {
@@ -255,11 +256,7 @@ function mallocReturnsLargeBlocks(env: Env): boolean {
 function wasmOptimize(env: Env, heapReturnsCompilerMemory: boolean): boolean {
   const v = nonEmpty(env, 'FPT_EMBEDDED_WASM_OPTIMIZE')?.toLowerCase();
   if (v === undefined || v === 'auto') return heapReturnsCompilerMemory;
-  if (['1', 'true', 'yes'].includes(v)) return true;
-  if (['0', 'false', 'no'].includes(v)) return false;
-  throw new ConfigError(
-    `FPT_EMBEDDED_WASM_OPTIMIZE must be 1, 0 or auto, got "${env.FPT_EMBEDDED_WASM_OPTIMIZE}"`,
-  );
+  return flag(env, 'FPT_EMBEDDED_WASM_OPTIMIZE', '1, 0 or auto');
 }
 
 // --- end of the embedded engine's memory ---

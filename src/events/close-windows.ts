@@ -5,7 +5,7 @@ import { SentAhead, type Db } from '../store/db.js';
 import { fanOut, subscriptionsFor, type HandOff } from '../store/deliveries/fan-out.js';
 import type { ClaimedDelivery } from '../store/deliveries/queue.js';
 import { insertEvents, lastEventLocations, type StoredEvent } from '../store/events.js';
-import { claimDueWindows, deleteWindows } from '../store/windows.js';
+import { claimDueWindows, deleteWindows, nextWindow, type NextWindow } from '../store/windows.js';
 import { closeTrace, type CloseTrace } from '../tracing/windows.js';
 import { deriveEvents, toEnvelope } from './derive.js';
 
@@ -20,6 +20,8 @@ export interface CloseResult {
   deliveries: number;
   /** deliveries claimed for the local worker, to send once the transaction has committed */
   handedOff: ClaimedDelivery[][];
+  /** the windows left open, as this transaction saw them once its own were gone */
+  next: NextWindow;
 }
 
 /**
@@ -42,7 +44,10 @@ export async function closeDueWindows(
     trace?.end(new Error('retried')); // a retried transaction's first try
     trace = closeTrace();
     const { due, contacts } = await claimDueWindows(tx, opts.limit, opts.horizonMs, trace !== undefined);
-    if (due.length === 0) return { windows: 0, events: 0, eventTypes: [], deliveries: 0, handedOff: [] };
+    if (due.length === 0) {
+      const next = await nextWindow(tx, opts.horizonMs);
+      return { windows: 0, events: 0, eventTypes: [], deliveries: 0, handedOff: [], next };
+    }
     // where partners last saw the contacts these windows reactivate (rare: one lookup each)
     const reactivated = due.filter(
       (w) => w.before !== null && !w.before.isActive && contacts.get(w.contactId)?.isActive,
@@ -99,6 +104,7 @@ export async function closeDueWindows(
         due.map((w) => w.contactId),
       ),
     );
+    const next = ahead.add(nextWindow(tx, opts.horizonMs));
     let fanned;
     try {
       fanned = await fanOut(
@@ -125,6 +131,7 @@ export async function closeDueWindows(
       eventTypes: events.map((e) => e.envelope.eventType),
       deliveries: fanned.deliveries,
       handedOff,
+      next: await next,
     };
   });
   return closing.then(

@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { WorkLoop } from '../loop.js';
 import type { Db } from '../store/db.js';
-import { msUntilNextWindow } from '../store/windows.js';
+import type { NextWindow } from '../store/windows.js';
 import type { DeliveryWorker } from '../delivery/worker.js';
 import type { Metrics } from '../metrics.js';
 import { closeDueWindows } from './close-windows.js';
@@ -19,22 +19,44 @@ export interface Runner {
 }
 
 /**
+ * Due windows that another transaction holds are asked for again this long after (or at once when a
+ * write signals `windows`): see `afterClose`.
+ */
+export const HELD_RETRY_MS = 1000;
+
+/**
+ * What the closer does after a batch smaller than its limit, from the windows its transaction saw
+ * left open: closes again at once what fell due meanwhile, else sleeps until the next is due.
+ * A window that was already due and is still open is held by another transaction: a writer's,
+ * whose commit signals `windows` and wakes the loop, or another process's closer, which will
+ * delete it. Asking for it again at once would only find it locked again: the closer spun,
+ * claiming nothing, for as long as the other transaction lasted. It waits for the signal instead,
+ * or `heldRetryMs` at most (should that transaction fail).
+ */
+export function afterClose(next: NextWindow, heldRetryMs: number): { more: boolean; nextInMs?: number } {
+  if (next.ms !== undefined && next.ms <= 0) return { more: true };
+  const wait = next.heldDue ? Math.min(heldRetryMs, next.ms ?? Infinity) : next.ms;
+  return { more: false, ...(wait === undefined ? {} : { nextInMs: Math.ceil(wait) }) };
+}
+
+/** On the embedded engine, windows are closed at most this often (see `startCoalescer`). */
+const EMBEDDED_CLOSE_PACE_MS = 50;
+
+/**
  * Closes windows as they fall due. A contact write signals the `windows` channel on commit (from
  * this process or another sharing the database), which wakes the loop to re-read the next due
  * time; between signals it sleeps exactly until then. Open windows live in the database, so a
  * restarted process simply finds them and closes the overdue ones first. With a local delivery
  * worker, the new deliveries it has room for are handed to it straight from the closing
- * transaction.
+ * transaction. `opts.heldRetryMs`: see `afterClose` (tests set it).
  */
-/** On the embedded engine, windows are closed at most this often (see `startCoalescer`). */
-const EMBEDDED_CLOSE_PACE_MS = 50;
-
 export async function startCoalescer(
   db: Db,
   log: Logger,
   worker?: DeliveryWorker,
   metrics?: Metrics,
   maintenance?: Pick<Maintenance, 'grew'>,
+  opts: { heldRetryMs?: number } = {},
 ): Promise<Runner> {
   let lastClose = -Infinity;
   const loop = new WorkLoop({
@@ -58,11 +80,7 @@ export async function startCoalescer(
       maintenance?.grew(r.deliveries);
       if (r.windows > 0) log.debug({ windows: r.windows, events: r.events }, 'windows closed');
       if (r.windows === CLOSE_BATCH) return { more: true };
-      const next = await msUntilNextWindow(db);
-      return {
-        more: next !== undefined && next <= 0,
-        nextInMs: next === undefined ? undefined : Math.ceil(next),
-      };
+      return afterClose(r.next, opts.heldRetryMs ?? HELD_RETRY_MS);
     },
   });
   const unlisten = await db.listen('windows', () => loop.wake());

@@ -180,6 +180,32 @@ export async function deleteWindows(tx: Queryable, contactIds: readonly number[]
   await tx.query('DELETE FROM contact_windows WHERE contact_id = ANY($1::bigint[])', [contactIds]);
 }
 
+/** What a closing transaction sees of the windows left open once its own are gone. */
+export interface NextWindow {
+  /**
+   * a window already due when the transaction started (`horizonMs` ahead) is still open: one it did
+   * not claim, so (below the claim's limit) one another transaction holds
+   */
+  heldDue: boolean;
+  /** milliseconds until the first window not yet due then falls due (≤ 0: due since), or undefined */
+  ms: number | undefined;
+}
+
+/** `NextWindow`, read inside the closing transaction `tx`, after it deleted its windows. */
+export async function nextWindow(tx: Queryable, horizonMs = 0): Promise<NextWindow> {
+  const { rows } = await tx.query<{ held: boolean; ms: number | null }>(
+    // two walks into the close_at index, each to its first entry
+    `SELECT coalesce((SELECT min(close_at) FROM contact_windows) <= now() + $1::int * interval '1 millisecond', false)
+              AS held,
+            (extract(epoch FROM (SELECT min(close_at) FROM contact_windows
+                                 WHERE close_at > now() + $1::int * interval '1 millisecond') - clock_timestamp())
+             * 1000)::float8 AS ms`,
+    [horizonMs],
+  );
+  const r = rows[0];
+  return { heldDue: r?.held ?? false, ms: r?.ms ?? undefined };
+}
+
 /** Milliseconds until the next window is due (≤ 0: due now), or undefined when none is open. */
 export async function msUntilNextWindow(q: Queryable): Promise<number | undefined> {
   const { rows } = await q.query<{ ms: number | null }>(

@@ -54,6 +54,22 @@ const TestBody = Type.Union([
 /** The contact id of every test event: never a real contact (ids count up from 1). */
 export const TEST_CONTACT_ID = Number.MAX_SAFE_INTEGER;
 
+/**
+ * `d` (read by `id`), if its subscription exists for the caller (404 otherwise) and allows `action`.
+ */
+async function visible<D extends { subscriptionId: string }>(
+  deps: ApiDeps,
+  req: FastifyRequest,
+  id: string,
+  d: D | undefined,
+  action: 'read' | 'manage',
+): Promise<D> {
+  const sub = d && (await getSubscription(deps.db, d.subscriptionId, subscriptionFilter(req.principal)));
+  if (!d || !sub) throw notFound(`delivery ${id}`);
+  requireSubscriptionAction(req.principal, sub, action);
+  return d;
+}
+
 /** The delivery, if its subscription exists for the caller (404 otherwise) and allows `action`. */
 async function visibleDelivery(
   deps: ApiDeps,
@@ -61,11 +77,7 @@ async function visibleDelivery(
   id: string,
   action: 'read' | 'manage',
 ): Promise<DeliveryView> {
-  const d = await readInOneSnapshot(deps.db, (q) => getDelivery(q, id));
-  const sub = d && (await getSubscription(deps.db, d.subscriptionId, subscriptionFilter(req.principal)));
-  if (!d || !sub) throw notFound(`delivery ${id}`);
-  requireSubscriptionAction(req.principal, sub, action);
-  return d;
+  return visible(deps, req, id, await readInOneSnapshot(deps.db, (q) => getDelivery(q, id)), action);
 }
 
 /**
@@ -156,9 +168,15 @@ export function subscriptionDeliveryRoutes(root: FastifyInstance, deps: ApiDeps)
   });
 
   app.get('/api/deliveries/:id/attempts', { schema: { params: DeliveryParams } }, async (req) => {
-    await visibleDelivery(deps, req, req.params.id, 'read');
-    const sent = await deliverySent(db, req.params.id);
-    if (!sent) throw notFound(`delivery ${req.params.id}`);
+    // the delivery and its attempts as of one moment, read once (its subscription is what a key may see)
+    const id = req.params.id;
+    const sent = await visible(
+      deps,
+      req,
+      id,
+      await readInOneSnapshot(db, (q) => deliverySent(q, id)),
+      'read',
+    );
     const data = sent.attempts.map((a) => {
       const { fptSignature: _fpt, webhookSignature: _standard, ...shown } = a;
       return { ...shown, request: requestOf(sent, a) };

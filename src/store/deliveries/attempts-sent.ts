@@ -13,6 +13,7 @@ export interface LoggedAttempt extends AttemptView {
 /** A delivery as its requests were made: its identity, its body, and every attempt. */
 export interface DeliverySent {
   id: string;
+  subscriptionId: string;
   eventId: string;
   eventType: ContactEvent['eventType'];
   windowId: string | null;
@@ -24,6 +25,7 @@ export interface DeliverySent {
 
 type DeliveryRow = Omit<EventRow, 'seq' | 'event_id' | 'window_id' | 'event_type' | 'event_timestamp'> & {
   id: string;
+  subscription_id: string;
   test_payload: ContactEvent | null;
   event_seq: number | null;
   event_id: string | null;
@@ -40,7 +42,7 @@ type DeliveryRow = Omit<EventRow, 'seq' | 'event_id' | 'window_id' | 'event_type
 export async function deliverySent(q: Queryable, deliveryId: string): Promise<DeliverySent | undefined> {
   const rows = await selectDeliveryById<DeliveryRow>(
     q,
-    `SELECT d.id, d.test_payload, d.event_seq, e.event_id, e.window_id, e.event_type, e.event_timestamp,
+    `SELECT d.id, d.subscription_id, d.test_payload, d.event_seq, e.event_id, e.window_id, e.event_type, e.event_timestamp,
             e.location_id, e.organization_id, e.data
      FROM deliveries d LEFT JOIN events e ON e.seq = d.event_seq`,
     deliveryId,
@@ -69,6 +71,7 @@ export async function deliverySent(q: Queryable, deliveryId: string): Promise<De
   );
   return {
     id: d.id,
+    subscriptionId: d.subscription_id,
     eventId: envelope.eventId,
     eventType: envelope.eventType,
     windowId: d.window_id,

@@ -46,6 +46,8 @@ export async function createTestDb(opts: { migrate?: boolean } = {}): Promise<Te
   let openAnother: (via?: { port: number }) => Db;
   let dropSchema: () => Promise<void>;
   const others: Db[] = [];
+  // what lets the tests after this one go on if its schema cannot be dropped (`freedWithin`)
+  let wedged = async () => {};
   if (engine === 'postgres') {
     adminDb ??= new PostgresDb({ connectionString: testDatabaseUrl(), maxConnections: 2 });
     const admin = adminDb;
@@ -62,8 +64,13 @@ export async function createTestDb(opts: { migrate?: boolean } = {}): Promise<Te
       await admin.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
     };
   } else {
-    sharedEngine ??= PgliteEngine.open();
-    const eng = await sharedEngine;
+    const opening = (sharedEngine ??= PgliteEngine.open());
+    const eng = await opening;
+    // the next test opens an engine of its own; this one's thread is ended, transaction and all
+    wedged = async () => {
+      if (sharedEngine === opening) sharedEngine = undefined;
+      await eng.thread.close();
+    };
     await eng.exclusive(() =>
       eng.thread.request({ op: 'exec', text: `CREATE SCHEMA ${quoteIdent(schema)}` }),
     );
@@ -81,12 +88,47 @@ export async function createTestDb(opts: { migrate?: boolean } = {}): Promise<Te
     db,
     schema,
     openAnother,
-    drop: async () => {
-      for (const o of others) await o.close();
-      await db.close();
-      await dropSchema();
-    },
+    drop: () =>
+      freedWithin(
+        (async () => {
+          for (const o of others) await o.close();
+          await db.close();
+          await dropSchema();
+        })(),
+        wedged,
+      ),
   };
+}
+
+/**
+ * How long a test's schema may take to be dropped after the test: far longer than it ever takes,
+ * short of the fixture's own bound (vitest's hookTimeout, 60 s), which does not hold its teardown.
+ */
+const DROP_BOUND_MS = 20_000;
+
+/**
+ * `dropping`, failing after `DROP_BOUND_MS` with what the usual cause is. A test that awaits a
+ * statement outside a transaction it holds open deadlocks (the embedded engine's one session waits
+ * for the transaction to end; a PostgreSQL DROP SCHEMA waits for its locks): vitest times the test
+ * out, but its teardown then waited for ever, and so did every test after it in the worker and
+ * the whole run. `onWedged` lets the next tests go on (a new embedded engine).
+ */
+async function freedWithin(dropping: Promise<void>, onWedged: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<'wedged'>(
+    (resolve) => (timer = setTimeout(() => resolve('wedged'), DROP_BOUND_MS)),
+  );
+  try {
+    if ((await Promise.race([dropping, bound])) !== 'wedged') return;
+  } finally {
+    clearTimeout(timer);
+  }
+  dropping.catch(() => undefined);
+  await onWedged();
+  throw new Error(
+    `the test's schema was not dropped within ${DROP_BOUND_MS / 1000} s of its end: a transaction is still ` +
+      'open, most likely waiting for a statement the test sent outside it (a deadlock)',
+  );
 }
 
 /** `test` with a `testDb` fixture: a fresh migrated schema per test, dropped afterwards. */

@@ -19,6 +19,7 @@ export const MAINTAINED_TABLES = [
  * Claims the next maintenance round for `holder` when it is due (or at once, `early`) and nobody
  * holds it: one UPDATE of the round's row, so among processes sharing a database one at a time
  * wins. The claim is a lease (`leaseMs`): a process that dies mid-round holds it no longer.
+ * Returns undefined when another holds it or it is not due, else whether it was due.
  */
 export async function claimRound(
   db: Db,
@@ -26,28 +27,32 @@ export async function claimRound(
   holder: string,
   leaseMs: number,
   early = false,
-): Promise<boolean> {
-  const { rowCount } = await db.query(
+): Promise<{ due: boolean } | undefined> {
+  const { rows } = await db.query<{ due: boolean }>(
     `UPDATE maintenance_runs SET held_by = $2, lease_until = now() + $3 * interval '1 millisecond'
-     WHERE name = $1 AND (next_at <= now() OR $4) AND lease_until <= now()`,
+     WHERE name = $1 AND (next_at <= now() OR $4) AND lease_until <= now()
+     RETURNING next_at <= now() AS due`,
     [name, holder, leaseMs, early],
   );
-  return rowCount === 1;
+  return rows[0];
 }
 
-/** Ends `holder`'s round: the next one is due in `everyMs`; `report` says what was done. */
+/**
+ * Ends `holder`'s round: the next one is due in `everyMs` (undefined: when it was due before this
+ * one); `report` says what was done.
+ */
 export async function finishRound(
   db: Db,
   name: string,
   holder: string,
-  everyMs: number,
+  everyMs: number | undefined,
   report: unknown,
 ): Promise<void> {
   await db.query(
-    `UPDATE maintenance_runs SET next_at = now() + $3 * interval '1 millisecond', lease_until = '-infinity',
-       held_by = NULL, last_report = $4
+    `UPDATE maintenance_runs SET next_at = coalesce(now() + $3 * interval '1 millisecond', next_at),
+       lease_until = '-infinity', held_by = NULL, last_report = $4
      WHERE name = $1 AND held_by = $2`,
-    [name, holder, everyMs, JSON.stringify(report)],
+    [name, holder, everyMs ?? null, JSON.stringify(report)],
   );
 }
 

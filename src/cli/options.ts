@@ -54,7 +54,8 @@ const ENV: Record<string, string> = {
   FPT_SUBSCRIPTIONS_PER_APP: 'quota: subscriptions per partner app (default 50)',
   FPT_REPLAY_MAX_DELIVERIES: 'the most deliveries one replay queues (default 100000)',
   FPT_AUDIT_RETENTION_DAYS: 'how long the audit log is kept (default 365)',
-  FPT_MAINTENANCE_EVERY_MS: 'how often the delivery queue is checked for ANALYZE and VACUUM (default 10000)',
+  FPT_MAINTENANCE_EVERY_MS:
+    'how often the delivery queue is checked for ANALYZE and VACUUM (default 10000; on PostgreSQL also the most often a table is vacuumed)',
   FPT_EMBEDDED_SHARED_BUFFERS: 'the embedded store: its shared buffers (default 16MB)',
   FPT_EMBEDDED_WORK_MEM: 'the embedded store: memory per sort or hash (default 4MB)',
   FPT_EMBEDDED_MAINTENANCE_WORK_MEM: 'the embedded store: memory for VACUUM and index builds (default 16MB)',

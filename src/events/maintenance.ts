@@ -40,6 +40,12 @@ export const ANALYZE_MIN_CHANGES = 2000;
 export const ANALYZE_FRACTION = 0.5;
 export const VACUUM_MIN_DEAD = 1000;
 export const VACUUM_FRACTION = 0.01;
+/**
+ * A table analyzed less than this long ago is analyzed again only if its rows grew by half (2,000
+ * at least) since they were last counted: as autovacuum, which visits a table at most once per
+ * naptime (a minute by default).
+ */
+export const ANALYZE_NAP_MS = 60_000;
 /** A round's claim lasts this long: a process that dies mid-round holds it no longer. */
 const LEASE_MS = 15 * 60_000;
 /** The embedded engine's sweep of every table (statistics and dead rows: `sweepStore`), this often. */
@@ -57,13 +63,23 @@ export interface MaintenanceStep {
 /**
  * What a round does with the tables' counters: a pure function, tested on its own. A table that
  * needs both is vacuumed first, then analyzed (as `VACUUM ANALYZE` would), in two operations.
+ *
+ * A table analyzed within `ANALYZE_NAP_MS` waits, however much it changed, unless its rows grew by
+ * half: a queue's rows come and go (a window until it closes, a delivery from pending to
+ * succeeded), so its changes reach the threshold over and over while what the planner knows of it
+ * stays true. `contact_windows` was analyzed in nearly every round, every 2 s at 500 writes/s, each
+ * time stopping the embedded engine for 3-83 ms, and the deliveries' partition every few rounds
+ * (250-320 ms of a PostgreSQL core each while young; BENCHMARKS.md, "Session 16"). A burst still
+ * has its table analyzed at once: its rows grow.
  */
 export function planRound(stats: readonly TableStats[]): MaintenanceStep[] {
   const plan: MaintenanceStep[] = [];
   for (const t of stats) {
     const step = (op: MaintenanceOp) => plan.push({ table: t.table, qualified: t.qualified, op });
     if (!t.autovacuum && t.dead >= Math.max(VACUUM_MIN_DEAD, t.rows * VACUUM_FRACTION)) step('VACUUM');
-    if (t.changedSinceAnalyze >= Math.max(ANALYZE_MIN_CHANGES, t.rows * ANALYZE_FRACTION)) step('ANALYZE');
+    const threshold = Math.max(ANALYZE_MIN_CHANGES, t.rows * ANALYZE_FRACTION);
+    const napping = t.msSinceAnalyze !== undefined && t.msSinceAnalyze < ANALYZE_NAP_MS;
+    if (t.changedSinceAnalyze >= threshold && (!napping || t.liveRows - t.rows >= threshold)) step('ANALYZE');
   }
   return plan;
 }

@@ -66,6 +66,10 @@ export interface TableStats {
   rows: number;
   /** rows inserted, updated or deleted since its last ANALYZE */
   changedSinceAnalyze: number;
+  /** live rows now, by the counters (`rows` is what the planner was last told) */
+  liveRows: number;
+  /** milliseconds since its last ANALYZE (by the runner, autovacuum or anyone); undefined: never */
+  msSinceAnalyze?: number;
   /** dead row versions, waiting for a VACUUM */
   dead: number;
   /** whether autovacuum looks after it (the server runs it and the table does not opt out) */
@@ -83,12 +87,16 @@ export async function tableStats(db: Db, tables: readonly string[]): Promise<Tab
     qualified: string;
     rows: number;
     changed: number;
+    live: number;
+    since_analyze: number | null;
     dead: number;
     autovacuum: boolean;
   }>(
     `SELECT c.relname AS rel, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified,
             greatest(c.reltuples, 0)::float8 AS rows,
             coalesce(s.n_mod_since_analyze, 0)::float8 AS changed, coalesce(s.n_dead_tup, 0)::float8 AS dead,
+            coalesce(s.n_live_tup, 0)::float8 AS live,
+            (extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze)) * 1000)::float8 AS since_analyze,
             current_setting('autovacuum')::boolean
               AND coalesce((SELECT option_value::boolean FROM pg_options_to_table(c.reloptions)
                             WHERE option_name = 'autovacuum_enabled'), true) AS autovacuum
@@ -106,6 +114,8 @@ export async function tableStats(db: Db, tables: readonly string[]): Promise<Tab
     qualified: r.qualified,
     rows: r.rows,
     changedSinceAnalyze: r.changed,
+    liveRows: r.live,
+    ...(r.since_analyze === null ? {} : { msSinceAnalyze: r.since_analyze }),
     dead: r.dead,
     autovacuum: db.engine === 'postgres' && r.autovacuum,
   }));

@@ -7,6 +7,7 @@ const table = (over: Partial<TableStats>): TableStats => ({
   qualified: 'public.deliveries',
   rows: 0,
   changedSinceAnalyze: 0,
+  liveRows: 0,
   dead: 0,
   autovacuum: false,
   ...over,
@@ -19,6 +20,30 @@ describe('planRound', () => {
     expect(ops([table({ rows: 0, changedSinceAnalyze: 2000 })])).toEqual([['deliveries', 'ANALYZE']]);
     expect(ops([table({ rows: 10_000, changedSinceAnalyze: 4999 })])).toEqual([]);
     expect(ops([table({ rows: 10_000, changedSinceAnalyze: 5000 })])).toEqual([['deliveries', 'ANALYZE']]);
+  });
+
+  test('a table analyzed within the minute waits, unless its rows grew by half (2,000 at least)', () => {
+    const recent = { rows: 10_000, changedSinceAnalyze: 9000, msSinceAnalyze: 20_000 };
+    // a queue's churn: as many rows as before, every one of them changed
+    expect(ops([table({ ...recent, liveRows: 10_200 })])).toEqual([]);
+    expect(ops([table({ ...recent, liveRows: 14_999 })])).toEqual([]);
+    // a burst: its rows grew by half
+    expect(ops([table({ ...recent, liveRows: 15_000 })])).toEqual([['deliveries', 'ANALYZE']]);
+    expect(
+      ops([table({ rows: 100, changedSinceAnalyze: 2000, msSinceAnalyze: 1000, liveRows: 2099 })]),
+    ).toEqual([]);
+    expect(
+      ops([table({ rows: 100, changedSinceAnalyze: 2000, msSinceAnalyze: 1000, liveRows: 2100 })]),
+    ).toEqual([['deliveries', 'ANALYZE']]);
+    // a minute on, or never analyzed: the changes alone
+    expect(ops([table({ ...recent, liveRows: 10_000, msSinceAnalyze: 60_000 })])).toEqual([
+      ['deliveries', 'ANALYZE'],
+    ]);
+    expect(ops([table({ rows: 10_000, changedSinceAnalyze: 9000, liveRows: 10_000 })])).toEqual([
+      ['deliveries', 'ANALYZE'],
+    ]);
+    // a VACUUM does not wait
+    expect(ops([table({ ...recent, liveRows: 10_000, dead: 5000 })])).toEqual([['deliveries', 'VACUUM']]);
   });
 
   test('vacuums once 1% of the rows (1,000 at least) are dead, unless autovacuum looks after the table', () => {

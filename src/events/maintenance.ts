@@ -22,13 +22,14 @@ import {
  * at a time does the work. A round reads the tables' counters and
  * - analyzes a table once its rows changed by half since its last ANALYZE (at least 2,000): right
  *   after a burst the planner would otherwise see a nearly empty queue (autovacuum analyzes a
- *   minute later at best, the embedded engine never);
+ *   minute later at best, the embedded engine never); within a minute of the last, only if its
+ *   rows grew by half (`planRound`);
  * - vacuums a table that autovacuum does not look after (the embedded engine, or a server with
  *   autovacuum off) once 1% of its rows (at least 1,000) are dead: the dead index entries of the
  *   queue are what the claim and /metrics would otherwise walk over. Where autovacuum runs, it does
  *   this itself, tuned by migration 010.
  * The closer tells the runner how many deliveries it added, so a burst is analyzed at once rather
- * than at the next round.
+ * than at the next round (on PostgreSQL such an early round only analyzes: `runMaintenanceRound`).
  *
  * Each operation is one VACUUM or one ANALYZE of one table, and the next waits as long as it took
  * (one turn of the event loop at least) and for the store to answer what was asked meanwhile: on

@@ -1,4 +1,5 @@
-import type { Db, Tx } from '../../src/store/db.js';
+import type { Db } from '../../src/store/db.js';
+import { intercepting } from './intercept.js';
 
 /** The planner's row count of a table (what ANALYZE and VACUUM set; -1 or 0 before either). */
 export async function reltuples(db: Db, table: string): Promise<number> {
@@ -61,25 +62,12 @@ export function askingDuringMaintenance(db: Db, seen: string[]): Db {
     seen.push(text.trim().replace(/\b[\w"]+\.(?=[\w"]+$)/, ''));
     setTimeout(() => void db.query('SELECT 1').then(() => seen.push('answered')), 0);
   };
-  const wrapTx = (tx: Tx): Tx =>
-    Object.create(tx, {
-      query: {
-        value: (text: string, params?: readonly unknown[]) => {
-          note(text);
-          return tx.query(text, params);
-        },
-      },
-    }) as Tx;
-  return Object.create(db, {
-    query: {
-      value: (text: string, params?: readonly unknown[]) => {
-        note(text);
-        return db.query(text, params);
-      },
+  return intercepting(
+    db,
+    (on, text, params) => {
+      note(text);
+      return on.query(text, params);
     },
-    transaction: {
-      value: <T>(fn: (tx: Tx) => Promise<T>, o?: Parameters<Db['transaction']>[1]) =>
-        db.transaction((tx) => fn(wrapTx(tx)), o),
-    },
-  }) as Db;
+    { outside: true },
+  );
 }

@@ -4,9 +4,10 @@
  */
 import { insertContacts } from '../../src/store/contact-writes.js';
 import { newContactFields } from '../../src/store/contacts.js';
-import type { Db, Queryable, Tx } from '../../src/store/db.js';
+import type { Db, Queryable } from '../../src/store/db.js';
 import { analyzeTable, vacuumTable } from '../../src/store/maintenance.js';
 import { explainAnalyze, locationWithSubscription, planNodes, rowsOf, type PlanNode } from './plans.js';
+import { intercepting } from './intercept.js';
 
 export type { PlanNode };
 
@@ -40,25 +41,14 @@ export function deliveriesReadOutside(plan: PlanNode, skipped: ReadonlySet<strin
  * their answer is not read); anything else runs as it is.
  */
 export function explaining(db: Db, plans: { text: string; plan: PlanNode }[]): Db {
-  const wrap = (tx: Tx): Tx =>
-    Object.create(tx, {
-      query: {
-        value: async (text: string, params?: readonly unknown[]) => {
-          const kind = /^\s*(INSERT INTO deliveries|UPDATE deliveries p|SELECT|WITH)\b/i
-            .exec(text)?.[1]
-            ?.toUpperCase();
-          if (kind === undefined) return tx.query(text, params);
-          plans.push({ text, plan: await explainAnalyze(tx, text, params) });
-          return kind === 'SELECT' || kind === 'WITH' ? tx.query(text, params) : { rows: [], rowCount: 0 };
-        },
-      },
-    }) as Tx;
-  return Object.create(db, {
-    transaction: {
-      value: <T>(fn: (tx: Tx) => Promise<T>, o?: Parameters<Db['transaction']>[1]) =>
-        db.transaction((tx) => fn(wrap(tx)), o),
-    },
-  }) as Db;
+  return intercepting(db, async (tx, text, params) => {
+    const kind = /^\s*(INSERT INTO deliveries|UPDATE deliveries p|SELECT|WITH)\b/i
+      .exec(text)?.[1]
+      ?.toUpperCase();
+    if (kind === undefined) return tx.query(text, params);
+    plans.push({ text, plan: await explainAnalyze(tx, text, params) });
+    return kind === 'SELECT' || kind === 'WITH' ? tx.query(text, params) : { rows: [], rowCount: 0 };
+  });
 }
 
 /** The due index's name on each partition (named by the engine on partitions made later). */

@@ -1,9 +1,10 @@
 import { describe, expect } from 'vitest';
 import { startCoalescer } from '../../src/events/runner.js';
 import { createLogger } from '../../src/log.js';
-import type { Db, Tx } from '../../src/store/db.js';
+import type { Db } from '../../src/store/db.js';
 import { apiTest as test, createTenant, createTestApi, testConfig } from '../helpers/api.js';
 import { engine } from '../helpers/db.js';
+import { intercepting } from '../helpers/intercept.js';
 import { waitFor } from '../helpers/events.js';
 
 // A due window that another transaction holds (a writer extending it, another process's closer)
@@ -12,23 +13,11 @@ import { waitFor } from '../helpers/events.js';
 // (src/events/runner.ts, `afterClose`). Only PostgreSQL has another session to hold a lock.
 
 /** `db`, counting the closer's claims of due windows in `claims.n`. */
-function countingClaims(db: Db, claims: { n: number }): Db {
-  const wrapTx = (tx: Tx): Tx =>
-    Object.create(tx, {
-      query: {
-        value: (text: string, params?: readonly unknown[]) => {
-          if (/FROM contact_windows WHERE close_at <=[\s\S]*SKIP LOCKED/.test(text)) claims.n++;
-          return tx.query(text, params);
-        },
-      },
-    }) as Tx;
-  return Object.create(db, {
-    transaction: {
-      value: <T>(fn: (tx: Tx) => Promise<T>, o?: Parameters<Db['transaction']>[1]) =>
-        db.transaction((tx) => fn(wrapTx(tx)), o),
-    },
-  }) as Db;
-}
+const countingClaims = (db: Db, claims: { n: number }): Db =>
+  intercepting(db, (tx, text, params) => {
+    if (/FROM contact_windows WHERE close_at <=[\s\S]*SKIP LOCKED/.test(text)) claims.n++;
+    return tx.query(text, params);
+  });
 
 describe('the closer and windows another transaction holds', () => {
   test.runIf(engine === 'postgres')(

@@ -7,7 +7,6 @@ import { migrationsApplied } from '../store/migrate.js';
 import { requireAuthentication, type OperatorKey } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { hardenResponses } from './response-headers.js';
-import { answerOversizedBodies } from './oversized-bodies.js';
 import { installIdempotency } from './idempotency.js';
 import { installOpenApi } from './openapi/document.js';
 import { serializerCompiler } from './openapi/serializer.js';
@@ -120,7 +119,6 @@ export function buildApi({
   });
   installErrorHandling(app);
   hardenResponses(app);
-  answerOversizedBodies(app);
   // (before authentication: an address out of failed attempts is refused before its key is checked)
   installRateLimits(app, config.rateLimits);
   installIdempotency(app, db);

@@ -53,8 +53,13 @@ const ARRAY_TYPES: Record<FieldKind, string> = {
   json: 'jsonb[]',
 };
 
-function columnArrays(list: readonly ContactFields[]): unknown[][] {
-  return CONTACT_COLUMNS.map(({ name, kind }) =>
+type ContactColumn = (typeof CONTACT_COLUMNS)[number];
+
+function columnArrays(
+  list: readonly ContactFields[],
+  columns: readonly ContactColumn[] = CONTACT_COLUMNS,
+): unknown[][] {
+  return columns.map(({ name, kind }) =>
     list.map((c) => (kind === 'json' || kind === 'tags' ? JSON.stringify(c[name]) : c[name])),
   );
 }
@@ -63,9 +68,15 @@ function columnArrays(list: readonly ContactFields[]): unknown[][] {
  * `unnest($n::bigint[], [$n+1::bigint[], $n+2::boolean[],] [$…::bigint[],] $…::type[], …) AS u
  * (contact_id, [location_id, is_active,] [expected_seq,] …)`: the contact ids, optionally where they
  * live and whether they are active, optionally the history sequence number each write was derived
- * from, then one array per contact column; and, per contact column, the expression reading it.
+ * from, then one array per contact column (`columns`, by default all of them); and, per contact
+ * column, the expression reading it.
  */
-function unnestContacts(n: number, withPlace = false, withSeq = false): { from: string; exprs: string[] } {
+function unnestContacts(
+  n: number,
+  withPlace = false,
+  withSeq = false,
+  columns: readonly ContactColumn[] = CONTACT_COLUMNS,
+): { from: string; exprs: string[] } {
   const leadNames = [
     'contact_id',
     ...(withPlace ? ['location_id', 'is_active'] : []),
@@ -78,14 +89,18 @@ function unnestContacts(n: number, withPlace = false, withSeq = false): { from: 
   ];
   const lead = leadTypes.map((t, i) => `$${n + i}::${t}`);
   const first = n + lead.length;
-  const args = [...lead, ...CONTACT_COLUMNS.map((c, i) => `$${first + i}::${ARRAY_TYPES[c.kind]}`)].join(
-    ', ',
-  );
-  const names = [...leadNames, ...CONTACT_COLUMNS.map((c) => c.column)].join(', ');
-  const exprs = CONTACT_COLUMNS.map((c) =>
+  const args = [...lead, ...columns.map((c, i) => `$${first + i}::${ARRAY_TYPES[c.kind]}`)].join(', ');
+  const names = [...leadNames, ...columns.map((c) => c.column)].join(', ');
+  const exprs = columns.map((c) =>
     c.kind === 'tags' ? `ARRAY(SELECT jsonb_array_elements_text(u.${c.column}))` : `u.${c.column}`,
   );
   return { from: `unnest(${args}) AS u (${names})`, exprs };
+}
+
+/** Whether a change's diff (`diffContact`) changes a contact column (custom fields are diffed one by one). */
+function changesColumn(diff: Changes, name: ContactColumn['name']): boolean {
+  if (name !== 'customFields') return name in diff;
+  return Object.keys(diff).some((k) => k.startsWith('customFields.'));
 }
 
 /** Rejects sub-groups that do not exist at the contacts' location, naming the first. */
@@ -300,12 +315,15 @@ export async function writeContactChanges(
   }
   for (const [locationId, ids] of byLocation) await assertSubGroupsAt(tx, locationId, ids);
   const expectSeq = opts.expectSeq === true;
-  const u = unnestContacts(1, true, expectSeq);
-  const sets = CONTACT_COLUMNS.map((c, i) => `${c.column} = ${u.exprs[i]}`).join(', ');
+  // only the columns some change of the batch changes are sent and set (a PATCH changes one or two
+  // of the eighteen: every column's array, parsed by the database, was most of the statement)
+  const columns = CONTACT_COLUMNS.filter((col) => real.some((c) => changesColumn(c.diff, col.name)));
+  const u = unnestContacts(1, true, expectSeq, columns);
+  const sets = columns.map((c, i) => `, ${c.column} = ${u.exprs[i]}`).join('');
   const { written, rules } = await writeWithHistory(
     tx,
     {
-      sql: `UPDATE contacts c SET location_id = u.location_id, is_active = u.is_active, ${sets},
+      sql: `UPDATE contacts c SET location_id = u.location_id, is_active = u.is_active${sets},
               seq = c.seq + 1, updated_at = now()
             FROM ${u.from} WHERE c.contact_id = u.contact_id${expectSeq ? ' AND c.seq = u.expected_seq' : ''}
             RETURNING c.contact_id, c.seq, c.location_id, c.updated_at`,
@@ -314,7 +332,10 @@ export async function writeContactChanges(
         real.map((c) => c.after.locationId),
         real.map((c) => c.after.isActive),
         ...(expectSeq ? [real.map((c) => c.before.seq)] : []),
-        ...columnArrays(real.map((c) => c.after)),
+        ...columnArrays(
+          real.map((c) => c.after),
+          columns,
+        ),
       ],
     },
     real.map((c) => ({

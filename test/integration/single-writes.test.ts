@@ -1,7 +1,7 @@
 import { describe, expect } from 'vitest';
 import { SingleWrites, type Derive } from '../../src/contacts/single-writes.js';
 import { AppError, unprocessable } from '../../src/errors.js';
-import type { ChangeMeta, StoredContact } from '../../src/store/contacts.js';
+import { getContacts, type ChangeMeta, type StoredContact } from '../../src/store/contacts.js';
 import { apiTest as test, createContacts, type TestApi } from '../helpers/api.js';
 import { addRule, becomes, set } from '../helpers/automations.js';
 import { countStatements } from '../../bench/count-statements.js';
@@ -186,6 +186,63 @@ describe('single writes in a shared commit', () => {
       if (i === 5) continue;
       expect((await api.get(`/api/contacts/${id}`)).body.contactGroupId).toBe(3);
       expect((await history(api, id)).map((r) => r.seq)).toEqual(i === 0 ? [1, 2, 3] : [1, 2]);
+    }
+  });
+
+  test("a batch whose writes change different fields sets each contact's own change and leaves every other field as it was", async ({
+    api,
+    tenant,
+  }) => {
+    // the batch's statement sends and sets only the columns its changes change (their union): a
+    // contact whose own change is another column's must keep each of its values
+    const full = {
+      email: 'full@example.com',
+      phone: '+15550100',
+      tags: ['gold', 'early'],
+      canSms: true,
+      lastContactedAt: '2026-11-01T10:00:00.000Z',
+      membershipType: 'annual',
+      customFields: { shoe: 42, goal: 'strength' },
+    };
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(
+        (await api.create(`/api/locations/${tenant.locA}/contacts`, { firstName: `F${i}`, ...full }))
+          .contactId,
+      );
+    }
+    const changes: Partial<StoredContact>[] = [
+      { email: 'new@example.com' },
+      { tags: ['silver'] },
+      { customFields: { shoe: 43, goal: 'strength' } },
+      { customFields: { shoe: 42 } },
+      { isActive: false },
+    ];
+    const writes = new SingleWrites(api.db, coalesce);
+    const befores = new Map<number, StoredContact>();
+    const written = await Promise.all(
+      ids.map((id, i) =>
+        writes.write({
+          contactId: id,
+          meta,
+          log,
+          derive: async (before) => {
+            befores.set(id, before);
+            return { after: { ...before, ...changes[i] }, operation: 'update' };
+          },
+        }),
+      ),
+    );
+    const commits = new Set<number>();
+    for (const id of ids) commits.add((await history(api, id))[1]!.at.getTime());
+    expect(commits.size).toBe(1); // (one batch: what the test is about)
+    const stored = await getContacts(api.db, ids);
+    for (const [i, id] of ids.entries()) {
+      const expected = { ...befores.get(id)!, ...changes[i], seq: befores.get(id)!.seq + 1 };
+      const { updatedAt: _u, ...read } = stored.get(id)!;
+      const { updatedAt: _e, ...want } = expected;
+      expect(read, `contact ${i}`).toEqual(want);
+      expect(written[i], `contact ${i}, as answered`).toMatchObject(want);
     }
   });
 

@@ -14,6 +14,7 @@ import {
   type TxOptions,
 } from './db.js';
 import { KeptStatements, PREPARABLE, planChangedResult, statementKey } from './prepared.js';
+import { sendTogether } from './postgres-send-together.js';
 
 const INT8_OID = 20;
 
@@ -99,6 +100,7 @@ export class PostgresDb implements Db {
    */
   async query<R extends object>(text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
     const client = await this.pool.connect();
+    sendTogether(client);
     deallocateLeftovers(client);
     let lost: Error | undefined;
     const onError = (err: Error) => {
@@ -120,6 +122,7 @@ export class PostgresDb implements Db {
   transaction<T>(fn: (tx: Tx) => Promise<T>, options: TxOptions = {}): Promise<T> {
     return withTxRetry(async () => {
       const client = await this.pool.connect();
+      sendTogether(client);
       deallocateLeftovers(client);
       let broken = false;
       // A checked-out client has no error listener of the pool's: a session the server ends between
@@ -152,6 +155,7 @@ export class PostgresDb implements Db {
           query: async <R extends object>(text: string, params: readonly unknown[] = []) => {
             if (bodyDone) throw sentAfterTransaction(text);
             try {
+              sendTogether(client);
               const res = await afterBegin(runStatement<R>(client, text, params, lookups.on, false));
               return { rows: res.rows, rowCount: res.rowCount ?? 0 };
             } catch (err) {
@@ -161,6 +165,7 @@ export class PostgresDb implements Db {
           exec: async (script: string) => {
             if (bodyDone) throw sentAfterTransaction(script);
             try {
+              sendTogether(client);
               await afterBegin(client.query(script)); // no parameters: the simple protocol runs every statement
             } catch (err) {
               throw new DbError(err, script);
@@ -174,6 +179,7 @@ export class PostgresDb implements Db {
         // delivered by the server at commit, to every listening session, this process's included
         // (channel names are a closed set of plain words, safe to write into the statement)
         const signals = [...notified].map((c) => `SELECT pg_notify('fpt_${c}_' || current_schema(), NULL); `);
+        sendTogether(client);
         const done: unknown = await afterBegin(client.query(`${signals.join('')}COMMIT`));
         // several statements in one string answer with one result each (node-pg's typing says one)
         const commit = (Array.isArray(done) ? done.at(-1) : done) as pg.QueryResult | undefined;

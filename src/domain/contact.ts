@@ -67,6 +67,7 @@ export const CONTACT_COLUMNS = [
 ] as const satisfies readonly { name: keyof ContactFields; column: string; kind: FieldKind }[];
 
 export type ContactFieldName = keyof ContactFields;
+export type ContactColumn = (typeof CONTACT_COLUMNS)[number];
 
 /** What a field holds before anyone sets it. */
 export const BLANK_FIELDS: Omit<ContactFields, 'contactGroupId'> = {
@@ -94,6 +95,9 @@ export type Changes = Record<string, { from: unknown; to: unknown }>;
 
 type Tracked = Map<string, unknown>;
 
+/** How a custom field's change is named among a contact's changes: `customFields.<name>`. */
+const CUSTOM_FIELD_PREFIX = 'customFields.';
+
 /**
  * The change-tracked view of a contact: every field, plus where it lives and whether it is active.
  * Custom fields are tracked one by one as `customFields.<name>`.
@@ -106,7 +110,8 @@ export function trackedValues(c: Pick<Contact, 'locationId' | 'isActive'> & Cont
     if (name === 'customFields') continue;
     out.set(name, c[name]);
   }
-  for (const key of Object.keys(c.customFields).sort()) out.set(`customFields.${key}`, c.customFields[key]);
+  for (const key of Object.keys(c.customFields).sort())
+    out.set(`${CUSTOM_FIELD_PREFIX}${key}`, c.customFields[key]);
   return out;
 }
 
@@ -185,4 +190,10 @@ export function applyPatch<C extends Contact>(before: C, patch: ContactPatch): C
     after.customFields = merged;
   }
   return after;
+}
+
+/** Whether changes (`diffContact`'s) change a contact column; custom fields are diffed one by one. */
+export function changesColumn(changes: Changes, name: ContactColumn['name']): boolean {
+  if (name !== 'customFields') return name in changes;
+  return Object.keys(changes).some((k) => k.startsWith(CUSTOM_FIELD_PREFIX));
 }

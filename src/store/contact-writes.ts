@@ -1,9 +1,11 @@
 import type { CoalesceSettings } from '../config.js';
 import {
   CONTACT_COLUMNS,
+  changesColumn,
   diffContact,
   type Changes,
   type Contact,
+  type ContactColumn,
   type ContactFields,
   type FieldKind,
 } from '../domain/contact.js';
@@ -53,8 +55,6 @@ const ARRAY_TYPES: Record<FieldKind, string> = {
   json: 'jsonb[]',
 };
 
-type ContactColumn = (typeof CONTACT_COLUMNS)[number];
-
 function columnArrays(
   list: readonly ContactFields[],
   columns: readonly ContactColumn[] = CONTACT_COLUMNS,
@@ -95,12 +95,6 @@ function unnestContacts(
     c.kind === 'tags' ? `ARRAY(SELECT jsonb_array_elements_text(u.${c.column}))` : `u.${c.column}`,
   );
   return { from: `unnest(${args}) AS u (${names})`, exprs };
-}
-
-/** Whether a change's diff (`diffContact`) changes a contact column (custom fields are diffed one by one). */
-function changesColumn(diff: Changes, name: ContactColumn['name']): boolean {
-  if (name !== 'customFields') return name in diff;
-  return Object.keys(diff).some((k) => k.startsWith('customFields.'));
 }
 
 /** Rejects sub-groups that do not exist at the contacts' location, naming the first. */

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import {
   applyPatch,
   BLANK_FIELDS,
+  changesColumn,
   diffContact,
   normalizeInput,
   normalizeTags,
@@ -68,6 +69,19 @@ describe('diffContact of lists and custom fields', () => {
       'customFields.b': { from: 'x', to: 'y' },
       'customFields.c': { from: null, to: true },
     });
+  });
+});
+
+describe('changesColumn', () => {
+  test('names the columns a diff changes, custom fields as their one column', () => {
+    const changes = diffContact(
+      contact({ email: 'a@x.io', customFields: { a: 1 } }),
+      contact({ email: 'b@x.io', customFields: {}, isActive: false }),
+    );
+    expect(changesColumn(changes, 'email')).toBe(true);
+    expect(changesColumn(changes, 'customFields')).toBe(true);
+    expect(changesColumn(changes, 'tags')).toBe(false);
+    expect(changesColumn(diffContact(contact(), contact({ tags: ['t'] })), 'customFields')).toBe(false);
   });
 });
 
